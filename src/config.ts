@@ -1,0 +1,66 @@
+import { z } from 'zod';
+
+/**
+ * Every app setting the code reads, with its meaning. This module is the only reader of
+ * `process.env` for application settings; `infra/` and `local.settings.sample.json` are
+ * tested against this list.
+ */
+const settingsSchema = z.object({
+  POSTGRES_URL: z.url({ protocol: /^postgres(ql)?$/ }).describe('Postgres connection string'),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).describe('Redis connection string'),
+  RABBITMQ_URL: z.url({ protocol: /^amqps?$/ }).describe("AMQP URL; also the RabbitMQ trigger's connectionStringSetting"),
+  ENTRA_TENANT_ID: z.guid().describe('Entra tenant id'),
+  ENTRA_CLIENT_ID: z.guid().describe("The API's application (client) id"),
+  ENTRA_ISSUER: z.url().optional().describe('Expected token issuer; default https://login.microsoftonline.com/<tenant>/v2.0'),
+  ENTRA_JWKS_URI: z.url().optional().describe("Signing keys; default from the issuer's OpenID discovery document"),
+  APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().min(1).optional().describe('Azure Monitor export when set'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional().describe('OTLP/HTTP export when set'),
+  PG_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10).describe('Postgres pool size per worker process'),
+  PAYMENT_DECLINE_ABOVE: z.coerce
+    .number()
+    .nonnegative()
+    .default(10000)
+    .describe('Simulated payment provider: orders with a total above this amount are declined'),
+  PAYMENT_LATENCY_MS: z.coerce.number().int().min(0).max(60000).default(0).describe('Simulated payment provider latency'),
+});
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+/** Names of the settings the application reads (the host's own, such as AzureWebJobsStorage and PORT, are not among them). */
+export const settingNames = Object.keys(settingsSchema.shape) as (keyof Settings)[];
+
+/** Names of the settings whose values are secrets (kept in Key Vault in Azure, never logged). */
+export const secretSettingNames: readonly (keyof Settings)[] = [
+  'POSTGRES_URL',
+  'REDIS_URL',
+  'RABBITMQ_URL',
+  'APPLICATIONINSIGHTS_CONNECTION_STRING',
+];
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses settings from an environment; throws a ConfigError whose message is one line naming the bad setting. */
+export function parseSettings(env: NodeJS.ProcessEnv): Settings {
+  const present = Object.fromEntries(settingNames.map((name) => [name, env[name] === '' ? undefined : env[name]]));
+  const result = settingsSchema.safeParse(present);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const name = String(issue.path[0]);
+  const problem = env[name] === undefined || env[name] === '' ? 'is missing' : `is invalid (${issue.message})`;
+  throw new ConfigError(`Setting ${name} ${problem}`);
+}
+
+let loaded: Settings | undefined;
+
+/** The settings of this process, parsed and validated on first use and then kept. */
+export function settings(): Settings {
+  loaded ??= parseSettings(process.env);
+  return loaded;
+}
+
+/** The issuer a token must carry, per the ENTRA_* settings. */
+export function expectedIssuer(s: Pick<Settings, 'ENTRA_ISSUER' | 'ENTRA_TENANT_ID'>): string {
+  return s.ENTRA_ISSUER ?? `https://login.microsoftonline.com/${s.ENTRA_TENANT_ID}/v2.0`;
+}
