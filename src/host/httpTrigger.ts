@@ -1,0 +1,234 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { AppRegistry, RegisteredFunction } from './functionsCore.js';
+import type { RpcBindingInfo, RpcHttpCookie, RpcHttpData, RpcInvocationResponse } from './coreTypes.js';
+import type { HostOptions } from './hostConfig.js';
+import { invokeFunction } from './invoke.js';
+import type { HostLogger } from './logger.js';
+import { compareRoutes, compileRoute, splitPath, type CompiledRoute } from './routeTemplate.js';
+
+const allMethods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'TRACE'];
+
+export interface HttpFunctionRoute {
+  fn: RegisteredFunction;
+  triggerName: string;
+  route: CompiledRoute;
+  methods: string[];
+  authLevel: string;
+}
+
+function isHttpTrigger(binding: RpcBindingInfo): boolean {
+  return binding.type?.toLowerCase() === 'httptrigger';
+}
+
+/** The HTTP functions of the app, most specific route first (the order the host's router tries them). */
+export function httpRoutes(registry: AppRegistry): HttpFunctionRoute[] {
+  const routes: HttpFunctionRoute[] = [];
+  for (const fn of registry.functions.values()) {
+    const entry = Object.entries(fn.metadata.bindings).find(([, binding]) => isHttpTrigger(binding));
+    if (!entry) continue;
+    const [triggerName, binding] = entry;
+    const methods = ((binding.methods as string[] | undefined) ?? allMethods).map((m) => m.toUpperCase());
+    routes.push({
+      fn,
+      triggerName,
+      route: compileRoute((binding.route as string | undefined) ?? fn.metadata.name),
+      methods,
+      authLevel: String(binding.authLevel ?? 'function'),
+    });
+  }
+  return routes.sort((a, b) => compareRoutes(a.route, b.route));
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      req.resume(); // discard the body so the client can read the 413 instead of failing to write
+      return reject(new BodyTooLarge());
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume(); // keep discarding the rest
+        reject(new BodyTooLarge());
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function headersOf(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return headers;
+}
+
+function cookieHeader(cookie: RpcHttpCookie): string {
+  const parts = [`${cookie.name ?? ''}=${cookie.value ?? ''}`];
+  if (cookie.domain?.value) parts.push(`Domain=${cookie.domain.value}`);
+  if (cookie.path?.value) parts.push(`Path=${cookie.path.value}`);
+  const expires = cookie.expires?.value?.seconds;
+  if (expires !== undefined && expires !== null) {
+    const seconds = typeof expires === 'number' ? expires : expires.toNumber();
+    parts.push(`Expires=${new Date(seconds * 1000).toUTCString()}`);
+  }
+  const maxAge = cookie.maxAge?.value;
+  if (maxAge !== undefined && maxAge !== null) parts.push(`Max-Age=${typeof maxAge === 'number' ? maxAge : maxAge.toNumber()}`);
+  if (cookie.secure?.value) parts.push('Secure');
+  if (cookie.httpOnly?.value) parts.push('HttpOnly');
+  const sameSite = { lax: 'Lax', strict: 'Strict', explicitNone: 'None', none: undefined }[cookie.sameSite ?? 'none'];
+  if (sameSite) parts.push(`SameSite=${sameSite}`);
+  return parts.join('; ');
+}
+
+function httpResult(route: HttpFunctionRoute, response: RpcInvocationResponse): RpcHttpData | undefined {
+  const outName = Object.entries(route.fn.metadata.bindings).find(
+    ([, b]) => b.direction === 'out' && b.type?.toLowerCase() === 'http',
+  )?.[0];
+  if (outName === '$return') return response.returnValue?.http ?? undefined;
+  return response.outputData?.find((o) => o.name === outName)?.data?.http ?? undefined;
+}
+
+function writeResult(res: ServerResponse, result: RpcHttpData | undefined): void {
+  if (!result) {
+    // The worker sends no HTTP output when the handler returns nothing: the host answers 204.
+    res.writeHead(204).end();
+    return;
+  }
+  const status = Number(result.statusCode ?? 200);
+  for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
+  const cookies = (result.cookies ?? []).map(cookieHeader);
+  if (cookies.length > 0) res.setHeader('set-cookie', cookies);
+  const body = result.body?.bytes ?? (result.body?.string !== undefined && result.body?.string !== null ? Buffer.from(result.body.string) : undefined);
+  res.statusCode = status;
+  res.end(body && body.length > 0 && status !== 204 && status !== 304 ? body : undefined);
+}
+
+/** Serves the app's HTTP triggers under the route prefix, with the host's routing semantics. */
+export class HttpTriggerServer {
+  readonly #server: Server;
+  readonly #routes: HttpFunctionRoute[];
+  readonly #inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly registry: AppRegistry,
+    private readonly options: HostOptions,
+    private readonly logger: HostLogger,
+  ) {
+    this.#routes = httpRoutes(registry);
+    this.#server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => {
+      const work = this.#handle(req, res).catch((error: unknown) => {
+        this.logger.error(`Unhandled error serving ${req.method} ${req.url}: ${(error as Error).stack ?? error}`);
+        if (!res.headersSent) res.writeHead(500).end();
+      });
+      this.#inFlight.add(work);
+      void work.finally(() => this.#inFlight.delete(work));
+    });
+  }
+
+  get routes(): readonly HttpFunctionRoute[] {
+    return this.#routes;
+  }
+
+  async listen(port: number, host?: string): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => resolve());
+    });
+    return (this.#server.address() as AddressInfo).port;
+  }
+
+  /** Stops accepting connections and waits for in-flight requests (up to the function timeout). */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeIdleConnections();
+    await Promise.race([Promise.allSettled([...this.#inFlight]), delay(this.options.functionTimeoutMs)]);
+    this.#server.closeAllConnections();
+    await closed;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+    const method = (req.method ?? 'GET').toUpperCase();
+    const segments = splitPath(url.pathname);
+    const prefix = splitPath(this.options.routePrefix);
+    if (!prefix.every((p, i) => segments[i]?.toLowerCase() === p.toLowerCase())) return void res.writeHead(404).end();
+    const pathSegments = segments.slice(prefix.length);
+
+    let pathMatched = false;
+    let match: { route: HttpFunctionRoute; params: Record<string, string> } | undefined;
+    for (const route of this.#routes) {
+      const params = route.route.match(pathSegments);
+      if (!params) continue;
+      pathMatched = true;
+      if (route.methods.includes(method)) {
+        match = { route, params };
+        break;
+      }
+    }
+    // The host's router treats a method mismatch as no match at all.
+    if (!match) return void res.writeHead(pathMatched ? 404 : 404).end();
+
+    let body: Buffer;
+    try {
+      body = await readBody(req, this.options.maxRequestBodyBytes);
+    } catch (error) {
+      if (error instanceof BodyTooLarge) {
+        // Answer once the client has finished sending (bounded by requestTimeout), so it can read the
+        // 413 instead of failing with a broken pipe; the connection is not reused.
+        res.shouldKeepAlive = false;
+        const answer = () => {
+          if (!res.headersSent) res.writeHead(413).end();
+        };
+        if (req.readableEnded) answer();
+        else req.once('end', answer).once('close', answer);
+        return;
+      }
+      throw error;
+    }
+
+    const http: RpcHttpData = {
+      method,
+      url: url.toString(),
+      headers: headersOf(req),
+      params: match.params,
+      body: body.length > 0 ? { bytes: body } : null,
+    };
+    let response: RpcInvocationResponse;
+    try {
+      ({ response } = await withTimeout(
+        invokeFunction(this.registry, match.route.fn, { inputData: [{ name: match.route.triggerName, data: { http } }] }, this.logger),
+        this.options.functionTimeoutMs,
+      ));
+    } catch (error) {
+      this.logger.error(`Executed '${match.route.fn.metadata.name}' (Failed): ${(error as Error)?.stack ?? String(error)}`);
+      if (!res.headersSent) res.writeHead(500).end();
+      return;
+    }
+    writeResult(res, httpResult(match.route, response));
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([
+    work,
+    delay(ms).then(() => {
+      throw new Error(`Timeout value of ${ms} ms was exceeded by function`);
+    }),
+  ]);
+}
+
+export { allMethods };

@@ -1,0 +1,220 @@
+import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
+import type { AppRegistry, RegisteredFunction } from './functionsCore.js';
+import type { RpcBindingInfo, RpcTypedData } from './coreTypes.js';
+import type { HostOptions } from './hostConfig.js';
+import { invokeFunction } from './invoke.js';
+import type { HostLogger } from './logger.js';
+
+/** Header the RabbitMQ extension keeps its delivery count in (RabbitMQListener.cs). */
+export const requeueCountHeader = 'x-ms-rabbitmq-requeuecount';
+/** The extension's rule: a message whose handler failed this many times is rejected into the DLX. */
+export const maxDeliveryAttempts = 5;
+
+export interface RabbitMqFunction {
+  fn: RegisteredFunction;
+  triggerName: string;
+  queueName: string;
+  connectionStringSetting: string;
+}
+
+export function rabbitMqFunctions(registry: AppRegistry): RabbitMqFunction[] {
+  const result: RabbitMqFunction[] = [];
+  for (const fn of registry.functions.values()) {
+    const entry = Object.entries(fn.metadata.bindings).find(([, b]) => b.type?.toLowerCase() === 'rabbitmqtrigger');
+    if (!entry) continue;
+    const [triggerName, binding] = entry as [string, RpcBindingInfo & { queueName?: string; connectionStringSetting?: string }];
+    if (!binding.queueName) throw new Error(`Function "${fn.metadata.name}": rabbitMQTrigger needs a queueName`);
+    if (!binding.connectionStringSetting) {
+      throw new Error(`Function "${fn.metadata.name}": rabbitMQTrigger needs a connectionStringSetting (the name of an app setting)`);
+    }
+    result.push({ fn, triggerName, queueName: binding.queueName, connectionStringSetting: binding.connectionStringSetting });
+  }
+  return result;
+}
+
+/**
+ * What the extension hands an out-of-process worker: the body as bytes (the library turns it into a
+ * Buffer, or the handler may parse it) and the delivery's properties as trigger metadata, named as
+ * in RabbitMQ.Client's BasicDeliverEventArgs.
+ */
+function invocationRequest(triggerName: string, message: ConsumeMessage) {
+  const p = message.properties;
+  const basicProperties = {
+    ContentType: p.contentType,
+    ContentEncoding: p.contentEncoding,
+    Headers: p.headers ?? {},
+    DeliveryMode: p.deliveryMode,
+    Priority: p.priority,
+    CorrelationId: p.correlationId,
+    ReplyTo: p.replyTo,
+    Expiration: p.expiration,
+    MessageId: p.messageId,
+    Timestamp: p.timestamp,
+    Type: p.type,
+    UserId: p.userId,
+    AppId: p.appId,
+  };
+  const triggerMetadata: Record<string, RpcTypedData> = {
+    BasicProperties: { json: JSON.stringify(basicProperties) },
+    ConsumerTag: { string: message.fields.consumerTag },
+    DeliveryTag: { int: Number(message.fields.deliveryTag) },
+    Redelivered: { json: JSON.stringify(message.fields.redelivered) },
+    Exchange: { string: message.fields.exchange },
+    RoutingKey: { string: message.fields.routingKey },
+  };
+  const traceParent = p.headers?.traceparent;
+  return {
+    inputData: [{ name: triggerName, data: { bytes: message.content } }],
+    triggerMetadata,
+    traceContext: typeof traceParent === 'string' ? { traceParent, traceState: String(p.headers?.tracestate ?? '') } : null,
+  };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/**
+ * Consumes one RabbitMQ connection's queues for the app's rabbitMQTrigger functions, with the
+ * extension's semantics: prefetch from host.json, ack after the handler completes, a failed
+ * invocation republished to the tail of its queue with the requeue-count header + 1 and the original
+ * acked, and after `maxDeliveryAttempts` a `reject(requeue=false)` so the queue's own dead-letter
+ * exchange takes it. Queues are never declared. The connection is re-established after a broker
+ * restart; messages unacked when it dropped are redelivered by the broker.
+ */
+export class RabbitMqTriggerListener {
+  #connection: ChannelModel | undefined;
+  #republish: ConfirmChannel | undefined;
+  readonly #consumers = new Map<Channel, string>();
+  readonly #inFlight = new Set<Promise<void>>();
+  #stopping = false;
+  #connecting: Promise<void> | undefined;
+  #attempt = 0;
+
+  constructor(
+    private readonly registry: AppRegistry,
+    private readonly url: string,
+    private readonly functions: RabbitMqFunction[],
+    private readonly options: HostOptions,
+    private readonly logger: HostLogger,
+  ) {}
+
+  /** Connects and starts consuming; resolves once every queue has a consumer (retrying until then). */
+  start(): Promise<void> {
+    this.#connecting ??= this.#connectWithRetry().finally(() => (this.#connecting = undefined));
+    return this.#connecting;
+  }
+
+  async #connectWithRetry(): Promise<void> {
+    while (!this.#stopping) {
+      try {
+        await this.#connect();
+        this.#attempt = 0;
+        return;
+      } catch (error) {
+        await this.#closeConnection();
+        this.#attempt++;
+        const wait = Math.min(500 * 2 ** Math.min(this.#attempt - 1, 4), 5_000);
+        this.logger.error(`RabbitMQ trigger: ${(error as Error).message}; retrying in ${wait} ms`);
+        await delay(wait);
+      }
+    }
+  }
+
+  async #connect(): Promise<void> {
+    const connection = await amqp.connect(this.url, { clientProperties: { connection_name: 'functions-local-host' } });
+    this.#connection = connection;
+    connection.on('error', () => {
+      // 'close' follows; reconnection is handled there.
+    });
+    connection.on('close', () => {
+      if (this.#connection !== connection) return;
+      this.#connection = undefined;
+      this.#republish = undefined;
+      this.#consumers.clear();
+      if (!this.#stopping) {
+        this.logger.error('RabbitMQ trigger: connection lost; reconnecting');
+        void this.start();
+      }
+    });
+    this.#republish = await connection.createConfirmChannel();
+    for (const target of this.functions) {
+      const channel = await connection.createChannel();
+      channel.on('error', (error: Error) => this.logger.error(`RabbitMQ trigger ${target.fn.metadata.name}: channel error: ${error.message}`));
+      // A consumer channel closed by the broker (e.g. its queue was deleted) restarts the whole connection.
+      channel.on('close', () => {
+        if (this.#consumers.has(channel) && this.#connection === connection && !this.#stopping) void connection.close().catch(() => undefined);
+      });
+      await channel.prefetch(this.options.prefetchCount);
+      // Fails (and closes the channel) when the queue is missing, like the extension: run `npm run setup`.
+      await channel.checkQueue(target.queueName).catch((error: Error) => {
+        throw new Error(`queue "${target.queueName}" for function "${target.fn.metadata.name}" is not available (${error.message}); run npm run setup`);
+      });
+      const { consumerTag } = await channel.consume(target.queueName, (message) => {
+        if (!message) return; // consumer cancelled by the broker (queue deleted); the channel close reconnects
+        const work = this.#deliver(channel, target, message);
+        this.#inFlight.add(work);
+        void work.finally(() => this.#inFlight.delete(work));
+      });
+      this.#consumers.set(channel, consumerTag);
+    }
+  }
+
+  async #deliver(channel: Channel, target: RabbitMqFunction, message: ConsumeMessage): Promise<void> {
+    const name = target.fn.metadata.name;
+    try {
+      await invokeFunction(this.registry, target.fn, invocationRequest(target.triggerName, message), this.logger);
+      channel.ack(message);
+      return;
+    } catch (error) {
+      this.logger.error(`Executed '${name}' (Failed): ${(error as Error)?.message ?? String(error)}`);
+    }
+    try {
+      await this.#retryOrReject(channel, target, message);
+    } catch (error) {
+      // The channel or connection is gone: the broker redelivers the unacked message.
+      this.logger.error(`RabbitMQ trigger ${name}: could not settle a failed message (${(error as Error).message}); the broker will redeliver it`);
+    }
+  }
+
+  async #retryOrReject(channel: Channel, target: RabbitMqFunction, message: ConsumeMessage): Promise<void> {
+    const headers = message.properties.headers ?? {};
+    const previous = Number(headers[requeueCountHeader] ?? 0);
+    const requeueCount = Number.isFinite(previous) ? previous + 1 : 1;
+    if (requeueCount >= maxDeliveryAttempts) {
+      this.logger.error(`RabbitMQ trigger ${target.fn.metadata.name}: message failed ${requeueCount} times; rejecting it to the queue's dead-letter exchange`);
+      channel.reject(message, false);
+      return;
+    }
+    const republish = this.#republish;
+    if (!republish) throw new Error('no publish channel');
+    const { properties } = message;
+    republish.sendToQueue(target.queueName, message.content, {
+      ...Object.fromEntries(Object.entries(properties).filter(([, v]) => v !== undefined)),
+      headers: { ...headers, [requeueCountHeader]: requeueCount },
+    });
+    // Confirmed before the original is acked, so a crash in between duplicates rather than loses it.
+    await republish.waitForConfirms();
+    channel.ack(message);
+  }
+
+  /** Stops consuming, lets in-flight invocations finish (up to the function timeout), then disconnects. */
+  async close(): Promise<void> {
+    this.#stopping = true;
+    await Promise.allSettled([...this.#consumers].map(([channel, tag]) => channel.cancel(tag)));
+    await Promise.race([Promise.allSettled([...this.#inFlight]), delay(this.options.functionTimeoutMs)]);
+    await this.#closeConnection();
+  }
+
+  async #closeConnection(): Promise<void> {
+    const connection = this.#connection;
+    const channels = [...this.#consumers.keys(), ...(this.#republish ? [this.#republish] : [])];
+    this.#connection = undefined;
+    this.#republish = undefined;
+    this.#consumers.clear();
+    // Channels first: amqplib may send connection.close ahead of acks still queued on a channel,
+    // and the broker would then requeue messages that were handled. channel.close waits for close-ok.
+    await Promise.allSettled(channels.map((channel) => channel.close()));
+    await connection?.close().catch(() => undefined);
+  }
+}
