@@ -1,0 +1,54 @@
+/*
+ * npm run setup [-- --seed]: applies the SQL migrations and declares the broker topology; with
+ * --seed, also loads the sample catalog. Idempotent. The RabbitMQ trigger never declares queues,
+ * so this runs before `func start` (prestart) and before the local host (npm run dev).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import amqp from 'amqplib';
+import pg from 'pg';
+import { migrateUp } from '../src/adapters/postgres/migrate.js';
+import { declareTopology } from '../src/adapters/rabbitmq/topology.js';
+import { loadLocalSettings, projectRoot } from './localSettings.js';
+
+const { values } = parseArgs({ options: { seed: { type: 'boolean', default: false } } });
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`Setting ${name} is missing`);
+  return value;
+}
+
+async function main(): Promise<void> {
+  loadLocalSettings();
+  const postgresUrl = required('POSTGRES_URL');
+  const rabbitMqUrl = required('RABBITMQ_URL');
+
+  const applied = await migrateUp(postgresUrl);
+  console.error(applied.length ? `[setup] applied migrations: ${applied.join(', ')}` : '[setup] database is up to date');
+
+  if (values.seed) {
+    const client = new pg.Client({ connectionString: postgresUrl });
+    await client.connect();
+    try {
+      const { rowCount } = await client.query(readFileSync(join(projectRoot, 'seed/catalog.sql'), 'utf8'));
+      console.error(`[setup] seeded ${rowCount ?? 0} new sample products`);
+    } finally {
+      await client.end();
+    }
+  }
+
+  const connection = await amqp.connect(rabbitMqUrl);
+  try {
+    await declareTopology(await connection.createChannel());
+    console.error('[setup] broker topology declared');
+  } finally {
+    await connection.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`[setup] failed: ${(error as Error).message}`);
+  process.exit(1);
+});
