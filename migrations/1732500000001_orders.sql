@@ -49,16 +49,7 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_unsent ON outbox (created_at) WHERE sent_at IS NULL;
 
--- Event ids a consumer has applied, for consumers whose effect has no natural unique key.
-CREATE TABLE processed_events (
-  consumer     text NOT NULL,
-  event_id     uuid NOT NULL,
-  processed_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (consumer, event_id)
-);
-
 -- Down Migration
-DROP TABLE processed_events;
 DROP TABLE outbox;
 DROP TABLE payments;
 DROP TABLE order_items;
