@@ -6,8 +6,10 @@ export interface HostOptions {
   routePrefix: string;
   /** RabbitMQ extension: unacknowledged messages per consumer. */
   prefetchCount: number;
-  /** Longest time one invocation may run (host.json `functionTimeout`); also the shutdown drain limit. */
+  /** Longest time one invocation may run (host.json `functionTimeout`). */
   functionTimeoutMs: number;
+  /** How long stopping waits for in-flight invocations (the host's ProcessShutdownTimeout, 10 s). */
+  shutdownDrainMs: number;
   /** Largest request body the host accepts (the real host's default is about 100 MB). */
   maxRequestBodyBytes: number;
 }
@@ -42,6 +44,7 @@ export function readHostOptions(appRoot: string): HostOptions {
     routePrefix: (hostJson.extensions?.http?.routePrefix ?? 'api').replace(/^\/+|\/+$/g, ''),
     prefetchCount,
     functionTimeoutMs: hostJson.functionTimeout ? parseTimeSpan(hostJson.functionTimeout, 'functionTimeout') : 30 * 60_000,
+    shutdownDrainMs: 10_000,
     maxRequestBodyBytes: 100 * 1024 * 1024,
   };
 }

@@ -100,8 +100,8 @@ function httpResult(route: HttpFunctionRoute, response: RpcInvocationResponse): 
 
 function writeResult(res: ServerResponse, result: RpcHttpData | undefined): void {
   if (!result) {
-    // The worker sends no HTTP output when the handler returns nothing: the host answers 204.
-    res.writeHead(204).end();
+    // The worker sends no HTTP output when the handler returns nothing: the host answers 200, empty.
+    res.writeHead(200).end();
     return;
   }
   const status = Number(result.statusCode ?? 200);
@@ -151,7 +151,7 @@ export class HttpTriggerServer {
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#server.closeIdleConnections();
-    await Promise.race([Promise.allSettled([...this.#inFlight]), delay(this.options.functionTimeoutMs)]);
+    await Promise.race([Promise.allSettled([...this.#inFlight]), delay(this.options.shutdownDrainMs)]);
     this.#server.closeAllConnections();
     await closed;
   }
@@ -164,19 +164,17 @@ export class HttpTriggerServer {
     if (!prefix.every((p, i) => segments[i]?.toLowerCase() === p.toLowerCase())) return void res.writeHead(404).end();
     const pathSegments = segments.slice(prefix.length);
 
-    let pathMatched = false;
     let match: { route: HttpFunctionRoute; params: Record<string, string> } | undefined;
     for (const route of this.#routes) {
       const params = route.route.match(pathSegments);
       if (!params) continue;
-      pathMatched = true;
       if (route.methods.includes(method)) {
         match = { route, params };
         break;
       }
     }
-    // The host's router treats a method mismatch as no match at all.
-    if (!match) return void res.writeHead(pathMatched ? 404 : 404).end();
+    // The host's router treats a method mismatch as no match at all: 404, like an unknown path.
+    if (!match) return void res.writeHead(404).end();
 
     let body: Buffer;
     try {

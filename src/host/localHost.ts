@@ -64,16 +64,17 @@ export class LocalFunctionsHost {
   /** The function list `func start` prints: HTTP functions with their methods and URLs, others with their trigger. */
   describe(): string {
     const lines = ['Functions:', ''];
+    // Like `func start`: one entry per function, each followed by a blank line.
     const httpNames = new Set<string>();
     for (const route of this.http.routes) {
       httpNames.add(route.fn.metadata.name);
       const path = [this.options.routePrefix, route.route.template].filter(Boolean).join('/');
-      lines.push(`\t${route.fn.metadata.name}: [${route.methods.join(',')}] ${this.baseUrl}/${path}`);
+      lines.push(`\t${route.fn.metadata.name}: [${route.methods.join(',')}] ${this.baseUrl}/${path}`, '');
     }
     for (const fn of this.registry.functions.values()) {
       if (httpNames.has(fn.metadata.name)) continue;
       const trigger = Object.values(fn.metadata.bindings).find((b) => b.direction === 'in' && b.type?.endsWith('Trigger'));
-      lines.push(`\t${fn.metadata.name}: ${trigger?.type ?? 'unknown trigger'}`);
+      lines.push(`\t${fn.metadata.name}: ${trigger?.type ?? 'unknown trigger'}`, '');
     }
     return lines.join('\n');
   }

@@ -33,26 +33,31 @@ export function rabbitMqFunctions(registry: AppRegistry): RabbitMqFunction[] {
 }
 
 /**
- * What the extension hands an out-of-process worker: the body as bytes (the library turns it into a
- * Buffer, or the handler may parse it) and the delivery's properties as trigger metadata, named as
- * in RabbitMQ.Client's BasicDeliverEventArgs.
+ * What the extension v2 hands an out-of-process worker: the body as a UTF-8 string (no `dataType`
+ * means string; the library then JSON-parses it, so a JSON body arrives as an object) and the
+ * delivery's properties as trigger metadata named as in RabbitMQ.Client's BasicDeliverEventArgs,
+ * serialized the way the host does: string header values are byte[] in .NET, so they arrive base64.
  */
 function invocationRequest(triggerName: string, message: ConsumeMessage) {
   const p = message.properties;
+  const headers = Object.fromEntries(
+    Object.entries(p.headers ?? {}).map(([name, value]) => [name, typeof value === 'string' ? Buffer.from(value).toString('base64') : value]),
+  );
   const basicProperties = {
-    ContentType: p.contentType,
+    AppId: p.appId,
     ContentEncoding: p.contentEncoding,
-    Headers: p.headers ?? {},
-    DeliveryMode: p.deliveryMode,
-    Priority: p.priority,
+    ContentType: p.contentType,
     CorrelationId: p.correlationId,
-    ReplyTo: p.replyTo,
+    DeliveryMode: p.deliveryMode,
     Expiration: p.expiration,
+    Headers: headers,
     MessageId: p.messageId,
-    Timestamp: p.timestamp,
+    Persistent: p.deliveryMode === 2,
+    Priority: p.priority,
+    ReplyTo: p.replyTo,
+    Timestamp: { UnixTime: p.timestamp ?? 0 },
     Type: p.type,
     UserId: p.userId,
-    AppId: p.appId,
   };
   const triggerMetadata: Record<string, RpcTypedData> = {
     BasicProperties: { json: JSON.stringify(basicProperties) },
@@ -62,12 +67,7 @@ function invocationRequest(triggerName: string, message: ConsumeMessage) {
     Exchange: { string: message.fields.exchange },
     RoutingKey: { string: message.fields.routingKey },
   };
-  const traceParent = p.headers?.traceparent;
-  return {
-    inputData: [{ name: triggerName, data: { bytes: message.content } }],
-    triggerMetadata,
-    traceContext: typeof traceParent === 'string' ? { traceParent, traceState: String(p.headers?.tracestate ?? '') } : null,
-  };
+  return { inputData: [{ name: triggerName, data: { string: message.content.toString('utf8') } }], triggerMetadata };
 }
 
 function delay(ms: number): Promise<void> {
@@ -198,11 +198,11 @@ export class RabbitMqTriggerListener {
     channel.ack(message);
   }
 
-  /** Stops consuming, lets in-flight invocations finish (up to the function timeout), then disconnects. */
+  /** Stops consuming, lets in-flight invocations finish (up to the host's drain limit), then disconnects. */
   async close(): Promise<void> {
     this.#stopping = true;
     await Promise.allSettled([...this.#consumers].map(([channel, tag]) => channel.cancel(tag)));
-    await Promise.race([Promise.allSettled([...this.#inFlight]), delay(this.options.functionTimeoutMs)]);
+    await Promise.race([Promise.allSettled([...this.#inFlight]), delay(this.options.shutdownDrainMs)]);
     await this.#closeConnection();
   }
 

@@ -92,7 +92,7 @@ export class TimerTriggerScheduler {
     this.#timers.clear();
     await Promise.race([
       Promise.allSettled([...this.#running.values()]),
-      new Promise((resolve) => setTimeout(resolve, this.options.functionTimeoutMs).unref()),
+      new Promise((resolve) => setTimeout(resolve, this.options.shutdownDrainMs).unref()),
     ]);
   }
 }
