@@ -1,0 +1,45 @@
+// Log Analytics + workspace-based Application Insights. The connection string is a secret per
+// src/config.ts, so it goes to Key Vault and the app reads it through a Key Vault reference.
+param logAnalyticsName string
+param applicationInsightsName string
+param location string
+param tags object
+param keyVaultName string
+
+resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: logAnalyticsName
+  location: location
+  tags: tags
+  properties: {
+    sku: {
+      name: 'PerGB2018'
+    }
+    retentionInDays: 30
+  }
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: applicationInsightsName
+  location: location
+  tags: tags
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: logAnalytics.id
+  }
+}
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+  name: keyVaultName
+}
+
+resource connectionStringSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'applicationinsights-connection-string'
+  properties: {
+    value: applicationInsights.properties.ConnectionString
+  }
+}
+
+output applicationInsightsName string = applicationInsights.name
+output connectionStringSecretUri string = connectionStringSecret.properties.secretUri
