@@ -66,12 +66,12 @@ export class LocalFunctionsHost {
     const lines = ['Functions:', ''];
     // Like `func start`: one entry per function, each followed by a blank line.
     const httpNames = new Set<string>();
-    for (const route of this.http.routes) {
+    for (const route of [...this.http.routes].sort((a, b) => a.fn.metadata.name.localeCompare(b.fn.metadata.name))) {
       httpNames.add(route.fn.metadata.name);
       const path = [this.options.routePrefix, route.route.template].filter(Boolean).join('/');
       lines.push(`\t${route.fn.metadata.name}: [${route.methods.join(',')}] ${this.baseUrl}/${path}`, '');
     }
-    for (const fn of this.registry.functions.values()) {
+    for (const fn of [...this.registry.functions.values()].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
       if (httpNames.has(fn.metadata.name)) continue;
       const trigger = Object.values(fn.metadata.bindings).find((b) => b.direction === 'in' && b.type?.endsWith('Trigger'));
       lines.push(`\t${fn.metadata.name}: ${trigger?.type ?? 'unknown trigger'}`, '');
