@@ -1,0 +1,162 @@
+import type pg from 'pg';
+import type { OutgoingEvent } from '../../domain/events.js';
+import { centsFromDecimal, decimalFromCents } from '../../domain/money.js';
+import type { Order, OrderLine, OrderStatus, OrderStore, OrderUnitOfWork, Payment } from '../../domain/orders.js';
+import type { OutboxRelay } from './outbox.js';
+import { inTransaction, query } from './pool.js';
+
+function unitOfWork(client: pg.PoolClient, outboxIds: string[]): OrderUnitOfWork {
+  return {
+    async insertOrder(order) {
+      const { rowCount } = await client.query(
+        `INSERT INTO orders (id, checkout_id, user_id, status, total, reason, checked_out_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+        [order.id, order.checkoutId, order.userId, order.status, decimalFromCents(order.totalCents), order.reason, order.checkedOutAt],
+      );
+      if (rowCount !== 1) return false;
+      await client.query(
+        `INSERT INTO order_items (order_id, product_id, name, unit_price, quantity)
+         SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::numeric[], $5::int[])`,
+        [
+          order.id,
+          order.lines.map((l) => l.productId),
+          order.lines.map((l) => l.name),
+          order.lines.map((l) => decimalFromCents(l.unitPriceCents)),
+          order.lines.map((l) => l.quantity),
+        ],
+      );
+      return true;
+    },
+
+    async reserveStock(lines: readonly OrderLine[]) {
+      // Rows are locked in id order so concurrent checkouts of the same products cannot deadlock.
+      const { rows } = await client.query<{ id: string; name: string; stock: number }>(
+        'SELECT id, name, stock FROM products WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE',
+        [lines.map((l) => l.productId)],
+      );
+      const stock = new Map(rows.map((row) => [row.id, row]));
+      for (const line of lines) {
+        const product = stock.get(line.productId);
+        if (!product) return { ok: false, reason: `product ${line.productId} (${line.name}) no longer exists` };
+        if (product.stock < line.quantity) {
+          return { ok: false, reason: `not enough stock for ${product.name}: ${line.quantity} requested, ${product.stock} available` };
+        }
+      }
+      await client.query(
+        `UPDATE products p SET stock = p.stock - w.quantity, updated_at = now()
+           FROM unnest($1::uuid[], $2::int[]) AS w(id, quantity) WHERE p.id = w.id`,
+        [lines.map((l) => l.productId), lines.map((l) => l.quantity)],
+      );
+      return { ok: true };
+    },
+
+    async transition(orderId: string, from: OrderStatus, to: OrderStatus, reason?: string) {
+      const { rowCount } = await client.query(
+        'UPDATE orders SET status = $3, reason = COALESCE($4, reason), updated_at = now() WHERE id = $1 AND status = $2',
+        [orderId, from, to, reason ?? null],
+      );
+      return rowCount === 1;
+    },
+
+    async releaseStock(orderId: string) {
+      await client.query(
+        `UPDATE products p SET stock = p.stock + i.quantity, updated_at = now()
+           FROM (SELECT product_id, quantity FROM order_items WHERE order_id = $1 ORDER BY product_id) i
+          WHERE p.id = i.product_id`,
+        [orderId],
+      );
+    },
+
+    async insertPayment(payment: Omit<Payment, 'createdAt'>) {
+      const { rowCount } = await client.query(
+        'INSERT INTO payments (id, order_id, status, amount, reason) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (order_id) DO NOTHING',
+        [payment.id, payment.orderId, payment.status, decimalFromCents(payment.amountCents), payment.reason],
+      );
+      return rowCount === 1;
+    },
+
+    async addToOutbox(event: OutgoingEvent) {
+      await client.query('INSERT INTO outbox (id, type, payload, traceparent, tracestate) VALUES ($1, $2, $3, $4, $5)', [
+        event.id,
+        event.type,
+        JSON.stringify(event.payload),
+        event.trace?.traceparent ?? null,
+        event.trace?.tracestate ?? null,
+      ]);
+      outboxIds.push(event.id);
+    },
+  };
+}
+
+interface OrderRow {
+  id: string;
+  checkout_id: string;
+  user_id: string;
+  status: OrderStatus;
+  reason: string | null;
+  total: string;
+  checked_out_at: Date;
+  created_at: Date;
+  updated_at: Date;
+  items: { product_id: string; name: string; unit_price: string; quantity: number }[];
+  payment: { id: string; status: 'SUCCEEDED' | 'FAILED'; amount: string; reason: string | null; created_at: string } | null;
+}
+
+const orderSelect = `
+  SELECT o.id, o.checkout_id, o.user_id, o.status, o.reason, o.total::text AS total, o.checked_out_at, o.created_at, o.updated_at,
+         (SELECT coalesce(json_agg(json_build_object('product_id', i.product_id, 'name', i.name, 'unit_price', i.unit_price::text, 'quantity', i.quantity) ORDER BY i.product_id), '[]')
+            FROM order_items i WHERE i.order_id = o.id) AS items,
+         (SELECT json_build_object('id', p.id, 'status', p.status, 'amount', p.amount::text, 'reason', p.reason, 'created_at', p.created_at)
+            FROM payments p WHERE p.order_id = o.id) AS payment
+    FROM orders o`;
+
+function toOrder(row: OrderRow): Order {
+  return {
+    id: row.id,
+    checkoutId: row.checkout_id,
+    userId: row.user_id,
+    status: row.status,
+    reason: row.reason,
+    totalCents: centsFromDecimal(row.total),
+    checkedOutAt: row.checked_out_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    lines: row.items.map((i) => ({ productId: i.product_id, name: i.name, unitPriceCents: centsFromDecimal(i.unit_price), quantity: i.quantity })),
+    payment: row.payment && {
+      id: row.payment.id,
+      orderId: row.id,
+      status: row.payment.status,
+      amountCents: centsFromDecimal(row.payment.amount),
+      reason: row.payment.reason,
+      createdAt: new Date(row.payment.created_at),
+    },
+  };
+}
+
+export function postgresOrderStore(pool: pg.Pool, relay: OutboxRelay): OrderStore {
+  return {
+    async transaction(work) {
+      const outboxIds: string[] = [];
+      const result = await inTransaction(pool, (client) => work(unitOfWork(client, outboxIds)));
+      await relay.publishCommitted(outboxIds);
+      return result;
+    },
+
+    async get(orderId) {
+      const { rows } = await query<OrderRow>(pool, `${orderSelect} WHERE o.id = $1`, [orderId]);
+      return rows[0] && toOrder(rows[0]);
+    },
+
+    async listForUser(userId, limit, before) {
+      const { rows } = before
+        ? await query<OrderRow>(pool, `${orderSelect} WHERE o.user_id = $1 AND o.id < $2 ORDER BY o.id DESC LIMIT $3`, [userId, before, limit])
+        : await query<OrderRow>(pool, `${orderSelect} WHERE o.user_id = $1 ORDER BY o.id DESC LIMIT $2`, [userId, limit]);
+      return rows.map(toOrder);
+    },
+
+    async paymentExists(orderId) {
+      const { rowCount } = await query(pool, 'SELECT 1 FROM payments WHERE order_id = $1', [orderId]);
+      return rowCount === 1;
+    },
+  };
+}

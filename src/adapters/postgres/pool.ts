@@ -1,0 +1,59 @@
+import pg from 'pg';
+import { dependencyUnavailable } from '../../errors.js';
+
+export type Db = pg.Pool;
+export type DbClient = pg.PoolClient;
+
+export function createPool(connectionString: string, max: number): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    max,
+    connectionTimeoutMillis: 3_000,
+    idleTimeoutMillis: 30_000,
+    // Bounds a statement stuck behind a lock or a dying server; callers turn it into a 503 or a retry.
+    statement_timeout: 10_000,
+    query_timeout: 12_000,
+  });
+  // An idle client losing its server (restart) must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+const unavailableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** True for errors that mean "Postgres is down or restarting", not "this statement is wrong". */
+export function isPostgresUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: string }).code ?? '';
+  // 08: connection exceptions; 57P: operator intervention (shutdown, restart); 53300: too many connections.
+  if (code.startsWith('08') || code.startsWith('57P') || code === '53300' || unavailableCodes.has(code)) return true;
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/i.test(error.message);
+}
+
+/** Runs `work` in a transaction on one client; rolls back on error. Unavailability becomes a 503 AppError. */
+export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect().catch((error: unknown) => {
+    throw dependencyUnavailable('postgres', error);
+  });
+  let broken: unknown;
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = rollbackError));
+    throw isPostgresUnavailable(error) ? dependencyUnavailable('postgres', error) : error;
+  } finally {
+    client.release(broken instanceof Error ? broken : undefined);
+  }
+}
+
+/** A pool query whose unavailability becomes a 503 AppError. */
+export async function query<R extends pg.QueryResultRow>(pool: pg.Pool, text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+  try {
+    return await pool.query<R>(text, values);
+  } catch (error) {
+    throw isPostgresUnavailable(error) ? dependencyUnavailable('postgres', error) : error;
+  }
+}

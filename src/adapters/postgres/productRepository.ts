@@ -1,0 +1,73 @@
+import type pg from 'pg';
+import { centsFromDecimal, decimalFromCents } from '../../domain/money.js';
+import type { Product, ProductInput, ProductRepository } from '../../domain/products.js';
+import { query } from './pool.js';
+
+interface ProductRow {
+  id: string;
+  name: string;
+  description: string;
+  price: string;
+  stock: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const columns = 'id, name, description, price::text AS price, stock, created_at, updated_at';
+
+function toProduct(row: ProductRow): Product {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    priceCents: centsFromDecimal(row.price),
+    stock: row.stock,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export function postgresProductRepository(pool: pg.Pool): ProductRepository {
+  return {
+    async list(limit, after) {
+      const { rows } = after
+        ? await query<ProductRow>(pool, `SELECT ${columns} FROM products WHERE id > $1 ORDER BY id LIMIT $2`, [after, limit])
+        : await query<ProductRow>(pool, `SELECT ${columns} FROM products ORDER BY id LIMIT $1`, [limit]);
+      return rows.map(toProduct);
+    },
+
+    async get(id) {
+      const { rows } = await query<ProductRow>(pool, `SELECT ${columns} FROM products WHERE id = $1`, [id]);
+      return rows[0] && toProduct(rows[0]);
+    },
+
+    async getMany(ids) {
+      if (ids.length === 0) return new Map();
+      const { rows } = await query<ProductRow>(pool, `SELECT ${columns} FROM products WHERE id = ANY($1::uuid[])`, [ids]);
+      return new Map(rows.map((row) => [row.id, toProduct(row)]));
+    },
+
+    async create(id, input: ProductInput) {
+      const { rows } = await query<ProductRow>(
+        pool,
+        `INSERT INTO products (id, name, description, price, stock) VALUES ($1, $2, $3, $4, $5) RETURNING ${columns}`,
+        [id, input.name, input.description, decimalFromCents(input.priceCents), input.stock],
+      );
+      return toProduct(rows[0]!);
+    },
+
+    async replace(id, input) {
+      const { rows } = await query<ProductRow>(
+        pool,
+        `UPDATE products SET name = $2, description = $3, price = $4, stock = $5, updated_at = now() WHERE id = $1 RETURNING ${columns}`,
+        [id, input.name, input.description, decimalFromCents(input.priceCents), input.stock],
+      );
+      return rows[0] && toProduct(rows[0]);
+    },
+
+    async delete(id) {
+      const { rowCount } = await query(pool, 'DELETE FROM products WHERE id = $1', [id]);
+      return rowCount === 1;
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import type { InvocationContext } from '@azure/functions';
+import type { z } from 'zod';
+import { readTriggerMessage, type TriggerMessage } from '../adapters/rabbitmq/triggerMessage.js';
+import { deadLetterQueueOf, type QueueName } from '../adapters/rabbitmq/topology.js';
+import { logger } from '../adapters/telemetry/logger.js';
+import { services } from './container.js';
+
+export const deadLetterReasonHeader = 'x-dead-letter-reason';
+
+export interface ConsumeOptions<T> {
+  queue: QueueName;
+  /** Event types this queue carries; a message of another type is dead-lettered. */
+  types: readonly string[];
+  schema: z.ZodType<T>;
+  handle: (event: T, message: TriggerMessage & { type: string }) => Promise<unknown>;
+}
+
+/**
+ * The shared body of every RabbitMQ-triggered function: read the message, dead-letter it at once
+ * with the reason when it can never succeed (unknown type, invalid payload), else run the
+ * use-case. A use-case error propagates, so the extension's retry rule applies (five attempts,
+ * then the queue's dead-letter exchange).
+ */
+export async function consumeEvent<T>(input: unknown, context: InvocationContext, options: ConsumeOptions<T>): Promise<void> {
+  const message = readTriggerMessage(input, context);
+  const type = message.type ?? (options.types.length === 1 ? options.types[0]! : undefined);
+  if (!type || !options.types.includes(type)) {
+    return deadLetter(options.queue, message, `unexpected event type ${JSON.stringify(message.type ?? null)}; this queue takes ${options.types.join(', ')}`, context);
+  }
+  const parsed = options.schema.safeParse(message.json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const where = issue.path.length ? issue.path.join('.') : 'body';
+    return deadLetter(options.queue, message, `invalid ${type}: ${where}: ${issue.message}`, context);
+  }
+  await options.handle(parsed.data, { ...message, type });
+}
+
+async function deadLetter(queue: QueueName, message: TriggerMessage, reason: string, context: InvocationContext): Promise<void> {
+  const headers: Record<string, unknown> = { [deadLetterReasonHeader]: reason, 'x-original-queue': queue };
+  if (message.trace.traceparent) headers.traceparent = message.trace.traceparent;
+  // Confirmed by the broker before the handler returns and the original is acked: never dropped.
+  await services().publisher.sendToQueue(deadLetterQueueOf(queue), message.raw, {
+    messageId: message.messageId,
+    type: message.type,
+    headers,
+  });
+  logger.warn('message dead-lettered', { function: context.functionName, queue, messageId: message.messageId, reason });
+}

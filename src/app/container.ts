@@ -1,0 +1,72 @@
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import { createTokenVerifier, type TokenVerifier } from '../adapters/auth/index.js';
+import { postgresOrderStore } from '../adapters/postgres/orderStore.js';
+import { OutboxRelay } from '../adapters/postgres/outbox.js';
+import { createPool } from '../adapters/postgres/pool.js';
+import { postgresProductRepository } from '../adapters/postgres/productRepository.js';
+import { RabbitMqPublisher } from '../adapters/rabbitmq/publisher.js';
+import { redisCartStore } from '../adapters/redis/cartStore.js';
+import { createRedis } from '../adapters/redis/client.js';
+import { redisIdempotencyStore } from '../adapters/redis/idempotencyStore.js';
+import { expectedIssuer, settings, type Settings } from '../config.js';
+import { cartService } from '../domain/cart.js';
+import { checkoutService } from '../domain/checkout.js';
+import { centsFromNumber } from '../domain/money.js';
+import { orderQueries } from '../domain/orders.js';
+import { simulatedPaymentProvider } from '../domain/payments.js';
+import { productService } from '../domain/products.js';
+
+/**
+ * The composition root: adapters are created once per worker process, on first use, from the
+ * validated settings; domain services receive them as plain interfaces.
+ */
+function build(s: Settings) {
+  const db: pg.Pool = createPool(s.POSTGRES_URL, s.PG_POOL_MAX);
+  const redis: Redis = createRedis(s.REDIS_URL);
+  const publisher = new RabbitMqPublisher(s.RABBITMQ_URL);
+  const verifier: TokenVerifier = createTokenVerifier({
+    tenantId: s.ENTRA_TENANT_ID,
+    clientId: s.ENTRA_CLIENT_ID,
+    issuer: expectedIssuer(s),
+    jwksUri: s.ENTRA_JWKS_URI,
+  });
+  const products = postgresProductRepository(db);
+  const carts = redisCartStore(redis);
+  const relay = new OutboxRelay(db, publisher);
+  const orders = postgresOrderStore(db, relay);
+
+  return {
+    settings: s,
+    db,
+    redis,
+    publisher,
+    verifier,
+    relay,
+    orders,
+    paymentProvider: simulatedPaymentProvider({ declineAboveCents: centsFromNumber(s.PAYMENT_DECLINE_ABOVE) ?? Math.round(s.PAYMENT_DECLINE_ABOVE * 100), latencyMs: s.PAYMENT_LATENCY_MS }),
+    productService: productService(products),
+    cartService: cartService(carts, products),
+    checkoutService: checkoutService({ carts, products, idempotency: redisIdempotencyStore(redis), publisher }),
+    orderQueries: orderQueries(orders),
+    async close(): Promise<void> {
+      await Promise.allSettled([publisher.close(), db.end(), redis.quit()]);
+    },
+  };
+}
+
+export type Services = ReturnType<typeof build>;
+
+let instance: Services | undefined;
+
+export function services(): Services {
+  instance ??= build(settings());
+  return instance;
+}
+
+/** Closes connections (appTerminate); a no-op when nothing was opened. */
+export async function closeServices(): Promise<void> {
+  const current = instance;
+  instance = undefined;
+  await current?.close();
+}

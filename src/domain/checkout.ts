@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import { AppError } from '../errors.js';
+import { priceLines, type CartStore } from './cart.js';
+import type { CartCheckedOut, EventPublisher, TraceContext } from './events.js';
+import { uuidv7 } from './ids.js';
+import { numberFromCents } from './money.js';
+import type { ProductRepository } from './products.js';
+
+export interface CheckoutAccepted {
+  checkoutId: string;
+  orderId: string;
+  status: 'PENDING';
+}
+
+export type IdempotencyClaim =
+  | { state: 'claimed' }
+  | { state: 'completed'; fingerprint: string; response: CheckoutAccepted }
+  | { state: 'in_progress'; fingerprint: string };
+
+/** Remembers, per user and Idempotency-Key, the request's fingerprint and the response it got. */
+export interface IdempotencyStore {
+  /** Claims the key for a new request, or tells what an earlier request with the key did. */
+  claim(userId: string, key: string, fingerprint: string): Promise<IdempotencyClaim>;
+  complete(userId: string, key: string, fingerprint: string, response: CheckoutAccepted): Promise<void>;
+  /** Frees a claimed key after a failure, so the client can retry with it. */
+  release(userId: string, key: string): Promise<void>;
+}
+
+export interface CheckoutRequest {
+  userId: string;
+  idempotencyKey: string | undefined;
+  /** The raw request body ('' when none): the same key with another body is refused. */
+  body: string;
+  trace: TraceContext;
+}
+
+export const idempotencyKeyPattern = /^[\x21-\x7e]{1,255}$/;
+
+export function checkoutService(deps: { carts: CartStore; products: ProductRepository; idempotency: IdempotencyStore; publisher: EventPublisher }) {
+  async function placeOrder(request: CheckoutRequest): Promise<CheckoutAccepted> {
+    const snapshot = await deps.carts.read(request.userId);
+    if (snapshot.lines.length === 0) throw new AppError('conflict', 'The cart is empty: add items before checking out');
+    const lines = await priceLines(snapshot.lines, deps.products);
+    if (lines.length < snapshot.lines.length) {
+      const gone = snapshot.lines.filter((line) => !lines.some((priced) => priced.product.id === line.productId)).map((line) => line.productId);
+      throw new AppError('conflict', `Some products in the cart no longer exist: ${gone.join(', ')}; remove them and try again`, {
+        extensions: { unavailableProducts: gone },
+      });
+    }
+
+    const accepted: CheckoutAccepted = { checkoutId: uuidv7(), orderId: uuidv7(), status: 'PENDING' };
+    const event: CartCheckedOut = {
+      checkoutId: accepted.checkoutId,
+      orderId: accepted.orderId,
+      userId: request.userId,
+      items: lines.map(({ product, quantity }) => ({ productId: product.id, name: product.name, unitPrice: numberFromCents(product.priceCents), quantity })),
+      total: numberFromCents(lines.reduce((sum, { product, quantity }) => sum + product.priceCents * quantity, 0)),
+      occurredAt: new Date().toISOString(),
+    };
+    // Confirmed by the broker before anything else changes: a failure here leaves the cart as it was.
+    await deps.publisher.publish([{ id: uuidv7(), type: 'CartCheckedOut', payload: event, trace: request.trace }]);
+    // Items added while the event was in flight stay in the cart for a later checkout.
+    await deps.carts.clearIfUnchanged(request.userId, snapshot.version);
+    return accepted;
+  }
+
+  return {
+    async checkout(request: CheckoutRequest): Promise<CheckoutAccepted> {
+      const key = request.idempotencyKey;
+      if (key === undefined) return placeOrder(request);
+      if (!idempotencyKeyPattern.test(key)) throw new AppError('invalid_request', 'Idempotency-Key must be 1 to 255 visible ASCII characters');
+
+      const fingerprint = createHash('sha256').update(request.body).digest('base64url');
+      const claim = await deps.idempotency.claim(request.userId, key, fingerprint);
+      if (claim.state !== 'claimed') {
+        if (claim.fingerprint !== fingerprint) {
+          throw new AppError('unprocessable', 'This Idempotency-Key was already used with a different request body');
+        }
+        if (claim.state === 'in_progress') {
+          throw new AppError('conflict', 'A request with this Idempotency-Key is still being processed; retry shortly', { headers: { 'Retry-After': '1' } });
+        }
+        return claim.response;
+      }
+      try {
+        const accepted = await placeOrder(request);
+        await deps.idempotency.complete(request.userId, key, fingerprint, accepted);
+        return accepted;
+      } catch (error) {
+        await deps.idempotency.release(request.userId, key).catch(() => undefined);
+        throw error;
+      }
+    },
+  };
+}
+
+export type CheckoutService = ReturnType<typeof checkoutService>;

@@ -1,0 +1,115 @@
+import { z } from 'zod';
+import { AppError } from '../errors.js';
+import { centsFromNumber, numberFromCents, type Cents } from './money.js';
+import { isUuid, uuidv7 } from './ids.js';
+
+export interface Product {
+  id: string;
+  name: string;
+  description: string;
+  priceCents: Cents;
+  stock: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type ProductInput = Pick<Product, 'name' | 'description' | 'priceCents' | 'stock'>;
+
+export interface ProductRepository {
+  /** Products with id greater than `after`, in id (creation) order. */
+  list(limit: number, after: string | undefined): Promise<Product[]>;
+  get(id: string): Promise<Product | undefined>;
+  getMany(ids: readonly string[]): Promise<Map<string, Product>>;
+  create(id: string, input: ProductInput): Promise<Product>;
+  replace(id: string, input: ProductInput): Promise<Product | undefined>;
+  delete(id: string): Promise<boolean>;
+}
+
+const price = z
+  .number()
+  .nonnegative()
+  .refine((value) => centsFromNumber(value) !== undefined, 'must have at most 2 decimals and be below 10 000 000 000');
+
+/** The body of POST and PUT /products: unknown fields are rejected. */
+export const productBodySchema = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  description: z.string().max(2000).optional(),
+  price,
+  stock: z.int().min(0).max(2_147_483_647),
+});
+
+export const productSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  description: z.string(),
+  price: z.number(),
+  stock: z.int(),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+
+export type ProductBody = z.infer<typeof productBodySchema>;
+export type ProductView = z.infer<typeof productSchema>;
+
+export function toProductInput(body: ProductBody): ProductInput {
+  return { name: body.name, description: body.description ?? '', priceCents: centsFromNumber(body.price)!, stock: body.stock };
+}
+
+export function productView(product: Product): ProductView {
+  return {
+    id: product.id,
+    name: product.name,
+    description: product.description,
+    price: numberFromCents(product.priceCents),
+    stock: product.stock,
+    createdAt: product.createdAt.toISOString(),
+    updatedAt: product.updatedAt.toISOString(),
+  };
+}
+
+/** Opaque keyset cursor: the last id of a page, base64url-encoded. */
+export function encodeCursor(lastId: string): string {
+  return Buffer.from(lastId, 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): string {
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!isUuid(id)) throw new AppError('invalid_request', 'The cursor is not one this API returned');
+  return id;
+}
+
+export function notFoundProduct(id: string): AppError {
+  return new AppError('not_found', `No product with id ${JSON.stringify(id.slice(0, 100))}`);
+}
+
+export function productService(products: ProductRepository) {
+  return {
+    async list(limit: number, cursor: string | undefined): Promise<{ items: ProductView[]; nextCursor: string | null }> {
+      const page = await products.list(limit + 1, cursor === undefined ? undefined : decodeCursor(cursor));
+      const items = page.slice(0, limit);
+      return { items: items.map(productView), nextCursor: page.length > limit ? encodeCursor(items.at(-1)!.id) : null };
+    },
+
+    async get(id: string): Promise<ProductView> {
+      const product = isUuid(id) ? await products.get(id) : undefined;
+      if (!product) throw notFoundProduct(id);
+      return productView(product);
+    },
+
+    async create(body: ProductBody): Promise<ProductView> {
+      return productView(await products.create(uuidv7(), toProductInput(body)));
+    },
+
+    async replace(id: string, body: ProductBody): Promise<ProductView> {
+      const product = isUuid(id) ? await products.replace(id, toProductInput(body)) : undefined;
+      if (!product) throw notFoundProduct(id);
+      return productView(product);
+    },
+
+    async delete(id: string): Promise<void> {
+      if (!isUuid(id) || !(await products.delete(id))) throw notFoundProduct(id);
+    },
+  };
+}
+
+export type ProductService = ReturnType<typeof productService>;

@@ -1,0 +1,142 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import type { z } from 'zod';
+import { AppError } from '../errors.js';
+import type { AppRole, Principal } from '../adapters/auth/index.js';
+import { requireRole } from '../adapters/auth/index.js';
+import { services } from '../app/container.js';
+import { logger } from '../adapters/telemetry/logger.js';
+import { toProblem } from './problem.js';
+
+export const maxBodyBytes = 1024 * 1024;
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/** Who may call a route: anyone, any signed-in caller, or a caller with an app role. */
+export type Access = 'anonymous' | 'authenticated' | AppRole;
+
+export interface RouteRequest<Body, Query> {
+  request: HttpRequest;
+  context: InvocationContext;
+  params: Record<string, string>;
+  body: Body;
+  /** The body's text as received ('' when none): the request body can be read only once. */
+  rawBody: string;
+  query: Query;
+  /** Present on every route but anonymous ones. */
+  principal: Principal;
+}
+
+export interface ApiResponse {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface RouteSpec<BodySchema extends z.ZodType | undefined, QuerySchema extends z.ZodType | undefined> {
+  method: HttpMethod;
+  /** Route template under the `api` prefix, e.g. `products/{id}`. */
+  route: string;
+  access: Access;
+  summary: string;
+  tags: string[];
+  body?: BodySchema;
+  /** The body may be absent (e.g. checkout); when present it must still be valid. */
+  bodyOptional?: boolean;
+  query?: QuerySchema;
+  /** Response status -> description and schema, for the OpenAPI document. */
+  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  handler: (
+    request: RouteRequest<BodySchema extends z.ZodType ? z.infer<BodySchema> : undefined, QuerySchema extends z.ZodType ? z.infer<QuerySchema> : undefined>,
+  ) => Promise<ApiResponse>;
+}
+
+export interface RegisteredRoute {
+  name: string;
+  spec: RouteSpec<z.ZodType | undefined, z.ZodType | undefined>;
+}
+
+/** Every route registered through `apiRoute`, for the OpenAPI document and 405 answers. */
+export const registeredRoutes: RegisteredRoute[] = [];
+
+const anonymousPrincipal: Principal = Object.freeze({ userId: '', tenantId: '', kind: 'user', scopes: [], roles: [] });
+
+function validationError(error: z.ZodError, where: 'body' | 'query'): AppError {
+  const errors = error.issues.slice(0, 20).map((issue) => ({ path: [where, ...issue.path.map(String)].join('.'), message: issue.message }));
+  const first = errors[0]!;
+  return new AppError('invalid_request', `Invalid ${where}: ${first.path} ${first.message}`, { extensions: { errors } });
+}
+
+async function readBody(request: HttpRequest): Promise<Buffer> {
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  if (declared > maxBodyBytes) throw new AppError('payload_too_large', `The body is larger than ${maxBodyBytes} bytes`);
+  const bytes = Buffer.from(await request.arrayBuffer());
+  if (bytes.length > maxBodyBytes) throw new AppError('payload_too_large', `The body is larger than ${maxBodyBytes} bytes`);
+  return bytes;
+}
+
+function parseJsonBody(request: HttpRequest, bytes: Buffer, schema: z.ZodType, optional: boolean): unknown {
+  if (bytes.length === 0) {
+    if (optional) return undefined;
+    throw new AppError('invalid_request', 'A JSON body is required');
+  }
+  const contentType = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (contentType !== 'application/json' && !/^application\/[\w.+-]+\+json$/.test(contentType)) {
+    throw new AppError('unsupported_media_type', 'The body must be JSON (Content-Type: application/json)', { headers: { 'Accept-Post': 'application/json' } });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new AppError('invalid_request', 'The body is not valid JSON');
+  }
+  const result = schema.safeParse(parsed);
+  if (!result.success) throw validationError(result.error, 'body');
+  return result.data;
+}
+
+function parseQuery(request: HttpRequest, schema: z.ZodType): unknown {
+  const values: Record<string, string> = {};
+  for (const [key, value] of request.query.entries()) if (!(key in values)) values[key] = value;
+  const result = schema.safeParse(values);
+  if (!result.success) throw validationError(result.error, 'query');
+  return result.data;
+}
+
+function toResponse(result: ApiResponse): HttpResponseInit {
+  const headers = { 'cache-control': 'no-store', ...result.headers };
+  if (result.body === undefined) return { status: result.status, headers };
+  return { status: result.status, headers, jsonBody: result.body };
+}
+
+/**
+ * Registers an HTTP function with `app.http` and wraps its handler with what every route shares:
+ * authentication and roles, body and query validation, and problem+json for every error. The
+ * handler itself only calls a use-case and shapes its result.
+ */
+export function apiRoute<B extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined>(name: string, spec: RouteSpec<B, Q>): void {
+  registeredRoutes.push({ name, spec: spec as unknown as RegisteredRoute['spec'] });
+  app.http(name, {
+    methods: [spec.method],
+    route: spec.route,
+    // Entra tokens are checked by the app; function keys would only get in the way of the SPA/client.
+    authLevel: 'anonymous',
+    handler: async (request, context) => {
+      try {
+        const principal = spec.access === 'anonymous' ? anonymousPrincipal : await services().verifier.verify(request.headers.get('authorization'));
+        if (spec.access !== 'anonymous' && spec.access !== 'authenticated') requireRole(principal, spec.access);
+        const bytes = spec.body ? await readBody(request) : Buffer.alloc(0);
+        const body = spec.body ? parseJsonBody(request, bytes, spec.body, spec.bodyOptional ?? false) : undefined;
+        const query = spec.query ? parseQuery(request, spec.query) : undefined;
+        const rawBody = bytes.toString('utf8');
+        const result = await spec.handler({ request, context, params: request.params, principal, body, rawBody, query } as Parameters<typeof spec.handler>[0]);
+        return toResponse(result);
+      } catch (error) {
+        const { response, unexpected } = toProblem(error, context.invocationId);
+        if (unexpected || (error instanceof AppError && error.status >= 500)) {
+          logger.error('request failed', { function: context.functionName, invocationId: context.invocationId, status: response.status, error });
+        }
+        return response;
+      }
+    },
+  });
+}

@@ -1,0 +1,12 @@
+import { registeredRoutes } from './api.js';
+
+function matches(template: string, path: string): boolean {
+  const expected = template.split('/').filter(Boolean);
+  const actual = path.split('/').filter(Boolean);
+  return expected.length === actual.length && expected.every((segment, i) => segment.startsWith('{') || segment.toLowerCase() === actual[i]!.toLowerCase());
+}
+
+/** Methods the API serves on a path (empty when the path is unknown). */
+export function allowedMethods(path: string): string[] {
+  return registeredRoutes.filter(({ spec }) => matches(spec.route, path)).map(({ spec }) => spec.method);
+}

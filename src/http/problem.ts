@@ -1,0 +1,27 @@
+import type { HttpResponseInit } from '@azure/functions';
+import { AppError } from '../errors.js';
+
+export const problemContentType = 'application/problem+json';
+
+/** An RFC 9457 problem response. `code` is the stable error code clients can switch on. */
+export function problemResponse(error: AppError): HttpResponseInit {
+  return {
+    status: error.status,
+    headers: { 'content-type': problemContentType, 'cache-control': 'no-store', ...error.headers },
+    body: JSON.stringify({
+      type: 'about:blank',
+      title: error.title,
+      status: error.status,
+      detail: error.message,
+      code: error.code,
+      ...error.extensions,
+    }),
+  };
+}
+
+/** Turns anything thrown into a problem response; unknown errors never show their message or stack. */
+export function toProblem(error: unknown, invocationId: string): { response: HttpResponseInit; unexpected: boolean } {
+  if (error instanceof AppError) return { response: problemResponse(error), unexpected: false };
+  const internal = new AppError('internal', `An unexpected error occurred. Reference: ${invocationId}`);
+  return { response: problemResponse(internal), unexpected: true };
+}
