@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { services } from '../src/app/container.js';
+import { outgoingTraceContext } from '../src/adapters/telemetry/traceContext.js';
+import { addItemBodySchema, cartSchema, setQuantityBodySchema } from '../src/domain/cart.js';
+import { apiRoute } from '../src/http/api.js';
+
+const tags = ['cart'];
+const cartResponse = { 200: { description: "The caller's cart, priced now", schema: cartSchema } };
+
+apiRoute('getCart', {
+  method: 'GET',
+  route: 'cart',
+  access: 'authenticated',
+  summary: "The caller's cart with current names, prices and totals",
+  tags,
+  responses: cartResponse,
+  handler: async ({ principal }) => ({ status: 200, body: await services().cartService.view(principal.userId) }),
+});
+
+apiRoute('addCartItem', {
+  method: 'POST',
+  route: 'cart/items',
+  access: 'authenticated',
+  summary: 'Add a product to the cart (quantities of the same product add up)',
+  tags,
+  body: addItemBodySchema,
+  responses: { ...cartResponse, 404: { description: 'No such product' }, 409: { description: 'A cart limit would be exceeded' } },
+  handler: async ({ principal, body }) => ({ status: 200, body: await services().cartService.add(principal.userId, body.productId, body.quantity ?? 1) }),
+});
+
+apiRoute('setCartItem', {
+  method: 'PUT',
+  route: 'cart/items/{productId}',
+  access: 'authenticated',
+  summary: "Set a line's quantity (0 removes it)",
+  tags,
+  body: setQuantityBodySchema,
+  responses: { ...cartResponse, 404: { description: 'No such product' } },
+  handler: async ({ principal, params, body }) => ({
+    status: 200,
+    body: await services().cartService.setQuantity(principal.userId, params.productId!, body.quantity),
+  }),
+});
+
+apiRoute('removeCartItem', {
+  method: 'DELETE',
+  route: 'cart/items/{productId}',
+  access: 'authenticated',
+  summary: 'Remove a line from the cart',
+  tags,
+  responses: cartResponse,
+  handler: async ({ principal, params }) => ({ status: 200, body: await services().cartService.remove(principal.userId, params.productId!) }),
+});
+
+const checkoutAcceptedSchema = z.object({ checkoutId: z.string(), orderId: z.string(), status: z.literal('PENDING') });
+
+apiRoute('checkout', {
+  method: 'POST',
+  route: 'cart/checkout',
+  access: 'authenticated',
+  summary: 'Check out the cart: the order is placed asynchronously (optional Idempotency-Key header)',
+  tags,
+  body: z.strictObject({}),
+  bodyOptional: true,
+  responses: {
+    202: { description: 'Accepted; Location names the order', schema: checkoutAcceptedSchema },
+    409: { description: 'The cart is empty, or a request with the same Idempotency-Key is in progress' },
+    422: { description: 'The Idempotency-Key was used with a different body' },
+    503: { description: 'The broker is unavailable; the cart is unchanged' },
+  },
+  handler: async ({ principal, request, context, rawBody }) => {
+    const accepted = await services().checkoutService.checkout({
+      userId: principal.userId,
+      idempotencyKey: request.headers.get('idempotency-key') ?? undefined,
+      body: rawBody,
+      trace: outgoingTraceContext({ traceparent: request.headers.get('traceparent') ?? context.traceContext?.traceParent ?? undefined }),
+    });
+    return { status: 202, body: accepted, headers: { location: `/api/orders/${accepted.orderId}` } };
+  },
+});

@@ -1,0 +1,73 @@
+import { app, trigger } from '@azure/functions';
+import { consumeEvent } from '../src/app/consumeEvent.js';
+import { services } from '../src/app/container.js';
+import { queues } from '../src/adapters/rabbitmq/topology.js';
+import { outgoingTraceContext } from '../src/adapters/telemetry/traceContext.js';
+import { logger } from '../src/adapters/telemetry/logger.js';
+import { cartCheckedOutSchema, paymentProcessedSchema } from '../src/domain/events.js';
+import { applyPaymentResult, orderSchema, placeOrderFromCheckout } from '../src/domain/orders.js';
+import { apiRoute } from '../src/http/api.js';
+import { pageOf, pageQuerySchema } from '../src/http/schemas.js';
+
+const tags = ['orders'];
+
+apiRoute('listOrders', {
+  method: 'GET',
+  route: 'orders',
+  access: 'authenticated',
+  summary: "The caller's orders, newest first",
+  tags,
+  query: pageQuerySchema,
+  responses: { 200: { description: 'A page of orders', schema: pageOf(orderSchema) } },
+  handler: async ({ principal, query }) => ({ status: 200, body: await services().orderQueries.list(principal.userId, query.limit, query.cursor) }),
+});
+
+apiRoute('getOrder', {
+  method: 'GET',
+  route: 'orders/{id}',
+  access: 'authenticated',
+  summary: "An order of the caller's (any order with Orders.Read.All)",
+  tags,
+  responses: { 200: { description: 'The order with its items and payment', schema: orderSchema }, 404: { description: 'No such order for this caller' } },
+  handler: async ({ principal, params }) => ({
+    status: 200,
+    body: await services().orderQueries.get(params.id!, { userId: principal.userId, canReadAll: principal.roles.includes('Orders.Read.All') }),
+  }),
+});
+
+app.generic('placeOrder', {
+  trigger: trigger.generic({ type: 'rabbitMQTrigger', queueName: queues.cartCheckedOut, connectionStringSetting: 'RABBITMQ_URL' }),
+  handler: (message, context) =>
+    consumeEvent(message, context, {
+      queue: queues.cartCheckedOut,
+      types: ['CartCheckedOut'],
+      schema: cartCheckedOutSchema,
+      handle: async (event, { trace }) => {
+        const outcome = await placeOrderFromCheckout(services().orders, event, outgoingTraceContext(trace));
+        logger.info('checkout handled', { function: context.functionName, checkoutId: event.checkoutId, orderId: event.orderId, outcome });
+      },
+    }),
+});
+
+app.generic('applyPayment', {
+  trigger: trigger.generic({ type: 'rabbitMQTrigger', queueName: queues.paymentProcessed, connectionStringSetting: 'RABBITMQ_URL' }),
+  handler: (message, context) =>
+    consumeEvent(message, context, {
+      queue: queues.paymentProcessed,
+      types: ['PaymentSucceeded', 'PaymentFailed'],
+      schema: paymentProcessedSchema,
+      handle: async (event, { type }) => {
+        const outcome = await applyPaymentResult(services().orders, type as 'PaymentSucceeded' | 'PaymentFailed', event);
+        logger.info('payment result applied', { function: context.functionName, orderId: event.orderId, status: outcome?.status ?? 'unchanged' });
+      },
+    }),
+});
+
+// Publishes outbox rows a crash or an outage left unsent after their transaction committed.
+app.timer('outboxSweep', {
+  schedule: '*/10 * * * * *',
+  handler: async (_timer, context) => {
+    const published = await services().relay.sweep();
+    if (published > 0) logger.info('outbox sweep published events', { function: context.functionName, published });
+  },
+});

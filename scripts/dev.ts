@@ -1,0 +1,25 @@
+/*
+ * The last step of `npm run dev`: starts the local development issuer when the ENTRA_* settings
+ * point at it (the default in local.settings.sample.json), then the local Functions host with the
+ * built app. Ctrl-C stops both, letting the host drain in-flight work first.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { DEV_TENANT_ID, startDevIssuer, type DevIssuer } from '../src/dev-issuer/index.js';
+import { loadLocalSettings, projectRoot } from './localSettings.js';
+
+loadLocalSettings();
+
+let issuer: DevIssuer | undefined;
+if (process.env.ENTRA_TENANT_ID === DEV_TENANT_ID) {
+  issuer = await startDevIssuer({ dir: join(projectRoot, '.local/dev-issuer') });
+  console.log(`[dev] development issuer at ${issuer.authority} (tokens: npm run token -- --user alice)`);
+} else {
+  console.log(`[dev] using the Entra tenant ${process.env.ENTRA_TENANT_ID ?? '(ENTRA_TENANT_ID is not set)'}`);
+}
+
+const host = spawn(process.execPath, [join(projectRoot, 'dist/src/host/main.js'), '--app-root', projectRoot], { stdio: 'inherit' });
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => host.kill(signal));
+host.on('exit', (code) => {
+  void (issuer?.close() ?? Promise.resolve()).finally(() => process.exit(code ?? 0));
+});
