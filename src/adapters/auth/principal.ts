@@ -1,0 +1,26 @@
+import { forbidden } from './challenge.js';
+
+/** The caller of a request, as established from a verified access token. */
+export interface Principal {
+  /** The token's `oid` (fallback `sub`): the user, or the calling application's service principal. */
+  userId: string;
+  tenantId: string;
+  /** `user` for delegated tokens (they carry `scp`), `app` for app-only tokens. */
+  kind: 'user' | 'app';
+  scopes: readonly string[];
+  roles: readonly string[];
+}
+
+/** The app roles this API defines in its Entra app registration. */
+export type AppRole = 'Products.Write' | 'Orders.Read.All';
+
+export const appRoles: readonly AppRole[] = ['Products.Write', 'Orders.Read.All'];
+
+/** The delegated scope every user token must carry. */
+export const userScope = 'access_as_user';
+
+/** Throws AppError('forbidden') unless the principal holds the app role. */
+export function requireRole(principal: Principal, role: AppRole): void {
+  if (principal.roles.includes(role)) return;
+  throw forbidden(`This operation requires the app role ${role}`);
+}
