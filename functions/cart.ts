@@ -60,7 +60,8 @@ apiRoute('checkout', {
   access: 'authenticated',
   summary: 'Check out the cart: the order is placed asynchronously (optional Idempotency-Key header)',
   tags,
-  body: z.strictObject({}),
+  // No fields are defined yet; any JSON object is accepted and, with the Idempotency-Key, fingerprinted.
+  body: z.record(z.string(), z.unknown()),
   bodyOptional: true,
   responses: {
     202: { description: 'Accepted; Location names the order', schema: checkoutAcceptedSchema },

@@ -56,7 +56,9 @@ export class LocalFunctionsHost {
     const http = new HttpTriggerServer(registry, hostOptions, logger);
     const port = await http.listen(options.port ?? Number(process.env.PORT ?? 7071), options.listenHost);
     const baseUrl = `http://localhost:${port}`;
-    await Promise.all(listeners.map((listener) => listener.start()));
+    // Like the host, a listener that cannot connect yet (broker down, queue missing) does not stop
+    // the others or HTTP: it logs and keeps retrying in the background.
+    for (const listener of listeners) void listener.start();
     timers.start();
     return new LocalFunctionsHost(registry, hostOptions, baseUrl, http, listeners, timers, logger);
   }

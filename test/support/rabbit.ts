@@ -36,6 +36,31 @@ export class RabbitTestClient {
     }
   }
 
+  /**
+   * Resolves with the first message of a queue matching `predicate` (acked); messages that do not
+   * match are returned to the queue untouched, so shared queues keep what other suites put there.
+   */
+  async find(queue: string, predicate: (message: ConsumeMessage) => boolean, timeoutMs = 15_000): Promise<ConsumeMessage> {
+    const channel = await this.connection.createChannel();
+    const others: ConsumeMessage[] = [];
+    try {
+      return await new Promise<ConsumeMessage>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no matching message in ${queue} after ${timeoutMs} ms`)), timeoutMs);
+        void channel.consume(queue, (message) => {
+          if (!message) return;
+          if (predicate(message)) {
+            channel.ack(message);
+            clearTimeout(timer);
+            resolve(message);
+          } else others.push(message);
+        });
+      });
+    } finally {
+      for (const message of others) channel.nack(message, false, true);
+      await channel.close().catch(() => undefined);
+    }
+  }
+
   async close(): Promise<void> {
     await this.connection.close().catch(() => undefined);
   }

@@ -1,0 +1,213 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uuidv7 } from '../../src/domain/ids.js';
+import { devUserObjectId } from '../../src/dev-issuer/index.js';
+import { addToCart, createProduct, postgresUrl, productStock, waitForFinalOrder } from '../support/pipeline.js';
+import { RabbitTestClient } from '../support/rabbit.js';
+import { startShop, uniqueUser, type Shop } from '../support/shop.js';
+
+describe('checkout pipeline through the local host (real Postgres, Redis, RabbitMQ)', () => {
+  let shop: Shop;
+  let db: pg.Pool;
+  let rabbit: RabbitTestClient;
+
+  beforeAll(async () => {
+    shop = await startShop();
+    db = new pg.Pool({ connectionString: postgresUrl, max: 4 });
+    rabbit = await RabbitTestClient.connect();
+  });
+
+  afterAll(async () => {
+    await shop?.stop();
+    await db?.end();
+    await rabbit?.close();
+  });
+
+  it('when a user checks out a filled cart, then the order is placed, paid and the cart emptied', async () => {
+    const productId = await createProduct(shop, { price: 12.5, stock: 10 });
+    const token = await shop.token();
+    await addToCart(shop, token, productId, 3);
+
+    const response = await shop.call('/cart/checkout', { method: 'POST', token });
+    expect(response.status).toBe(202);
+    const accepted = (await response.json()) as { checkoutId: string; orderId: string; status: string };
+    expect(accepted.status).toBe('PENDING');
+    expect(response.headers.get('location')).toBe(`/api/orders/${accepted.orderId}`);
+    expect(await (await shop.call('/cart', { token })).json()).toEqual({ items: [], total: 0 });
+
+    const order = await waitForFinalOrder(shop, token, accepted.orderId);
+    expect(order).toMatchObject({ id: accepted.orderId, status: 'PAID', total: 37.5, items: [{ productId, quantity: 3, unitPrice: 12.5 }] });
+    expect(order.payment).toMatchObject({ status: 'SUCCEEDED', amount: 37.5 });
+    expect(await productStock(db, productId)).toBe(7);
+  });
+
+  it('when the payment is declined, then the order ends PAYMENT_FAILED and its stock is released', async () => {
+    // The simulated provider declines totals above PAYMENT_DECLINE_ABOVE (10 000 by default).
+    const productId = await createProduct(shop, { price: 12_000, stock: 5 });
+    const token = await shop.token();
+    await addToCart(shop, token, productId, 1);
+    const { orderId } = (await (await shop.call('/cart/checkout', { method: 'POST', token })).json()) as { orderId: string };
+
+    const order = await waitForFinalOrder(shop, token, orderId);
+    expect(order.status).toBe('PAYMENT_FAILED');
+    expect(order.payment).toMatchObject({ status: 'FAILED', reason: 'amount exceeds the card limit' });
+    expect(await productStock(db, productId)).toBe(5);
+  });
+
+  it('when there is not enough stock, then the order is REJECTED with the reason and nothing is reserved', async () => {
+    const plenty = await createProduct(shop, { price: 1, stock: 50 });
+    const scarce = await createProduct(shop, { name: 'Scarce thing', price: 2, stock: 1 });
+    const token = await shop.token();
+    await addToCart(shop, token, plenty, 5);
+    await addToCart(shop, token, scarce, 2);
+    const { orderId } = (await (await shop.call('/cart/checkout', { method: 'POST', token })).json()) as { orderId: string };
+
+    const order = await waitForFinalOrder(shop, token, orderId);
+    expect(order.status).toBe('REJECTED');
+    expect(order.reason).toContain('not enough stock for Scarce thing');
+    expect(order.payment).toBeUndefined();
+    expect(await productStock(db, plenty)).toBe(50);
+    expect(await productStock(db, scarce)).toBe(1);
+  });
+
+  it('when the cart is empty, then checkout is refused and nothing is published', async () => {
+    const token = await shop.token();
+    const response = await shop.call('/cart/checkout', { method: 'POST', token });
+    expect(response.status).toBe(409);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(((await response.json()) as { detail: string }).detail).toContain('empty');
+  });
+
+  it('when the same Idempotency-Key is sent again, then the same answer comes back and only one order exists', async () => {
+    const productId = await createProduct(shop, { price: 3, stock: 10 });
+    const user = uniqueUser();
+    const token = await shop.token({ user });
+    await addToCart(shop, token, productId, 2);
+    const key = randomUUID();
+
+    const first = await shop.call('/cart/checkout', { method: 'POST', token, headers: { 'idempotency-key': key } });
+    await addToCart(shop, token, productId, 1); // a new cart must not be checked out by the repeat
+    const second = await shop.call('/cart/checkout', { method: 'POST', token, headers: { 'idempotency-key': key } });
+    expect(first.status).toBe(202);
+    expect(second.status).toBe(202);
+    const body = await first.json();
+    expect(await second.json()).toEqual(body);
+
+    const mismatch = await shop.call('/cart/checkout', { method: 'POST', token, headers: { 'idempotency-key': key }, body: { note: 'x' } });
+    expect(mismatch.status).toBe(422);
+
+    await waitForFinalOrder(shop, token, (body as { orderId: string }).orderId);
+    const { rows } = await db.query('SELECT count(*)::int AS n FROM orders WHERE user_id = $1', [devUserObjectId(user)]);
+    expect(rows[0].n).toBe(1);
+    expect(((await (await shop.call('/cart', { token })).json()) as { items: unknown[] }).items).toHaveLength(1);
+  });
+
+  it('when the same CartCheckedOut is delivered twice, then one order, one reservation and one payment exist', async () => {
+    const productId = await createProduct(shop, { price: 4, stock: 10 });
+    const user = uniqueUser();
+    const event = {
+      checkoutId: uuidv7(),
+      orderId: uuidv7(),
+      userId: devUserObjectId(user),
+      items: [{ productId, name: 'Duplicate test', unitPrice: 4, quantity: 2 }],
+      total: 8,
+      occurredAt: new Date().toISOString(),
+    };
+    for (const messageId of [randomUUID(), randomUUID()]) {
+      rabbit.channel.publish('shop.events', 'CartCheckedOut', Buffer.from(JSON.stringify(event)), { persistent: true, messageId, type: 'CartCheckedOut', contentType: 'application/json' });
+    }
+    const order = await waitForFinalOrder(shop, await shop.token({ user }), event.orderId);
+    expect(order.status).toBe('PAID');
+    await expect.poll(async () => (await rabbit.channel.checkQueue('cart-checked-out')).messageCount, { timeout: 10_000 }).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const counts = await db.query(
+      `SELECT (SELECT count(*)::int FROM orders WHERE id = $1) AS orders,
+              (SELECT count(*)::int FROM payments WHERE order_id = $1) AS payments`,
+      [event.orderId],
+    );
+    expect(counts.rows[0]).toEqual({ orders: 1, payments: 1 });
+    expect(await productStock(db, productId)).toBe(8);
+  });
+
+  it('when a malformed message arrives, then it is dead-lettered with the reason and the next checkout still completes', async () => {
+    const messageId = randomUUID();
+    rabbit.channel.publish('shop.events', 'CartCheckedOut', Buffer.from('{"orderId": "not-a-uuid", "items": "nope"'), {
+      persistent: true,
+      messageId,
+      type: 'CartCheckedOut',
+    });
+    const dead = await rabbit.find('cart-checked-out.dlq', (m) => m.properties.messageId === messageId);
+    expect(String(dead.properties.headers?.['x-dead-letter-reason'])).toContain('invalid CartCheckedOut');
+    expect(dead.content.toString()).toBe('{"orderId": "not-a-uuid", "items": "nope"');
+
+    const productId = await createProduct(shop, { price: 1, stock: 3 });
+    const token = await shop.token();
+    await addToCart(shop, token, productId);
+    const { orderId } = (await (await shop.call('/cart/checkout', { method: 'POST', token })).json()) as { orderId: string };
+    expect((await waitForFinalOrder(shop, token, orderId)).status).toBe('PAID');
+  });
+
+  it('when 500 users check out at once over scarce stock, then nothing is oversold and every order ends final', async () => {
+    const stock = 300;
+    const productId = await createProduct(shop, { price: 2, stock });
+    const users = Array.from({ length: 500 }, () => uniqueUser('rush'));
+    const tokens = await Promise.all(users.map((user) => shop.token({ user })));
+    const orderIds: string[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (next < tokens.length) {
+          const token = tokens[next++]!;
+          await addToCart(shop, token, productId);
+          const response = await shop.call('/cart/checkout', { method: 'POST', token });
+          expect(response.status).toBe(202);
+          orderIds.push(((await response.json()) as { orderId: string }).orderId);
+        }
+      }),
+    );
+    await expect
+      .poll(async () => (await db.query(`SELECT count(*)::int AS n FROM orders WHERE id = ANY($1::uuid[]) AND status <> 'PENDING'`, [orderIds])).rows[0].n, { timeout: 90_000, interval: 500 })
+      .toBe(500);
+    const { rows } = await db.query(`SELECT status, count(*)::int AS n FROM orders WHERE id = ANY($1::uuid[]) GROUP BY status`, [orderIds]);
+    const byStatus = Object.fromEntries(rows.map((r) => [r.status, r.n]));
+    expect(byStatus).toEqual({ PAID: stock, REJECTED: 500 - stock });
+    expect(await productStock(db, productId)).toBe(0);
+  });
+
+  it("when a user asks for someone else's order, then it is 404; with Orders.Read.All it is visible", async () => {
+    const productId = await createProduct(shop, { price: 1, stock: 5 });
+    const owner = await shop.token();
+    await addToCart(shop, owner, productId);
+    const { orderId } = (await (await shop.call('/cart/checkout', { method: 'POST', token: owner })).json()) as { orderId: string };
+    await waitForFinalOrder(shop, owner, orderId);
+
+    expect((await shop.call(`/orders/${orderId}`, { token: await shop.token() })).status).toBe(404);
+    expect((await shop.call(`/orders/${orderId}`, { token: await shop.token({ roles: ['Orders.Read.All'] }) })).status).toBe(200);
+    const mine = (await (await shop.call('/orders', { token: owner })).json()) as { items: { id: string }[] };
+    expect(mine.items.map((o) => o.id)).toEqual([orderId]);
+  });
+});
+
+describe('checkout while the broker is unreachable', () => {
+  let shop: Shop;
+
+  beforeAll(async () => {
+    // Port 1 refuses connections: the publisher cannot reach a broker.
+    shop = await startShop({ env: { RABBITMQ_URL: 'amqp://guest:guest@127.0.0.1:1' } });
+  });
+  afterAll(() => shop?.stop());
+
+  it('when the broker is down, then checkout answers 503 quickly and the cart stays intact', async () => {
+    const productId = await createProduct(shop, { price: 1, stock: 5 });
+    const token = await shop.token();
+    await addToCart(shop, token, productId, 2);
+    const started = Date.now();
+    const response = await shop.call('/cart/checkout', { method: 'POST', token });
+    expect(response.status).toBe(503);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    const cart = (await (await shop.call('/cart', { token })).json()) as { items: { quantity: number }[] };
+    expect(cart.items.map((i) => i.quantity)).toEqual([2]);
+  });
+});
