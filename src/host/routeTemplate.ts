@@ -114,7 +114,8 @@ function parseSegment(text: string): Segment {
     } else current += ch;
   }
   parts.push(current);
-  let [nameSpec = '', ...constraintSpecs] = parts;
+  const [firstPart = '', ...constraintSpecs] = parts;
+  let nameSpec = firstPart;
   let optional = false;
   let defaultValue: string | undefined;
   const last = constraintSpecs.length > 0 ? constraintSpecs.length - 1 : -1;
