@@ -1,0 +1,57 @@
+/*
+ * npm run demo: walks the shop's workflow against a running instance (npm run dev) and prints each
+ * step: health, sign-in, product, cart, checkout, order, payment. Tokens come from the local
+ * development issuer: an admin app via MSAL client credentials, a shopper as a delegated user.
+ */
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createShopClient, devIssuerTokenProvider, type Order } from '../src/client/index.js';
+import { createDevTokenMinter, devIssuerUrls, loadOrCreateDevIssuerState } from '../src/dev-issuer/index.js';
+import { projectRoot } from './localSettings.js';
+
+const { values } = parseArgs({ options: { api: { type: 'string', default: 'http://localhost:7071/api' } } });
+const api = values.api!.replace(/\/$/, '');
+const step = (n: number, title: string, detail: unknown) =>
+  console.log(`\n${n}. ${title}\n${typeof detail === 'string' ? detail : JSON.stringify(detail, null, 2)}`);
+
+const health = await fetch(`${api}/health`).catch((error: Error) => {
+  console.error(`Cannot reach ${api} (${error.message}). Start the shop first: npm run dev`);
+  process.exit(1);
+});
+step(1, `Health (${api}/health)`, await health.json());
+
+const dir = join(projectRoot, '.local/dev-issuer');
+const admin = createShopClient({ apiBaseUrl: api, getToken: devIssuerTokenProvider({ dir }) });
+const shopperName = `demo-${randomUUID().slice(0, 8)}`;
+const minter = createDevTokenMinter(await loadOrCreateDevIssuerState(dir), devIssuerUrls().issuer);
+const shopperToken = await minter.mintUserToken({ user: shopperName });
+const shopper = createShopClient({ apiBaseUrl: api, getToken: async () => shopperToken });
+step(2, 'Sign-in', `admin app: client credentials through MSAL against the dev issuer\nshopper: ${shopperName} (delegated token, scope access_as_user)`);
+
+const created = await fetch(`${api}/products`, {
+  method: 'POST',
+  headers: { authorization: `Bearer ${await devIssuerTokenProvider({ dir })()}`, 'content-type': 'application/json' },
+  body: JSON.stringify({ name: 'Demo grinder', description: 'Created by npm run demo', price: 89.9, stock: 25 }),
+});
+const product = (await created.json()) as { id: string; name: string; price: number; stock: number };
+step(3, `Product created by the admin (${created.status}, Location ${created.headers.get('location')})`, product);
+
+const page = await admin.listProducts({ limit: 3 });
+step(4, 'Catalog, first page', page.items.map((p) => `${p.name}: ${p.price} (stock ${p.stock})`).join('\n'));
+
+step(5, 'Shopper adds 2 to the cart', await shopper.addToCart(product.id, 2));
+
+const checkout = await shopper.checkout({ idempotencyKey: randomUUID() });
+step(6, 'Checkout accepted (CartCheckedOut published with confirms)', checkout);
+
+let order: Order = await shopper.getOrder(checkout.orderId);
+const started = Date.now();
+while (order.status === 'PENDING' && Date.now() - started < 30_000) {
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  order = await shopper.getOrder(checkout.orderId);
+}
+step(7, `Order ${order.status} after ${Date.now() - started} ms (orders -> OrderCreated -> payments -> PaymentSucceeded -> orders)`, order);
+step(8, 'Payment', order.payment ?? 'none');
+step(9, 'Cart after checkout', await shopper.getCart());
+process.exit(order.status === 'PAID' ? 0 : 1);
