@@ -81,14 +81,17 @@ export function checkoutService(deps: { carts: CartStore; products: ProductRepos
         }
         return claim.response;
       }
+      let accepted: CheckoutAccepted;
       try {
-        const accepted = await placeOrder(request);
-        await deps.idempotency.complete(request.userId, key, fingerprint, accepted);
-        return accepted;
+        accepted = await placeOrder(request);
       } catch (error) {
+        // Nothing was published: the client may retry with the same key at once.
         await deps.idempotency.release(request.userId, key).catch(() => undefined);
         throw error;
       }
+      // If this fails the claim stays (until it expires), so a retry cannot place a second order.
+      await deps.idempotency.complete(request.userId, key, fingerprint, accepted);
+      return accepted;
     },
   };
 }
