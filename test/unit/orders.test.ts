@@ -1,0 +1,174 @@
+import { describe, expect, it } from 'vitest';
+import type { CartCheckedOut, OutgoingEvent } from '../../src/domain/events.js';
+import { applyPaymentResult, orderQueries, placeOrderFromCheckout, type Order, type OrderStatus, type OrderStore, type OrderUnitOfWork, type Payment, type Reservation } from '../../src/domain/orders.js';
+import { processPayment, simulatedPaymentProvider } from '../../src/domain/payments.js';
+
+/** An in-memory OrderStore with all-or-nothing transactions, to test the use-cases' decisions. */
+class MemoryOrderStore implements OrderStore {
+  orders = new Map<string, Order>();
+  payments = new Map<string, Payment>();
+  stock = new Map<string, number>();
+  outbox: OutgoingEvent[] = [];
+
+  async transaction<T>(work: (uow: OrderUnitOfWork) => Promise<T>): Promise<T> {
+    const snapshot = structuredClone({ orders: this.orders, payments: this.payments, stock: this.stock, outbox: this.outbox });
+    try {
+      return await work(this.#uow());
+    } catch (error) {
+      Object.assign(this, snapshot);
+      throw error;
+    }
+  }
+
+  #uow(): OrderUnitOfWork {
+    return {
+      insertOrder: async (order) => {
+        if (this.orders.has(order.id)) return false;
+        this.orders.set(order.id, { ...order, createdAt: new Date(), updatedAt: new Date(), payment: null });
+        return true;
+      },
+      reserveStock: async (lines): Promise<Reservation> => {
+        for (const line of lines) if ((this.stock.get(line.productId) ?? 0) < line.quantity) return { ok: false, reason: `not enough stock for ${line.name}` };
+        for (const line of lines) this.stock.set(line.productId, this.stock.get(line.productId)! - line.quantity);
+        return { ok: true };
+      },
+      transition: async (orderId, from: OrderStatus, to: OrderStatus, reason) => {
+        const order = this.orders.get(orderId);
+        if (!order || order.status !== from) return false;
+        order.status = to;
+        order.reason = reason ?? order.reason;
+        return true;
+      },
+      releaseStock: async (orderId) => {
+        for (const line of this.orders.get(orderId)!.lines) this.stock.set(line.productId, this.stock.get(line.productId)! + line.quantity);
+      },
+      insertPayment: async (payment) => {
+        if (this.payments.has(payment.orderId)) return false;
+        this.payments.set(payment.orderId, { ...payment, createdAt: new Date() });
+        return true;
+      },
+      addToOutbox: async (event) => {
+        this.outbox.push(event);
+      },
+    };
+  }
+
+  async get(orderId: string) {
+    const order = this.orders.get(orderId);
+    return order && { ...order, payment: this.payments.get(orderId) ?? null };
+  }
+  async listForUser(userId: string, limit: number, before?: string) {
+    return [...this.orders.values()].filter((o) => o.userId === userId && (!before || o.id < before)).sort((a, b) => b.id.localeCompare(a.id)).slice(0, limit);
+  }
+  async paymentExists(orderId: string) {
+    return this.payments.has(orderId);
+  }
+}
+
+const productId = '01935e00-0000-7000-8000-000000000001';
+const aCheckout = (overrides: Partial<CartCheckedOut> = {}): CartCheckedOut => ({
+  checkoutId: '01935e00-0000-7000-8000-00000000c001',
+  orderId: '01935e00-0000-7000-8000-00000000a001',
+  userId: 'u1',
+  items: [{ productId, name: 'Beans', unitPrice: 12.5, quantity: 2 }],
+  total: 25,
+  occurredAt: '2026-11-25T10:00:00.000Z',
+  ...overrides,
+});
+const trace = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
+
+describe('placing an order from a checkout', () => {
+  it('when stock suffices, then the order is PENDING, stock reserved and OrderCreated is in the outbox with the trace', async () => {
+    const store = new MemoryOrderStore();
+    store.stock.set(productId, 5);
+    expect(await placeOrderFromCheckout(store, aCheckout(), trace)).toBe('created');
+    expect((await store.get(aCheckout().orderId))?.status).toBe('PENDING');
+    expect(store.stock.get(productId)).toBe(3);
+    expect(store.outbox).toMatchObject([{ type: 'OrderCreated', payload: { orderId: aCheckout().orderId, userId: 'u1', total: 25 }, trace }]);
+  });
+
+  it('when the same checkout arrives twice, then the second is a no-op', async () => {
+    const store = new MemoryOrderStore();
+    store.stock.set(productId, 5);
+    await placeOrderFromCheckout(store, aCheckout(), trace);
+    expect(await placeOrderFromCheckout(store, aCheckout(), trace)).toBe('duplicate');
+    expect(store.stock.get(productId)).toBe(3);
+    expect(store.outbox).toHaveLength(1);
+  });
+
+  it('when stock is short, then the order is REJECTED with the reason, nothing reserved, nothing emitted', async () => {
+    const store = new MemoryOrderStore();
+    store.stock.set(productId, 1);
+    expect(await placeOrderFromCheckout(store, aCheckout(), trace)).toBe('rejected');
+    expect(await store.get(aCheckout().orderId)).toMatchObject({ status: 'REJECTED', reason: 'not enough stock for Beans' });
+    expect(store.stock.get(productId)).toBe(1);
+    expect(store.outbox).toEqual([]);
+  });
+});
+
+describe('payments and their results', () => {
+  async function pendingOrder(total = 25) {
+    const store = new MemoryOrderStore();
+    store.stock.set(productId, 10);
+    await placeOrderFromCheckout(store, aCheckout({ items: [{ productId, name: 'Beans', unitPrice: total / 2, quantity: 2 }], total }), trace);
+    store.outbox = [];
+    return store;
+  }
+  const orderCreated = (total: number) => ({ orderId: aCheckout().orderId, userId: 'u1', total, occurredAt: new Date().toISOString() });
+  const provider = simulatedPaymentProvider({ declineAboveCents: 100_00, latencyMs: 0 });
+
+  it('when the amount is within the limit, then the payment succeeds once, even if OrderCreated comes twice', async () => {
+    const store = await pendingOrder();
+    expect(await processPayment(store, provider, orderCreated(25), trace)).toBe('succeeded');
+    expect(await processPayment(store, provider, orderCreated(25), trace)).toBe('duplicate');
+    expect(store.outbox.map((e) => e.type)).toEqual(['PaymentSucceeded']);
+  });
+
+  it('when the amount is above the limit, then the payment fails with the documented reason', async () => {
+    const store = await pendingOrder(200);
+    expect(await processPayment(store, provider, orderCreated(200), trace)).toBe('failed');
+    expect(store.outbox[0]).toMatchObject({ type: 'PaymentFailed', payload: { reason: 'amount exceeds the card limit' } });
+  });
+
+  it('when PaymentSucceeded arrives, then PENDING becomes PAID; a late PaymentFailed changes nothing', async () => {
+    const store = await pendingOrder();
+    const event = { orderId: aCheckout().orderId, paymentId: '01935e00-0000-7000-8000-00000000b001', occurredAt: new Date().toISOString() };
+    expect((await applyPaymentResult(store, 'PaymentSucceeded', event))?.status).toBe('PAID');
+    expect(await applyPaymentResult(store, 'PaymentFailed', event)).toBeUndefined();
+    expect((await store.get(event.orderId))?.status).toBe('PAID');
+    expect(store.stock.get(productId)).toBe(8);
+  });
+
+  it('when PaymentFailed arrives, then the order is PAYMENT_FAILED and stock comes back exactly once', async () => {
+    const store = await pendingOrder();
+    const event = { orderId: aCheckout().orderId, paymentId: '01935e00-0000-7000-8000-00000000b001', reason: 'declined', occurredAt: new Date().toISOString() };
+    expect((await applyPaymentResult(store, 'PaymentFailed', event))?.status).toBe('PAYMENT_FAILED');
+    expect(await applyPaymentResult(store, 'PaymentFailed', event)).toBeUndefined();
+    expect(store.stock.get(productId)).toBe(10);
+  });
+});
+
+describe('reading orders', () => {
+  it("when another user asks for an order, then 404; with Orders.Read.All it is returned", async () => {
+    const store = new MemoryOrderStore();
+    store.stock.set(productId, 5);
+    await placeOrderFromCheckout(store, aCheckout(), trace);
+    const queries = orderQueries(store);
+    await expect(queries.get(aCheckout().orderId, { userId: 'someone', canReadAll: false })).rejects.toMatchObject({ status: 404 });
+    await expect(queries.get(aCheckout().orderId, { userId: 'someone', canReadAll: true })).resolves.toMatchObject({ status: 'PENDING', total: 25 });
+    await expect(queries.get('not-a-uuid', { userId: 'u1', canReadAll: false })).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('when listing with a cursor, then pages walk newest first without repeats', async () => {
+    const store = new MemoryOrderStore();
+    store.stock.set(productId, 100);
+    for (let i = 1; i <= 5; i++) await placeOrderFromCheckout(store, aCheckout({ orderId: `01935e00-0000-7000-8000-00000000a00${i}`, checkoutId: `01935e00-0000-7000-8000-00000000c00${i}` }), trace);
+    const queries = orderQueries(store);
+    const first = await queries.list('u1', 2, undefined);
+    const second = await queries.list('u1', 2, first.nextCursor!);
+    const third = await queries.list('u1', 2, second.nextCursor!);
+    expect([...first.items, ...second.items, ...third.items].map((o) => o.id.slice(-1))).toEqual(['5', '4', '3', '2', '1']);
+    expect(third.nextCursor).toBeNull();
+    await expect(queries.list('u1', 2, 'garbage')).rejects.toMatchObject({ status: 400 });
+  });
+});
