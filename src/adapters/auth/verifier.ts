@@ -27,6 +27,9 @@ export interface TokenVerifierOptions {
 /** Tokens above this size are refused before any parsing. Entra access tokens are well below it. */
 export const maxTokenBytes = 8 * 1024;
 
+/** Verified tokens kept in memory (about 1.5 KB each). */
+const maxCachedTokens = 10_000;
+
 const graphAudiences = new Set(['00000003-0000-0000-c000-000000000000', 'https://graph.microsoft.com', 'https://graph.microsoft.com/']);
 const bearer = /^bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*) *$/i;
 
@@ -117,40 +120,58 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
   };
 
+  // Verified tokens, by their exact text, until they expire: a signature check costs ~0.2 ms of CPU
+  // and clients send the same token for an hour. Insertion order makes the oldest entry first out.
+  const verified = new Map<string, { principal: Principal; expiresAtMs: number }>();
+  const remember = (token: string, principal: Principal, exp: number): Principal => {
+    if (verified.size >= maxCachedTokens) verified.delete(verified.keys().next().value!);
+    verified.set(token, { principal: Object.freeze(principal), expiresAtMs: (exp + clockTolerance) * 1000 });
+    return principal;
+  };
+
+  const verifyToken = async (token: string): Promise<Principal> => {
+    precheck(token);
+    let claims: JWTPayload;
+    try {
+      ({ payload: claims } = await jwtVerify(token, getKey, {
+        algorithms: ['RS256'],
+        issuer: options.issuer,
+        audience: acceptedAudiences,
+        clockTolerance,
+        requiredClaims: ['exp'],
+      }));
+    } catch (error) {
+      throw describeJoseError(error, clientId);
+    }
+    if (claims.ver !== '2.0') throw invalidToken('The token is not an Entra v2.0 access token (ver must be "2.0")');
+    if (typeof claims.tid !== 'string' || claims.tid.toLowerCase() !== tenantId.toLowerCase()) throw invalidToken('The token was issued for another tenant');
+    const userId = typeof claims.oid === 'string' && claims.oid ? claims.oid : claims.sub;
+    if (!userId) throw invalidToken('The token identifies no user or application (no oid or sub)');
+    if (claims.scp !== undefined && typeof claims.scp !== 'string') throw invalidToken('The token has an invalid scp claim');
+    if (claims.roles !== undefined && !(Array.isArray(claims.roles) && claims.roles.every((r) => typeof r === 'string'))) {
+      throw invalidToken('The token has an invalid roles claim');
+    }
+    const roles = Object.freeze([...((claims.roles as string[] | undefined) ?? [])]);
+    if (typeof claims.scp === 'string') {
+      const scopes = Object.freeze(claims.scp.split(' ').filter(Boolean));
+      if (!scopes.includes(userScope)) throw forbidden(`The token lacks the delegated scope ${userScope}`);
+      return remember(token, { userId, tenantId, kind: 'user', scopes, roles }, claims.exp!);
+    }
+    if (!roles.some((role) => (appRoles as readonly string[]).includes(role))) {
+      throw forbidden(`An app-only token must carry one of this API's app roles: ${appRoles.join(', ')}`);
+    }
+    return remember(token, { userId, tenantId, kind: 'app', scopes: Object.freeze([]), roles }, claims.exp!);
+  };
+
   return {
     async verify(authorizationHeader) {
       const token = extractToken(authorizationHeader);
-      precheck(token);
-      let claims: JWTPayload;
-      try {
-        ({ payload: claims } = await jwtVerify(token, getKey, {
-          algorithms: ['RS256'],
-          issuer: options.issuer,
-          audience: acceptedAudiences,
-          clockTolerance,
-          requiredClaims: ['exp'],
-        }));
-      } catch (error) {
-        throw describeJoseError(error, clientId);
+      const hit = verified.get(token);
+      if (hit) {
+        if (Date.now() < hit.expiresAtMs) return hit.principal;
+        verified.delete(token);
       }
-      if (claims.ver !== '2.0') throw invalidToken('The token is not an Entra v2.0 access token (ver must be "2.0")');
-      if (typeof claims.tid !== 'string' || claims.tid.toLowerCase() !== tenantId.toLowerCase()) throw invalidToken('The token was issued for another tenant');
-      const userId = typeof claims.oid === 'string' && claims.oid ? claims.oid : claims.sub;
-      if (!userId) throw invalidToken('The token identifies no user or application (no oid or sub)');
-      if (claims.scp !== undefined && typeof claims.scp !== 'string') throw invalidToken('The token has an invalid scp claim');
-      if (claims.roles !== undefined && !(Array.isArray(claims.roles) && claims.roles.every((r) => typeof r === 'string'))) {
-        throw invalidToken('The token has an invalid roles claim');
-      }
-      const roles = Object.freeze([...((claims.roles as string[] | undefined) ?? [])]);
-      if (typeof claims.scp === 'string') {
-        const scopes = Object.freeze(claims.scp.split(' ').filter(Boolean));
-        if (!scopes.includes(userScope)) throw forbidden(`The token lacks the delegated scope ${userScope}`);
-        return { userId, tenantId, kind: 'user', scopes, roles };
-      }
-      if (!roles.some((role) => (appRoles as readonly string[]).includes(role))) {
-        throw forbidden(`An app-only token must carry one of this API's app roles: ${appRoles.join(', ')}`);
-      }
-      return { userId, tenantId, kind: 'app', scopes: Object.freeze([]), roles };
+      return verifyToken(token);
     },
   };
 }
