@@ -8,7 +8,7 @@ export const cartTtlSeconds = 30 * 24 * 60 * 60;
 // A cart is a hash productId -> quantity plus a version counter; scripts keep limits and version atomic.
 const keys = (userId: string) => [`cart:{${userId}}:items`, `cart:{${userId}}:version`];
 
-const addScript = `
+const changeScript = `
 local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 if current == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then return {-1, 0} end
 local wanted = current + tonumber(ARGV[2])
@@ -35,10 +35,25 @@ return 1`;
 
 const readScript = `return {redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[2]) or '0'}`;
 
+type Script = (...args: (string | number)[]) => Promise<unknown>;
+interface CartCommands {
+  cartChange: Script;
+  cartRemove: Script;
+  cartClear: Script;
+  cartRead: Script;
+}
+
 export function redisCartStore(redis: Redis): CartStore {
+  // defineCommand runs the scripts by SHA (EVALSHA), loading them once per connection.
+  redis.defineCommand('cartChange', { numberOfKeys: 2, lua: changeScript });
+  redis.defineCommand('cartRemove', { numberOfKeys: 2, lua: removeScript });
+  redis.defineCommand('cartClear', { numberOfKeys: 2, lua: clearScript });
+  redis.defineCommand('cartRead', { numberOfKeys: 2, lua: readScript });
+  const scripts = redis as unknown as CartCommands;
+
   const change = async (mode: 'add' | 'set', userId: string, productId: string, quantity: number): Promise<CartChange> => {
     const [result, current] = (await redisCall(() =>
-      redis.eval(addScript, 2, ...keys(userId), productId, quantity, maxQuantityPerLine, maxLinesPerCart, mode, cartTtlSeconds),
+      scripts.cartChange(...keys(userId), productId, quantity, maxQuantityPerLine, maxLinesPerCart, mode, cartTtlSeconds),
     )) as [number, number];
     if (result === -1) return { ok: false, reason: 'line_limit' };
     if (result === -2) return { ok: false, reason: 'quantity_limit', current };
@@ -47,7 +62,7 @@ export function redisCartStore(redis: Redis): CartStore {
 
   return {
     async read(userId) {
-      const [flat, version] = (await redisCall(() => redis.eval(readScript, 2, ...keys(userId)))) as [string[], string];
+      const [flat, version] = (await redisCall(() => scripts.cartRead(...keys(userId)))) as [string[], string];
       const lines = [];
       for (let i = 0; i < flat.length; i += 2) lines.push({ productId: flat[i]!, quantity: Number(flat[i + 1]) });
       return { lines, version: Number(version) };
@@ -55,10 +70,10 @@ export function redisCartStore(redis: Redis): CartStore {
     add: (userId, productId, quantity) => change('add', userId, productId, quantity),
     set: (userId, productId, quantity) => change('set', userId, productId, quantity),
     async remove(userId, productId) {
-      await redisCall(() => redis.eval(removeScript, 2, ...keys(userId), productId, cartTtlSeconds));
+      await redisCall(() => scripts.cartRemove(...keys(userId), productId, cartTtlSeconds));
     },
     async clearIfUnchanged(userId, version) {
-      return (await redisCall(() => redis.eval(clearScript, 2, ...keys(userId), version))) === 1;
+      return (await redisCall(() => scripts.cartClear(...keys(userId), version))) === 1;
     },
   };
 }
