@@ -12,7 +12,9 @@ export const maxCents: Cents = 9_999_999_999_99;
 export function centsFromNumber(value: number): Cents | undefined {
   if (!Number.isFinite(value) || value < 0) return undefined;
   const cents = Math.round(value * 100);
-  if (Math.abs(cents - value * 100) > 1e-6 || cents > maxCents) return undefined;
+  // Exact: a decimal with at most two places parses to the same double as cents / 100. (A fixed
+  // tolerance on value * 100 rejected valid prices above ~10^7, e.g. 663547662.67.)
+  if (cents / 100 !== value || cents > maxCents) return undefined;
   return cents;
 }
 

@@ -31,9 +31,12 @@ const price = z
   .refine((value) => centsFromNumber(value) !== undefined, 'must have at most 2 decimals and be below 10 000 000 000');
 
 /** The body of POST and PUT /products: unknown fields are rejected. */
+// Postgres text cannot hold NUL: without this check such a value would fail the INSERT with a 500.
+const text = () => z.string().refine((value) => !value.includes('\u0000'), 'must not contain NUL characters');
+
 export const productBodySchema = z.strictObject({
-  name: z.string().trim().min(1).max(200),
-  description: z.string().max(2000).optional(),
+  name: text().trim().min(1).max(200),
+  description: text().max(2000).optional(),
   price,
   stock: z.int().min(0).max(2_147_483_647),
 });

@@ -192,11 +192,19 @@ export function compileRoute(template: string): CompiledRoute {
   };
 }
 
+// Like ASP.NET Core's path decoding: a malformed escape (e.g. `%E0%A4%A`) stays as written instead of
+// making the path unroutable, so the catch-all still answers it.
 function safeDecode(segment: string): string | undefined {
   try {
     return decodeURIComponent(segment);
   } catch {
-    return undefined;
+    return segment.replace(/(?:%[0-9a-f]{2})+/gi, (run) => {
+      try {
+        return decodeURIComponent(run);
+      } catch {
+        return run;
+      }
+    });
   }
 }
 

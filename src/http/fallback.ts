@@ -1,4 +1,5 @@
 import { registeredRoutes } from './api.js';
+import { plainRoutes } from './openapi.js';
 
 function matches(template: string, path: string): boolean {
   const expected = template.split('/').filter(Boolean);
@@ -8,5 +9,6 @@ function matches(template: string, path: string): boolean {
 
 /** Methods the API serves on a path (empty when the path is unknown). */
 export function allowedMethods(path: string): string[] {
-  return registeredRoutes.filter(({ spec }) => matches(spec.route, path)).map(({ spec }) => spec.method);
+  const routes = [...registeredRoutes.map(({ spec }) => spec), ...plainRoutes];
+  return routes.filter((spec) => matches(spec.route, path)).map((spec) => spec.method);
 }
