@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import { AppError } from '../../src/errors.js';
+import { uuidv7 } from '../../src/domain/ids.js';
+import { decodeCursor, encodeCursor, productBodySchema, productService, productView, toProductInput } from '../../src/domain/products.js';
+import { aProduct, aProductBody, inMemoryProducts } from '../support/builders.js';
+
+const issuesOf = (body: unknown) => {
+  const result = productBodySchema.safeParse(body);
+  return result.success ? [] : result.error.issues.map((issue) => issue.path.join('.') || issue.code);
+};
+
+async function expectAppError(work: Promise<unknown>, code: AppError['code']): Promise<void> {
+  await expect(work).rejects.toSatisfy((error) => error instanceof AppError && error.code === code);
+}
+
+describe('product body validation', () => {
+  it('when the body is complete and valid, then it is accepted', () => {
+    expect(issuesOf(aProductBody())).toEqual([]);
+  });
+
+  it('when the description is left out, then it is accepted and stored as empty', () => {
+    const { description: _omitted, ...body } = aProductBody();
+    expect(issuesOf(body)).toEqual([]);
+    expect(toProductInput(productBodySchema.parse(body)).description).toBe('');
+  });
+
+  it.each([
+    ['an empty name', { name: '' }, 'name'],
+    ['a blank name', { name: '   ' }, 'name'],
+    ['a 201-character name', { name: 'n'.repeat(201) }, 'name'],
+    ['a name with NUL', { name: 'a\u0000b' }, 'name'],
+    ['a description with NUL', { description: '\u0000' }, 'description'],
+    ['a 2001-character description', { description: 'd'.repeat(2001) }, 'description'],
+    ['a price with 3 decimals', { price: 1.005 }, 'price'],
+    ['a negative price', { price: -0.01 }, 'price'],
+    ['a price as a string', { price: '19.99' }, 'price'],
+    ['a price above NUMERIC(12,2)', { price: 10_000_000_000 }, 'price'],
+    ['a fractional stock', { stock: 1.5 }, 'stock'],
+    ['a negative stock', { stock: -1 }, 'stock'],
+    ['a stock beyond a Postgres integer', { stock: 2 ** 31 }, 'stock'],
+    ['a stock as a string', { stock: '3' }, 'stock'],
+    ['a name as a number', { name: 42 }, 'name'],
+    ['null for the name', { name: null }, 'name'],
+  ])('when the body has %s, then %s is rejected', (_case, overrides, field) => {
+    expect(issuesOf(aProductBody(overrides))).toContain(field);
+  });
+
+  it('when the body has an unknown field, then it is rejected', () => {
+    expect(issuesOf(aProductBody({ colour: 'red' }))).toContain('unrecognized_keys');
+  });
+
+  it.each(['__proto__', 'constructor', 'prototype'])('when the body carries the key %s, then it is rejected and nothing is polluted', (key) => {
+    const body = JSON.parse(`{"name":"x","price":1,"stock":1,"${key}":{"polluted":true}}`) as unknown;
+    expect(issuesOf(body)).toContain('unrecognized_keys');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('when the name has surrounding spaces, then they are trimmed; 200 characters are allowed', () => {
+    expect(productBodySchema.parse(aProductBody({ name: '  Mug  ' })).name).toBe('Mug');
+    expect(issuesOf(aProductBody({ name: 'n'.repeat(200) }))).toEqual([]);
+  });
+
+  it('when the price is 0 or has 1 or 2 decimals, then it is accepted', () => {
+    for (const price of [0, 5, 0.5, 19.99, 9999999999.99]) expect(issuesOf(aProductBody({ price }))).toEqual([]);
+  });
+});
+
+describe('product views', () => {
+  it('when a product is shown, then price is a number from cents and dates are ISO strings', () => {
+    const product = aProduct({ priceCents: 1999 });
+    expect(productView(product)).toEqual({
+      id: product.id,
+      name: product.name,
+      description: product.description,
+      price: 19.99,
+      stock: product.stock,
+      createdAt: '2025-01-01T00:00:00.000Z',
+      updatedAt: '2025-01-01T00:00:00.000Z',
+    });
+  });
+});
+
+describe('cursors', () => {
+  it('when an id is encoded, then it decodes to the same id and reads as opaque', () => {
+    const id = uuidv7();
+    const cursor = encodeCursor(id);
+    expect(cursor).not.toContain(id);
+    expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(decodeCursor(cursor)).toBe(id);
+  });
+
+  it.each(['', 'garbage', encodeCursor('not-a-uuid'), encodeCursor("1' OR '1'='1"), '%%%%'])('when the cursor is %j, then it is a 400', (cursor) => {
+    expect(() => decodeCursor(cursor)).toThrow(expect.objectContaining({ code: 'invalid_request', status: 400 }));
+  });
+});
+
+describe('product service', () => {
+  const productsAt = (count: number) => Array.from({ length: count }, (_, i) => aProduct({ id: uuidv7(Date.UTC(2025, 0, 1) + i), name: `p${i}` }));
+
+  it('when pages are walked with nextCursor, then every product comes once, in creation order, and the last page has no cursor', async () => {
+    const all = productsAt(7);
+    const service = productService(inMemoryProducts(all));
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await service.list(3, cursor);
+      seen.push(...page.items.map((p) => p.id));
+      cursor = page.nextCursor ?? undefined;
+      pages++;
+    } while (cursor);
+    expect(seen).toEqual(all.map((p) => p.id));
+    expect(pages).toBe(3);
+  });
+
+  it('when the products fill exactly one page, then nextCursor is null', async () => {
+    const service = productService(inMemoryProducts(productsAt(3)));
+    expect((await service.list(3, undefined)).nextCursor).toBeNull();
+  });
+
+  it('when a product is created, then it gets a UUIDv7 id and the price in cents', async () => {
+    const repository = inMemoryProducts();
+    const created = await productService(repository).create(productBodySchema.parse(aProductBody({ price: 0.07 })));
+    expect(created.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(created.price).toBe(0.07);
+    expect(repository.all.get(created.id)!.priceCents).toBe(7);
+  });
+
+  it('when an unknown or malformed id is read, replaced or deleted, then each is a 404 without touching the store for the malformed one', async () => {
+    const repository = inMemoryProducts();
+    const service = productService(repository);
+    const body = productBodySchema.parse(aProductBody());
+    for (const id of [uuidv7(), 'not-an-id', "' OR 1=1 --"]) {
+      await expectAppError(service.get(id), 'not_found');
+      await expectAppError(service.replace(id, body), 'not_found');
+      await expectAppError(service.delete(id), 'not_found');
+    }
+    expect(repository.all.size).toBe(0);
+  });
+
+  it('when a product is replaced, then every field takes the new value', async () => {
+    const existing = aProduct();
+    const service = productService(inMemoryProducts([existing]));
+    const replaced = await service.replace(existing.id, productBodySchema.parse(aProductBody({ name: 'Cup', price: 3.5, stock: 0, description: undefined })));
+    expect(replaced).toMatchObject({ id: existing.id, name: 'Cup', price: 3.5, stock: 0, description: '' });
+  });
+});
