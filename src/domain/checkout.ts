@@ -3,7 +3,7 @@ import { AppError } from '../errors.js';
 import { priceLines, type CartStore } from './cart.js';
 import type { CartCheckedOut, EventPublisher, TraceContext } from './events.js';
 import { uuidv7 } from './ids.js';
-import { numberFromCents } from './money.js';
+import { maxCents, numberFromCents } from './money.js';
 import type { ProductRepository } from './products.js';
 
 export interface CheckoutAccepted {
@@ -48,13 +48,16 @@ export function checkoutService(deps: { carts: CartStore; products: ProductRepos
       });
     }
 
+    const totalCents = lines.reduce((sum, { product, quantity }) => sum + product.priceCents * quantity, 0);
+    if (totalCents > maxCents) throw new AppError('unprocessable', `The order total exceeds the largest amount an order can hold (${numberFromCents(maxCents)})`);
+
     const accepted: CheckoutAccepted = { checkoutId: uuidv7(), orderId: uuidv7(), status: 'PENDING' };
     const event: CartCheckedOut = {
       checkoutId: accepted.checkoutId,
       orderId: accepted.orderId,
       userId: request.userId,
       items: lines.map(({ product, quantity }) => ({ productId: product.id, name: product.name, unitPrice: numberFromCents(product.priceCents), quantity })),
-      total: numberFromCents(lines.reduce((sum, { product, quantity }) => sum + product.priceCents * quantity, 0)),
+      total: numberFromCents(totalCents),
       occurredAt: new Date().toISOString(),
     };
     // Confirmed by the broker before anything else changes: a failure here leaves the cart as it was.

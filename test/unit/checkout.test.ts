@@ -165,6 +165,13 @@ describe('checkout', () => {
     await expect(checkout({ key: 'k1' })).resolves.toMatchObject({ status: 'PENDING' });
   });
 
+  it('when the total would exceed what an order can hold, then 422 and nothing is published', async () => {
+    const { carts, publisher, checkout } = setup([aProduct({ priceCents: 9_999_999_999_99 })]);
+    await carts.add('u1', aProduct().id, 2);
+    await expect(checkout()).rejects.toMatchObject({ code: 'unprocessable' });
+    expect(publisher.published).toEqual([]);
+  });
+
   it('when the key is not visible ASCII, then 400', async () => {
     const { checkout } = setup();
     await expect(checkout({ key: 'bad key' })).rejects.toMatchObject({ code: 'invalid_request' });

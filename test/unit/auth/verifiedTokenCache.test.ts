@@ -15,9 +15,8 @@ describe('verified-token cache', () => {
   it('when the same token comes again, then it is answered from the cache with the same principal', async () => {
     const token = await issuer.sign();
     const first = await verifier.verify(`Bearer ${token}`);
-    const started = performance.now();
-    for (let i = 0; i < 1000; i++) expect(await verifier.verify(`Bearer ${token}`)).toBe(first);
-    expect(performance.now() - started).toBeLessThan(200);
+    // The very same (frozen) object proves no second verification ran.
+    for (let i = 0; i < 100; i++) expect(await verifier.verify(`Bearer ${token}`)).toBe(first);
     expect(Object.isFrozen(first)).toBe(true);
   });
 
