@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { services } from '../src/app/container.js';
+import { annotateInvocation } from '../src/adapters/telemetry/invocation.js';
+import { shopMetrics } from '../src/adapters/telemetry/metrics.js';
 import { outgoingTraceContext } from '../src/adapters/telemetry/traceContext.js';
 import { addItemBodySchema, cartSchema, setQuantityBodySchema } from '../src/domain/cart.js';
 import { apiRoute } from '../src/http/api.js';
@@ -76,6 +78,8 @@ apiRoute('checkout', {
       body: rawBody,
       trace: outgoingTraceContext({ traceparent: request.headers.get('traceparent') ?? context.traceContext?.traceParent ?? undefined }),
     });
+    annotateInvocation({ orderId: accepted.orderId, checkoutId: accepted.checkoutId });
+    shopMetrics.checkoutAccepted();
     return { status: 202, body: accepted, headers: { location: `/api/orders/${accepted.orderId}` } };
   },
 });

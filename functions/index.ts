@@ -1,4 +1,6 @@
-// The app's entry (package.json "main"): start-up checks first, then every function group registers.
+// The app's entry (package.json "main"): telemetry first (it must patch pg, ioredis and amqplib
+// before anything imports them), then start-up checks, then every function group registers.
+import '../src/adapters/telemetry/register.js';
 import { app } from '@azure/functions';
 import { closeServices } from '../src/app/container.js';
 import { settings } from '../src/config.js';
@@ -7,6 +9,7 @@ import './products.js';
 import './cart.js';
 import './orders.js';
 import './payments.js';
+import './docs.js';
 import './notFound.js';
 
 // Fail the worker at start-up, with one line naming the setting, rather than on the first request.

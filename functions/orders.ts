@@ -2,8 +2,10 @@ import { app, trigger } from '@azure/functions';
 import { consumeEvent } from '../src/app/consumeEvent.js';
 import { services } from '../src/app/container.js';
 import { queues } from '../src/adapters/rabbitmq/topology.js';
-import { outgoingTraceContext } from '../src/adapters/telemetry/traceContext.js';
+import { annotateInvocation } from '../src/adapters/telemetry/invocation.js';
 import { logger } from '../src/adapters/telemetry/logger.js';
+import { observeOutboxBacklog, shopMetrics } from '../src/adapters/telemetry/metrics.js';
+import { outgoingTraceContext } from '../src/adapters/telemetry/traceContext.js';
 import { cartCheckedOutSchema, paymentProcessedSchema } from '../src/domain/events.js';
 import { applyPaymentResult, orderSchema, placeOrderFromCheckout } from '../src/domain/orders.js';
 import { apiRoute } from '../src/http/api.js';
@@ -43,7 +45,9 @@ app.generic('placeOrder', {
       types: ['CartCheckedOut'],
       schema: cartCheckedOutSchema,
       handle: async (event, { trace }) => {
+        annotateInvocation({ orderId: event.orderId, checkoutId: event.checkoutId });
         const outcome = await placeOrderFromCheckout(services().orders, event, outgoingTraceContext(trace));
+        if (outcome === 'rejected') shopMetrics.orderCompleted('REJECTED', new Date(event.occurredAt));
         logger.info('checkout handled', { function: context.functionName, checkoutId: event.checkoutId, orderId: event.orderId, outcome });
       },
     }),
@@ -57,11 +61,15 @@ app.generic('applyPayment', {
       types: ['PaymentSucceeded', 'PaymentFailed'],
       schema: paymentProcessedSchema,
       handle: async (event, { type }) => {
+        annotateInvocation({ orderId: event.orderId });
         const outcome = await applyPaymentResult(services().orders, type as 'PaymentSucceeded' | 'PaymentFailed', event);
+        if (outcome) shopMetrics.orderCompleted(outcome.status, outcome.checkedOutAt);
         logger.info('payment result applied', { function: context.functionName, orderId: event.orderId, status: outcome?.status ?? 'unchanged' });
       },
     }),
 });
+
+observeOutboxBacklog(() => services().relay.backlog());
 
 // Publishes outbox rows a crash or an outage left unsent after their transaction committed.
 app.timer('outboxSweep', {

@@ -2,6 +2,7 @@ import { app, trigger } from '@azure/functions';
 import { consumeEvent } from '../src/app/consumeEvent.js';
 import { services } from '../src/app/container.js';
 import { queues } from '../src/adapters/rabbitmq/topology.js';
+import { annotateInvocation } from '../src/adapters/telemetry/invocation.js';
 import { logger } from '../src/adapters/telemetry/logger.js';
 import { outgoingTraceContext } from '../src/adapters/telemetry/traceContext.js';
 import { orderCreatedSchema } from '../src/domain/events.js';
@@ -15,6 +16,7 @@ app.generic('processPayment', {
       types: ['OrderCreated'],
       schema: orderCreatedSchema,
       handle: async (event, { trace }) => {
+        annotateInvocation({ orderId: event.orderId });
         const { orders, paymentProvider } = services();
         const outcome = await processPayment(orders, paymentProvider, event, outgoingTraceContext(trace));
         logger.info('payment processed', { function: context.functionName, orderId: event.orderId, outcome });

@@ -64,3 +64,31 @@ export function settings(): Settings {
 export function expectedIssuer(s: Pick<Settings, 'ENTRA_ISSUER' | 'ENTRA_TENANT_ID'>): string {
   return s.ENTRA_ISSUER ?? `https://login.microsoftonline.com/${s.ENTRA_TENANT_ID}/v2.0`;
 }
+
+/** The settings that switch telemetry export on; each is undefined when unset or malformed. */
+export interface TelemetrySettings {
+  /** APPLICATIONINSIGHTS_CONNECTION_STRING: export to Azure Monitor. */
+  applicationInsightsConnectionString: string | undefined;
+  /** OTEL_EXPORTER_OTLP_ENDPOINT: OTLP/HTTP base URL (`/v1/traces`, `/v1/metrics`, `/v1/logs` are appended). */
+  otlpEndpoint: string | undefined;
+  /** OTEL_METRIC_EXPORT_INTERVAL (ms, the OpenTelemetry variable): how often metrics are exported. */
+  metricExportIntervalMs: number | undefined;
+}
+
+/**
+ * Reads only the telemetry settings, for the start-up telemetry module that runs before the app's
+ * code. It never throws: a malformed value turns that export off here and is reported, with the
+ * other settings, by `settings()` when the app starts.
+ */
+export function telemetrySettings(env: NodeJS.ProcessEnv = process.env): TelemetrySettings {
+  const value = <T>(schema: z.ZodType<T>, raw: string | undefined): T | undefined => {
+    if (raw === undefined || raw === '') return undefined;
+    const result = schema.safeParse(raw);
+    return result.success ? result.data : undefined;
+  };
+  return {
+    applicationInsightsConnectionString: value(settingsSchema.shape.APPLICATIONINSIGHTS_CONNECTION_STRING, env.APPLICATIONINSIGHTS_CONNECTION_STRING),
+    otlpEndpoint: value(settingsSchema.shape.OTEL_EXPORTER_OTLP_ENDPOINT, env.OTEL_EXPORTER_OTLP_ENDPOINT),
+    metricExportIntervalMs: value(z.coerce.number().int().min(100), env.OTEL_METRIC_EXPORT_INTERVAL),
+  };
+}

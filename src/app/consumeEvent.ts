@@ -3,9 +3,12 @@ import type { z } from 'zod';
 import { readTriggerMessage, type TriggerMessage } from '../adapters/rabbitmq/triggerMessage.js';
 import { deadLetterQueueOf, type QueueName } from '../adapters/rabbitmq/topology.js';
 import { logger } from '../adapters/telemetry/logger.js';
+import { shopMetrics } from '../adapters/telemetry/metrics.js';
 import { services } from './container.js';
 
 export const deadLetterReasonHeader = 'x-dead-letter-reason';
+/** The RabbitMQ extension's rule: the fifth failed attempt is rejected into the queue's dead-letter exchange. */
+const extensionMaxAttempts = 5;
 
 export interface ConsumeOptions<T> {
   queue: QueueName;
@@ -33,7 +36,13 @@ export async function consumeEvent<T>(input: unknown, context: InvocationContext
     const where = issue.path.length ? issue.path.join('.') : 'body';
     return deadLetter(options.queue, message, `invalid ${type}: ${where}: ${issue.message}`, context);
   }
-  await options.handle(parsed.data, { ...message, type });
+  try {
+    await options.handle(parsed.data, { ...message, type });
+  } catch (error) {
+    shopMetrics.handlerFailed(context.functionName);
+    if (message.requeueCount + 1 >= extensionMaxAttempts) shopMetrics.deadLettered(options.queue);
+    throw error;
+  }
 }
 
 async function deadLetter(queue: QueueName, message: TriggerMessage, reason: string, context: InvocationContext): Promise<void> {
@@ -45,5 +54,6 @@ async function deadLetter(queue: QueueName, message: TriggerMessage, reason: str
     type: message.type,
     headers,
   });
+  shopMetrics.deadLettered(queue);
   logger.warn('message dead-lettered', { function: context.functionName, queue, messageId: message.messageId, reason });
 }

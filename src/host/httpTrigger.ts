@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AppRegistry, RegisteredFunction } from './functionsCore.js';
-import type { RpcBindingInfo, RpcHttpCookie, RpcHttpData, RpcInvocationResponse } from './coreTypes.js';
+import type { RpcBindingInfo, RpcHttpCookie, RpcHttpData, RpcInvocationRequest, RpcInvocationResponse } from './coreTypes.js';
 import type { HostOptions } from './hostConfig.js';
 import { invokeFunction } from './invoke.js';
 import type { HostLogger } from './logger.js';
@@ -70,6 +70,13 @@ function headersOf(req: IncomingMessage): Record<string, string> {
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return headers;
+}
+
+/** Like the host: the invocation continues the caller's W3C trace context when the request carries one. */
+function traceContextOf(headers: Record<string, string>): RpcInvocationRequest['traceContext'] {
+  const traceParent = headers.traceparent;
+  if (!traceParent) return undefined;
+  return { traceParent, traceState: headers.tracestate ?? null, attributes: {} };
 }
 
 function cookieHeader(cookie: RpcHttpCookie): string {
@@ -204,7 +211,7 @@ export class HttpTriggerServer {
     let response: RpcInvocationResponse;
     try {
       ({ response } = await withTimeout(
-        invokeFunction(this.registry, match.route.fn, { inputData: [{ name: match.route.triggerName, data: { http } }] }, this.logger),
+        invokeFunction(this.registry, match.route.fn, { inputData: [{ name: match.route.triggerName, data: { http } }], traceContext: traceContextOf(http.headers ?? {}) }, this.logger),
         this.options.functionTimeoutMs,
       ));
     } catch (error) {

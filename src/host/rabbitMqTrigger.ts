@@ -67,7 +67,12 @@ function invocationRequest(triggerName: string, message: ConsumeMessage) {
     Exchange: { string: message.fields.exchange },
     RoutingKey: { string: message.fields.routingKey },
   };
-  return { inputData: [{ name: triggerName, data: { string: message.content.toString('utf8') } }], triggerMetadata };
+  // The invocation's trace context is the message's W3C traceparent, when it carries one.
+  const traceParent = p.headers?.traceparent;
+  const traceState = p.headers?.tracestate;
+  const traceContext =
+    typeof traceParent === 'string' ? { traceParent, traceState: typeof traceState === 'string' ? traceState : null, attributes: {} } : undefined;
+  return { inputData: [{ name: triggerName, data: { string: message.content.toString('utf8') } }], triggerMetadata, traceContext };
 }
 
 function delay(ms: number): Promise<void> {

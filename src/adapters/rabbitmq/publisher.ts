@@ -1,6 +1,7 @@
 import amqp, { type ChannelModel, type ConfirmChannel, type Options } from 'amqplib';
 import { dependencyUnavailable } from '../../errors.js';
 import type { EventPublisher, OutgoingEvent } from '../../domain/events.js';
+import { startProducerSpan } from '../telemetry/messaging.js';
 import { declareTopology, eventsExchange } from './topology.js';
 
 const confirmTimeoutMs = 5_000;
@@ -24,13 +25,16 @@ export class RabbitMqPublisher implements EventPublisher {
   publish(events: readonly OutgoingEvent[]): Promise<void> {
     return this.#withChannel((channel) =>
       Promise.all(
-        events.map((event) =>
-          this.#send(channel, eventsExchange, event.type, Buffer.from(JSON.stringify(event.payload)), {
-            messageId: event.id,
-            type: event.type,
-            headers: traceHeaders(event),
-          }),
-        ),
+        events.map((event) => {
+          const producer = startProducerSpan({ exchange: eventsExchange, routingKey: event.type }, event);
+          return producer.run(() =>
+            this.#send(channel, eventsExchange, event.type, Buffer.from(JSON.stringify(event.payload)), {
+              messageId: event.id,
+              type: event.type,
+              headers: producer.headers,
+            }),
+          );
+        }),
       ).then(() => undefined),
     );
   }
@@ -105,11 +109,4 @@ export class RabbitMqPublisher implements EventPublisher {
     await declareTopology(channel);
     return channel;
   }
-}
-
-function traceHeaders(event: OutgoingEvent): Record<string, string> {
-  const headers: Record<string, string> = {};
-  if (event.trace?.traceparent) headers.traceparent = event.trace.traceparent;
-  if (event.trace?.tracestate) headers.tracestate = event.trace.tracestate;
-  return headers;
 }

@@ -1,4 +1,6 @@
-import { trace } from '@opentelemetry/api';
+import { context, trace } from '@opentelemetry/api';
+import { logs, SeverityNumber, type AnyValueMap } from '@opentelemetry/api-logs';
+import { currentScope } from './scope.js';
 
 type Level = 'info' | 'warn' | 'error';
 type Fields = Record<string, unknown>;
@@ -27,16 +29,47 @@ function serialize(value: unknown, depth = 0): unknown {
   return value;
 }
 
+const severity: Record<Level, SeverityNumber> = { info: SeverityNumber.INFO, warn: SeverityNumber.WARN, error: SeverityNumber.ERROR };
+const invalidTraceId = '00000000000000000000000000000000';
+
 function write(level: Level, message: string, fields: Fields = {}): void {
   const span = trace.getActiveSpan()?.spanContext();
+  const scope = currentScope();
+  const ids =
+    span && span.traceId !== invalidTraceId
+      ? { traceId: span.traceId, spanId: span.spanId }
+      : scope?.traceId
+        ? { traceId: scope.traceId, spanId: scope.spanId }
+        : {};
+  const safe = serialize(fields) as Fields;
   const line = {
     time: new Date().toISOString(),
     level,
     msg: redact(message),
-    ...(span && span.traceId !== '00000000000000000000000000000000' ? { traceId: span.traceId, spanId: span.spanId } : {}),
-    ...(serialize(fields) as Fields),
+    ...ids,
+    ...(scope ? { function: scope.function, invocationId: scope.invocationId, ...scope.ids } : {}),
+    ...safe,
   };
   (level === 'error' || level === 'warn' ? process.stderr : process.stdout).write(`${JSON.stringify(line)}\n`);
+  // Also an OpenTelemetry log record (a no-op unless a logger provider is registered); the SDK takes
+  // trace_id/span_id from the active context.
+  logs.getLogger('shop-functions').emit({
+    severityNumber: severity[level],
+    severityText: level.toUpperCase(),
+    body: line.msg,
+    attributes: flatten({ ...(scope ? { function: scope.function, invocationId: scope.invocationId, ...scope.ids } : {}), ...safe }),
+    context: context.active(),
+  });
+}
+
+/** Log record attributes are flat: nested values become JSON text. */
+function flatten(fields: Fields): AnyValueMap {
+  const out: AnyValueMap = {};
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    out[key] = value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? value : JSON.stringify(value);
+  }
+  return out;
 }
 
 /** Structured JSON-lines logger: trace and span ids from the active span, secrets redacted. */

@@ -1,0 +1,85 @@
+import { metrics, type Attributes, type Counter, type Histogram } from '@opentelemetry/api';
+
+/**
+ * The shop's business metrics (names as the Grafana dashboard queries them). Instruments are
+ * created on first use from the global meter, so they are no-ops while telemetry is off and real
+ * once the start-up telemetry module registered a meter provider.
+ */
+interface Instruments {
+  checkoutsAccepted: Counter;
+  ordersCompleted: Counter;
+  checkoutDuration: Histogram;
+  handlerFailures: Counter;
+  deadLettered: Counter;
+  httpServerDuration: Histogram;
+}
+
+let instruments: Instruments | undefined;
+
+function meterInstruments(): Instruments {
+  if (instruments) return instruments;
+  const meter = metrics.getMeter('shop-functions');
+  instruments = {
+    checkoutsAccepted: meter.createCounter('shop.checkouts.accepted', { description: 'Checkouts accepted (202) and published' }),
+    ordersCompleted: meter.createCounter('shop.orders.completed', { description: 'Orders that reached a final status, by status' }),
+    checkoutDuration: meter.createHistogram('shop.checkout.duration', {
+      description: "From an order's checkout to its final status",
+      unit: 's',
+      advice: { explicitBucketBoundaries: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300] },
+    }),
+    handlerFailures: meter.createCounter('shop.handler.failures', { description: 'RabbitMQ-triggered invocations whose handler threw (retried)' }),
+    deadLettered: meter.createCounter('shop.messages.deadlettered', { description: 'Messages moved to a dead-letter queue by a handler' }),
+    httpServerDuration: meter.createHistogram('http.server.request.duration', {
+      description: 'Duration of HTTP-triggered invocations',
+      unit: 's',
+      advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] },
+    }),
+  };
+  return instruments;
+}
+
+export type FinalOrderStatus = 'PAID' | 'PAYMENT_FAILED' | 'REJECTED';
+
+export const shopMetrics = {
+  checkoutAccepted(): void {
+    meterInstruments().checkoutsAccepted.add(1);
+  },
+  /** An order reached a final status; `checkedOutAt` gives the checkout-to-final-status latency. */
+  orderCompleted(status: FinalOrderStatus, checkedOutAt: Date, now = Date.now()): void {
+    const { ordersCompleted, checkoutDuration } = meterInstruments();
+    ordersCompleted.add(1, { status });
+    checkoutDuration.record(Math.max(0, now - checkedOutAt.getTime()) / 1000, { status });
+  },
+  handlerFailed(functionName: string): void {
+    meterInstruments().handlerFailures.add(1, { function: functionName });
+  },
+  deadLettered(queue: string): void {
+    meterInstruments().deadLettered.add(1, { queue });
+  },
+  httpRequest(durationSeconds: number, attributes: Attributes): void {
+    meterInstruments().httpServerDuration.record(durationSeconds, attributes);
+  },
+};
+
+/**
+ * Reports `shop.outbox.backlog` (unsent outbox rows) at each metric collection by calling `read`;
+ * nothing is queried while metrics are off (a no-op meter never collects). A failed read skips
+ * that observation.
+ */
+export function observeOutboxBacklog(read: () => Promise<number>): void {
+  const gauge = metrics.getMeter('shop-functions').createObservableGauge('shop.outbox.backlog', { description: 'Outbox rows not yet published' });
+  let pending: Promise<number | undefined> | undefined;
+  gauge.addCallback(async (result) => {
+    // Several readers (Azure Monitor and OTLP) collect on their own schedules: share one query in flight.
+    pending ??= read()
+      .catch(() => undefined)
+      .finally(() => (pending = undefined));
+    const value = await pending;
+    if (value !== undefined) result.observe(value);
+  });
+}
+
+/** For tests: forget instruments bound to a previous meter provider. */
+export function resetMetricInstruments(): void {
+  instruments = undefined;
+}

@@ -1,0 +1,170 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addToCart, createProduct, waitForFinalOrder } from '../support/pipeline.js';
+import { startShop, type Shop } from '../support/shop.js';
+
+// OTLP/JSON span kinds.
+const kind = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 } as const;
+
+interface OtlpValue {
+  stringValue?: string;
+  intValue?: string | number;
+  doubleValue?: number;
+  boolValue?: boolean;
+}
+interface OtlpAttribute {
+  key: string;
+  value: OtlpValue;
+}
+interface ReceivedSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  attributes: Record<string, unknown>;
+  resource: Record<string, unknown>;
+}
+
+const attributesOf = (list: OtlpAttribute[] = []) =>
+  Object.fromEntries(list.map(({ key, value }) => [key, value.stringValue ?? value.intValue ?? value.doubleValue ?? value.boolValue]));
+
+/**
+ * A stand-in for an OpenTelemetry Collector: accepts OTLP/HTTP JSON (what the -http exporters send)
+ * on a free port and keeps what arrives, so the test reads the app's spans as an in-memory exporter would.
+ */
+class CollectorStub {
+  readonly spans: ReceivedSpan[] = [];
+  readonly metricNames = new Set<string>();
+  readonly logRecords: { traceId?: string; body?: string; attributes: Record<string, unknown> }[] = [];
+  readonly #server: Server;
+
+  constructor() {
+    this.#server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        try {
+          this.#receive(req.url ?? '', JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        } catch {
+          // not JSON: ignore
+        }
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
+
+  #receive(path: string, body: Record<string, unknown[]>): void {
+    type Resource = { resource?: { attributes?: OtlpAttribute[] } };
+    if (path === '/v1/traces') {
+      for (const rs of body.resourceSpans as (Resource & { scopeSpans: { spans: (ReceivedSpan & { attributes: OtlpAttribute[] })[] }[] })[]) {
+        const resource = attributesOf(rs.resource?.attributes);
+        for (const ss of rs.scopeSpans) for (const s of ss.spans) this.spans.push({ ...s, attributes: attributesOf(s.attributes), resource });
+      }
+    } else if (path === '/v1/metrics') {
+      for (const rm of body.resourceMetrics as { scopeMetrics: { metrics: { name: string }[] }[] }[]) {
+        for (const sm of rm.scopeMetrics) for (const m of sm.metrics) this.metricNames.add(m.name);
+      }
+    } else if (path === '/v1/logs') {
+      for (const rl of body.resourceLogs as { scopeLogs: { logRecords: { traceId?: string; body?: OtlpValue; attributes?: OtlpAttribute[] }[] }[] }[]) {
+        for (const sl of rl.scopeLogs) {
+          for (const r of sl.logRecords) this.logRecords.push({ traceId: r.traceId, body: r.body?.stringValue, attributes: attributesOf(r.attributes) });
+        }
+      }
+    }
+  }
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000, explain: () => string = () => ''): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${explain()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const isPostgres = (s: ReceivedSpan) => s.attributes['db.system'] === 'postgresql' || s.attributes['db.system.name'] === 'postgresql';
+const isRedis = (s: ReceivedSpan) => s.attributes['db.system'] === 'redis' || s.attributes['db.system.name'] === 'redis';
+
+describe('one trace per checkout, through the local host with OTLP export', () => {
+  const collector = new CollectorStub();
+  let shop: Shop;
+
+  beforeAll(async () => {
+    const endpoint = await collector.listen();
+    shop = await startShop({
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BSP_SCHEDULE_DELAY: '200', OTEL_BLRP_SCHEDULE_DELAY: '200', OTEL_METRIC_EXPORT_INTERVAL: '1000' },
+    });
+  });
+
+  afterAll(async () => {
+    await shop?.stop();
+    await collector.close();
+  });
+
+  it('when a cart is checked out and paid, then every span from the request to the PAID update shares one trace id and forms one tree', async () => {
+    const productId = await createProduct(shop, { price: 3.5, stock: 10 });
+    const token = await shop.token();
+    await addToCart(shop, token, productId, 2);
+    const response = await shop.call('/cart/checkout', { method: 'POST', token });
+    expect(response.status).toBe(202);
+    const { orderId, checkoutId } = (await response.json()) as { orderId: string; checkoutId: string };
+    expect((await waitForFinalOrder(shop, token, orderId)).status).toBe('PAID');
+
+    const checkout = await waitFor('the checkout span', () => collector.spans.find((s) => s.kind === kind.server && s.attributes.checkoutId === checkoutId));
+    expect(checkout).toMatchObject({ name: 'POST /api/cart/checkout', attributes: { 'faas.trigger': 'http', 'http.response.status_code': 202, orderId } });
+    expect(checkout.resource['service.name']).toBe('shop-functions');
+    const traceId = checkout.traceId;
+
+    const queues = ['cart-checked-out', 'order-created', 'payment-processed'];
+    const consumers = await waitFor('the three consumer spans with their database work', () => {
+      const inTrace = collector.spans.filter((s) => s.traceId === traceId);
+      const found = queues.map((queue) => inTrace.find((s) => s.kind === kind.consumer && s.attributes['messaging.destination.name'] === queue));
+      if (found.some((s) => !s)) return undefined;
+      // Child spans end (and are exported) before their parents; wait for the last consumer's queries too.
+      return found.every((c) => inTrace.some((s) => s.parentSpanId === c!.spanId && isPostgres(s))) ? (found as ReceivedSpan[]) : undefined;
+    }, 20_000, () => `; spans of the trace:\n${collector.spans.filter((s) => s.traceId === traceId).map((s) => `${s.spanId} <- ${s.parentSpanId ?? '-'} ${s.kind} ${s.name}`).join('\n')}`);
+    await new Promise((resolve) => setTimeout(resolve, 500)); // any straggler of the same batch
+    const spans = collector.spans.filter((s) => s.traceId === traceId);
+
+    // One tree: exactly one root (the checkout request), every other span's parent in the trace.
+    const ids = new Set(spans.map((s) => s.spanId));
+    const roots = spans.filter((s) => !s.parentSpanId || !ids.has(s.parentSpanId));
+    expect(roots.map((s) => s.name)).toEqual([checkout.name]);
+    expect(checkout.parentSpanId ?? '').toBe('');
+    expect(ids.size).toBe(spans.length);
+
+    // Every hop: consumer <- PRODUCER span <- the previous invocation; each consumer carries the order id.
+    const byId = new Map(spans.map((s) => [s.spanId, s]));
+    const expectedPublisher = [checkout, consumers[0]!, consumers[1]!];
+    consumers.forEach((consumer, i) => {
+      expect(consumer.attributes).toMatchObject({ 'messaging.system': 'rabbitmq', 'faas.trigger': 'pubsub', orderId });
+      const producer = byId.get(consumer.parentSpanId!)!;
+      expect(producer.kind).toBe(kind.producer);
+      expect(producer.parentSpanId).toBe(expectedPublisher[i]!.spanId);
+    });
+    expect(byId.get(consumers[2]!.parentSpanId!)!.attributes['messaging.rabbitmq.destination.routing_key']).toBe('PaymentSucceeded');
+
+    // Instrumented clients under the invocations: Redis (cart, idempotency) in the checkout, Postgres in every consumer.
+    expect(spans.some((s) => isRedis(s) && s.parentSpanId === checkout.spanId)).toBe(true);
+    const paidUpdate = spans.filter((s) => s.parentSpanId === consumers[2]!.spanId && isPostgres(s)).map((s) => String(s.attributes['db.statement'] ?? s.attributes['db.query.text'] ?? ''));
+    expect(paidUpdate.some((sql) => /UPDATE orders/i.test(sql))).toBe(true);
+
+    // Logs of the same invocations reach the collector with the trace id; the business metrics are exported.
+    await waitFor('log records of the trace', () => (collector.logRecords.some((r) => r.traceId === traceId && r.attributes.orderId === orderId) ? true : undefined));
+    const metricNames = ['shop.checkouts.accepted', 'shop.orders.completed', 'shop.checkout.duration', 'shop.outbox.backlog', 'http.server.request.duration'];
+    await waitFor('the business metrics', () => (metricNames.every((name) => collector.metricNames.has(name)) ? true : undefined));
+  });
+});
