@@ -9,6 +9,7 @@ import { RabbitMqPublisher } from '../adapters/rabbitmq/publisher.js';
 import { redisCartStore } from '../adapters/redis/cartStore.js';
 import { createRedis } from '../adapters/redis/client.js';
 import { redisIdempotencyStore } from '../adapters/redis/idempotencyStore.js';
+import { logger } from '../adapters/telemetry/logger.js';
 import { expectedIssuer, settings, type Settings } from '../config.js';
 import { cartService } from '../domain/cart.js';
 import { checkoutService } from '../domain/checkout.js';
@@ -47,7 +48,13 @@ function build(s: Settings) {
     paymentProvider: simulatedPaymentProvider({ declineAboveCents: centsFromNumber(s.PAYMENT_DECLINE_ABOVE) ?? Math.round(s.PAYMENT_DECLINE_ABOVE * 100), latencyMs: s.PAYMENT_LATENCY_MS }),
     productService: productService(products),
     cartService: cartService(carts, products),
-    checkoutService: checkoutService({ carts, products, idempotency: redisIdempotencyStore(redis), publisher }),
+    checkoutService: checkoutService({
+      carts,
+      products,
+      idempotency: redisIdempotencyStore(redis),
+      publisher,
+      onAfterPublishFailure: (step, error) => logger.warn(`checkout accepted, but could not ${step}`, { error }),
+    }),
     orderQueries: orderQueries(orders),
     async close(): Promise<void> {
       await Promise.allSettled([publisher.close(), db.end(), redis.quit()]);

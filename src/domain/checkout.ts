@@ -36,7 +36,16 @@ export interface CheckoutRequest {
 
 export const idempotencyKeyPattern = /^[\x21-\x7e]{1,255}$/;
 
-export function checkoutService(deps: { carts: CartStore; products: ProductRepository; idempotency: IdempotencyStore; publisher: EventPublisher }) {
+export interface CheckoutDependencies {
+  carts: CartStore;
+  products: ProductRepository;
+  idempotency: IdempotencyStore;
+  publisher: EventPublisher;
+  /** Told about a failure after CartCheckedOut was confirmed; the checkout still succeeds. */
+  onAfterPublishFailure?: (step: string, error: unknown) => void;
+}
+
+export function checkoutService(deps: CheckoutDependencies) {
   async function placeOrder(request: CheckoutRequest): Promise<CheckoutAccepted> {
     const snapshot = await deps.carts.read(request.userId);
     if (snapshot.lines.length === 0) throw new AppError('conflict', 'The cart is empty: add items before checking out');
@@ -62,8 +71,9 @@ export function checkoutService(deps: { carts: CartStore; products: ProductRepos
     };
     // Confirmed by the broker before anything else changes: a failure here leaves the cart as it was.
     await deps.publisher.publish([{ id: uuidv7(), type: 'CartCheckedOut', payload: event, trace: request.trace }]);
-    // Items added while the event was in flight stay in the cart for a later checkout.
-    await deps.carts.clearIfUnchanged(request.userId, snapshot.version);
+    // From here the order exists: a failure to empty the cart must not turn it into an error the
+    // client would retry. Items added while the event was in flight stay for a later checkout.
+    await deps.carts.clearIfUnchanged(request.userId, snapshot.version).catch((error: unknown) => deps.onAfterPublishFailure?.('clear cart', error));
     return accepted;
   }
 
@@ -92,8 +102,9 @@ export function checkoutService(deps: { carts: CartStore; products: ProductRepos
         await deps.idempotency.release(request.userId, key).catch(() => undefined);
         throw error;
       }
-      // If this fails the claim stays (until it expires), so a retry cannot place a second order.
-      await deps.idempotency.complete(request.userId, key, fingerprint, accepted);
+      // If this fails the claim stays (until it expires), so a retry cannot place a second order soon;
+      // the order was accepted either way.
+      await deps.idempotency.complete(request.userId, key, fingerprint, accepted).catch((error: unknown) => deps.onAfterPublishFailure?.('record the idempotent response', error));
       return accepted;
     },
   };

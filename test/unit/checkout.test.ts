@@ -172,6 +172,26 @@ describe('checkout', () => {
     expect(publisher.published).toEqual([]);
   });
 
+  it('when emptying the cart or recording the response fails after the publish, then the checkout is still accepted', async () => {
+    const failures: string[] = [];
+    const carts = new MemoryCarts();
+    const idempotency = new MemoryIdempotency();
+    const publisher = new RecordingPublisher();
+    carts.clearIfUnchanged = async () => {
+      throw new Error('redis down');
+    };
+    idempotency.complete = async () => {
+      throw new Error('redis down');
+    };
+    const service = checkoutService({ carts, products: productsOf(aProduct()), idempotency, publisher, onAfterPublishFailure: (step) => failures.push(step) });
+    await carts.add('u1', aProduct().id, 1);
+    await expect(service.checkout({ userId: 'u1', idempotencyKey: 'k', body: '', trace: {} })).resolves.toMatchObject({ status: 'PENDING' });
+    expect(publisher.published).toHaveLength(1);
+    expect(failures).toEqual(['clear cart', 'record the idempotent response']);
+    // The claim stays, so a quick retry with the key cannot place a second order.
+    await expect(service.checkout({ userId: 'u1', idempotencyKey: 'k', body: '', trace: {} })).rejects.toMatchObject({ status: 409 });
+  });
+
   it('when the key is not visible ASCII, then 400', async () => {
     const { checkout } = setup();
     await expect(checkout({ key: 'bad key' })).rejects.toMatchObject({ code: 'invalid_request' });

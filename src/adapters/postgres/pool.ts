@@ -14,8 +14,11 @@ export function createPool(connectionString: string, max: number): pg.Pool {
     statement_timeout: 10_000,
     query_timeout: 12_000,
   });
-  // An idle client losing its server (restart) must not crash the process; the pool replaces it.
+  // A client losing its server (restart) must not crash the process: idle clients report through the
+  // pool, but a checked-out client between queries (a transaction, the relay awaiting confirms) emits
+  // on itself. Its next query fails, and the pool discards it on release.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

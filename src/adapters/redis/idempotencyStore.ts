@@ -5,8 +5,12 @@ import { redisCall } from './client.js';
 
 /** How long a completed key answers with its first response. */
 export const idempotencyTtlSeconds = 24 * 60 * 60;
-/** A claim whose request died without completing frees itself after this. */
-const claimTtlSeconds = 60;
+/**
+ * A claim whose request died without completing frees itself after this. Long enough to outlast a
+ * cache outage between publishing and recording the response, so a retry in that window gets 409
+ * rather than a second order.
+ */
+const claimTtlSeconds = 10 * 60;
 
 interface Entry {
   fingerprint: string;
