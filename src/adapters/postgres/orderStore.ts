@@ -5,7 +5,7 @@ import type { Order, OrderLine, OrderStatus, OrderStore, OrderUnitOfWork, Paymen
 import type { OutboxRelay } from './outbox.js';
 import { inTransaction, query } from './pool.js';
 
-function unitOfWork(client: pg.PoolClient, outboxIds: string[]): OrderUnitOfWork {
+function unitOfWork(client: pg.PoolClient, written: OutgoingEvent[]): OrderUnitOfWork {
   return {
     async insertOrder(order) {
       const { rowCount } = await client.query(
@@ -83,7 +83,7 @@ function unitOfWork(client: pg.PoolClient, outboxIds: string[]): OrderUnitOfWork
         event.trace?.traceparent ?? null,
         event.trace?.tracestate ?? null,
       ]);
-      outboxIds.push(event.id);
+      written.push(event);
     },
   };
 }
@@ -136,9 +136,9 @@ function toOrder(row: OrderRow): Order {
 export function postgresOrderStore(pool: pg.Pool, relay: OutboxRelay): OrderStore {
   return {
     async transaction(work) {
-      const outboxIds: string[] = [];
-      const result = await inTransaction(pool, (client) => work(unitOfWork(client, outboxIds)));
-      await relay.publishCommitted(outboxIds);
+      const written: OutgoingEvent[] = [];
+      const result = await inTransaction(pool, (client) => work(unitOfWork(client, written)));
+      await relay.publishCommitted(written);
       return result;
     },
 

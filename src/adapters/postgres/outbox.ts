@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { EventPublisher, EventType } from '../../domain/events.js';
+import type { EventPublisher, EventType, OutgoingEvent } from '../../domain/events.js';
 import { logger } from '../telemetry/logger.js';
 
 interface OutboxRow {
@@ -11,9 +11,10 @@ interface OutboxRow {
 }
 
 /**
- * Publishes outbox rows and marks them sent. Rows are claimed with FOR UPDATE SKIP LOCKED, so the
- * relay after a commit and the timer sweep never publish the same row at once; a crash between
- * publish and mark re-publishes the row later, which the idempotent consumers absorb.
+ * Publishes outbox rows and marks them sent. Right after a commit the relay publishes the events it
+ * just wrote from memory; the timer sweep claims rows left unsent for a while with FOR UPDATE SKIP
+ * LOCKED. A crash between publish and mark, or a sweep racing a slow relay, re-publishes a row,
+ * which the idempotent consumers absorb.
  */
 export class OutboxRelay {
   constructor(
@@ -21,12 +22,19 @@ export class OutboxRelay {
     private readonly publisher: EventPublisher,
   ) {}
 
-  /** Publishes the given rows right after their transaction committed. Failures are left to the sweep. */
-  async publishCommitted(ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) return;
-    await this.#publishClaimed('SELECT id, type, payload, traceparent, tracestate FROM outbox WHERE id = ANY($1::uuid[]) AND sent_at IS NULL FOR UPDATE SKIP LOCKED', [ids]).catch(
-      (error: unknown) => logger.warn('outbox relay failed; the sweep will publish the events', { error, outboxIds: ids }),
-    );
+  /**
+   * Publishes events right after the transaction that wrote them to the outbox committed, then marks
+   * them sent in one statement. Failures are left to the sweep.
+   */
+  async publishCommitted(events: readonly OutgoingEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const ids = events.map((event) => event.id);
+    try {
+      await this.publisher.publish(events);
+      await this.pool.query('UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY($1::uuid[]) AND sent_at IS NULL', [ids]);
+    } catch (error) {
+      logger.warn('outbox relay failed; the sweep will publish the events', { error, outboxIds: ids });
+    }
   }
 
   /** Publishes rows left unsent for longer than `olderThanMs` (a crash or outage between commit and publish). */
