@@ -4,6 +4,7 @@ import { readTriggerMessage, type TriggerMessage } from '../adapters/rabbitmq/tr
 import { deadLetterQueueOf, type QueueName } from '../adapters/rabbitmq/topology.js';
 import { logger } from '../adapters/telemetry/logger.js';
 import { shopMetrics } from '../adapters/telemetry/metrics.js';
+import { AppError } from '../errors.js';
 import { services } from './container.js';
 
 export const deadLetterReasonHeader = 'x-dead-letter-reason';
@@ -16,13 +17,46 @@ export interface ConsumeOptions<T> {
   types: readonly string[];
   schema: z.ZodType<T>;
   handle: (event: T, message: TriggerMessage & { type: string }) => Promise<unknown>;
+  /** Overrides `transientRetryBudgetMs` (tests). */
+  transientRetryBudgetMs?: number;
+}
+
+/**
+ * How long one invocation keeps retrying while a dependency (Postgres, the broker) is unavailable,
+ * before it gives the message back to the extension's retry rule. Well under host.json's
+ * functionTimeout (5 min).
+ */
+export const transientRetryBudgetMs = 60_000;
+
+function isTransient(error: unknown): boolean {
+  return error instanceof AppError && error.code === 'dependency_unavailable';
+}
+
+/**
+ * Runs the use-case, retrying with backoff (0.25 s doubling to 5 s) while a dependency is down.
+ * The extension retries a failed message at once, so without this a restart of a few seconds would
+ * use up its five attempts and dead-letter messages that only needed to wait.
+ */
+async function withTransientRetry(work: () => Promise<unknown>, context: InvocationContext, budgetMs: number): Promise<void> {
+  const deadline = Date.now() + budgetMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await work();
+      return;
+    } catch (error) {
+      const wait = Math.min(250 * 2 ** attempt, 5_000);
+      if (!isTransient(error) || Date.now() + wait > deadline) throw error;
+      if (attempt === 0) logger.warn('a dependency is unavailable; retrying the message', { function: context.functionName, error });
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
 }
 
 /**
  * The shared body of every RabbitMQ-triggered function: read the message, dead-letter it at once
  * with the reason when it can never succeed (unknown type, invalid payload), else run the
- * use-case. A use-case error propagates, so the extension's retry rule applies (five attempts,
- * then the queue's dead-letter exchange).
+ * use-case, riding out short dependency outages. An error that remains propagates, so the
+ * extension's retry rule applies (five attempts, then the queue's dead-letter exchange).
  */
 export async function consumeEvent<T>(input: unknown, context: InvocationContext, options: ConsumeOptions<T>): Promise<void> {
   const message = readTriggerMessage(input, context);
@@ -37,7 +71,7 @@ export async function consumeEvent<T>(input: unknown, context: InvocationContext
     return deadLetter(options.queue, message, `invalid ${type}: ${where}: ${issue.message}`, context);
   }
   try {
-    await options.handle(parsed.data, { ...message, type });
+    await withTransientRetry(() => options.handle(parsed.data, { ...message, type }), context, options.transientRetryBudgetMs ?? transientRetryBudgetMs);
   } catch (error) {
     shopMetrics.handlerFailed(context.functionName);
     if (message.requeueCount + 1 >= extensionMaxAttempts) shopMetrics.deadLettered(options.queue);
