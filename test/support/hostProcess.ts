@@ -20,9 +20,15 @@ export async function startHostProcess(options: { appRoot: string; env?: Record<
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Kept for assertions and failure messages; bounded so a long load test stays cheap.
+  const maxOutput = 4 * 1024 * 1024;
   let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const keep = (chunk: Buffer) => {
+    output += chunk.toString();
+    if (output.length > maxOutput) output = output.slice(-maxOutput / 2);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
   const baseUrl = await new Promise<string>((resolve, reject) => {
@@ -31,6 +37,7 @@ export async function startHostProcess(options: { appRoot: string; env?: Record<
       const match = /Host started on (http:\/\/\S+)/.exec(output);
       if (match) {
         clearTimeout(timer);
+        child.stdout!.off('data', check);
         resolve(match[1]!);
       }
     };

@@ -1,0 +1,311 @@
+import amqp from 'amqplib';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deadLetterQueueOf, queues } from '../../src/adapters/rabbitmq/topology.js';
+import { devIssuerSettings, devUserObjectId } from '../../src/dev-issuer/index.js';
+import { projectRoot, startHostProcess, type HostProcess } from '../support/hostProcess.js';
+import { checkPool, startPrivateServices, type PrivateServices } from '../support/privateServices.js';
+import { startShop, type Shop } from '../support/shop.js';
+import { createProducts, percentile, round, runCheckoutLoad, waitForFinal, type CheckoutRecord, type LoadUser } from './support/load.js';
+
+/*
+ * Fault suite: a checkout load against private Postgres/Redis/RabbitMQ (never the shared ones),
+ * with one fault in the middle of it, then the invariants: every 202 is exactly one order in a final
+ * state, stock = initial - PAID/PENDING quantities, no message ready or unacked, the outbox drained,
+ * dead-letter queues hold only what the suite poisoned, and a fresh batch of checkouts works.
+ *
+ * N defaults to 2000 users (1 item each) issued at RATE users/s (default 50, so the load spans ~40 s
+ * and the fault, injected at 8 s, lands in the middle of it; an unpaced load would burn through every
+ * remaining user with fast 503s while a dependency is down). FAULTS_N / FAULTS_RATE / FAULTS_C
+ * override. Each test stays within ~3 minutes: ~40 s load + up to 120 s to reach final states.
+ */
+const N = Number(process.env.FAULTS_N ?? 2000);
+const RATE = Number(process.env.FAULTS_RATE ?? 50);
+const C = Number(process.env.FAULTS_C ?? 32);
+const FAULT_AT_MS = 8_000;
+const DOWN_MS = 5_000;
+const mainQueues = Object.values(queues);
+
+let services: PrivateServices;
+let db: pg.Pool;
+/** Messages this suite put on the dead-letter queues on purpose, per DLQ. */
+const poisoned: Record<string, number> = Object.fromEntries(mainQueues.map((q) => [deadLetterQueueOf(q), 0]));
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+beforeAll(async () => {
+  services = await startPrivateServices('faults');
+  db = checkPool(services.postgresUrl);
+});
+
+afterAll(async () => {
+  await db?.end().catch(() => undefined);
+  await services?.close();
+});
+
+interface Harness {
+  shop: Shop;
+  /** Host processes that exited without being told to (a crash), with the end of their output. */
+  crashes: { code: number | null; signal: string | null; tail: string }[];
+  host: () => HostProcess;
+  api: () => string;
+  /** SIGKILLs the current host and starts a new one with the same settings. */
+  killAndRestartHost(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function harness(): Promise<Harness> {
+  const shop = await startShop({ env: services.env });
+  let host = shop.host;
+  const env = { ...services.env, ...devIssuerSettings({ issuer: shop.issuer.issuer, jwksUri: shop.issuer.jwksUri }) };
+  const crashes: Harness['crashes'] = [];
+  const expected = new Set<HostProcess>();
+  const watch = (h: HostProcess) =>
+    h.child.once('exit', (code, signal) => {
+      if (!expected.has(h)) crashes.push({ code, signal, tail: h.output().slice(-4000) });
+    });
+  watch(host);
+  return {
+    shop,
+    crashes,
+    host: () => host,
+    api: () => `${host.baseUrl}/api`,
+    async killAndRestartHost() {
+      expected.add(host);
+      await host.stop('SIGKILL');
+      host = await startHostProcess({ appRoot: projectRoot, env });
+      watch(host);
+    },
+    async stop() {
+      expected.add(host);
+      await host.stop();
+      await shop.issuer.close();
+    },
+  };
+}
+
+async function makeUsers(h: Harness, count: number, products: string[], prefix: string): Promise<LoadUser[]> {
+  const run = Date.now().toString(36);
+  return Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const name = `${prefix}-${run}-${i}`;
+      return { name, token: await h.shop.token({ user: name }), productId: products[i % products.length]! };
+    }),
+  );
+}
+
+async function waitUntil<T>(timeoutMs: number, probe: () => Promise<T>, ok: (value: T) => boolean): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await probe().catch(() => undefined as T);
+  while (!ok(value) && Date.now() < deadline) {
+    await sleep(500);
+    value = await probe().catch(() => value);
+  }
+  return value;
+}
+
+interface Outcome {
+  scenario: string;
+  counts: Record<string, unknown>;
+  problems: string[];
+}
+
+/** Runs the load with `fault` started FAULT_AT_MS into it, then checks every invariant. */
+async function scenario(name: string, h: Harness, fault: (() => Promise<void>) | undefined, options: { n?: number; rate?: number } = {}): Promise<Outcome> {
+  const n = options.n ?? N;
+  const productCount = 20;
+  const initialStock = Math.ceil((n + 100) / productCount) + 5;
+  const products = await createProducts(db, productCount, initialStock, 19.9, name);
+  const users = await makeUsers(h, n, products, name);
+  let faultError: unknown;
+  let faultWindow: { from: number; to: number } | undefined;
+  const loadStarted = performance.now();
+  const faultDone = fault
+    ? sleep(FAULT_AT_MS).then(async () => {
+        const from = performance.now() - loadStarted;
+        await fault().catch((error: unknown) => (faultError = error));
+        faultWindow = { from, to: performance.now() - loadStarted };
+      })
+    : Promise.resolve();
+  const [{ records, wallMs }] = await Promise.all([runCheckoutLoad({ api: h.api, users, concurrency: C, ratePerSecond: options.rate ?? RATE }), faultDone]);
+  if (faultError) throw faultError;
+
+  // A fresh batch after the fault: publishers and consumers must have reconnected by themselves.
+  const probeUsers = await makeUsers(h, 20, products, `${name}-after`);
+  const probe = await runCheckoutLoad({ api: h.api, users: probeUsers, concurrency: 10 });
+
+  const all: CheckoutRecord[] = [...records, ...probe.records];
+  const accepted = all.filter((r) => r.status === 202);
+  const acceptedIds = new Set(accepted.map((r) => r.orderId!));
+  const { pending, waitedMs } = await waitForFinal(db, [...acceptedIds], 120_000);
+
+  const oidToRecord = new Map(all.map((r) => [devUserObjectId(r.user.toLowerCase()), r]));
+  const { rows: orders } = await db.query<{ id: string; user_id: string; status: string }>(
+    'SELECT id, user_id, status FROM orders WHERE user_id = ANY($1::text[])',
+    [[...oidToRecord.keys()]],
+  );
+  const ordersById = new Map(orders.map((o) => [o.id, o]));
+  const lost = [...acceptedIds].filter((id) => !ordersById.has(id));
+  const notFinal = orders.filter((o) => !['PAID', 'PAYMENT_FAILED', 'REJECTED'].includes(o.status));
+  const perUser = new Map<string, number>();
+  for (const o of orders) perUser.set(o.user_id, (perUser.get(o.user_id) ?? 0) + 1);
+  const duplicates = [...perUser.values()].filter((count) => count > 1).reduce((sum, count) => sum + count - 1, 0);
+  // Orders whose checkout the client did not see accepted (a response lost in a crash, or a 503 after publishing).
+  const without202 = orders.filter((o) => !acceptedIds.has(o.id));
+  const without202ByClientStatus: Record<string, number> = {};
+  for (const o of without202) {
+    const r = oidToRecord.get(o.user_id);
+    const key = String(r?.status ?? `add:${r?.addStatus}`);
+    without202ByClientStatus[key] = (without202ByClientStatus[key] ?? 0) + 1;
+  }
+
+  const { rows: stockRows } = await db.query<{ id: string; stock: number }>('SELECT id, stock FROM products WHERE id = ANY($1::uuid[])', [products]);
+  const { rows: heldRows } = await db.query<{ product_id: string; held: string }>(
+    `SELECT i.product_id, sum(i.quantity) AS held FROM order_items i JOIN orders o ON o.id = i.order_id
+      WHERE i.product_id = ANY($1::uuid[]) AND o.status IN ('PAID', 'PENDING') GROUP BY i.product_id`,
+    [products],
+  );
+  const held = new Map(heldRows.map((r) => [r.product_id, Number(r.held)]));
+  const stockMismatches = stockRows.filter((r) => r.stock !== initialStock - (held.get(r.id) ?? 0)).map((r) => ({ id: r.id, stock: r.stock, expected: initialStock - (held.get(r.id) ?? 0) }));
+
+  // The sweep runs every 10 s for rows older than 5 s: give it two rounds.
+  const outboxUnsent = await waitUntil(
+    25_000,
+    async () => Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL')).rows[0]!.n),
+    (v) => v === 0,
+  );
+  const queueState = await waitUntil(
+    20_000,
+    () => services.rabbit.queues(),
+    (q) => mainQueues.every((name) => q[name]?.ready === 0 && q[name]?.unacked === 0 && q[name]?.consumers === 1),
+  );
+
+  const statuses: Record<string, number> = {};
+  for (const r of records) {
+    const key = r.status === undefined ? `add:${r.addStatus}` : String(r.status);
+    statuses[key] = (statuses[key] ?? 0) + 1;
+  }
+  const slow = all.filter((r) => r.status === -1 || r.addStatus === -1 || r.ms > 10_000 || r.addMs > 10_000).length;
+  const inWindow = faultWindow ? records.filter((r) => r.at >= faultWindow!.from && r.at <= faultWindow!.to) : [];
+
+  const counts = {
+    users: n,
+    accepted: records.filter((r) => r.status === 202).length,
+    statuses,
+    duringFault: faultWindow ? { checkouts: inWindow.length, statuses: countBy(inWindow.map((r) => String(r.status ?? `add:${r.addStatus}`))), windowS: round((faultWindow.to - faultWindow.from) / 1000, 1) } : undefined,
+    probeAccepted: probe.records.filter((r) => r.status === 202).length,
+    orders: orders.length,
+    duplicates,
+    lost: lost.length,
+    notFinal: notFinal.length + pending,
+    ordersWithout202: without202.length,
+    ordersWithout202ByClientStatus: without202ByClientStatus,
+    paid: orders.filter((o) => o.status === 'PAID').length,
+    rejected: orders.filter((o) => o.status === 'REJECTED').length,
+    paymentFailed: orders.filter((o) => o.status === 'PAYMENT_FAILED').length,
+    stockMismatches: stockMismatches.length,
+    outboxUnsent,
+    queues: queueState,
+    over10s: slow,
+    checkoutP50Ms: round(percentile(records.filter((r) => r.status !== undefined).map((r) => r.ms), 50)),
+    checkoutP99Ms: round(percentile(records.filter((r) => r.status !== undefined).map((r) => r.ms), 99)),
+    loadS: round(wallMs / 1000, 1),
+    finalWaitS: round(waitedMs / 1000, 1),
+  };
+  const problems: string[] = [];
+  if (lost.length) problems.push(`${lost.length} accepted checkouts have no order (e.g. ${lost.slice(0, 3).join(', ')})`);
+  if (duplicates) problems.push(`${duplicates} duplicate orders`);
+  if (notFinal.length || pending) problems.push(`${notFinal.length + pending} orders not final`);
+  if (stockMismatches.length) problems.push(`stock mismatches: ${JSON.stringify(stockMismatches.slice(0, 3))}`);
+  if (outboxUnsent) problems.push(`${outboxUnsent} outbox rows unsent`);
+  if (slow) problems.push(`${slow} requests hung 10 s or more`);
+  for (const crash of h.crashes) problems.push(`the local host exited by itself (code ${crash.code}, signal ${crash.signal}); its last output:\n${crash.tail}`);
+  if (counts.probeAccepted !== probeUsers.length) problems.push(`after the fault only ${counts.probeAccepted}/${probeUsers.length} checkouts were accepted`);
+  for (const q of mainQueues) {
+    const s = queueState[q];
+    if (!s || s.ready || s.unacked || s.consumers !== 1) problems.push(`queue ${q}: ${JSON.stringify(s)}`);
+    const dlq = queueState[deadLetterQueueOf(q)];
+    if (!dlq || dlq.ready !== poisoned[deadLetterQueueOf(q)] || dlq.unacked || dlq.consumers) {
+      problems.push(`dead-letter queue ${deadLetterQueueOf(q)}: ${JSON.stringify(dlq)}, expected ${poisoned[deadLetterQueueOf(q)]} poisoned`);
+    }
+  }
+  const outcome = { scenario: name, counts, problems };
+  console.log(JSON.stringify(outcome));
+  return outcome;
+}
+
+function countBy(values: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) out[v] = (out[v] ?? 0) + 1;
+  return out;
+}
+
+async function run(name: string, fault: ((h: Harness) => Promise<void>) | undefined, options: { n?: number; rate?: number } = {}): Promise<Outcome> {
+  const h = await harness();
+  try {
+    return await scenario(name, h, fault && (() => fault(h)), options);
+  } finally {
+    await h.stop().catch(() => undefined);
+  }
+}
+
+describe('fault suite (private Postgres, Redis and RabbitMQ)', () => {
+  it('dead-letters a malformed message at once and the pipeline goes on', async () => {
+    const h = await harness();
+    try {
+      const connection = await amqp.connect(services.rabbitUrl);
+      const channel = await connection.createConfirmChannel();
+      const dlq = deadLetterQueueOf(queues.cartCheckedOut);
+      const poison = async () => {
+        channel.sendToQueue(queues.cartCheckedOut, Buffer.from('{not json'), { messageId: 'poison-1', type: 'CartCheckedOut', persistent: true });
+        channel.sendToQueue(queues.cartCheckedOut, Buffer.from(JSON.stringify({ orderId: 'nope' })), { messageId: 'poison-2', type: 'CartCheckedOut', persistent: true });
+        await channel.waitForConfirms();
+        poisoned[dlq]! += 2;
+      };
+      const outcome = await scenario('malformed', h, poison, { n: Math.min(N, 400) });
+      const got = await channel.get(dlq, { noAck: false });
+      expect(got && String(got.properties.headers?.['x-dead-letter-reason'] ?? '')).toMatch(/invalid CartCheckedOut/);
+      if (got) channel.nack(got, false, true);
+      await connection.close();
+      expect(outcome.problems).toEqual([]);
+    } finally {
+      await h.stop().catch(() => undefined);
+    }
+  });
+
+  it('RabbitMQ restart: 503 during the outage, no lost 202, publishers and consumers reconnect', async () => {
+    const outcome = await run('rabbitmq-restart', async () => {
+      await services.rabbit.stop();
+      await sleep(DOWN_MS);
+      await services.rabbit.start();
+    });
+    const during = (outcome.counts.duringFault as { statuses: Record<string, number> }).statuses;
+    expect(Object.keys(during).every((s) => ['202', '503'].includes(s)), JSON.stringify(during)).toBe(true);
+    expect(outcome.problems).toEqual([]);
+  });
+
+  it('Postgres restart: consumers retry, the outbox holds events, nothing lost or duplicated', async () => {
+    const outcome = await run('postgres-restart', async () => {
+      await services.postgres.stop();
+      await sleep(DOWN_MS);
+      await services.postgres.start();
+    });
+    expect(outcome.problems).toEqual([]);
+  });
+
+  it('Redis restart: cart and idempotency calls get 503 during the outage and recover', async () => {
+    const outcome = await run('redis-restart', async () => {
+      await services.redis.stop();
+      await sleep(DOWN_MS);
+      await services.redis.start();
+    });
+    const during = (outcome.counts.duringFault as { statuses: Record<string, number> }).statuses;
+    expect(Object.keys(during).every((s) => ['202', '503', 'add:503'].includes(s)), JSON.stringify(during)).toBe(true);
+    expect(outcome.problems).toEqual([]);
+  });
+
+  it('local host SIGKILL mid-load: unacked messages redelivered once, the sweep publishes committed events', async () => {
+    const outcome = await run('host-sigkill', (h) => h.killAndRestartHost());
+    expect(outcome.problems).toEqual([]);
+  });
+});

@@ -1,0 +1,182 @@
+import { randomUUID } from 'node:crypto';
+import { Agent, request } from 'node:http';
+import type pg from 'pg';
+
+/*
+ * A bounded checkout load generator for the fault suite and the checkout benchmark: N users, each
+ * adds one item and checks out, at most C at a time (and optionally at most R users started per
+ * second, so a fault lands in the middle of the load instead of failing the rest in a burst).
+ * Plain node:http with a keep-alive agent (lighter than fetch; the load shares 2 cores with the
+ * host), a hard per-request timeout, no retries.
+ */
+
+export interface HttpResult {
+  status: number; // 0: network error, -1: timeout
+  body: string;
+  ms: number;
+  error?: string;
+}
+
+export function httpClient(maxSockets: number) {
+  const agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+  function call(url: string, options: { method?: string; token?: string; body?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<HttpResult> {
+    const started = performance.now();
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    return new Promise((resolve) => {
+      let settled = false;
+      const done = (result: Omit<HttpResult, 'ms'>) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve({ ...result, ms: performance.now() - started });
+      };
+      const req = request(
+        url,
+        {
+          method: options.method ?? 'GET',
+          agent,
+          headers: {
+            ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+            ...(body !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}),
+            ...options.headers,
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => done({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', (e) => done({ status: 0, body: '', error: e.message }));
+        },
+      );
+      const timer = setTimeout(() => {
+        done({ status: -1, body: '', error: 'timeout' });
+        req.destroy(new Error('timeout'));
+      }, options.timeoutMs ?? 10_000);
+      req.on('error', (e) => done({ status: 0, body: '', error: (e as NodeJS.ErrnoException).code ?? e.message }));
+      if (body !== undefined) req.write(body);
+      req.end();
+    });
+  }
+  return { call, close: () => agent.destroy() };
+}
+
+export interface LoadUser {
+  name: string;
+  token: string;
+  productId: string;
+}
+
+export interface CheckoutRecord {
+  user: string;
+  productId: string;
+  idempotencyKey: string;
+  addStatus: number;
+  addMs: number;
+  status: number | undefined; // undefined: checkout not attempted (the add failed)
+  ms: number;
+  orderId?: string;
+  error?: string;
+  /** ms since the load started, when the checkout was sent. */
+  at: number;
+}
+
+export interface LoadOptions {
+  /** The API base (e.g. http://127.0.0.1:1234/api); a function so a restarted host can take over. */
+  api: () => string;
+  users: readonly LoadUser[];
+  concurrency: number;
+  /** Users started per second at most; unlimited when absent. */
+  ratePerSecond?: number;
+  timeoutMs?: number;
+  /** Called once with the load's progress, e.g. to trigger a fault after some checkouts. */
+  onProgress?: (done: number, records: readonly CheckoutRecord[]) => void;
+}
+
+export async function runCheckoutLoad(options: LoadOptions): Promise<{ records: CheckoutRecord[]; wallMs: number }> {
+  const client = httpClient(options.concurrency);
+  const records: CheckoutRecord[] = [];
+  const started = performance.now();
+  let next = 0;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const worker = async () => {
+    for (;;) {
+      const index = next++;
+      if (index >= options.users.length) return;
+      if (options.ratePerSecond) {
+        const due = (index / options.ratePerSecond) * 1000;
+        const wait = due - (performance.now() - started);
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+      const user = options.users[index]!;
+      const idempotencyKey = randomUUID();
+      const add = await client.call(`${options.api()}/cart/items`, { method: 'POST', token: user.token, body: { productId: user.productId, quantity: 1 }, timeoutMs });
+      const record: CheckoutRecord = { user: user.name, productId: user.productId, idempotencyKey, addStatus: add.status, addMs: add.ms, status: undefined, ms: 0, at: performance.now() - started };
+      if (add.status === 200) {
+        const checkout = await client.call(`${options.api()}/cart/checkout`, { method: 'POST', token: user.token, headers: { 'idempotency-key': idempotencyKey }, timeoutMs });
+        record.status = checkout.status;
+        record.ms = checkout.ms;
+        if (checkout.error) record.error = checkout.error;
+        if (checkout.status === 202) record.orderId = (JSON.parse(checkout.body) as { orderId: string }).orderId;
+      } else if (add.error) record.error = `add: ${add.error}`;
+      records.push(record);
+      options.onProgress?.(records.length, records);
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  const wallMs = performance.now() - started;
+  client.close();
+  return { records, wallMs };
+}
+
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+export const round = (n: number, digits = 1) => (Number.isFinite(n) ? Math.round(n * 10 ** digits) / 10 ** digits : n);
+
+/** Inserts `count` products with `stock` each straight into the database; returns their ids. */
+export async function createProducts(db: pg.Pool, count: number, stock: number, price = 9.99, prefix = 'load'): Promise<string[]> {
+  const ids = Array.from({ length: count }, () => randomUUID());
+  await db.query(
+    `INSERT INTO products (id, name, description, price, stock)
+     SELECT id, $2 || ' ' || ord, 'load test product', $3, $4 FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, ord)`,
+    [ids, prefix, price, stock],
+  );
+  return ids;
+}
+
+/** Polls until every given order exists in a final status, or the time is up; returns the non-final count left. */
+export async function waitForFinal(db: pg.Pool, orderIds: readonly string[], timeoutMs: number): Promise<{ pending: number; waitedMs: number }> {
+  const started = Date.now();
+  let pending = orderIds.length;
+  while (Date.now() - started < timeoutMs) {
+    try {
+      const { rows } = await db.query<{ n: string }>(
+        `SELECT count(*) AS n FROM orders WHERE id = ANY($1::uuid[]) AND status IN ('PAID', 'PAYMENT_FAILED', 'REJECTED')`,
+        [orderIds],
+      );
+      pending = orderIds.length - Number(rows[0]!.n);
+      if (pending === 0) break;
+    } catch {
+      // the database may be restarting
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { pending, waitedMs: Date.now() - started };
+}
+
+/** Checkout-to-PAID latencies (ms) and the span from the first checkout to the last final status, from the database's own clock. */
+export async function orderTimings(db: pg.Pool, orderIds: readonly string[]) {
+  const { rows } = await db.query<{ ms: number; status: string }>(
+    `SELECT extract(epoch FROM (updated_at - checked_out_at)) * 1000 AS ms, status FROM orders WHERE id = ANY($1::uuid[])`,
+    [orderIds],
+  );
+  const { rows: span } = await db.query<{ ms: number | null }>(
+    `SELECT extract(epoch FROM (max(updated_at) - min(checked_out_at))) * 1000 AS ms FROM orders WHERE id = ANY($1::uuid[])`,
+    [orderIds],
+  );
+  const paid = rows.filter((r) => r.status === 'PAID').map((r) => Number(r.ms));
+  return { paid: paid.length, final: rows.length, toPaid: paid, spanMs: Number(span[0]!.ms ?? NaN) };
+}
