@@ -132,7 +132,9 @@ export class HttpTriggerServer {
     private readonly logger: HostLogger,
   ) {
     this.#routes = httpRoutes(registry);
-    this.#server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => {
+    // Idle keep-alive connections stay open 130 s, Kestrel's default under the Functions host, so
+    // clients reusing a pooled connection rarely race its close; slow requests are still bounded.
+    this.#server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 130_000 }, (req, res) => {
       const work = this.#handle(req, res).catch((error: unknown) => {
         this.logger.error(`Unhandled error serving ${req.method} ${req.url}: ${(error as Error).stack ?? error}`);
         if (!res.headersSent) res.writeHead(500).end();
