@@ -24,7 +24,6 @@ import { projectRoot } from '../test/support/hostProcess.js';
 import { checkPool, startPrivateServices, type PrivateServices } from '../test/support/privateServices.js';
 import { createProducts, orderTimings, percentile, round, runCheckoutLoad, waitForFinal, type LoadUser } from '../test/faults/support/load.js';
 import { summarizeProfileDir } from './lib/profile.js';
-import { startProfiledShop } from './lib/profiledShop.js';
 
 type Args = { cmd: string; n: number; c: number; duration: number; connections: number; profile: boolean; out?: string; compare?: string; shared: boolean };
 
@@ -98,7 +97,7 @@ function compareLine(line: BenchLine, file: string): void {
 
 /** A shop (local host + dev issuer) on the given services, optionally CPU-profiled. */
 async function shopOn(env: Record<string, string>, profileDir: string | undefined, extra: Record<string, string> = {}): Promise<Shop> {
-  return startProfiledShop({ ...env, ...extra }, profileDir);
+  return startShop({ env: { ...env, ...extra }, nodeArgs: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [] });
 }
 
 async function stopAndProfile(shop: Shop, profileDir: string | undefined) {

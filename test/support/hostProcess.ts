@@ -15,8 +15,14 @@ export interface HostProcess {
  * Starts the built local host (`dist/src/host/main.js`) as a child process on a free port, the way
  * `npm run dev` does, and resolves once it prints its base URL.
  */
-export async function startHostProcess(options: { appRoot: string; env?: Record<string, string | undefined>; timeoutMs?: number }): Promise<HostProcess> {
-  const child = spawn(process.execPath, [join(projectRoot, 'dist/src/host/main.js'), '--app-root', options.appRoot, '--port', '0'], {
+export async function startHostProcess(options: {
+  appRoot: string;
+  env?: Record<string, string | undefined>;
+  timeoutMs?: number;
+  /** Extra node flags, e.g. `--cpu-prof` for the bench (not allowed in NODE_OPTIONS). */
+  nodeArgs?: string[];
+}): Promise<HostProcess> {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(projectRoot, 'dist/src/host/main.js'), '--app-root', options.appRoot, '--port', '0'], {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -23,7 +23,7 @@ export const uniqueUser = (prefix = 'user') => `${prefix}-${randomUUID().slice(0
  * The shop as a user runs it: the built app under the local Functions host on a free port, with a
  * development issuer (also on free ports) for real signed tokens, against the real services.
  */
-export async function startShop(options: { env?: Record<string, string | undefined> } = {}): Promise<Shop> {
+export async function startShop(options: { env?: Record<string, string | undefined>; nodeArgs?: string[] } = {}): Promise<Shop> {
   const issuer = await startDevIssuer({ dir: mkdtempSync(join(tmpdir(), 'shop-issuer-')), httpsPort: 0, httpPort: 0 });
   const host = await startHostProcess({
     appRoot: projectRoot,
@@ -34,6 +34,7 @@ export async function startShop(options: { env?: Record<string, string | undefin
       ...devIssuerSettings({ issuer: issuer.issuer, jwksUri: issuer.jwksUri }),
       ...options.env,
     },
+    nodeArgs: options.nodeArgs,
   });
   const api = `${host.baseUrl}/api`;
   return {
