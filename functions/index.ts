@@ -10,7 +10,7 @@ import './cart.js';
 import './orders.js';
 import './payments.js';
 import './docs.js';
-import './notFound.js';
+import './routeNotFound.js';
 
 // Fail the worker at start-up, with one line naming the setting, rather than on the first request.
 settings();
