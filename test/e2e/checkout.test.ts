@@ -198,6 +198,15 @@ describe('checkout while the broker is unreachable', () => {
   });
   afterAll(() => shop?.stop());
 
+  it('when the broker is down, then health answers 503 naming rabbitmq and the others ok', async () => {
+    const response = await fetch(`${shop.api}/health`);
+    expect(response.status).toBe(503);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    const body = (await response.json()) as { detail: string; checks: Record<string, string> };
+    expect(body.checks).toEqual({ postgres: 'ok', redis: 'ok', rabbitmq: 'unavailable' });
+    expect(body.detail).toBe('Unavailable: rabbitmq');
+  });
+
   it('when the broker is down, then checkout answers 503 quickly and the cart stays intact', async () => {
     const productId = await createProduct(shop, { price: 1, stock: 5 });
     const token = await shop.token();
