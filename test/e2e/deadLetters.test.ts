@@ -29,10 +29,11 @@ describe('npm run dead-letters', () => {
     const listed = (await cli('list', 'order-created')).stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(listed.find((entry) => entry.messageId === messageId)).toMatchObject({ queue: 'order-created.dlq', reason: 'invalid OrderCreated: orderId: Invalid UUID', body: '{"orderId":"x"}' });
 
-    // Any running consumer may take it from order-created at once (and dead-letter it again), so
-    // the test checks what the operator sees rather than racing consumers for the queue.
     expect((await cli('replay', 'order-created', '--id', messageId)).stdout).toContain(`replayed ${messageId} to order-created`);
-    const remaining = (await cli('list', 'order-created')).stdout;
-    expect(remaining).not.toContain(messageId);
+    // A running consumer may take the replayed copy at once and, the payload being invalid, dead-letter
+    // it again: then it is back with a fresh retry count. Either way the entry with 4 attempts is gone.
+    const after = (await cli('list', 'order-created')).stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const entry = after.find((e) => e.messageId === messageId);
+    expect(entry === undefined || entry.attempts === null).toBe(true);
   });
 });
