@@ -6,15 +6,17 @@ import type { OutboxRelay } from './outbox.js';
 import { inTransaction, query } from './pool.js';
 
 function unitOfWork(client: pg.PoolClient, written: OutgoingEvent[]): OrderUnitOfWork {
+  // Named statements: Postgres parses and plans each once per connection.
+  const run = <R extends pg.QueryResultRow>(name: string, text: string, values: unknown[]) => client.query<R>({ name, text, values });
   return {
     async insertOrder(order) {
-      const { rowCount } = await client.query(
+      const { rowCount } = await run('orders-insert',
         `INSERT INTO orders (id, checkout_id, user_id, status, total, reason, checked_out_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
         [order.id, order.checkoutId, order.userId, order.status, decimalFromCents(order.totalCents), order.reason, order.checkedOutAt],
       );
       if (rowCount !== 1) return false;
-      await client.query(
+      await run('order-items-insert',
         `INSERT INTO order_items (order_id, product_id, name, unit_price, quantity)
          SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::numeric[], $5::int[])`,
         [
@@ -30,7 +32,7 @@ function unitOfWork(client: pg.PoolClient, written: OutgoingEvent[]): OrderUnitO
 
     async reserveStock(lines: readonly OrderLine[]) {
       // Rows are locked in id order so concurrent checkouts of the same products cannot deadlock.
-      const { rows } = await client.query<{ id: string; name: string; stock: number }>(
+      const { rows } = await run<{ id: string; name: string; stock: number }>('products-lock-for-reservation',
         'SELECT id, name, stock FROM products WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE',
         [lines.map((l) => l.productId)],
       );
@@ -42,7 +44,7 @@ function unitOfWork(client: pg.PoolClient, written: OutgoingEvent[]): OrderUnitO
           return { ok: false, reason: `not enough stock for ${product.name}: ${line.quantity} requested, ${product.stock} available` };
         }
       }
-      await client.query(
+      await run('products-reserve',
         `UPDATE products p SET stock = p.stock - w.quantity, updated_at = now()
            FROM unnest($1::uuid[], $2::int[]) AS w(id, quantity) WHERE p.id = w.id`,
         [lines.map((l) => l.productId), lines.map((l) => l.quantity)],
@@ -51,7 +53,7 @@ function unitOfWork(client: pg.PoolClient, written: OutgoingEvent[]): OrderUnitO
     },
 
     async transition(orderId: string, from: OrderStatus, to: OrderStatus, reason?: string) {
-      const { rowCount } = await client.query(
+      const { rowCount } = await run('orders-transition',
         'UPDATE orders SET status = $3, reason = COALESCE($4, reason), updated_at = now() WHERE id = $1 AND status = $2',
         [orderId, from, to, reason ?? null],
       );
@@ -59,7 +61,7 @@ function unitOfWork(client: pg.PoolClient, written: OutgoingEvent[]): OrderUnitO
     },
 
     async releaseStock(orderId: string) {
-      await client.query(
+      await run('products-release',
         `UPDATE products p SET stock = p.stock + i.quantity, updated_at = now()
            FROM (SELECT product_id, quantity FROM order_items WHERE order_id = $1 ORDER BY product_id) i
           WHERE p.id = i.product_id`,
@@ -68,7 +70,7 @@ function unitOfWork(client: pg.PoolClient, written: OutgoingEvent[]): OrderUnitO
     },
 
     async insertPayment(payment: Omit<Payment, 'createdAt'>) {
-      const { rowCount } = await client.query(
+      const { rowCount } = await run('payments-insert',
         'INSERT INTO payments (id, order_id, status, amount, reason) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (order_id) DO NOTHING',
         [payment.id, payment.orderId, payment.status, decimalFromCents(payment.amountCents), payment.reason],
       );
@@ -76,7 +78,7 @@ function unitOfWork(client: pg.PoolClient, written: OutgoingEvent[]): OrderUnitO
     },
 
     async addToOutbox(event: OutgoingEvent) {
-      await client.query('INSERT INTO outbox (id, type, payload, traceparent, tracestate) VALUES ($1, $2, $3, $4, $5)', [
+      await run('outbox-insert', 'INSERT INTO outbox (id, type, payload, traceparent, tracestate) VALUES ($1, $2, $3, $4, $5)', [
         event.id,
         event.type,
         JSON.stringify(event.payload),
@@ -143,19 +145,19 @@ export function postgresOrderStore(pool: pg.Pool, relay: OutboxRelay): OrderStor
     },
 
     async get(orderId) {
-      const { rows } = await query<OrderRow>(pool, `${orderSelect} WHERE o.id = $1`, [orderId]);
+      const { rows } = await query<OrderRow>(pool, { name: 'orders-get', text: `${orderSelect} WHERE o.id = $1` }, [orderId]);
       return rows[0] && toOrder(rows[0]);
     },
 
     async listForUser(userId, limit, before) {
       const { rows } = before
-        ? await query<OrderRow>(pool, `${orderSelect} WHERE o.user_id = $1 AND o.id < $2 ORDER BY o.id DESC LIMIT $3`, [userId, before, limit])
-        : await query<OrderRow>(pool, `${orderSelect} WHERE o.user_id = $1 ORDER BY o.id DESC LIMIT $2`, [userId, limit]);
+        ? await query<OrderRow>(pool, { name: 'orders-page-before', text: `${orderSelect} WHERE o.user_id = $1 AND o.id < $2 ORDER BY o.id DESC LIMIT $3` }, [userId, before, limit])
+        : await query<OrderRow>(pool, { name: 'orders-page-first', text: `${orderSelect} WHERE o.user_id = $1 ORDER BY o.id DESC LIMIT $2` }, [userId, limit]);
       return rows.map(toOrder);
     },
 
     async paymentExists(orderId) {
-      const { rowCount } = await query(pool, 'SELECT 1 FROM payments WHERE order_id = $1', [orderId]);
+      const { rowCount } = await query(pool, { name: 'payments-exists', text: 'SELECT 1 FROM payments WHERE order_id = $1' }, [orderId]);
       return rowCount === 1;
     },
   };

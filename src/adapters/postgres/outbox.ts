@@ -31,7 +31,7 @@ export class OutboxRelay {
     const ids = events.map((event) => event.id);
     try {
       await this.publisher.publish(events);
-      await this.pool.query('UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY($1::uuid[]) AND sent_at IS NULL', [ids]);
+      await this.pool.query({ name: 'outbox-mark-sent', text: 'UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY($1::uuid[]) AND sent_at IS NULL', values: [ids] });
     } catch (error) {
       logger.warn('outbox relay failed; the sweep will publish the events', { error, outboxIds: ids });
     }

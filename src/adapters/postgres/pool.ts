@@ -52,10 +52,13 @@ export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClie
   }
 }
 
-/** A pool query whose unavailability becomes a 503 AppError. */
-export async function query<R extends pg.QueryResultRow>(pool: pg.Pool, text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+/**
+ * A pool query whose unavailability becomes a 503 AppError. A `name` makes it a prepared statement:
+ * Postgres parses and plans it once per connection instead of on every call.
+ */
+export async function query<R extends pg.QueryResultRow>(pool: pg.Pool, statement: { name?: string; text: string }, values: unknown[] = []): Promise<pg.QueryResult<R>> {
   try {
-    return await pool.query<R>(text, values);
+    return await pool.query<R>({ ...statement, values });
   } catch (error) {
     throw isPostgresUnavailable(error) ? dependencyUnavailable('postgres', error) : error;
   }

@@ -31,26 +31,26 @@ export function postgresProductRepository(pool: pg.Pool): ProductRepository {
   return {
     async list(limit, after) {
       const { rows } = after
-        ? await query<ProductRow>(pool, `SELECT ${columns} FROM products WHERE id > $1 ORDER BY id LIMIT $2`, [after, limit])
-        : await query<ProductRow>(pool, `SELECT ${columns} FROM products ORDER BY id LIMIT $1`, [limit]);
+        ? await query<ProductRow>(pool, { name: 'products-page-after', text: `SELECT ${columns} FROM products WHERE id > $1 ORDER BY id LIMIT $2` }, [after, limit])
+        : await query<ProductRow>(pool, { name: 'products-page-first', text: `SELECT ${columns} FROM products ORDER BY id LIMIT $1` }, [limit]);
       return rows.map(toProduct);
     },
 
     async get(id) {
-      const { rows } = await query<ProductRow>(pool, `SELECT ${columns} FROM products WHERE id = $1`, [id]);
+      const { rows } = await query<ProductRow>(pool, { name: 'products-get', text: `SELECT ${columns} FROM products WHERE id = $1` }, [id]);
       return rows[0] && toProduct(rows[0]);
     },
 
     async getMany(ids) {
       if (ids.length === 0) return new Map();
-      const { rows } = await query<ProductRow>(pool, `SELECT ${columns} FROM products WHERE id = ANY($1::uuid[])`, [ids]);
+      const { rows } = await query<ProductRow>(pool, { name: 'products-get-many', text: `SELECT ${columns} FROM products WHERE id = ANY($1::uuid[])` }, [ids]);
       return new Map(rows.map((row) => [row.id, toProduct(row)]));
     },
 
     async create(id, input: ProductInput) {
       const { rows } = await query<ProductRow>(
         pool,
-        `INSERT INTO products (id, name, description, price, stock) VALUES ($1, $2, $3, $4, $5) RETURNING ${columns}`,
+        { text: `INSERT INTO products (id, name, description, price, stock) VALUES ($1, $2, $3, $4, $5) RETURNING ${columns}` },
         [id, input.name, input.description, decimalFromCents(input.priceCents), input.stock],
       );
       return toProduct(rows[0]!);
@@ -59,14 +59,14 @@ export function postgresProductRepository(pool: pg.Pool): ProductRepository {
     async replace(id, input) {
       const { rows } = await query<ProductRow>(
         pool,
-        `UPDATE products SET name = $2, description = $3, price = $4, stock = $5, updated_at = now() WHERE id = $1 RETURNING ${columns}`,
+        { text: `UPDATE products SET name = $2, description = $3, price = $4, stock = $5, updated_at = now() WHERE id = $1 RETURNING ${columns}` },
         [id, input.name, input.description, decimalFromCents(input.priceCents), input.stock],
       );
       return rows[0] && toProduct(rows[0]);
     },
 
     async delete(id) {
-      const { rowCount } = await query(pool, 'DELETE FROM products WHERE id = $1', [id]);
+      const { rowCount } = await query(pool, { text: 'DELETE FROM products WHERE id = $1' }, [id]);
       return rowCount === 1;
     },
   };
