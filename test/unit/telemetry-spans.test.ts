@@ -1,23 +1,16 @@
-import { context, metrics, propagation, SpanKind, trace } from '@opentelemetry/api';
-import { logs } from '@opentelemetry/api-logs';
+import { SpanKind, trace } from '@opentelemetry/api';
 import { HttpRequest, InvocationContext, PostInvocationContext, PreInvocationContext } from '@azure/functions';
 import { node, tracing } from '@opentelemetry/sdk-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { invocationHooks } from '../../src/adapters/telemetry/invocation.js';
 import { startProducerSpan } from '../../src/adapters/telemetry/messaging.js';
 import { currentScope } from '../../src/adapters/telemetry/scope.js';
+import { resetOpenTelemetry } from '../support/openTelemetry.js';
 
 const parentTraceId = '4bf92f3577b34da6a3ce929d0e0e4736';
 const parentSpanId = '00f067aa0ba902b7';
 const traceparent = `00-${parentTraceId}-${parentSpanId}-01`;
 
-function resetOpenTelemetry(): void {
-  trace.disable();
-  metrics.disable();
-  logs.disable();
-  propagation.disable();
-  context.disable();
-}
 
 describe('invocation spans and producer spans', () => {
   const exporter = new tracing.InMemorySpanExporter();

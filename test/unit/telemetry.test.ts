@@ -3,23 +3,16 @@ import { createServer as createHttpsServer } from 'node:https';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import { context, metrics, propagation, trace } from '@opentelemetry/api';
-import { logs } from '@opentelemetry/api-logs';
+import { metrics, trace } from '@opentelemetry/api';
 import { generate as generateCertificate } from 'selfsigned';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { telemetrySettings } from '../../src/config.js';
 import { planTelemetry, startTelemetry, type TelemetryHandle } from '../../src/adapters/telemetry/setup.js';
+import { resetOpenTelemetry } from '../support/openTelemetry.js';
 
 const endpoint = 'http://127.0.0.1:4318';
 const connectionString = 'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:9/';
 
-function resetOpenTelemetry(): void {
-  trace.disable();
-  metrics.disable();
-  logs.disable();
-  propagation.disable();
-  context.disable();
-}
 
 describe('telemetry settings and plan', () => {
   it('when neither setting is set, then telemetry is off', () => {
