@@ -12,7 +12,11 @@ loadLocalSettings();
 
 let issuer: DevIssuer | undefined;
 if (process.env.ENTRA_TENANT_ID === DEV_TENANT_ID) {
-  issuer = await startDevIssuer({ dir: join(projectRoot, '.local/dev-issuer') });
+  issuer = await startDevIssuer({ dir: join(projectRoot, '.local/dev-issuer') }).catch((error: NodeJS.ErrnoException) => {
+    const reason = error.code === 'EADDRINUSE' ? `port ${(error as { port?: number }).port} is in use (is another npm run dev or npm run issuer running?)` : error.message;
+    console.error(`[dev] cannot start the development issuer: ${reason}`);
+    process.exit(1);
+  });
   console.log(`[dev] development issuer at ${issuer.authority} (tokens: npm run token -- --user alice)`);
 } else {
   console.log(`[dev] using the Entra tenant ${process.env.ENTRA_TENANT_ID ?? '(ENTRA_TENANT_ID is not set)'}`);
