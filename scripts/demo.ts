@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createShopClient, devIssuerTokenProvider, type Order } from '../src/client/index.js';
+import { createShopClient, devIssuerTokenProvider, ShopApiError, type Order } from '../src/client/index.js';
 import { createDevTokenMinter, devIssuerUrls, loadOrCreateDevIssuerState } from '../src/dev-issuer/index.js';
 import { projectRoot } from './localSettings.js';
 
@@ -42,16 +42,22 @@ step(4, 'Catalog, first page', page.items.map((p) => `${p.name}: ${p.price} (sto
 
 step(5, 'Shopper adds 2 to the cart', await shopper.addToCart(product.id, 2));
 
+const started = Date.now();
 const checkout = await shopper.checkout({ idempotencyKey: randomUUID() });
 step(6, 'Checkout accepted (CartCheckedOut published with confirms)', checkout);
 
-let order: Order = await shopper.getOrder(checkout.orderId);
-const started = Date.now();
-while (order.status === 'PENDING' && Date.now() - started < 30_000) {
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  order = await shopper.getOrder(checkout.orderId);
+// The order is written by the orders function a moment later: until then GET answers 404.
+const currentOrder = () => shopper.getOrder(checkout.orderId).catch((error: unknown) => (error instanceof ShopApiError && error.status === 404 ? undefined : Promise.reject(error)));
+let order: Order | undefined = await currentOrder();
+while ((order === undefined || order.status === 'PENDING') && Date.now() - started < 30_000) {
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  order = await currentOrder();
 }
-step(7, `Order ${order.status} after ${Date.now() - started} ms (orders -> OrderCreated -> payments -> PaymentSucceeded -> orders)`, order);
+if (!order) {
+  console.error(`Order ${checkout.orderId} did not appear within 30 s: are the RabbitMQ-triggered functions running?`);
+  process.exit(1);
+}
+step(7, `Order ${order.status} ${Date.now() - started} ms after checkout (orders -> OrderCreated -> payments -> PaymentSucceeded -> orders)`, order);
 step(8, 'Payment', order.payment ?? 'none');
 step(9, 'Cart after checkout', await shopper.getCart());
 process.exit(order.status === 'PAID' ? 0 : 1);
