@@ -1,5 +1,5 @@
 import Module from 'node:module';
-import type { FunctionCallback, FunctionMetadata, HookCallback, HookName, ProgrammingModel } from './coreTypes.js';
+import type { FunctionCallback, FunctionMetadata, HookCallback, HookName, ProgrammingModel, RpcBindingInfo } from './coreTypes.js';
 
 export interface RegisteredFunction {
   metadata: FunctionMetadata;
@@ -31,6 +31,15 @@ export class AppRegistry {
     preInvocation: [],
     postInvocation: [],
   };
+
+  /** The registered functions whose trigger binding has this type (e.g. `httpTrigger`), with that binding. */
+  functionsWithTrigger(type: string): { fn: RegisteredFunction; triggerName: string; binding: RpcBindingInfo }[] {
+    const wanted = type.toLowerCase();
+    return [...this.functions.values()].flatMap((fn) => {
+      const entry = Object.entries(fn.metadata.bindings).find(([, binding]) => binding.type?.toLowerCase() === wanted);
+      return entry ? [{ fn, triggerName: entry[0], binding: entry[1] }] : [];
+    });
+  }
 
   /** The module object `require('@azure/functions-core')` returns inside the app. */
   coreApi() {

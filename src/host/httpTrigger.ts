@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AppRegistry, RegisteredFunction } from './functionsCore.js';
-import type { RpcBindingInfo, RpcHttpCookie, RpcHttpData, RpcInvocationRequest, RpcInvocationResponse } from './coreTypes.js';
+import type { RpcHttpCookie, RpcHttpData, RpcInvocationRequest, RpcInvocationResponse } from './coreTypes.js';
 import type { HostOptions } from './hostConfig.js';
 import { invokeFunction } from './invoke.js';
 import type { HostLogger } from './logger.js';
@@ -17,27 +17,18 @@ export interface HttpFunctionRoute {
   authLevel: string;
 }
 
-function isHttpTrigger(binding: RpcBindingInfo): boolean {
-  return binding.type?.toLowerCase() === 'httptrigger';
-}
-
 /** The HTTP functions of the app, most specific route first (the order the host's router tries them). */
 export function httpRoutes(registry: AppRegistry): HttpFunctionRoute[] {
-  const routes: HttpFunctionRoute[] = [];
-  for (const fn of registry.functions.values()) {
-    const entry = Object.entries(fn.metadata.bindings).find(([, binding]) => isHttpTrigger(binding));
-    if (!entry) continue;
-    const [triggerName, binding] = entry;
-    const methods = ((binding.methods as string[] | undefined) ?? allMethods).map((m) => m.toUpperCase());
-    routes.push({
+  return registry
+    .functionsWithTrigger('httpTrigger')
+    .map(({ fn, triggerName, binding }) => ({
       fn,
       triggerName,
       route: compileRoute((binding.route as string | undefined) ?? fn.metadata.name),
-      methods,
+      methods: ((binding.methods as string[] | undefined) ?? allMethods).map((m) => m.toUpperCase()),
       authLevel: String(binding.authLevel ?? 'function'),
-    });
-  }
-  return routes.sort((a, b) => compareRoutes(a.route, b.route));
+    }))
+    .sort((a, b) => compareRoutes(a.route, b.route));
 }
 
 class BodyTooLarge extends Error {}

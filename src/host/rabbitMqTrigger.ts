@@ -18,18 +18,14 @@ export interface RabbitMqFunction {
 }
 
 export function rabbitMqFunctions(registry: AppRegistry): RabbitMqFunction[] {
-  const result: RabbitMqFunction[] = [];
-  for (const fn of registry.functions.values()) {
-    const entry = Object.entries(fn.metadata.bindings).find(([, b]) => b.type?.toLowerCase() === 'rabbitmqtrigger');
-    if (!entry) continue;
-    const [triggerName, binding] = entry as [string, RpcBindingInfo & { queueName?: string; connectionStringSetting?: string }];
-    if (!binding.queueName) throw new Error(`Function "${fn.metadata.name}": rabbitMQTrigger needs a queueName`);
-    if (!binding.connectionStringSetting) {
+  return registry.functionsWithTrigger('rabbitMQTrigger').map(({ fn, triggerName, binding }) => {
+    const { queueName, connectionStringSetting } = binding as RpcBindingInfo & { queueName?: string; connectionStringSetting?: string };
+    if (!queueName) throw new Error(`Function "${fn.metadata.name}": rabbitMQTrigger needs a queueName`);
+    if (!connectionStringSetting) {
       throw new Error(`Function "${fn.metadata.name}": rabbitMQTrigger needs a connectionStringSetting (the name of an app setting)`);
     }
-    result.push({ fn, triggerName, queueName: binding.queueName, connectionStringSetting: binding.connectionStringSetting });
-  }
-  return result;
+    return { fn, triggerName, queueName, connectionStringSetting };
+  });
 }
 
 /**

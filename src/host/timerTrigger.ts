@@ -12,16 +12,11 @@ export interface TimerFunction {
 }
 
 export function timerFunctions(registry: AppRegistry): TimerFunction[] {
-  const result: TimerFunction[] = [];
-  for (const fn of registry.functions.values()) {
-    const entry = Object.entries(fn.metadata.bindings).find(([, b]) => b.type?.toLowerCase() === 'timertrigger');
-    if (!entry) continue;
-    const [triggerName, binding] = entry;
+  return registry.functionsWithTrigger('timerTrigger').map(({ fn, triggerName, binding }) => {
     const schedule = String(binding.schedule ?? '');
     nextOccurrence(schedule, new Date()); // fail at start-up on a bad schedule, as the host does
-    result.push({ fn, triggerName, schedule, runOnStartup: binding.runOnStartup === true });
-  }
-  return result;
+    return { fn, triggerName, schedule, runOnStartup: binding.runOnStartup === true };
+  });
 }
 
 /** NCRONTAB (`{second} {minute} {hour} {day} {month} {day-of-week}`) or a `hh:mm:ss` interval. */
