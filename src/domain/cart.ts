@@ -18,14 +18,18 @@ export interface CartSnapshot {
   version: number;
 }
 
-export type CartChange = { ok: true } | { ok: false; reason: 'quantity_limit'; current: number } | { ok: false; reason: 'line_limit' };
+/** A change's outcome: the cart as it is after the change, or the limit that refused it. */
+export type CartChange = { ok: true; cart: CartSnapshot } | { ok: false; reason: 'quantity_limit'; current: number } | { ok: false; reason: 'line_limit' };
 
-/** A user's cart: product -> quantity. Every change is atomic, so concurrent changes never lose one another. */
+/**
+ * A user's cart: product -> quantity. Every change is atomic, so concurrent changes never lose one
+ * another, and answers with the resulting cart, so no second read is needed.
+ */
 export interface CartStore {
   read(userId: string): Promise<CartSnapshot>;
   add(userId: string, productId: string, quantity: number): Promise<CartChange>;
   set(userId: string, productId: string, quantity: number): Promise<CartChange>;
-  remove(userId: string, productId: string): Promise<void>;
+  remove(userId: string, productId: string): Promise<CartSnapshot>;
   /** Empties the cart if its version is still `version`; false when it changed meanwhile. */
   clearIfUnchanged(userId: string, version: number): Promise<boolean>;
 }
@@ -53,9 +57,14 @@ export interface PricedLine {
   quantity: number;
 }
 
-/** The cart's lines with current products; lines whose product was deleted are left out. */
-export async function priceLines(lines: readonly CartLine[], products: ProductRepository): Promise<PricedLine[]> {
-  const found = await products.getMany(lines.map((line) => line.productId));
+/**
+ * The cart's lines with current products; lines whose product was deleted are left out. Products
+ * the caller has just read are passed as `known` and not fetched again.
+ */
+export async function priceLines(lines: readonly CartLine[], products: ProductRepository, known: readonly Product[] = []): Promise<PricedLine[]> {
+  const found = new Map(known.map((product) => [product.id, product]));
+  const missing = lines.map((line) => line.productId).filter((id) => !found.has(id));
+  if (missing.length > 0) for (const [id, product] of await products.getMany(missing)) found.set(id, product);
   return lines.flatMap((line) => {
     const product = found.get(line.productId);
     return product ? [{ product, quantity: line.quantity }] : [];
@@ -76,41 +85,36 @@ export function cartView(lines: readonly PricedLine[]): CartView {
   return { items, total: numberFromCents(totalCents) };
 }
 
-function rejectChange(change: CartChange): void {
-  if (change.ok) return;
+function changedCart(change: CartChange): CartSnapshot {
+  if (change.ok) return change.cart;
   if (change.reason === 'line_limit') throw new AppError('conflict', `A cart holds at most ${maxLinesPerCart} different products`);
   throw new AppError('conflict', `A cart line holds at most ${maxQuantityPerLine} items (this line has ${change.current})`);
 }
 
 export function cartService(carts: CartStore, products: ProductRepository) {
-  const view = async (userId: string) => cartView(await priceLines((await carts.read(userId)).lines, products));
-  const requireProduct = async (productId: string) => {
-    if (!isUuid(productId) || !(await products.get(productId))) throw notFoundProduct(productId);
+  const priced = async (cart: CartSnapshot, known: readonly Product[] = []) => cartView(await priceLines(cart.lines, products, known));
+  const requireProduct = async (productId: string): Promise<Product> => {
+    const product = isUuid(productId) ? await products.get(productId) : undefined;
+    if (!product) throw notFoundProduct(productId);
+    return product;
   };
+  const remove = async (userId: string, productId: string) => priced(isUuid(productId) ? await carts.remove(userId, productId) : await carts.read(userId));
 
   return {
-    view,
+    view: async (userId: string) => priced(await carts.read(userId)),
 
     async add(userId: string, productId: string, quantity: number): Promise<CartView> {
-      await requireProduct(productId);
-      rejectChange(await carts.add(userId, productId, quantity));
-      return view(userId);
+      const product = await requireProduct(productId);
+      return priced(changedCart(await carts.add(userId, productId, quantity)), [product]);
     },
 
     async setQuantity(userId: string, productId: string, quantity: number): Promise<CartView> {
-      if (quantity === 0) {
-        if (isUuid(productId)) await carts.remove(userId, productId);
-      } else {
-        await requireProduct(productId);
-        rejectChange(await carts.set(userId, productId, quantity));
-      }
-      return view(userId);
+      if (quantity === 0) return remove(userId, productId);
+      const product = await requireProduct(productId);
+      return priced(changedCart(await carts.set(userId, productId, quantity)), [product]);
     },
 
-    async remove(userId: string, productId: string): Promise<CartView> {
-      if (isUuid(productId)) await carts.remove(userId, productId);
-      return view(userId);
-    },
+    remove,
   };
 }
 

@@ -52,6 +52,10 @@ export function inMemoryCarts(limits: { maxQuantity: number; maxLines: number })
   const versions = new Map<string, number>();
   const cartOf = (userId: string) => carts.get(userId) ?? carts.set(userId, new Map()).get(userId)!;
   const bump = (userId: string) => versions.set(userId, (versions.get(userId) ?? 0) + 1);
+  const snapshot = (userId: string): CartSnapshot => ({
+    lines: [...cartOf(userId)].map(([productId, quantity]): CartLine => ({ productId, quantity })),
+    version: versions.get(userId) ?? 0,
+  });
   const change = (userId: string, productId: string, wanted: (current: number) => number): CartChange => {
     const cart = cartOf(userId);
     const current = cart.get(productId) ?? 0;
@@ -60,13 +64,12 @@ export function inMemoryCarts(limits: { maxQuantity: number; maxLines: number })
     if (quantity > limits.maxQuantity) return { ok: false, reason: 'quantity_limit', current };
     cart.set(productId, quantity);
     bump(userId);
-    return { ok: true };
+    return { ok: true, cart: snapshot(userId) };
   };
   return {
     carts,
-    async read(userId): Promise<CartSnapshot> {
-      const lines: CartLine[] = [...cartOf(userId)].map(([productId, quantity]) => ({ productId, quantity }));
-      return { lines, version: versions.get(userId) ?? 0 };
+    async read(userId) {
+      return snapshot(userId);
     },
     async add(userId, productId, quantity) {
       return change(userId, productId, (current) => current + quantity);
@@ -76,6 +79,7 @@ export function inMemoryCarts(limits: { maxQuantity: number; maxLines: number })
     },
     async remove(userId, productId) {
       if (cartOf(userId).delete(productId)) bump(userId);
+      return snapshot(userId);
     },
     async clearIfUnchanged(userId, version) {
       if ((versions.get(userId) ?? 0) !== version) return false;

@@ -29,10 +29,12 @@ class MemoryCarts implements CartStore {
     if (line) line.quantity += quantity;
     else cart.lines.push({ productId, quantity });
     this.carts.set(userId, { lines: cart.lines, version: cart.version + 1 });
-    return { ok: true };
+    return { ok: true, cart: await this.read(userId) };
   }
   set = this.add;
-  async remove() {}
+  async remove(userId: string) {
+    return this.read(userId);
+  }
   async clearIfUnchanged(userId: string, version: number) {
     const cart = this.carts.get(userId);
     if (!cart || cart.version !== version) return false;

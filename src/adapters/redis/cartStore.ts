@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { maxLinesPerCart, maxQuantityPerLine, type CartChange, type CartStore } from '../../domain/cart.js';
+import { maxLinesPerCart, maxQuantityPerLine, type CartChange, type CartSnapshot, type CartStore } from '../../domain/cart.js';
 import { redisCall } from './client.js';
 
 /** Carts expire after 30 days without a change. */
@@ -15,17 +15,17 @@ local wanted = current + tonumber(ARGV[2])
 if ARGV[5] == 'set' then wanted = tonumber(ARGV[2]) end
 if wanted > tonumber(ARGV[3]) then return {-2, current} end
 redis.call('HSET', KEYS[1], ARGV[1], wanted)
-redis.call('INCR', KEYS[2])
+local version = redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
-return {wanted, 0}`;
+return {wanted, 0, redis.call('HGETALL', KEYS[1]), version}`;
 
 const removeScript = `
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then
   redis.call('INCR', KEYS[2])
   redis.call('EXPIRE', KEYS[2], ARGV[2])
 end
-return 1`;
+return {redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[2]) or '0'}`;
 
 const clearScript = `
 if tonumber(redis.call('GET', KEYS[2]) or '0') ~= tonumber(ARGV[1]) then return 0 end
@@ -36,6 +36,13 @@ return 1`;
 const readScript = `return {redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[2]) or '0'}`;
 
 type Script = (...args: (string | number)[]) => Promise<unknown>;
+
+/** A cart from HGETALL's flat [field, value, ...] reply and the version counter. */
+function snapshotOf(flat: string[], version: string | number): CartSnapshot {
+  const lines = [];
+  for (let i = 0; i < flat.length; i += 2) lines.push({ productId: flat[i]!, quantity: Number(flat[i + 1]) });
+  return { lines, version: Number(version) };
+}
 interface CartCommands {
   cartChange: Script;
   cartRemove: Script;
@@ -52,25 +59,24 @@ export function redisCartStore(redis: Redis): CartStore {
   const scripts = redis as unknown as CartCommands;
 
   const change = async (mode: 'add' | 'set', userId: string, productId: string, quantity: number): Promise<CartChange> => {
-    const [result, current] = (await redisCall(() =>
+    const [result, current, flat, version] = (await redisCall(() =>
       scripts.cartChange(...keys(userId), productId, quantity, maxQuantityPerLine, maxLinesPerCart, mode, cartTtlSeconds),
-    )) as [number, number];
+    )) as [number, number, string[], number];
     if (result === -1) return { ok: false, reason: 'line_limit' };
     if (result === -2) return { ok: false, reason: 'quantity_limit', current };
-    return { ok: true };
+    return { ok: true, cart: snapshotOf(flat, version) };
   };
 
   return {
     async read(userId) {
       const [flat, version] = (await redisCall(() => scripts.cartRead(...keys(userId)))) as [string[], string];
-      const lines = [];
-      for (let i = 0; i < flat.length; i += 2) lines.push({ productId: flat[i]!, quantity: Number(flat[i + 1]) });
-      return { lines, version: Number(version) };
+      return snapshotOf(flat, version);
     },
     add: (userId, productId, quantity) => change('add', userId, productId, quantity),
     set: (userId, productId, quantity) => change('set', userId, productId, quantity),
     async remove(userId, productId) {
-      await redisCall(() => scripts.cartRemove(...keys(userId), productId, cartTtlSeconds));
+      const [flat, version] = (await redisCall(() => scripts.cartRemove(...keys(userId), productId, cartTtlSeconds))) as [string[], string];
+      return snapshotOf(flat, version);
     },
     async clearIfUnchanged(userId, version) {
       return (await redisCall(() => scripts.cartClear(...keys(userId), version))) === 1;
