@@ -45,8 +45,11 @@ export interface OrderUnitOfWork {
   insertOrder(order: Omit<Order, 'createdAt' | 'updatedAt' | 'payment'>): Promise<boolean>;
   /** Takes every line's quantity from stock, or nothing and says why. */
   reserveStock(lines: readonly OrderLine[]): Promise<Reservation>;
-  /** Moves an order from one status to another; false when it is not in `from` (transitions only go forward). */
-  transition(orderId: string, from: OrderStatus, to: OrderStatus, reason?: string): Promise<boolean>;
+  /**
+   * Moves an order from one status to another and answers when it was checked out; undefined when it
+   * is not in `from` (transitions only go forward).
+   */
+  transition(orderId: string, from: OrderStatus, to: OrderStatus, reason?: string): Promise<{ checkedOutAt: Date } | undefined>;
   /** Gives an order's reserved quantities back to stock. */
   releaseStock(orderId: string): Promise<void>;
   /** Records a payment; false when the order already has one. */
@@ -110,14 +113,12 @@ export async function applyPaymentResult(
   event: PaymentProcessed,
 ): Promise<PaymentOutcome> {
   const status = type === 'PaymentSucceeded' ? 'PAID' : 'PAYMENT_FAILED';
-  const moved = await store.transaction(async (uow) => {
-    if (!(await uow.transition(event.orderId, 'PENDING', status, event.reason))) return false;
+  return store.transaction(async (uow) => {
+    const moved = await uow.transition(event.orderId, 'PENDING', status, event.reason);
+    if (!moved) return undefined;
     if (status === 'PAYMENT_FAILED') await uow.releaseStock(event.orderId);
-    return true;
+    return { status, checkedOutAt: moved.checkedOutAt };
   });
-  if (!moved) return undefined;
-  const order = await store.get(event.orderId);
-  return order && { status, checkedOutAt: order.checkedOutAt };
 }
 
 export const orderSchema = z.object({

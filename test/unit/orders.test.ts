@@ -34,10 +34,10 @@ class MemoryOrderStore implements OrderStore {
       },
       transition: async (orderId, from: OrderStatus, to: OrderStatus, reason) => {
         const order = this.orders.get(orderId);
-        if (!order || order.status !== from) return false;
+        if (!order || order.status !== from) return undefined;
         order.status = to;
         order.reason = reason ?? order.reason;
-        return true;
+        return { checkedOutAt: order.checkedOutAt };
       },
       releaseStock: async (orderId) => {
         for (const line of this.orders.get(orderId)!.lines) this.stock.set(line.productId, this.stock.get(line.productId)! + line.quantity);

@@ -53,11 +53,11 @@ function unitOfWork(client: pg.PoolClient, written: OutgoingEvent[]): OrderUnitO
     },
 
     async transition(orderId: string, from: OrderStatus, to: OrderStatus, reason?: string) {
-      const { rowCount } = await run('orders-transition',
-        'UPDATE orders SET status = $3, reason = COALESCE($4, reason), updated_at = now() WHERE id = $1 AND status = $2',
+      const { rows } = await run<{ checked_out_at: Date }>('orders-transition',
+        'UPDATE orders SET status = $3, reason = COALESCE($4, reason), updated_at = now() WHERE id = $1 AND status = $2 RETURNING checked_out_at',
         [orderId, from, to, reason ?? null],
       );
-      return rowCount === 1;
+      return rows[0] && { checkedOutAt: rows[0].checked_out_at };
     },
 
     async releaseStock(orderId: string) {
