@@ -220,13 +220,13 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
+/** Rejects when `work` outlasts `ms`; the timer is cleared as soon as the work settles. */
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([
-    work,
-    delay(ms).then(() => {
-      throw new Error(`Timeout value of ${ms} ms was exceeded by function`);
-    }),
-  ]);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Timeout value of ${ms} ms was exceeded by function`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 export { allMethods };
