@@ -12,6 +12,8 @@ export interface LocalHostOptions {
   /** HTTP port; default the PORT setting, else 7071. 0 picks a free port. */
   port?: number;
   listenHost?: string;
+  /** Run the timer triggers here (default); with several worker processes only one does. */
+  runTimers?: boolean;
   logger?: HostLogger;
 }
 
@@ -51,7 +53,7 @@ export class LocalFunctionsHost {
       byUrl.set(url, [...(byUrl.get(url) ?? []), target]);
     }
     const listeners = [...byUrl].map(([url, targets]) => new RabbitMqTriggerListener(registry, url, targets, hostOptions, logger));
-    const timers = new TimerTriggerScheduler(registry, timerFunctions(registry), hostOptions, logger);
+    const timers = new TimerTriggerScheduler(registry, options.runTimers === false ? [] : timerFunctions(registry), hostOptions, logger);
 
     const http = new HttpTriggerServer(registry, hostOptions, logger);
     const port = await http.listen(options.port ?? Number(process.env.PORT ?? 7071), options.listenHost);

@@ -1,6 +1,10 @@
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
+import { applyLocalSettings } from './hostConfig.js';
 import { LocalFunctionsHost } from './localHost.js';
 import { HostLogger } from './logger.js';
+import { onStopSignals } from './stopSignals.js';
+import { runsTimers, superviseWorkers, workerProcessCount, type WorkerMessage } from './workerProcesses.js';
 
 const { values } = parseArgs({
   options: {
@@ -8,28 +12,41 @@ const { values } = parseArgs({
     port: { type: 'string' },
   },
 });
-
+const appRoot = values['app-root']!;
 const logger = new HostLogger();
-let host: LocalFunctionsHost;
+
+let processCount: number;
 try {
-  host = await LocalFunctionsHost.start({
-    appRoot: values['app-root']!,
-    port: values.port === undefined ? undefined : Number(values.port),
-    logger,
-  });
+  applyLocalSettings(appRoot); // FUNCTIONS_WORKER_PROCESS_COUNT may come from local.settings.json
+  processCount = workerProcessCount();
 } catch (error) {
   logger.error(`Failed to start: ${(error as Error).message}`);
   process.exit(1);
 }
-process.stdout.write(`\n${host.describe()}\n\n`);
-logger.host(`Host started on ${host.baseUrl} (Ctrl+C to stop)`);
 
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (stopping) process.exit(130); // a second Ctrl+C stops at once
+if (processCount > 1 && cluster.isPrimary) superviseWorkers(processCount, logger);
+else await serve();
+
+/** One worker process: loads the app and serves its triggers until told to stop. */
+async function serve(): Promise<void> {
+  let host: LocalFunctionsHost;
+  try {
+    host = await LocalFunctionsHost.start({
+      appRoot,
+      port: values.port === undefined ? undefined : Number(values.port),
+      runTimers: runsTimers(),
+      logger,
+    });
+  } catch (error) {
+    logger.error(`Failed to start: ${(error as Error).message}`);
+    process.exit(1);
+  }
+
+  let stopping = false;
+  const stop = (reason: string) => {
+    if (stopping) return;
     stopping = true;
-    logger.host(`${signal}: draining in-flight invocations...`);
+    logger.host(`${reason}: draining in-flight invocations...`);
     void host.close().then(
       () => process.exit(0),
       (error: unknown) => {
@@ -37,5 +54,17 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
         process.exit(1);
       },
     );
-  });
+  };
+  onStopSignals(stop); // the supervisor's shutdown message (below) never counts as a signal
+
+  if (cluster.isWorker) {
+    // The supervisor prints the function list once every worker process is serving.
+    process.send!({ type: 'ready', baseUrl: host.baseUrl, description: host.describe() } satisfies WorkerMessage);
+    process.on('message', (message: WorkerMessage) => {
+      if (message.type === 'shutdown') stop('Shutdown');
+    });
+  } else {
+    process.stdout.write(`\n${host.describe()}\n\n`);
+    logger.host(`Host started on ${host.baseUrl} (Ctrl+C to stop)`);
+  }
 }
