@@ -4,6 +4,7 @@ import { createTokenVerifier, type TokenVerifier } from '../adapters/auth/index.
 import { postgresOrderStore } from '../adapters/postgres/orderStore.js';
 import { OutboxRelay } from '../adapters/postgres/outbox.js';
 import { createPool } from '../adapters/postgres/pool.js';
+import { ProductChangeListener } from '../adapters/postgres/productChanges.js';
 import { postgresProductRepository } from '../adapters/postgres/productRepository.js';
 import { RabbitMqPublisher } from '../adapters/rabbitmq/publisher.js';
 import { redisCartStore } from '../adapters/redis/cartStore.js';
@@ -17,6 +18,7 @@ import { centsFromNumber } from '../domain/money.js';
 import { orderQueries } from '../domain/orders.js';
 import { simulatedPaymentProvider } from '../domain/payments.js';
 import { productService } from '../domain/products.js';
+import { ReadThroughCache } from './readThroughCache.js';
 
 /**
  * The composition root: adapters are created once per worker process, on first use, from the
@@ -33,9 +35,15 @@ function build(s: Settings) {
     jwksUri: s.ENTRA_JWKS_URI,
   });
   const products = postgresProductRepository(db);
+  // Product pages and products as the API shows them: cleared on catalog changes in any process (the
+  // listener), after this process's own stock changes, and never older than 1 s (stock changed by
+  // another instance's orders, or a missed notification).
+  const productCache = new ReadThroughCache({ maxAgeMs: 1_000, maxEntries: 1_000 });
+  const productChanges = new ProductChangeListener(s.POSTGRES_URL, productCache);
+  productChanges.start();
   const carts = redisCartStore(redis);
   const relay = new OutboxRelay(db, publisher);
-  const orders = postgresOrderStore(db, relay);
+  const orders = postgresOrderStore(db, relay, () => productCache.invalidate());
 
   return {
     settings: s,
@@ -46,7 +54,7 @@ function build(s: Settings) {
     relay,
     orders,
     paymentProvider: simulatedPaymentProvider({ declineAboveCents: centsFromNumber(s.PAYMENT_DECLINE_ABOVE) ?? Math.round(s.PAYMENT_DECLINE_ABOVE * 100), latencyMs: s.PAYMENT_LATENCY_MS }),
-    productService: productService(products),
+    productService: productService(products, productCache),
     cartService: cartService(carts, products),
     checkoutService: checkoutService({
       carts,
@@ -57,7 +65,7 @@ function build(s: Settings) {
     }),
     orderQueries: orderQueries(orders),
     async close(): Promise<void> {
-      await Promise.allSettled([publisher.close(), db.end(), redis.quit()]);
+      await Promise.allSettled([publisher.close(), productChanges.close(), db.end(), redis.quit()]);
     },
   };
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { centsFromNumber, numberFromCents, type Cents } from './money.js';
 import { isUuid, uuidv7 } from './ids.js';
+import { noReadCache, type ReadCache } from './readCache.js';
 
 export interface Product {
   id: string;
@@ -85,32 +86,49 @@ export function notFoundProduct(id: string): AppError {
   return new AppError('not_found', `No product with id ${JSON.stringify(id.slice(0, 100))}`);
 }
 
-export function productService(products: ProductRepository) {
+/**
+ * Catalog use-cases. Reads go through `cache` (pages and single products as the API shows them);
+ * this service's own writes invalidate it at once, other writers through the cache's owner.
+ */
+export function productService(products: ProductRepository, cache: ReadCache = noReadCache) {
   return {
-    async list(limit: number, cursor: string | undefined): Promise<{ items: ProductView[]; nextCursor: string | null }> {
-      const page = await products.list(limit + 1, cursor === undefined ? undefined : decodeCursor(cursor));
-      const items = page.slice(0, limit);
-      return { items: items.map(productView), nextCursor: page.length > limit ? encodeCursor(items.at(-1)!.id) : null };
+    list(limit: number, cursor: string | undefined): Promise<{ items: ProductView[]; nextCursor: string | null }> {
+      const after = cursor === undefined ? undefined : decodeCursor(cursor);
+      return cache.getOrLoad(`page:${limit}:${after ?? ''}`, async () => {
+        const page = await products.list(limit + 1, after);
+        const items = page.slice(0, limit);
+        return { items: items.map(productView), nextCursor: page.length > limit ? encodeCursor(items.at(-1)!.id) : null };
+      });
     },
 
     async get(id: string): Promise<ProductView> {
-      const product = isUuid(id) ? await products.get(id) : undefined;
-      if (!product) throw notFoundProduct(id);
-      return productView(product);
+      const view = isUuid(id)
+        ? await cache.getOrLoad(`product:${id}`, async () => {
+            const product = await products.get(id);
+            return product ? productView(product) : null;
+          })
+        : null;
+      if (!view) throw notFoundProduct(id);
+      return view;
     },
 
     async create(body: ProductBody): Promise<ProductView> {
-      return productView(await products.create(uuidv7(), toProductInput(body)));
+      const product = await products.create(uuidv7(), toProductInput(body));
+      cache.invalidate();
+      return productView(product);
     },
 
     async replace(id: string, body: ProductBody): Promise<ProductView> {
       const product = isUuid(id) ? await products.replace(id, toProductInput(body)) : undefined;
+      cache.invalidate();
       if (!product) throw notFoundProduct(id);
       return productView(product);
     },
 
     async delete(id: string): Promise<void> {
-      if (!isUuid(id) || !(await products.delete(id))) throw notFoundProduct(id);
+      const deleted = isUuid(id) && (await products.delete(id));
+      cache.invalidate();
+      if (!deleted) throw notFoundProduct(id);
     },
   };
 }

@@ -27,6 +27,8 @@ describe('checkout pipeline through the local host (real Postgres, Redis, Rabbit
   it('when a user checks out a filled cart, then the order is placed, paid and the cart emptied', async () => {
     const productId = await createProduct(shop, { price: 12.5, stock: 10 });
     const token = await shop.token();
+    const productAsShown = async () => ((await (await shop.call(`/products/${productId}`, { token })).json()) as { stock: number }).stock;
+    expect(await productAsShown()).toBe(10); // now in the product read cache
     await addToCart(shop, token, productId, 3);
 
     const response = await shop.call('/cart/checkout', { method: 'POST', token });
@@ -40,6 +42,7 @@ describe('checkout pipeline through the local host (real Postgres, Redis, Rabbit
     expect(order).toMatchObject({ id: accepted.orderId, status: 'PAID', total: 37.5, items: [{ productId, quantity: 3, unitPrice: 12.5 }] });
     expect(order.payment).toMatchObject({ status: 'SUCCEEDED', amount: 37.5 });
     expect(await productStock(db, productId)).toBe(7);
+    expect(await productAsShown()).toBe(7); // the reservation cleared the cache
   });
 
   it('when the payment is declined, then the order ends PAYMENT_FAILED and its stock is released', async () => {

@@ -37,6 +37,21 @@ async function create(overrides: Parameters<typeof aProductBody>[0] = {}): Promi
   return (await response.json()) as ProductJson;
 }
 
+describe('product reads are cached and follow every change', () => {
+  it('when a product is changed directly in the database, then the API shows it within milliseconds, well inside the 1 s cache bound', async () => {
+    const product = await create({ price: 5 });
+    const price = async () => ((await (await shop.call(`/products/${product.id}`, { token: reader })).json()) as ProductJson).price;
+    expect(await price()).toBe(5);
+    expect(await price()).toBe(5); // served from the cache
+    const changedAt = Date.now();
+    await db.query('UPDATE products SET price = 6 WHERE id = $1', [product.id]);
+    await expect.poll(price, { timeout: 400, interval: 10 }).toBe(6);
+    expect(Date.now() - changedAt).toBeLessThan(500);
+    await db.query('DELETE FROM products WHERE id = $1', [product.id]);
+    await expect.poll(async () => (await shop.call(`/products/${product.id}`, { token: reader })).status, { timeout: 400, interval: 10 }).toBe(404);
+  });
+});
+
 async function expectProblem(response: Response, status: number): Promise<{ detail: string; errors?: Array<{ path: string }> }> {
   expect(response.status).toBe(status);
   expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);

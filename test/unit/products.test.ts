@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { uuidv7 } from '../../src/domain/ids.js';
 import { decodeCursor, encodeCursor, productBodySchema, productService, productView, toProductInput } from '../../src/domain/products.js';
+import { ReadThroughCache } from '../../src/app/readThroughCache.js';
 import { aProduct, aProductBody, inMemoryProducts } from '../support/builders.js';
 
 const issuesOf = (body: unknown) => {
@@ -143,5 +144,46 @@ describe('product service', () => {
     const service = productService(inMemoryProducts([existing]));
     const replaced = await service.replace(existing.id, productBodySchema.parse(aProductBody({ name: 'Cup', price: 3.5, stock: 0, description: undefined })));
     expect(replaced).toMatchObject({ id: existing.id, name: 'Cup', price: 3.5, stock: 0, description: '' });
+  });
+});
+
+describe('product service with a read cache', () => {
+  const cachedService = (repository = inMemoryProducts([aProduct({ name: 'Mug' })])) => {
+    const cache = new ReadThroughCache({ maxAgeMs: 60_000, maxEntries: 100 });
+    cache.setEnabled(true);
+    return { repository, cache, service: productService(repository, cache) };
+  };
+
+  it('when a page is read twice, then the store is asked once', async () => {
+    const { repository, service } = cachedService();
+    let lists = 0;
+    const list = repository.list.bind(repository);
+    repository.list = (...args) => (lists++, list(...args));
+    expect(await service.list(20, undefined)).toEqual(await service.list(20, undefined));
+    expect(lists).toBe(1);
+  });
+
+  it('when the service itself creates, replaces or deletes a product, then the next reads show it at once', async () => {
+    const { service, repository } = cachedService();
+    const [mug] = repository.all.values();
+    expect((await service.list(20, undefined)).items).toHaveLength(1);
+    const created = await service.create(productBodySchema.parse(aProductBody({ name: 'Cup' })));
+    expect((await service.list(20, undefined)).items.map((p) => p.name)).toEqual(['Mug', 'Cup']);
+    expect((await service.get(mug!.id)).name).toBe('Mug');
+    await service.replace(mug!.id, productBodySchema.parse(aProductBody({ name: 'Big mug' })));
+    expect((await service.get(mug!.id)).name).toBe('Big mug');
+    await service.delete(created.id);
+    await expectAppError(service.get(created.id), 'not_found');
+    expect((await service.list(20, undefined)).items.map((p) => p.name)).toEqual(['Big mug']);
+  });
+
+  it('when someone else changes the store, then reads show it once the cache is invalidated', async () => {
+    const { service, repository, cache } = cachedService();
+    const [mug] = repository.all.values();
+    expect((await service.get(mug!.id)).stock).toBe(mug!.stock);
+    repository.all.set(mug!.id, { ...mug!, stock: 0 });
+    expect((await service.get(mug!.id)).stock).toBe(mug!.stock);
+    cache.invalidate();
+    expect((await service.get(mug!.id)).stock).toBe(0);
   });
 });

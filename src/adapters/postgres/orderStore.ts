@@ -5,7 +5,13 @@ import type { Order, OrderLine, OrderStatus, OrderStore, OrderUnitOfWork, Paymen
 import type { OutboxRelay } from './outbox.js';
 import { inTransaction, query } from './pool.js';
 
-function unitOfWork(client: pg.PoolClient, written: OutgoingEvent[]): OrderUnitOfWork {
+/** What a transaction did that others must hear of once it commits. */
+interface Effects {
+  events: OutgoingEvent[];
+  stockChanged: boolean;
+}
+
+function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
   // Named statements: Postgres parses and plans each once per connection.
   const run = <R extends pg.QueryResultRow>(name: string, text: string, values: unknown[]) => client.query<R>({ name, text, values });
   return {
@@ -44,6 +50,7 @@ function unitOfWork(client: pg.PoolClient, written: OutgoingEvent[]): OrderUnitO
           return { ok: false, reason: `not enough stock for ${product.name}: ${line.quantity} requested, ${product.stock} available` };
         }
       }
+      effects.stockChanged = true;
       await run('products-reserve',
         `UPDATE products p SET stock = p.stock - w.quantity, updated_at = now()
            FROM unnest($1::uuid[], $2::int[]) AS w(id, quantity) WHERE p.id = w.id`,
@@ -61,6 +68,7 @@ function unitOfWork(client: pg.PoolClient, written: OutgoingEvent[]): OrderUnitO
     },
 
     async releaseStock(orderId: string) {
+      effects.stockChanged = true;
       await run('products-release',
         `UPDATE products p SET stock = p.stock + i.quantity, updated_at = now()
            FROM (SELECT product_id, quantity FROM order_items WHERE order_id = $1 ORDER BY product_id) i
@@ -85,7 +93,7 @@ function unitOfWork(client: pg.PoolClient, written: OutgoingEvent[]): OrderUnitO
         event.trace?.traceparent ?? null,
         event.trace?.tracestate ?? null,
       ]);
-      written.push(event);
+      effects.events.push(event);
     },
   };
 }
@@ -135,12 +143,18 @@ function toOrder(row: OrderRow): Order {
   };
 }
 
-export function postgresOrderStore(pool: pg.Pool, relay: OutboxRelay): OrderStore {
+/**
+ * `onStockChanged` runs after a commit that reserved or released stock (the product read cache of
+ * this process is cleared by it; the products trigger does not notify for stock-only updates, which
+ * would cost every order a cross-process notification).
+ */
+export function postgresOrderStore(pool: pg.Pool, relay: OutboxRelay, onStockChanged: () => void = () => undefined): OrderStore {
   return {
     async transaction(work) {
-      const written: OutgoingEvent[] = [];
-      const result = await inTransaction(pool, (client) => work(unitOfWork(client, written)));
-      await relay.publishCommitted(written);
+      const effects: Effects = { events: [], stockChanged: false };
+      const result = await inTransaction(pool, (client) => work(unitOfWork(client, effects)));
+      if (effects.stockChanged) onStockChanged();
+      await relay.publishCommitted(effects.events);
       return result;
     },
 

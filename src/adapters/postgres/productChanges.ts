@@ -1,0 +1,69 @@
+import pg from 'pg';
+
+/** What the listener drives: a cache that may cache only while changes can be heard. */
+export interface ChangeSubscriber {
+  setEnabled(enabled: boolean): void;
+  invalidate(): void;
+}
+
+export const productsChangedChannel = 'products_changed';
+
+/**
+ * Holds one `LISTEN products_changed` connection (the products trigger notifies on every change,
+ * see migrations/) and invalidates the subscriber on each notification. While the connection is
+ * down the subscriber is disabled, so nothing is served from a cache that could miss a change; the
+ * connection is retried with backoff up to 10 s.
+ */
+export class ProductChangeListener {
+  #client: pg.Client | undefined;
+  #closed = false;
+  #running: Promise<void> | undefined;
+
+  constructor(
+    private readonly connectionString: string,
+    private readonly subscriber: ChangeSubscriber,
+  ) {}
+
+  start(): void {
+    this.#running ??= this.#listenUntilClosed();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.subscriber.setEnabled(false);
+    await this.#client?.end().catch(() => undefined);
+    await this.#running;
+  }
+
+  async #listenUntilClosed(): Promise<void> {
+    let retryMs = 250;
+    while (!this.#closed) {
+      const client = new pg.Client({ connectionString: this.connectionString, keepAlive: true, connectionTimeoutMillis: 3_000 });
+      client.on('error', () => undefined); // the 'end' below is what matters
+      const ended = new Promise<void>((resolve) => client.once('end', resolve));
+      try {
+        await client.connect();
+        client.on('notification', () => this.subscriber.invalidate());
+        await client.query(`LISTEN ${productsChangedChannel}`);
+      } catch {
+        await client.end().catch(() => undefined);
+        await pause(retryMs);
+        retryMs = Math.min(retryMs * 2, 10_000);
+        continue;
+      }
+      this.#client = client;
+      if (this.#closed) break;
+      retryMs = 250;
+      this.subscriber.setEnabled(true);
+      await ended;
+      this.subscriber.setEnabled(false);
+      this.#client = undefined;
+      if (!this.#closed) await pause(retryMs);
+    }
+    await this.#client?.end().catch(() => undefined);
+  }
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
