@@ -8,8 +8,9 @@
  *   all       the three (default)
  *
  * Options: --n 2000 --c 32 --duration 15 --connections 64 --profile (CPU-profile the host with
- * node --cpu-prof and print the top self-time functions) --out FILE (append the JSON lines)
- * --compare FILE (print the change against an earlier --out file) --shared (read bench against
+ * node --cpu-prof and print the top self-time functions; --keep-profile also keeps the .cpuprofile files) --out FILE (append the JSON lines)
+ * --compare FILE (print the change against an earlier --out file) --workers N (the host's
+ * FUNCTIONS_WORKER_PROCESS_COUNT for read and checkout; default 1, the host's default) --shared (read bench against
  * the shared services on 5432/6379/5672, read-only). Everything else runs against private
  * Postgres/Redis/RabbitMQ instances started for the run and removed after it.
  */
@@ -25,10 +26,10 @@ import { checkPool, startPrivateServices, type PrivateServices } from '../test/s
 import { createProducts, orderTimings, percentile, round, runCheckoutLoad, waitForFinal, type LoadUser } from '../test/faults/support/load.js';
 import { summarizeProfileDir } from './lib/profile.js';
 
-type Args = { cmd: string; n: number; c: number; duration: number; connections: number; profile: boolean; out?: string; compare?: string; shared: boolean };
+type Args = { cmd: string; n: number; c: number; duration: number; connections: number; profile: boolean; keepProfile: boolean; workers: number; out?: string; compare?: string; shared: boolean };
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { cmd: 'all', n: 2000, c: 32, duration: 15, connections: 64, profile: false, shared: false };
+  const args: Args = { cmd: 'all', n: 2000, c: 32, duration: 15, connections: 64, profile: false, keepProfile: false, workers: 1, shared: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -40,7 +41,9 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--c') args.c = Number(value());
     else if (a === '--duration') args.duration = Number(value());
     else if (a === '--connections') args.connections = Number(value());
+    else if (a === '--workers') args.workers = Number(value());
     else if (a === '--profile') args.profile = true;
+    else if (a === '--keep-profile') args.profile = args.keepProfile = true;
     else if (a === '--shared') args.shared = true;
     else if (a === '--out') args.out = value();
     else if (a === '--compare') args.compare = value();
@@ -96,15 +99,16 @@ function compareLine(line: BenchLine, file: string): void {
 }
 
 /** A shop (local host + dev issuer) on the given services, optionally CPU-profiled. */
-async function shopOn(env: Record<string, string>, profileDir: string | undefined, extra: Record<string, string> = {}): Promise<Shop> {
-  return startShop({ env: { ...env, ...extra }, nodeArgs: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [] });
+async function shopOn(args: Args, env: Record<string, string>, profileDir: string | undefined): Promise<Shop> {
+  return startShop({ env: { ...env, FUNCTIONS_WORKER_PROCESS_COUNT: String(args.workers) }, nodeArgs: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [] });
 }
 
-async function stopAndProfile(shop: Shop, profileDir: string | undefined) {
+async function stopAndProfile(shop: Shop, profileDir: string | undefined, keep: boolean) {
   await shop.stop();
   if (!profileDir) return undefined;
   const summaries = summarizeProfileDir(profileDir, projectRoot, 25);
-  rmSync(profileDir, { recursive: true, force: true });
+  if (keep) log(`CPU profiles kept in ${profileDir} (open them in Chrome DevTools, Performance tab)`);
+  else rmSync(profileDir, { recursive: true, force: true });
   return summaries.map(({ busyMs, idleMs, totalMs, topFunctions, byArea }) => ({ totalMs, busyMs, idleMs, byArea, topFunctions }));
 }
 
@@ -117,7 +121,7 @@ function cannon(options: autocannon.Options): Promise<autocannon.Result> {
 async function benchRead(args: Args, services: PrivateServices | undefined): Promise<void> {
   const profileDir = args.profile ? mkdtempSync(join(tmpdir(), 'bench-prof-read-')) : undefined;
   const env = services?.env ?? {};
-  const shop = await shopOn(env, profileDir);
+  const shop = await shopOn(args, env, profileDir);
   try {
     if (services) {
       const db = checkPool(services.postgresUrl);
@@ -132,13 +136,13 @@ async function benchRead(args: Args, services: PrivateServices | undefined): Pro
     await cannon({ url, headers, connections: args.connections, duration: 3 });
     log(`read: ${args.connections} connections for ${args.duration} s`);
     const r = await cannon({ url, headers, connections: args.connections, duration: args.duration });
-    const profile = await stopAndProfile(shop, profileDir);
+    const profile = await stopAndProfile(shop, profileDir, args.keepProfile);
     emit(
       {
         bench: 'read',
         date: new Date().toISOString(),
         machine,
-        settings: { route: 'GET /api/products?limit=20', connections: args.connections, durationS: args.duration, services: services ? 'private' : 'shared', profiled: args.profile, pgPoolMax: 10 },
+        settings: { route: 'GET /api/products?limit=20', connections: args.connections, durationS: args.duration, services: services ? 'private' : 'shared', profiled: args.profile, workerProcesses: args.workers, pgPoolMax: 10 },
         results: {
           reqPerSec: round(r.requests.average),
           latencyP50Ms: r.latency.p50,
@@ -161,7 +165,7 @@ async function benchRead(args: Args, services: PrivateServices | undefined): Pro
 
 async function benchCheckout(args: Args, services: PrivateServices): Promise<void> {
   const profileDir = args.profile ? mkdtempSync(join(tmpdir(), 'bench-prof-checkout-')) : undefined;
-  const shop = await shopOn(services.env, profileDir);
+  const shop = await shopOn(args, services.env, profileDir);
   const db = checkPool(services.postgresUrl);
   try {
     const productCount = 20;
@@ -188,7 +192,7 @@ async function benchCheckout(args: Args, services: PrivateServices): Promise<voi
     const timings = await orderTimings(db, orderIds);
     const checkoutMs = records.filter((r) => r.status !== undefined).map((r) => r.ms);
     const addMs = records.map((r) => r.addMs);
-    const profile = await stopAndProfile(shop, profileDir);
+    const profile = await stopAndProfile(shop, profileDir, args.keepProfile);
     const httpP99 = percentile(checkoutMs, 99);
     const ordersPerSec = timings.final / (timings.spanMs / 1000);
     emit(
@@ -196,7 +200,7 @@ async function benchCheckout(args: Args, services: PrivateServices): Promise<voi
         bench: 'checkout',
         date: new Date().toISOString(),
         machine,
-        settings: { n: args.n, concurrency: args.c, itemsPerUser: 1, products: productCount, services: 'private', profiled: args.profile, prefetch: 30, pgPoolMax: 10, idempotencyKey: true },
+        settings: { n: args.n, concurrency: args.c, itemsPerUser: 1, products: productCount, services: 'private', profiled: args.profile, workerProcesses: args.workers, prefetch: 30, pgPoolMax: 10, idempotencyKey: true },
         results: {
           checkouts: records.length,
           accepted: accepted.length,
