@@ -65,6 +65,8 @@ function build(s: Settings) {
     }),
     orderQueries: orderQueries(orders),
     async close(): Promise<void> {
+      // Published events not yet marked sent would only be published again by the sweep; wait a little.
+      await Promise.race([relay.flush(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
       await Promise.allSettled([publisher.close(), productChanges.close(), db.end(), redis.quit()]);
     },
   };

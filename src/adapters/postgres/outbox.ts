@@ -17,24 +17,48 @@ interface OutboxRow {
  * which the idempotent consumers absorb.
  */
 export class OutboxRelay {
+  /** Ids published but not yet marked sent, and the marking run that will take them. */
+  #unmarked: string[] = [];
+  #marking: Promise<void> | undefined;
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly publisher: EventPublisher,
   ) {}
 
   /**
-   * Publishes events right after the transaction that wrote them to the outbox committed, then marks
-   * them sent in one statement. Failures are left to the sweep.
+   * Publishes events right after the transaction that wrote them to the outbox committed. Marking
+   * them sent is batched: while one UPDATE runs, the ids of later publishes gather for the next, so
+   * under load many orders share a statement. A publish failure, or a crash before the mark, leaves
+   * the rows to the sweep, which re-publishes them (the consumers are idempotent).
    */
   async publishCommitted(events: readonly OutgoingEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const ids = events.map((event) => event.id);
     try {
       await this.publisher.publish(events);
-      await this.pool.query({ name: 'outbox-mark-sent', text: 'UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY($1::uuid[]) AND sent_at IS NULL', values: [ids] });
     } catch (error) {
-      logger.warn('outbox relay failed; the sweep will publish the events', { error, outboxIds: ids });
+      logger.warn('outbox relay failed; the sweep will publish the events', { error, outboxIds: events.map((event) => event.id) });
+      return;
     }
+    for (const event of events) this.#unmarked.push(event.id);
+    this.#marking ??= this.#markSent();
+  }
+
+  /** Waits until every published event is marked sent (or its mark failed), e.g. before closing the pool. */
+  async flush(): Promise<void> {
+    await this.#marking;
+  }
+
+  async #markSent(): Promise<void> {
+    while (this.#unmarked.length > 0) {
+      const ids = this.#unmarked.splice(0, 1_000);
+      try {
+        await this.pool.query({ name: 'outbox-mark-sent', text: 'UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY($1::uuid[]) AND sent_at IS NULL', values: [ids] });
+      } catch (error) {
+        logger.warn('could not mark published outbox rows sent; the sweep will publish them again', { error, outboxIds: ids });
+      }
+    }
+    this.#marking = undefined;
   }
 
   /** Publishes rows left unsent for longer than `olderThanMs` (a crash or outage between commit and publish). */

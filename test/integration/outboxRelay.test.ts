@@ -1,0 +1,72 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OutboxRelay } from '../../src/adapters/postgres/outbox.js';
+import type { EventPublisher, OutgoingEvent } from '../../src/domain/events.js';
+import { uuidv7 } from '../../src/domain/ids.js';
+
+const postgresUrl = process.env.POSTGRES_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/ecommerce';
+
+/** Counts the statements that mark rows sent, on a real pool. */
+class CountingPool extends pg.Pool {
+  marks = 0;
+  override query(...args: Parameters<pg.Pool['query']>): ReturnType<pg.Pool['query']> {
+    const [statement] = args as [{ name?: string }];
+    if (statement?.name === 'outbox-mark-sent') this.marks++;
+    return (super.query as (...a: unknown[]) => ReturnType<pg.Pool['query']>)(...args);
+  }
+}
+
+describe('outbox relay on real Postgres', () => {
+  let pool: CountingPool;
+  const published: string[] = [];
+  let failPublish = false;
+  const publisher: EventPublisher = {
+    async publish(events) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      if (failPublish) throw new Error('broker down');
+      published.push(...events.map((e) => e.id));
+    },
+  };
+
+  beforeAll(() => {
+    pool = new CountingPool({ connectionString: postgresUrl, max: 4 });
+  });
+  afterAll(async () => {
+    await pool?.end();
+  });
+
+  async function writeOutbox(count: number): Promise<OutgoingEvent[]> {
+    const events = Array.from({ length: count }, () => ({ id: uuidv7(), type: 'OrderCreated', payload: { test: true } }) as unknown as OutgoingEvent);
+    await pool.query('INSERT INTO outbox (id, type, payload) SELECT id, $2, $3 FROM unnest($1::uuid[]) AS id', [events.map((e) => e.id), 'OrderCreated', '{"test":true}']);
+    return events;
+  }
+
+  const unsent = async (events: OutgoingEvent[]) =>
+    Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM outbox WHERE id = ANY($1::uuid[]) AND sent_at IS NULL', [events.map((e) => e.id)])).rows[0]!.n);
+
+  it('when many commits publish at once, then every row is marked sent, in far fewer statements than events', async () => {
+    const events = await writeOutbox(200);
+    const relay = new OutboxRelay(pool, publisher);
+    pool.marks = 0;
+    await Promise.all(events.map((event) => relay.publishCommitted([event])));
+    await relay.flush();
+    expect(await unsent(events)).toBe(0);
+    expect(events.every((e) => published.includes(e.id))).toBe(true);
+    expect(pool.marks).toBeGreaterThan(0);
+    expect(pool.marks).toBeLessThan(50);
+  });
+
+  it('when the publish fails, then the rows stay unsent for the sweep', async () => {
+    const events = await writeOutbox(3);
+    const relay = new OutboxRelay(pool, publisher);
+    failPublish = true;
+    try {
+      await relay.publishCommitted(events);
+    } finally {
+      failPublish = false;
+    }
+    await relay.flush();
+    expect(await unsent(events)).toBe(3);
+    await pool.query('UPDATE outbox SET sent_at = now() WHERE id = ANY($1::uuid[])', [events.map((e) => e.id)]);
+  });
+});
