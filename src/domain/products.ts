@@ -92,7 +92,7 @@ export function notFoundProduct(id: string): AppError {
  */
 export function productService(products: ProductRepository, cache: ReadCache = noReadCache) {
   return {
-    list(limit: number, cursor: string | undefined): Promise<{ items: ProductView[]; nextCursor: string | null }> {
+    async list(limit: number, cursor: string | undefined): Promise<{ items: ProductView[]; nextCursor: string | null }> {
       const after = cursor === undefined ? undefined : decodeCursor(cursor);
       return cache.getOrLoad(`page:${limit}:${after ?? ''}`, async () => {
         const page = await products.list(limit + 1, after);

@@ -9,8 +9,8 @@ export interface ChangeSubscriber {
 export const productsChangedChannel = 'products_changed';
 
 /**
- * Holds one `LISTEN products_changed` connection (the products trigger notifies on every change,
- * see migrations/) and invalidates the subscriber on each notification. While the connection is
+ * Holds one `LISTEN products_changed` connection (the products trigger notifies on catalog changes;
+ * stock-only updates do not, see migrations/) and invalidates the subscriber on each notification. While the connection is
  * down the subscriber is disabled, so nothing is served from a cache that could miss a change; the
  * connection is retried with backoff up to 10 s.
  */
