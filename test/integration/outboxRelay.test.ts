@@ -6,18 +6,19 @@ import { uuidv7 } from '../../src/domain/ids.js';
 
 const postgresUrl = process.env.POSTGRES_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/ecommerce';
 
-/** Counts the statements that mark rows sent, on a real pool. */
-class CountingPool extends pg.Pool {
-  marks = 0;
-  override query(...args: Parameters<pg.Pool['query']>): ReturnType<pg.Pool['query']> {
-    const [statement] = args as [{ name?: string }];
-    if (statement?.name === 'outbox-mark-sent') this.marks++;
-    return (super.query as (...a: unknown[]) => ReturnType<pg.Pool['query']>)(...args);
-  }
+/** A real pool that counts the statements marking outbox rows sent. */
+function countingPool(): pg.Pool & { marks: number } {
+  const pool = Object.assign(new pg.Pool({ connectionString: postgresUrl, max: 4 }), { marks: 0 });
+  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+  (pool as unknown as { query: (...args: unknown[]) => unknown }).query = (...args) => {
+    if ((args[0] as { name?: string } | undefined)?.name === 'outbox-mark-sent') pool.marks++;
+    return query(...args);
+  };
+  return pool;
 }
 
 describe('outbox relay on real Postgres', () => {
-  let pool: CountingPool;
+  let pool: ReturnType<typeof countingPool>;
   const published: string[] = [];
   let failPublish = false;
   const publisher: EventPublisher = {
@@ -29,7 +30,7 @@ describe('outbox relay on real Postgres', () => {
   };
 
   beforeAll(() => {
-    pool = new CountingPool({ connectionString: postgresUrl, max: 4 });
+    pool = countingPool();
   });
   afterAll(async () => {
     await pool?.end();
