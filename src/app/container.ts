@@ -17,7 +17,8 @@ import { checkoutService } from '../domain/checkout.js';
 import { centsFromNumber } from '../domain/money.js';
 import { orderQueries } from '../domain/orders.js';
 import { simulatedPaymentProvider } from '../domain/payments.js';
-import { productService } from '../domain/products.js';
+import { cachedCatalog, productService } from '../domain/products.js';
+import type { ReadCache } from '../domain/readCache.js';
 import { ReadThroughCache } from './readThroughCache.js';
 
 /**
@@ -39,8 +40,19 @@ function build(s: Settings) {
   // listener), after this process's own stock changes, and never older than 1 s (stock changed by
   // another instance's orders, or a missed notification).
   const productCache = new ReadThroughCache({ maxAgeMs: 1_000, maxEntries: 1_000 });
-  const productChanges = new ProductChangeListener(s.POSTGRES_URL, productCache);
+  // Names and prices for carts: no stock, so only catalog changes clear it; 60 s bounds a missed one.
+  const catalogCache = new ReadThroughCache({ maxAgeMs: 60_000, maxEntries: 10_000 });
+  const productChanges = new ProductChangeListener(s.POSTGRES_URL, [productCache, catalogCache]);
   productChanges.start();
+  const catalog = cachedCatalog(products, catalogCache);
+  // The catalog routes' own writes clear both at once, before their notification comes back.
+  const catalogWrites: ReadCache = {
+    getOrLoad: (key, load) => productCache.getOrLoad(key, load),
+    invalidate: () => {
+      productCache.invalidate();
+      catalogCache.invalidate();
+    },
+  };
   const carts = redisCartStore(redis);
   const relay = new OutboxRelay(db, publisher);
   const orders = postgresOrderStore(db, relay, () => productCache.invalidate());
@@ -54,11 +66,11 @@ function build(s: Settings) {
     relay,
     orders,
     paymentProvider: simulatedPaymentProvider({ declineAboveCents: centsFromNumber(s.PAYMENT_DECLINE_ABOVE) ?? Math.round(s.PAYMENT_DECLINE_ABOVE * 100), latencyMs: s.PAYMENT_LATENCY_MS }),
-    productService: productService(products, productCache),
-    cartService: cartService(carts, products),
+    productService: productService(products, catalogWrites),
+    cartService: cartService(carts, catalog),
     checkoutService: checkoutService({
       carts,
-      products,
+      products: catalog,
       idempotency: redisIdempotencyStore(redis),
       publisher,
       onAfterPublishFailure: (step, error) => logger.warn(`checkout accepted, but could not ${step}`, { error }),

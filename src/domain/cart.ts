@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { isUuid } from './ids.js';
 import { numberFromCents } from './money.js';
-import { notFoundProduct, type Product, type ProductRepository } from './products.js';
+import { notFoundProduct, type CatalogEntry, type ProductCatalog } from './products.js';
 
 export const maxQuantityPerLine = 99;
 export const maxLinesPerCart = 100;
@@ -53,7 +53,7 @@ export const cartSchema = z.object({
 export type CartView = z.infer<typeof cartSchema>;
 
 export interface PricedLine {
-  product: Product;
+  product: CatalogEntry;
   quantity: number;
 }
 
@@ -61,7 +61,7 @@ export interface PricedLine {
  * The cart's lines with current products; lines whose product was deleted are left out. Products
  * the caller has just read are passed as `known` and not fetched again.
  */
-export async function priceLines(lines: readonly CartLine[], products: ProductRepository, known: readonly Product[] = []): Promise<PricedLine[]> {
+export async function priceLines(lines: readonly CartLine[], products: ProductCatalog, known: readonly CatalogEntry[] = []): Promise<PricedLine[]> {
   const found = new Map(known.map((product) => [product.id, product]));
   const missing = lines.map((line) => line.productId).filter((id) => !found.has(id));
   if (missing.length > 0) for (const [id, product] of await products.getMany(missing)) found.set(id, product);
@@ -91,9 +91,9 @@ function changedCart(change: CartChange): CartSnapshot {
   throw new AppError('conflict', `A cart line holds at most ${maxQuantityPerLine} items (this line has ${change.current})`);
 }
 
-export function cartService(carts: CartStore, products: ProductRepository) {
-  const priced = async (cart: CartSnapshot, known: readonly Product[] = []) => cartView(await priceLines(cart.lines, products, known));
-  const requireProduct = async (productId: string): Promise<Product> => {
+export function cartService(carts: CartStore, products: ProductCatalog) {
+  const priced = async (cart: CartSnapshot, known: readonly CatalogEntry[] = []) => cartView(await priceLines(cart.lines, products, known));
+  const requireProduct = async (productId: string): Promise<CatalogEntry> => {
     const product = isUuid(productId) ? await products.get(productId) : undefined;
     if (!product) throw notFoundProduct(productId);
     return product;

@@ -4,7 +4,7 @@ import { priceLines, type CartStore } from './cart.js';
 import type { CartCheckedOut, EventPublisher, TraceContext } from './events.js';
 import { uuidv7 } from './ids.js';
 import { maxCents, numberFromCents } from './money.js';
-import type { ProductRepository } from './products.js';
+import type { ProductCatalog } from './products.js';
 
 export interface CheckoutAccepted {
   checkoutId: string;
@@ -38,7 +38,7 @@ export const idempotencyKeyPattern = /^[\x21-\x7e]{1,255}$/;
 
 export interface CheckoutDependencies {
   carts: CartStore;
-  products: ProductRepository;
+  products: ProductCatalog;
   idempotency: IdempotencyStore;
   publisher: EventPublisher;
   /** Told about a failure after CartCheckedOut was confirmed; the checkout still succeeds. */

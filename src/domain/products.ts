@@ -16,6 +16,14 @@ export interface Product {
 
 export type ProductInput = Pick<Product, 'name' | 'description' | 'priceCents' | 'stock'>;
 
+/** What pricing a cart needs of a product: never its stock, which changes with every order. */
+export type CatalogEntry = Pick<Product, 'id' | 'name' | 'priceCents'>;
+
+export interface ProductCatalog {
+  get(id: string): Promise<CatalogEntry | undefined>;
+  getMany(ids: readonly string[]): Promise<Map<string, CatalogEntry>>;
+}
+
 export interface ProductRepository {
   /** Products with id greater than `after`, in id (creation) order. */
   list(limit: number, after: string | undefined): Promise<Product[]>;
@@ -134,3 +142,23 @@ export function productService(products: ProductRepository, cache: ReadCache = n
 }
 
 export type ProductService = ReturnType<typeof productService>;
+
+/**
+ * The catalog as carts price it, read through `cache`. Entries hold no stock, so only catalog
+ * changes (added, removed, renamed, re-priced) need to invalidate it, not every order.
+ */
+export function cachedCatalog(products: ProductRepository, cache: ReadCache): ProductCatalog {
+  const entry = (product: Product): CatalogEntry => ({ id: product.id, name: product.name, priceCents: product.priceCents });
+  return {
+    get: (id) =>
+      cache.getOrLoad(`catalog:${id}`, async () => {
+        const product = await products.get(id);
+        return product && entry(product);
+      }),
+    getMany: (ids) =>
+      cache.getOrLoad(`catalog-set:${[...ids].sort().join(',')}`, async () => {
+        const found = await products.getMany(ids);
+        return new Map([...found].map(([id, product]) => [id, entry(product)]));
+      }),
+  };
+}

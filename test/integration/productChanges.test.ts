@@ -15,7 +15,7 @@ describe('product change listener on real Postgres', () => {
   beforeAll(async () => {
     db = new pg.Pool({ connectionString: postgresUrl, max: 2 });
     cache = new ReadThroughCache({ maxAgeMs: 60_000, maxEntries: 10 });
-    listener = new ProductChangeListener(`${postgresUrl}?application_name=${applicationName}`, cache);
+    listener = new ProductChangeListener(`${postgresUrl}?application_name=${applicationName}`, [cache]);
     listener.start();
     await vi.waitFor(() => expect(cache.enabled).toBe(true), { timeout: 5_000 });
   });

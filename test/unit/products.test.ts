@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { uuidv7 } from '../../src/domain/ids.js';
-import { decodeCursor, encodeCursor, productBodySchema, productService, productView, toProductInput } from '../../src/domain/products.js';
+import { cachedCatalog, decodeCursor, encodeCursor, productBodySchema, productService, productView, toProductInput } from '../../src/domain/products.js';
 import { ReadThroughCache } from '../../src/app/readThroughCache.js';
 import { aProduct, aProductBody, inMemoryProducts } from '../support/builders.js';
 
@@ -148,7 +148,7 @@ describe('product service', () => {
 });
 
 describe('product service with a read cache', () => {
-  const cachedService = (repository = inMemoryProducts([aProduct({ name: 'Mug' })])) => {
+  const cachedService = (repository = inMemoryProducts([aProduct({ id: uuidv7(Date.UTC(2025, 0, 1)), name: 'Mug' })])) => {
     const cache = new ReadThroughCache({ maxAgeMs: 60_000, maxEntries: 100 });
     cache.setEnabled(true);
     return { repository, cache, service: productService(repository, cache) };
@@ -185,5 +185,36 @@ describe('product service with a read cache', () => {
     expect((await service.get(mug!.id)).stock).toBe(mug!.stock);
     cache.invalidate();
     expect((await service.get(mug!.id)).stock).toBe(0);
+  });
+});
+
+describe('catalog for cart pricing', () => {
+  it('when a product is priced twice, then the store is asked once and the entry carries no stock', async () => {
+    const mug = aProduct({ name: 'Mug', priceCents: 450 });
+    const repository = inMemoryProducts([mug]);
+    let reads = 0;
+    const get = repository.get.bind(repository);
+    repository.get = (id) => (reads++, get(id));
+    const cache = new ReadThroughCache({ maxAgeMs: 60_000, maxEntries: 100 });
+    cache.setEnabled(true);
+    const catalog = cachedCatalog(repository, cache);
+    expect(await catalog.get(mug.id)).toEqual({ id: mug.id, name: 'Mug', priceCents: 450 });
+    await catalog.get(mug.id);
+    expect(reads).toBe(1);
+    expect([...(await catalog.getMany([mug.id, uuidv7()])).values()]).toEqual([{ id: mug.id, name: 'Mug', priceCents: 450 }]);
+    // One product read alone and as a one-line cart: two different cache entries.
+    expect((await catalog.getMany([mug.id])).get(mug.id)?.name).toBe('Mug');
+  });
+
+  it('when the catalog changes and the cache is invalidated, then the new price is used', async () => {
+    const mug = aProduct({ priceCents: 450 });
+    const repository = inMemoryProducts([mug]);
+    const cache = new ReadThroughCache({ maxAgeMs: 60_000, maxEntries: 100 });
+    cache.setEnabled(true);
+    const catalog = cachedCatalog(repository, cache);
+    await catalog.getMany([mug.id]);
+    repository.all.set(mug.id, { ...mug, priceCents: 500 });
+    cache.invalidate();
+    expect((await catalog.getMany([mug.id])).get(mug.id)?.priceCents).toBe(500);
   });
 });

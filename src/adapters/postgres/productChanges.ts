@@ -10,9 +10,9 @@ export const productsChangedChannel = 'products_changed';
 
 /**
  * Holds one `LISTEN products_changed` connection (the products trigger notifies on catalog changes;
- * stock-only updates do not, see migrations/) and invalidates the subscriber on each notification. While the connection is
- * down the subscriber is disabled, so nothing is served from a cache that could miss a change; the
- * connection is retried with backoff up to 10 s.
+ * stock-only updates do not, see migrations/) and invalidates the subscribers on each notification.
+ * While the connection is down they are disabled, so nothing is served from a cache that could
+ * miss a change; the connection is retried with backoff up to 10 s.
  */
 export class ProductChangeListener {
   #client: pg.Client | undefined;
@@ -21,7 +21,7 @@ export class ProductChangeListener {
 
   constructor(
     private readonly connectionString: string,
-    private readonly subscriber: ChangeSubscriber,
+    private readonly subscribers: readonly ChangeSubscriber[],
   ) {}
 
   start(): void {
@@ -30,7 +30,7 @@ export class ProductChangeListener {
 
   async close(): Promise<void> {
     this.#closed = true;
-    this.subscriber.setEnabled(false);
+    this.#setEnabled(false);
     await this.#client?.end().catch(() => undefined);
     await this.#running;
   }
@@ -43,7 +43,7 @@ export class ProductChangeListener {
       const ended = new Promise<void>((resolve) => client.once('end', resolve));
       try {
         await client.connect();
-        client.on('notification', () => this.subscriber.invalidate());
+        client.on('notification', () => this.subscribers.forEach((subscriber) => subscriber.invalidate()));
         await client.query(`LISTEN ${productsChangedChannel}`);
       } catch {
         await client.end().catch(() => undefined);
@@ -54,13 +54,17 @@ export class ProductChangeListener {
       this.#client = client;
       if (this.#closed) break;
       retryMs = 250;
-      this.subscriber.setEnabled(true);
+      this.#setEnabled(true);
       await ended;
-      this.subscriber.setEnabled(false);
+      this.#setEnabled(false);
       this.#client = undefined;
       if (!this.#closed) await pause(retryMs);
     }
     await this.#client?.end().catch(() => undefined);
+  }
+
+  #setEnabled(enabled: boolean): void {
+    for (const subscriber of this.subscribers) subscriber.setEnabled(enabled);
   }
 }
 
