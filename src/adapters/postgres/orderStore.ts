@@ -16,32 +16,57 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
   const run = <R extends pg.QueryResultRow>(name: string, text: string, values: unknown[]) => client.query<R>({ name, text, values });
   return {
     async insertOrder(order) {
-      const { rowCount } = await run('orders-insert',
-        `INSERT INTO orders (id, checkout_id, user_id, status, total, reason, checked_out_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-        [order.id, order.checkoutId, order.userId, order.status, decimalFromCents(order.totalCents), order.reason, order.checkedOutAt],
-      );
-      if (rowCount !== 1) return false;
-      await run('order-items-insert',
-        `INSERT INTO order_items (order_id, product_id, name, unit_price, quantity)
-         SELECT $1, * FROM unnest($2::uuid[], $3::text[], $4::numeric[], $5::int[])`,
+      // The order and its items in one statement; on a redelivered checkout (the order exists) neither is written.
+      const { rows } = await run<{ inserted: number }>('orders-insert-with-items',
+        `WITH inserted AS (
+           INSERT INTO orders (id, checkout_id, user_id, status, total, reason, checked_out_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING id
+         ), items AS (
+           INSERT INTO order_items (order_id, product_id, name, unit_price, quantity)
+           SELECT inserted.id, line.* FROM inserted, unnest($8::uuid[], $9::text[], $10::numeric[], $11::int[]) AS line
+         )
+         SELECT count(*)::int AS inserted FROM inserted`,
         [
           order.id,
+          order.checkoutId,
+          order.userId,
+          order.status,
+          decimalFromCents(order.totalCents),
+          order.reason,
+          order.checkedOutAt,
           order.lines.map((l) => l.productId),
           order.lines.map((l) => l.name),
           order.lines.map((l) => decimalFromCents(l.unitPriceCents)),
           order.lines.map((l) => l.quantity),
         ],
       );
-      return true;
+      return rows[0]!.inserted === 1;
     },
 
     async reserveStock(lines: readonly OrderLine[]) {
-      // Rows are locked in id order so concurrent checkouts of the same products cannot deadlock.
-      const { rows } = await run<{ id: string; name: string; stock: number }>('products-lock-for-reservation',
-        'SELECT id, name, stock FROM products WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE',
-        [lines.map((l) => l.productId)],
+      // One statement locks the products in id order (so concurrent checkouts of the same products
+      // cannot deadlock), decides on the locked rows, and takes the stock only if every line fits.
+      // Under READ COMMITTED the lock returns each row's latest committed version and the UPDATE
+      // re-reads it, so the decision and the new stock both use that version.
+      const { rows } = await run<{ id: string; name: string; stock: number; reserved: boolean }>('products-reserve',
+        `WITH wanted AS (
+           SELECT * FROM unnest($1::uuid[], $2::int[]) AS w(id, quantity)
+         ), locked AS (
+           SELECT p.id, p.name, p.stock FROM products p WHERE p.id IN (SELECT id FROM wanted) ORDER BY p.id FOR UPDATE
+         ), verdict AS (
+           SELECT count(l.id) = count(*) AND coalesce(bool_and(l.stock >= w.quantity), false) AS fits
+             FROM wanted w LEFT JOIN locked l ON l.id = w.id
+         ), reserved AS (
+           UPDATE products p SET stock = p.stock - w.quantity, updated_at = now()
+             FROM wanted w, verdict v WHERE v.fits AND p.id = w.id RETURNING p.id
+         )
+         SELECT l.id, l.name, l.stock, (SELECT fits FROM verdict) AS reserved FROM locked l`,
+        [lines.map((l) => l.productId), lines.map((l) => l.quantity)],
       );
+      if (rows.length > 0 && rows[0]!.reserved) {
+        effects.stockChanged = true;
+        return { ok: true };
+      }
       const stock = new Map(rows.map((row) => [row.id, row]));
       for (const line of lines) {
         const product = stock.get(line.productId);
@@ -50,13 +75,7 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
           return { ok: false, reason: `not enough stock for ${product.name}: ${line.quantity} requested, ${product.stock} available` };
         }
       }
-      effects.stockChanged = true;
-      await run('products-reserve',
-        `UPDATE products p SET stock = p.stock - w.quantity, updated_at = now()
-           FROM unnest($1::uuid[], $2::int[]) AS w(id, quantity) WHERE p.id = w.id`,
-        [lines.map((l) => l.productId), lines.map((l) => l.quantity)],
-      );
-      return { ok: true };
+      throw new Error('stock reservation refused although every line fits');
     },
 
     async transition(orderId: string, from: OrderStatus, to: OrderStatus, reason?: string) {
