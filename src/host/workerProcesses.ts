@@ -37,7 +37,7 @@ export function runsTimers(): boolean {
  * start stops everything, since its siblings would fail the same way.
  */
 export function superviseWorkers(count: number, logger: HostLogger): void {
-  const ready = new Map<number, Extract<WorkerMessage, { type: 'ready' }>>();
+  const ready = new Set<number>();
   let announced = false;
   let stopping = false;
   let failed = false;
@@ -52,7 +52,7 @@ export function superviseWorkers(count: number, logger: HostLogger): void {
         worker.send({ type: 'shutdown' } satisfies WorkerMessage);
         return;
       }
-      ready.set(worker.id, message);
+      ready.add(worker.id);
       if (announced) logger.host(`Worker process ${worker.process.pid} started`);
       else if (ready.size === count) {
         announced = true;
