@@ -1,5 +1,5 @@
-import { app, trigger } from '@azure/functions';
-import { consumeEvent } from '../src/app/consumeEvent.js';
+import { app } from '@azure/functions';
+import { eventConsumer } from '../src/app/consumeEvent.js';
 import { services } from '../src/app/container.js';
 import { queues } from '../src/adapters/rabbitmq/topology.js';
 import { annotateInvocation } from '../src/adapters/telemetry/invocation.js';
@@ -37,36 +37,28 @@ apiRoute('getOrder', {
   }),
 });
 
-app.generic('placeOrder', {
-  trigger: trigger.generic({ type: 'rabbitMQTrigger', queueName: queues.cartCheckedOut, connectionStringSetting: 'RABBITMQ_URL' }),
-  handler: (message, context) =>
-    consumeEvent(message, context, {
-      queue: queues.cartCheckedOut,
-      types: ['CartCheckedOut'],
-      schema: cartCheckedOutSchema,
-      handle: async (event, { trace }) => {
-        annotateInvocation({ orderId: event.orderId, checkoutId: event.checkoutId });
-        const outcome = await placeOrderFromCheckout(services().orders, event, outgoingTraceContext(trace));
-        if (outcome === 'rejected') shopMetrics.orderCompleted('REJECTED', new Date(event.occurredAt));
-        logger.info('checkout handled', { function: context.functionName, checkoutId: event.checkoutId, orderId: event.orderId, outcome });
-      },
-    }),
+eventConsumer('placeOrder', {
+  queue: queues.cartCheckedOut,
+  types: ['CartCheckedOut'],
+  schema: cartCheckedOutSchema,
+  handle: async (event, { trace }, context) => {
+    annotateInvocation({ orderId: event.orderId, checkoutId: event.checkoutId });
+    const outcome = await placeOrderFromCheckout(services().orders, event, outgoingTraceContext(trace));
+    if (outcome === 'rejected') shopMetrics.orderCompleted('REJECTED', new Date(event.occurredAt));
+    logger.info('checkout handled', { function: context.functionName, checkoutId: event.checkoutId, orderId: event.orderId, outcome });
+  },
 });
 
-app.generic('applyPayment', {
-  trigger: trigger.generic({ type: 'rabbitMQTrigger', queueName: queues.paymentProcessed, connectionStringSetting: 'RABBITMQ_URL' }),
-  handler: (message, context) =>
-    consumeEvent(message, context, {
-      queue: queues.paymentProcessed,
-      types: ['PaymentSucceeded', 'PaymentFailed'],
-      schema: paymentProcessedSchema,
-      handle: async (event, { type }) => {
-        annotateInvocation({ orderId: event.orderId });
-        const outcome = await applyPaymentResult(services().orders, type as 'PaymentSucceeded' | 'PaymentFailed', event);
-        if (outcome) shopMetrics.orderCompleted(outcome.status, outcome.checkedOutAt);
-        logger.info('payment result applied', { function: context.functionName, orderId: event.orderId, status: outcome?.status ?? 'unchanged' });
-      },
-    }),
+eventConsumer('applyPayment', {
+  queue: queues.paymentProcessed,
+  types: ['PaymentSucceeded', 'PaymentFailed'],
+  schema: paymentProcessedSchema,
+  handle: async (event, { type }, context) => {
+    annotateInvocation({ orderId: event.orderId });
+    const outcome = await applyPaymentResult(services().orders, type as 'PaymentSucceeded' | 'PaymentFailed', event);
+    if (outcome) shopMetrics.orderCompleted(outcome.status, outcome.checkedOutAt);
+    logger.info('payment result applied', { function: context.functionName, orderId: event.orderId, status: outcome?.status ?? 'unchanged' });
+  },
 });
 
 observeOutboxBacklog(() => services().relay.backlog());

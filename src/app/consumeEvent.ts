@@ -1,4 +1,4 @@
-import type { InvocationContext } from '@azure/functions';
+import { app, trigger, type InvocationContext } from '@azure/functions';
 import type { z } from 'zod';
 import { readTriggerMessage, type TriggerMessage } from '../adapters/rabbitmq/triggerMessage.js';
 import { deadLetterQueueOf, type QueueName } from '../adapters/rabbitmq/topology.js';
@@ -16,9 +16,7 @@ export interface ConsumeOptions<T> {
   /** Event types this queue carries; a message of another type is dead-lettered. */
   types: readonly string[];
   schema: z.ZodType<T>;
-  handle: (event: T, message: TriggerMessage & { type: string }) => Promise<unknown>;
-  /** Overrides `transientRetryBudgetMs` (tests). */
-  transientRetryBudgetMs?: number;
+  handle: (event: T, message: TriggerMessage & { type: string }, context: InvocationContext) => Promise<unknown>;
 }
 
 /**
@@ -58,7 +56,7 @@ async function withTransientRetry(work: () => Promise<unknown>, context: Invocat
  * use-case, riding out short dependency outages. An error that remains propagates, so the
  * extension's retry rule applies (five attempts, then the queue's dead-letter exchange).
  */
-export async function consumeEvent<T>(input: unknown, context: InvocationContext, options: ConsumeOptions<T>): Promise<void> {
+async function consumeEvent<T>(input: unknown, context: InvocationContext, options: ConsumeOptions<T>): Promise<void> {
   const message = readTriggerMessage(input, context);
   const type = message.type ?? (options.types.length === 1 ? options.types[0]! : undefined);
   if (!type || !options.types.includes(type)) {
@@ -71,12 +69,20 @@ export async function consumeEvent<T>(input: unknown, context: InvocationContext
     return deadLetter(options.queue, message, `invalid ${type}: ${where}: ${issue.message}`, context);
   }
   try {
-    await withTransientRetry(() => options.handle(parsed.data, { ...message, type }), context, options.transientRetryBudgetMs ?? transientRetryBudgetMs);
+    await withTransientRetry(() => options.handle(parsed.data, { ...message, type }, context), context, transientRetryBudgetMs);
   } catch (error) {
     shopMetrics.handlerFailed(context.functionName);
     if (message.requeueCount + 1 >= extensionMaxAttempts) shopMetrics.deadLettered(options.queue);
     throw error;
   }
+}
+
+/** Registers a RabbitMQ-triggered function on `options.queue` whose body is `consumeEvent`. */
+export function eventConsumer<T>(name: string, options: ConsumeOptions<T>): void {
+  app.generic(name, {
+    trigger: trigger.generic({ type: 'rabbitMQTrigger', queueName: options.queue, connectionStringSetting: 'RABBITMQ_URL' }),
+    handler: (message, context) => consumeEvent(message, context, options),
+  });
 }
 
 async function deadLetter(queue: QueueName, message: TriggerMessage, reason: string, context: InvocationContext): Promise<void> {
