@@ -1,41 +1,75 @@
-/** Stable codes callers (and tests) can switch on; each maps to one HTTP status. */
-export type ErrorCode =
-  | 'invalid_request'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'not_found'
-  | 'method_not_allowed'
-  | 'conflict'
-  | 'payload_too_large'
-  | 'unsupported_media_type'
-  | 'unprocessable'
-  | 'dependency_unavailable'
-  | 'internal';
-
-const statusOf: Record<ErrorCode, number> = {
+/**
+ * Stable codes callers (and tests) can switch on; each maps to one HTTP status. Generic codes cover
+ * what a client handles the same way; each situation a client must tell apart has its own code.
+ */
+export const errorStatus = {
   invalid_request: 400,
   unauthorized: 401,
   forbidden: 403,
+  user_token_required: 403,
   not_found: 404,
   method_not_allowed: 405,
-  conflict: 409,
+  cart_empty: 409,
+  cart_line_limit: 409,
+  cart_quantity_limit: 409,
+  cart_products_unavailable: 409,
+  checkout_in_progress: 409,
+  product_version_mismatch: 412,
   payload_too_large: 413,
   unsupported_media_type: 415,
   unprocessable: 422,
+  idempotency_key_reused: 422,
+  order_total_too_large: 422,
+  precondition_required: 428,
   dependency_unavailable: 503,
   internal: 500,
+} as const;
+
+export type ErrorCode = keyof typeof errorStatus;
+
+/** What each code means, for the OpenAPI document. */
+export const errorCodeDescriptions: Record<ErrorCode, string> = {
+  invalid_request: 'The body, query or a header is invalid; `errors` lists where',
+  unauthorized: 'No valid access token',
+  forbidden: 'The token lacks the app role or scope the route needs',
+  user_token_required: 'The route acts for a signed-in user; an app-only token cannot own a cart or orders',
+  not_found: 'No such resource (or not visible to this caller)',
+  method_not_allowed: 'The route exists but not with this method; `Allow` lists the methods',
+  cart_empty: 'The cart has nothing to check out',
+  cart_line_limit: 'The cart already holds the most different products it can',
+  cart_quantity_limit: 'The line would exceed the most units a line can hold',
+  cart_products_unavailable: 'Some products in the cart no longer exist; `unavailableProducts` lists them',
+  checkout_in_progress: 'Another checkout of this cart is being placed; retry shortly (Retry-After)',
+  product_version_mismatch: 'If-Match names a version of the product that is no longer current; read it again',
+  payload_too_large: 'The body is larger than 1 MiB',
+  unsupported_media_type: 'The body must be JSON',
+  unprocessable: 'The request is well-formed but cannot be carried out',
+  idempotency_key_reused: 'This Idempotency-Key was used with a different request body',
+  order_total_too_large: 'The order total exceeds the largest amount an order can hold',
+  precondition_required: 'The change needs an If-Match header with the ETag last read',
+  dependency_unavailable: 'A dependency is down; retry after Retry-After seconds',
+  internal: 'An unexpected error; the reference identifies it in the logs',
 };
 
 const titleOf: Record<ErrorCode, string> = {
   invalid_request: 'Invalid request',
   unauthorized: 'Unauthorized',
   forbidden: 'Forbidden',
+  user_token_required: 'A user token is required',
   not_found: 'Not found',
   method_not_allowed: 'Method not allowed',
-  conflict: 'Conflict',
+  cart_empty: 'The cart is empty',
+  cart_line_limit: 'Too many products in the cart',
+  cart_quantity_limit: 'Too many units of one product',
+  cart_products_unavailable: 'Products no longer available',
+  checkout_in_progress: 'Checkout in progress',
+  product_version_mismatch: 'The product has changed',
   payload_too_large: 'Payload too large',
   unsupported_media_type: 'Unsupported media type',
   unprocessable: 'Unprocessable request',
+  idempotency_key_reused: 'Idempotency-Key reused',
+  order_total_too_large: 'Order total too large',
+  precondition_required: 'Precondition required',
   dependency_unavailable: 'Service unavailable',
   internal: 'Internal error',
 };
@@ -62,7 +96,7 @@ export class AppError extends Error {
     options: AppErrorOptions = {},
   ) {
     super(message, { cause: options.cause });
-    this.status = statusOf[code];
+    this.status = errorStatus[code];
     this.title = titleOf[code];
     this.headers = options.headers ?? {};
     this.extensions = options.extensions ?? {};

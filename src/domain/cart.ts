@@ -87,8 +87,8 @@ export function cartView(lines: readonly PricedLine[]): CartView {
 
 function changedCart(change: CartChange): CartSnapshot {
   if (change.ok) return change.cart;
-  if (change.reason === 'line_limit') throw new AppError('conflict', `A cart holds at most ${maxLinesPerCart} different products`);
-  throw new AppError('conflict', `A cart line holds at most ${maxQuantityPerLine} items (this line has ${change.current})`);
+  if (change.reason === 'line_limit') throw new AppError('cart_line_limit', `A cart holds at most ${maxLinesPerCart} different products`);
+  throw new AppError('cart_quantity_limit', `A cart line holds at most ${maxQuantityPerLine} items (this line has ${change.current})`);
 }
 
 export function cartService(carts: CartStore, products: ProductCatalog) {

@@ -48,17 +48,17 @@ export interface CheckoutDependencies {
 export function checkoutService(deps: CheckoutDependencies) {
   async function placeOrder(request: CheckoutRequest): Promise<CheckoutAccepted> {
     const snapshot = await deps.carts.read(request.userId);
-    if (snapshot.lines.length === 0) throw new AppError('conflict', 'The cart is empty: add items before checking out');
+    if (snapshot.lines.length === 0) throw new AppError('cart_empty', 'The cart is empty: add items before checking out');
     const lines = await priceLines(snapshot.lines, deps.products);
     if (lines.length < snapshot.lines.length) {
       const gone = snapshot.lines.filter((line) => !lines.some((priced) => priced.product.id === line.productId)).map((line) => line.productId);
-      throw new AppError('conflict', `Some products in the cart no longer exist: ${gone.join(', ')}; remove them and try again`, {
+      throw new AppError('cart_products_unavailable', `Some products in the cart no longer exist: ${gone.join(', ')}; remove them and try again`, {
         extensions: { unavailableProducts: gone },
       });
     }
 
     const totalCents = lines.reduce((sum, { product, quantity }) => sum + product.priceCents * quantity, 0);
-    if (totalCents > maxCents) throw new AppError('unprocessable', `The order total exceeds the largest amount an order can hold (${numberFromCents(maxCents)})`);
+    if (totalCents > maxCents) throw new AppError('order_total_too_large', `The order total exceeds the largest amount an order can hold (${numberFromCents(maxCents)})`);
 
     const accepted: CheckoutAccepted = { checkoutId: uuidv7(), orderId: uuidv7(), status: 'PENDING' };
     const event: CartCheckedOut = {
@@ -87,10 +87,10 @@ export function checkoutService(deps: CheckoutDependencies) {
       const claim = await deps.idempotency.claim(request.userId, key, fingerprint);
       if (claim.state !== 'claimed') {
         if (claim.fingerprint !== fingerprint) {
-          throw new AppError('unprocessable', 'This Idempotency-Key was already used with a different request body');
+          throw new AppError('idempotency_key_reused', 'This Idempotency-Key was already used with a different request body');
         }
         if (claim.state === 'in_progress') {
-          throw new AppError('conflict', 'A request with this Idempotency-Key is still being processed; retry shortly', { headers: { 'Retry-After': '1' } });
+          throw new AppError('checkout_in_progress', 'A request with this Idempotency-Key is still being processed; retry shortly', { headers: { 'Retry-After': '1' } });
         }
         return claim.response;
       }

@@ -87,7 +87,7 @@ describe('cart service', () => {
   it('when a line would exceed 99, then it is a 409 and the line keeps its quantity', async () => {
     const { service, products } = aShop();
     await service.add(user, products[0]!.id, 98);
-    await expectAppError(service.add(user, products[0]!.id, 2), 'conflict');
+    await expectAppError(service.add(user, products[0]!.id, 2), 'cart_quantity_limit');
     expect((await service.view(user)).items[0]!.quantity).toBe(98);
     expect((await service.add(user, products[0]!.id, 1)).items[0]!.quantity).toBe(99);
   });
@@ -96,7 +96,7 @@ describe('cart service', () => {
     const products = Array.from({ length: maxLinesPerCart + 1 }, () => aProduct());
     const { service } = aShop(products);
     for (const product of products.slice(0, maxLinesPerCart)) await service.add(user, product.id, 1);
-    await expectAppError(service.add(user, products[maxLinesPerCart]!.id, 1), 'conflict');
+    await expectAppError(service.add(user, products[maxLinesPerCart]!.id, 1), 'cart_line_limit');
     const cart = await service.add(user, products[0]!.id, 1);
     expect(cart.items).toHaveLength(maxLinesPerCart);
   });

@@ -111,7 +111,7 @@ describe('checkout', () => {
 
   it('when the cart is empty, then it is a conflict and nothing is published', async () => {
     const { publisher, checkout } = setup();
-    await expect(checkout()).rejects.toMatchObject({ code: 'conflict' });
+    await expect(checkout()).rejects.toMatchObject({ code: 'cart_empty' });
     expect(publisher.published).toEqual([]);
   });
 
@@ -138,7 +138,7 @@ describe('checkout', () => {
   it('when a product in the cart no longer exists, then checkout is refused naming it', async () => {
     const { carts, checkout } = setup([]);
     await carts.add('u1', 'gone-product', 1);
-    await expect(checkout()).rejects.toMatchObject({ code: 'conflict', extensions: { unavailableProducts: ['gone-product'] } });
+    await expect(checkout()).rejects.toMatchObject({ code: 'cart_products_unavailable', extensions: { unavailableProducts: ['gone-product'] } });
   });
 
   it('when the same idempotency key comes again, then the first answer is returned and nothing new is published', async () => {
@@ -154,7 +154,7 @@ describe('checkout', () => {
     const { carts, checkout } = setup();
     await carts.add('u1', aProduct().id, 1);
     await checkout({ key: 'k1', body: '{}' });
-    await expect(checkout({ key: 'k1', body: '{"a":1}' })).rejects.toMatchObject({ code: 'unprocessable', status: 422 });
+    await expect(checkout({ key: 'k1', body: '{"a":1}' })).rejects.toMatchObject({ code: 'idempotency_key_reused', status: 422 });
   });
 
   it('when publishing fails under a key, then the key is released for a retry', async () => {
@@ -170,7 +170,7 @@ describe('checkout', () => {
   it('when the total would exceed what an order can hold, then 422 and nothing is published', async () => {
     const { carts, publisher, checkout } = setup([aProduct({ priceCents: 9_999_999_999_99 })]);
     await carts.add('u1', aProduct().id, 2);
-    await expect(checkout()).rejects.toMatchObject({ code: 'unprocessable' });
+    await expect(checkout()).rejects.toMatchObject({ code: 'order_total_too_large' });
     expect(publisher.published).toEqual([]);
   });
 
