@@ -67,9 +67,9 @@ apiRoute('checkout', {
   bodyOptional: true,
   responses: {
     202: { description: 'Accepted; Location names the order', schema: checkoutAcceptedSchema },
-    409: { description: 'The cart is empty, or a request with the same Idempotency-Key is in progress' },
-    422: { description: 'The Idempotency-Key was used with a different body' },
-    503: { description: 'The broker is unavailable; the cart is unchanged' },
+    409: { description: 'The cart is empty, holds products that no longer exist, or kept changing during checkout' },
+    422: { description: 'The Idempotency-Key was used with a different body, or the total is too large' },
+    503: { description: 'The database or cache is unavailable; a retry (with any key, or none) answers with the same orderId if the checkout went through' },
   },
   handler: async ({ principal, request, context, rawBody }) => {
     const accepted = await services().checkoutService.checkout({

@@ -8,6 +8,7 @@ import { observeOutboxBacklog, shopMetrics } from '../src/adapters/telemetry/met
 import { outgoingTraceContext } from '../src/adapters/telemetry/traceContext.js';
 import { cartCheckedOutSchema, paymentProcessedSchema } from '../src/domain/events.js';
 import { applyPaymentResult, orderSchema, placeOrderFromCheckout } from '../src/domain/orders.js';
+import { resolveStrandedOrders } from '../src/domain/recovery.js';
 import { apiRoute } from '../src/http/api.js';
 import { pageOf, pageQuerySchema } from '../src/http/schemas.js';
 
@@ -63,11 +64,28 @@ eventConsumer('applyPayment', {
 
 observeOutboxBacklog(() => services().relay.backlog());
 
+// Finds checkouts and orders stranded by dead-lettered or lost messages and finishes them (see
+// resolveStrandedOrders); every instance may run it: each action is a conditional transaction.
+app.timer('resolveStrandedOrders', {
+  schedule: '*/15 * * * * *',
+  handler: async (_timer, context) => {
+    const { orders, stranded, paymentProvider, settings } = services();
+    const done = await resolveStrandedOrders({
+      orders,
+      stranded,
+      provider: paymentProvider,
+      bounds: { redriveAfterSeconds: settings.ORDER_REDRIVE_AFTER_SECONDS, cancelAfterSeconds: settings.ORDER_CANCEL_AFTER_SECONDS },
+    });
+    for (const [action, count] of Object.entries(done)) shopMetrics.ordersRecovered(action, count);
+    if (Object.values(done).some((count) => count > 0)) logger.warn('stranded checkouts and orders resolved', { function: context.functionName, ...done });
+  },
+});
+
 // Publishes outbox rows a crash or an outage left unsent after their transaction committed.
 app.timer('outboxSweep', {
   schedule: '*/10 * * * * *',
   handler: async (_timer, context) => {
-    const published = await services().relay.sweep();
+    const published = await services().relay.sweepDue(8_000);
     if (published > 0) logger.info('outbox sweep published events', { function: context.functionName, published });
   },
 });

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import amqp from 'amqplib';
 import pg from 'pg';
 import { migrateUp } from '../src/adapters/postgres/migrate.js';
-import { declareTopology } from '../src/adapters/rabbitmq/topology.js';
+import { declareTopology, replaceOutdatedQueues } from '../src/adapters/rabbitmq/topology.js';
 import { loadLocalSettings, projectRoot } from './localSettings.js';
 
 const { values } = parseArgs({ options: { seed: { type: 'boolean', default: false } } });
@@ -41,6 +41,8 @@ async function main(): Promise<void> {
 
   const connection = await amqp.connect(rabbitMqUrl);
   try {
+    const replaced = await replaceOutdatedQueues(connection);
+    if (replaced.length > 0) console.error(`[setup] replaced empty queues declared by an earlier release: ${replaced.join(', ')}`);
     await declareTopology(await connection.createChannel());
     console.error('[setup] broker topology declared');
   } finally {

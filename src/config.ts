@@ -22,6 +22,20 @@ const settingsSchema = z.object({
     .default(10000)
     .describe('Simulated payment provider: orders with a total above this amount are declined'),
   PAYMENT_LATENCY_MS: z.coerce.number().int().min(0).max(60000).default(0).describe('Simulated payment provider latency'),
+  ORDER_REDRIVE_AFTER_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(86400)
+    .default(120)
+    .describe('A checkout or PENDING order idle this long has its event published again by the stranded-order resolver'),
+  ORDER_CANCEL_AFTER_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(604800)
+    .default(1800)
+    .describe('A checkout still not PAID/failed this long after checkout, with no payment started, is CANCELLED and its stock returned'),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

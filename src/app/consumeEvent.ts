@@ -1,13 +1,16 @@
 import { app, trigger, type InvocationContext } from '@azure/functions';
 import type { z } from 'zod';
 import { readTriggerMessage, type TriggerMessage } from '../adapters/rabbitmq/triggerMessage.js';
-import { deadLetterQueueOf, type QueueName } from '../adapters/rabbitmq/topology.js';
+import { isPostgresUnavailable } from '../adapters/postgres/pool.js';
+import { deadLetterQueueOf, retryQueueOf, type QueueName } from '../adapters/rabbitmq/topology.js';
 import { logger } from '../adapters/telemetry/logger.js';
 import { shopMetrics } from '../adapters/telemetry/metrics.js';
 import { AppError } from '../errors.js';
 import { services } from './container.js';
 
 export const deadLetterReasonHeader = 'x-dead-letter-reason';
+/** How many times a message went through `<queue>.retry` because a dependency was down. */
+export const transientRetriesHeader = 'x-transient-retries';
 /** The RabbitMQ extension's rule: the fifth failed attempt is rejected into the queue's dead-letter exchange. */
 const extensionMaxAttempts = 5;
 
@@ -21,13 +24,18 @@ export interface ConsumeOptions<T> {
 
 /**
  * How long one invocation keeps retrying while a dependency (Postgres, the broker) is unavailable,
- * before it gives the message back to the extension's retry rule. Well under host.json's
- * functionTimeout (5 min).
+ * before it parks the message in `<queue>.retry`. Well under host.json's functionTimeout (5 min).
  */
 export const transientRetryBudgetMs = 60_000;
 
-function isTransient(error: unknown): boolean {
-  return error instanceof AppError && error.code === 'dependency_unavailable';
+// Serialization failure, deadlock, statement timeout (a lock held by a dying session), lock not available.
+const transientSqlStates = new Set(['40001', '40P01', '57014', '55P03']);
+
+/** A failure that says nothing about the message: the same message succeeds once the dependency recovers. */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof AppError) return error.code === 'dependency_unavailable';
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return (typeof code === 'string' && transientSqlStates.has(code)) || isPostgresUnavailable(error);
 }
 
 /**
@@ -72,9 +80,27 @@ async function consumeEvent<T>(input: unknown, context: InvocationContext, optio
     await withTransientRetry(() => options.handle(parsed.data, { ...message, type }, context), context, transientRetryBudgetMs);
   } catch (error) {
     shopMetrics.handlerFailed(context.functionName);
+    // An outage longer than the budget must not use up the extension's five attempts: the message
+    // waits in the retry queue and comes back, for as long as the outage lasts.
+    if (isTransient(error) && (await parkForRetry(options.queue, message, type, context))) return;
     if (message.requeueCount + 1 >= extensionMaxAttempts) shopMetrics.deadLettered(options.queue);
     throw error;
   }
+}
+
+/** Moves the message to `<queue>.retry` (confirmed before the original is acked); false when the broker cannot take it. */
+async function parkForRetry(queue: QueueName, message: TriggerMessage, type: string, context: InvocationContext): Promise<boolean> {
+  const retries = Number(message.headers[transientRetriesHeader] ?? 0) + 1;
+  const headers: Record<string, unknown> = { [transientRetriesHeader]: retries };
+  if (message.trace.traceparent) headers.traceparent = message.trace.traceparent;
+  try {
+    await services().publisher.sendToQueue(retryQueueOf(queue), message.raw, { messageId: message.messageId, type, headers });
+  } catch (error) {
+    logger.warn('could not park the message for a later retry', { function: context.functionName, queue, messageId: message.messageId, error });
+    return false;
+  }
+  logger.warn('a dependency is still unavailable; the message will be retried later', { function: context.functionName, queue, messageId: message.messageId, retries });
+  return true;
 }
 
 /** Registers a RabbitMQ-triggered function on `options.queue` whose body is `consumeEvent`. */

@@ -1,7 +1,10 @@
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { createTokenVerifier, type TokenVerifier } from '../adapters/auth/index.js';
+import { simulatedPaymentProvider } from '../adapters/payments/simulatedProvider.js';
+import { postgresCheckoutLedger } from '../adapters/postgres/checkoutLedger.js';
 import { postgresOrderStore } from '../adapters/postgres/orderStore.js';
+import { postgresStrandedQueries } from '../adapters/postgres/strandedQueries.js';
 import { OutboxRelay } from '../adapters/postgres/outbox.js';
 import { createPool } from '../adapters/postgres/pool.js';
 import { ProductChangeListener } from '../adapters/postgres/productChanges.js';
@@ -9,14 +12,12 @@ import { postgresProductRepository } from '../adapters/postgres/productRepositor
 import { RabbitMqPublisher } from '../adapters/rabbitmq/publisher.js';
 import { redisCartStore } from '../adapters/redis/cartStore.js';
 import { createRedis } from '../adapters/redis/client.js';
-import { redisIdempotencyStore } from '../adapters/redis/idempotencyStore.js';
 import { logger } from '../adapters/telemetry/logger.js';
 import { expectedIssuer, settings, type Settings } from '../config.js';
 import { cartService } from '../domain/cart.js';
 import { checkoutService } from '../domain/checkout.js';
 import { centsFromNumber } from '../domain/money.js';
 import { orderQueries } from '../domain/orders.js';
-import { simulatedPaymentProvider } from '../domain/payments.js';
 import { cachedCatalog, productService } from '../domain/products.js';
 import type { ReadCache } from '../domain/readCache.js';
 import { ReadThroughCache } from './readThroughCache.js';
@@ -56,6 +57,12 @@ function build(s: Settings) {
   const carts = redisCartStore(redis);
   const relay = new OutboxRelay(db, publisher);
   const orders = postgresOrderStore(db, relay, () => productCache.invalidate());
+  const checkout = checkoutService({
+    claims: carts,
+    ledger: postgresCheckoutLedger(db, relay),
+    products: catalog,
+    onAfterAcceptFailure: (step, error) => logger.warn(`checkout accepted, but could not ${step}`, { error }),
+  });
 
   return {
     settings: s,
@@ -65,16 +72,14 @@ function build(s: Settings) {
     verifier,
     relay,
     orders,
-    paymentProvider: simulatedPaymentProvider({ declineAboveCents: centsFromNumber(s.PAYMENT_DECLINE_ABOVE) ?? Math.round(s.PAYMENT_DECLINE_ABOVE * 100), latencyMs: s.PAYMENT_LATENCY_MS }),
-    productService: productService(products, catalogWrites),
-    cartService: cartService(carts, catalog),
-    checkoutService: checkoutService({
-      carts,
-      products: catalog,
-      idempotency: redisIdempotencyStore(redis),
-      publisher,
-      onAfterPublishFailure: (step, error) => logger.warn(`checkout accepted, but could not ${step}`, { error }),
+    stranded: postgresStrandedQueries(db),
+    paymentProvider: simulatedPaymentProvider(db, {
+      declineAboveCents: centsFromNumber(s.PAYMENT_DECLINE_ABOVE) ?? Math.round(s.PAYMENT_DECLINE_ABOVE * 100),
+      latencyMs: s.PAYMENT_LATENCY_MS,
     }),
+    productService: productService(products, catalogWrites),
+    cartService: cartService(carts, catalog, (userId, claim) => checkout.settleStaleClaim(userId, claim)),
+    checkoutService: checkout,
     orderQueries: orderQueries(orders),
     async close(): Promise<void> {
       // Published events not yet marked sent would only be published again by the sweep; wait a little.

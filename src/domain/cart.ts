@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../errors.js';
+import type { CheckoutClaim } from './checkout.js';
 import { isUuid } from './ids.js';
 import { numberFromCents } from './money.js';
 import { notFoundProduct, type CatalogEntry, type ProductCatalog } from './products.js';
@@ -14,8 +15,10 @@ export interface CartLine {
 
 export interface CartSnapshot {
   lines: CartLine[];
-  /** Bumped by every change; checkout empties the cart only if it is still the version it read. */
+  /** Bumped by every change; checkout claims the cart only if it is still the version it priced. */
   version: number;
+  /** The checkout in flight, if any (its lines are still in the cart until it is accepted). */
+  claim?: CheckoutClaim | undefined;
 }
 
 /** A change's outcome: the cart as it is after the change, or the limit that refused it. */
@@ -30,8 +33,6 @@ export interface CartStore {
   add(userId: string, productId: string, quantity: number): Promise<CartChange>;
   set(userId: string, productId: string, quantity: number): Promise<CartChange>;
   remove(userId: string, productId: string): Promise<CartSnapshot>;
-  /** Empties the cart if its version is still `version`; false when it changed meanwhile. */
-  clearIfUnchanged(userId: string, version: number): Promise<boolean>;
 }
 
 export const addItemBodySchema = z.strictObject({
@@ -91,7 +92,11 @@ function changedCart(change: CartChange): CartSnapshot {
   throw new AppError('cart_quantity_limit', `A cart line holds at most ${maxQuantityPerLine} items (this line has ${change.current})`);
 }
 
-export function cartService(carts: CartStore, products: ProductCatalog) {
+/**
+ * `settleStaleClaim` finishes or gives up a checkout claim a crash left on the cart, so a cart read
+ * never shows lines that were ordered.
+ */
+export function cartService(carts: CartStore, products: ProductCatalog, settleStaleClaim: (userId: string, claim: CheckoutClaim) => Promise<void> = async () => {}) {
   const priced = async (cart: CartSnapshot, known: readonly CatalogEntry[] = []) => cartView(await priceLines(cart.lines, products, known));
   const requireProduct = async (productId: string): Promise<CatalogEntry> => {
     const product = isUuid(productId) ? await products.get(productId) : undefined;
@@ -101,7 +106,12 @@ export function cartService(carts: CartStore, products: ProductCatalog) {
   const remove = async (userId: string, productId: string) => priced(isUuid(productId) ? await carts.remove(userId, productId) : await carts.read(userId));
 
   return {
-    view: async (userId: string) => priced(await carts.read(userId)),
+    async view(userId: string): Promise<CartView> {
+      const cart = await carts.read(userId);
+      if (!cart.claim) return priced(cart);
+      await settleStaleClaim(userId, cart.claim);
+      return priced(await carts.read(userId));
+    },
 
     async add(userId: string, productId: string, quantity: number): Promise<CartView> {
       const product = await requireProduct(productId);

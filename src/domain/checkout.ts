@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { AppError } from '../errors.js';
-import { priceLines, type CartStore } from './cart.js';
-import type { CartCheckedOut, EventPublisher, TraceContext } from './events.js';
+import { AppError, dependencyUnavailable } from '../errors.js';
+import { priceLines, type CartLine } from './cart.js';
+import type { CartCheckedOut, TraceContext } from './events.js';
 import { uuidv7 } from './ids.js';
 import { maxCents, numberFromCents } from './money.js';
 import type { ProductCatalog } from './products.js';
@@ -12,18 +12,55 @@ export interface CheckoutAccepted {
   status: 'PENDING';
 }
 
-export type IdempotencyClaim =
-  | { state: 'claimed' }
-  | { state: 'completed'; fingerprint: string; response: CheckoutAccepted }
-  | { state: 'in_progress'; fingerprint: string };
+/** An Idempotency-Key as stored: hashed (it is arbitrary client text), with the fingerprint of its body. */
+export interface RequestKey {
+  keyHash: string;
+  fingerprint: string;
+}
 
-/** Remembers, per user and Idempotency-Key, the request's fingerprint and the response it got. */
-export interface IdempotencyStore {
-  /** Claims the key for a new request, or tells what an earlier request with the key did. */
-  claim(userId: string, key: string, fingerprint: string): Promise<IdempotencyClaim>;
-  complete(userId: string, key: string, fingerprint: string, response: CheckoutAccepted): Promise<void>;
-  /** Frees a claimed key after a failure, so the client can retry with it. */
-  release(userId: string, key: string): Promise<void>;
+/**
+ * A cart's checkout in flight. Claiming is atomic with a check of the cart's version, so one cart has
+ * at most one claim; every request that finds the claim answers with its ids. Its lines are the
+ * quantities it orders: they leave the cart only once the checkout is accepted, and only they do.
+ */
+export interface CheckoutClaim {
+  checkoutId: string;
+  orderId: string;
+  lines: CartLine[];
+  event: CartCheckedOut;
+  /** When it was claimed (ms since the epoch): a claim far older than a request is left from a crash. */
+  claimedAt: number;
+  /** The key of the request that claimed it, if it sent one. */
+  key?: RequestKey;
+}
+
+export type ClaimResult = { ok: true } | { ok: false; reason: 'changed' } | { ok: false; reason: 'claimed'; claim: CheckoutClaim };
+
+/** The cart-side half of checkout (Redis): the claim and, once accepted, taking its lines out. */
+export interface CheckoutClaims {
+  /** The cart's lines, version and its claim, read together. */
+  readForCheckout(userId: string): Promise<{ lines: CartLine[]; version: number; claim: CheckoutClaim | undefined }>;
+  /** Claims the cart if its version is still `version` and it has no claim. */
+  claim(userId: string, version: number, claim: CheckoutClaim): Promise<ClaimResult>;
+  /** Subtracts the claim's lines from the cart and drops the claim; a no-op unless `checkoutId` holds the claim. */
+  complete(userId: string, checkoutId: string): Promise<void>;
+  /** Drops the claim (it was abandoned: nothing was ordered); a no-op unless `checkoutId` holds it. */
+  release(userId: string, checkoutId: string): Promise<void>;
+}
+
+export type AcceptOutcome = { state: 'accepted' } | { state: 'abandoned' } | { state: 'key_conflict'; recorded: { fingerprint: string; accepted: CheckoutAccepted } };
+
+/** The durable half of checkout (Postgres): accepted checkouts, their CartCheckedOut and the request keys. */
+export interface CheckoutLedger {
+  /** What a request with this key got before (within the keys' lifetime). */
+  findByKey(userId: string, keyHash: string): Promise<{ fingerprint: string; accepted: CheckoutAccepted } | undefined>;
+  /**
+   * Records the claim as accepted with its CartCheckedOut in the outbox, in one transaction, unless it is
+   * recorded already (then nothing new is written) or was abandoned; records `key` for it too.
+   */
+  accept(userId: string, claim: CheckoutClaim, key: RequestKey | undefined, trace: TraceContext): Promise<AcceptOutcome>;
+  /** Gives a stale claim up unless it was accepted; answers which of the two it is now. */
+  abandon(userId: string, claim: CheckoutClaim): Promise<'accepted' | 'abandoned'>;
 }
 
 export interface CheckoutRequest {
@@ -36,76 +73,124 @@ export interface CheckoutRequest {
 
 export const idempotencyKeyPattern = /^[\x21-\x7e]{1,255}$/;
 
+/** A claim older than this is not held by a live request (a checkout takes milliseconds); it was left by a crash. */
+export const staleClaimMs = 10_000;
+
+/** Tries before giving up on a cart that keeps changing under the checkout. */
+const maxClaimAttempts = 5;
+
 export interface CheckoutDependencies {
-  carts: CartStore;
+  claims: CheckoutClaims;
+  ledger: CheckoutLedger;
   products: ProductCatalog;
-  idempotency: IdempotencyStore;
-  publisher: EventPublisher;
-  /** Told about a failure after CartCheckedOut was confirmed; the checkout still succeeds. */
-  onAfterPublishFailure?: (step: string, error: unknown) => void;
+  now?: () => number;
+  /** Told about a failure after the checkout was accepted; the checkout still succeeds. */
+  onAfterAcceptFailure?: (step: string, error: unknown) => void;
 }
 
+const acceptedOf = (claim: CheckoutClaim): CheckoutAccepted => ({ checkoutId: claim.checkoutId, orderId: claim.orderId, status: 'PENDING' });
+
+const keyReused = () => new AppError('idempotency_key_reused', 'This Idempotency-Key was already used with a different request body');
+
+/**
+ * Checkout as a claim on the cart: (1) claim the cart atomically with the version its lines were priced
+ * at, choosing the checkout's ids; (2) record the claim as accepted in Postgres with CartCheckedOut in
+ * the outbox; (3) take exactly the claimed lines out of the cart and drop the claim. Every request that
+ * finds a claim joins it (same ids), so double clicks and tabs make one order; a retry after a failure
+ * at any step finds the claim, or the accepted record, and answers with the same orderId.
+ */
 export function checkoutService(deps: CheckoutDependencies) {
-  async function placeOrder(request: CheckoutRequest): Promise<CheckoutAccepted> {
-    const snapshot = await deps.carts.read(request.userId);
-    if (snapshot.lines.length === 0) throw new AppError('cart_empty', 'The cart is empty: add items before checking out');
-    const lines = await priceLines(snapshot.lines, deps.products);
-    if (lines.length < snapshot.lines.length) {
-      const gone = snapshot.lines.filter((line) => !lines.some((priced) => priced.product.id === line.productId)).map((line) => line.productId);
+  const now = deps.now ?? Date.now;
+
+  async function newClaim(userId: string, lines: CartLine[], key: RequestKey | undefined): Promise<CheckoutClaim> {
+    const priced = await priceLines(lines, deps.products);
+    if (priced.length < lines.length) {
+      const gone = lines.filter((line) => !priced.some((p) => p.product.id === line.productId)).map((line) => line.productId);
       throw new AppError('cart_products_unavailable', `Some products in the cart no longer exist: ${gone.join(', ')}; remove them and try again`, {
         extensions: { unavailableProducts: gone },
       });
     }
-
-    const totalCents = lines.reduce((sum, { product, quantity }) => sum + product.priceCents * quantity, 0);
+    const totalCents = priced.reduce((sum, { product, quantity }) => sum + product.priceCents * quantity, 0);
     if (totalCents > maxCents) throw new AppError('order_total_too_large', `The order total exceeds the largest amount an order can hold (${numberFromCents(maxCents)})`);
-
-    const accepted: CheckoutAccepted = { checkoutId: uuidv7(), orderId: uuidv7(), status: 'PENDING' };
-    const event: CartCheckedOut = {
-      checkoutId: accepted.checkoutId,
-      orderId: accepted.orderId,
-      userId: request.userId,
-      items: lines.map(({ product, quantity }) => ({ productId: product.id, name: product.name, unitPrice: numberFromCents(product.priceCents), quantity })),
-      total: numberFromCents(totalCents),
-      occurredAt: new Date().toISOString(),
+    const checkoutId = uuidv7();
+    const orderId = uuidv7();
+    return {
+      checkoutId,
+      orderId,
+      lines,
+      claimedAt: now(),
+      ...(key ? { key } : {}),
+      event: {
+        checkoutId,
+        orderId,
+        userId,
+        items: priced.map(({ product, quantity }) => ({ productId: product.id, name: product.name, unitPrice: numberFromCents(product.priceCents), quantity })),
+        total: numberFromCents(totalCents),
+        occurredAt: new Date(now()).toISOString(),
+      },
     };
-    // Confirmed by the broker before anything else changes: a failure here leaves the cart as it was.
-    await deps.publisher.publish([{ id: uuidv7(), type: 'CartCheckedOut', payload: event, trace: request.trace }]);
-    // From here the order exists: a failure to empty the cart must not turn it into an error the
-    // client would retry. Items added while the event was in flight stay for a later checkout.
-    await deps.carts.clearIfUnchanged(request.userId, snapshot.version).catch((error: unknown) => deps.onAfterPublishFailure?.('clear cart', error));
-    return accepted;
+  }
+
+  /** Steps (2) and (3) for a claim this request made or found; idempotent, so any request may run them. */
+  async function accept(userId: string, claim: CheckoutClaim, key: RequestKey | undefined, trace: TraceContext): Promise<CheckoutAccepted> {
+    // A failure here is answered 503 with the claim kept: a retry joins it and gets the same orderId.
+    const outcome = await deps.ledger.accept(userId, claim, key, trace);
+    if (outcome.state === 'abandoned') {
+      // This request held the claim so long that another gave it up as stale: nothing was ordered.
+      throw dependencyUnavailable('checkout', new Error(`claim ${claim.checkoutId} was abandoned while its request was delayed`));
+    }
+    if (outcome.state === 'key_conflict' && outcome.recorded.fingerprint !== key?.fingerprint) throw keyReused();
+    // The order exists from here: a failure to take the lines out of the cart must not become an error
+    // the client would retry. The claim stays, and the next checkout or cart read settles it.
+    await deps.claims.complete(userId, claim.checkoutId).catch((error: unknown) => deps.onAfterAcceptFailure?.('take the ordered lines out of the cart', error));
+    return outcome.state === 'key_conflict' ? outcome.recorded.accepted : acceptedOf(claim);
+  }
+
+  /** A claim left by a crashed request: its checkout goes on if it was accepted, else it is given up. */
+  async function settle(userId: string, claim: CheckoutClaim): Promise<'accepted' | 'abandoned'> {
+    const state = await deps.ledger.abandon(userId, claim);
+    if (state === 'accepted') await deps.claims.complete(userId, claim.checkoutId);
+    else await deps.claims.release(userId, claim.checkoutId);
+    return state;
   }
 
   return {
     async checkout(request: CheckoutRequest): Promise<CheckoutAccepted> {
-      const key = request.idempotencyKey;
-      if (key === undefined) return placeOrder(request);
-      if (!idempotencyKeyPattern.test(key)) throw new AppError('invalid_request', 'Idempotency-Key must be 1 to 255 visible ASCII characters');
+      let key: RequestKey | undefined;
+      if (request.idempotencyKey !== undefined) {
+        if (!idempotencyKeyPattern.test(request.idempotencyKey)) throw new AppError('invalid_request', 'Idempotency-Key must be 1 to 255 visible ASCII characters');
+        key = {
+          keyHash: createHash('sha256').update(request.idempotencyKey).digest('base64url'),
+          fingerprint: createHash('sha256').update(request.body).digest('base64url'),
+        };
+        const recorded = await deps.ledger.findByKey(request.userId, key.keyHash);
+        if (recorded) {
+          if (recorded.fingerprint !== key.fingerprint) throw keyReused();
+          return recorded.accepted;
+        }
+      }
 
-      const fingerprint = createHash('sha256').update(request.body).digest('base64url');
-      const claim = await deps.idempotency.claim(request.userId, key, fingerprint);
-      if (claim.state !== 'claimed') {
-        if (claim.fingerprint !== fingerprint) {
-          throw new AppError('idempotency_key_reused', 'This Idempotency-Key was already used with a different request body');
+      for (let attempt = 0; attempt < maxClaimAttempts; attempt++) {
+        const cart = await deps.claims.readForCheckout(request.userId);
+        if (cart.claim) {
+          if (cart.claim.key && key && cart.claim.key.keyHash === key.keyHash && cart.claim.key.fingerprint !== key.fingerprint) throw keyReused();
+          if (now() - cart.claim.claimedAt < staleClaimMs) return accept(request.userId, cart.claim, key, request.trace);
+          // Left by a crash: if it was accepted it is this cart's checkout, and its orderId the answer.
+          if ((await settle(request.userId, cart.claim)) === 'accepted') return accept(request.userId, cart.claim, key, request.trace);
+          continue;
         }
-        if (claim.state === 'in_progress') {
-          throw new AppError('checkout_in_progress', 'A request with this Idempotency-Key is still being processed; retry shortly', { headers: { 'Retry-After': '1' } });
-        }
-        return claim.response;
+        if (cart.lines.length === 0) throw new AppError('cart_empty', 'The cart is empty: add items before checking out');
+        const claim = await newClaim(request.userId, cart.lines, key);
+        const claimed = await deps.claims.claim(request.userId, cart.version, claim);
+        // Changed since it was read (an add, another tab's claim): read again; a claim found is joined.
+        if (claimed.ok) return accept(request.userId, claim, key, request.trace);
       }
-      let accepted: CheckoutAccepted;
-      try {
-        accepted = await placeOrder(request);
-      } catch (error) {
-        // Nothing was published: the client may retry with the same key at once.
-        await deps.idempotency.release(request.userId, key).catch(() => undefined);
-        throw error;
-      }
-      // If this fails the claim stays (until it expires), so a retry cannot place a second order soon;
-      // the order was accepted either way.
-      await deps.idempotency.complete(request.userId, key, fingerprint, accepted).catch((error: unknown) => deps.onAfterPublishFailure?.('record the idempotent response', error));
-      return accepted;
+      throw new AppError('checkout_in_progress', 'The cart kept changing during checkout; retry shortly', { headers: { 'Retry-After': '1' } });
+    },
+
+    /** Settles a claim left by a crash (called when a cart is read), so ordered lines leave the cart. */
+    async settleStaleClaim(userId: string, claim: CheckoutClaim): Promise<void> {
+      if (now() - claim.claimedAt >= staleClaimMs) await settle(userId, claim);
     },
   };
 }

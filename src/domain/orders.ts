@@ -4,8 +4,9 @@ import type { CartCheckedOut, OutgoingEvent, PaymentProcessed, TraceContext } fr
 import { isUuid, uuidv7 } from './ids.js';
 import { centsFromNumber, numberFromCents, type Cents } from './money.js';
 
-export type OrderStatus = 'PENDING' | 'PAID' | 'PAYMENT_FAILED' | 'REJECTED';
-export const finalStatuses: readonly OrderStatus[] = ['PAID', 'PAYMENT_FAILED', 'REJECTED'];
+export const orderStatuses = ['PENDING', 'PAID', 'PAYMENT_FAILED', 'REJECTED', 'CANCELLED'] as const;
+export type OrderStatus = (typeof orderStatuses)[number];
+export const finalStatuses: readonly OrderStatus[] = ['PAID', 'PAYMENT_FAILED', 'REJECTED', 'CANCELLED'];
 
 export interface OrderLine {
   productId: string;
@@ -17,7 +18,8 @@ export interface OrderLine {
 export interface Payment {
   id: string;
   orderId: string;
-  status: 'SUCCEEDED' | 'FAILED';
+  /** PENDING from just before the provider is called until its answer is recorded. */
+  status: 'PENDING' | 'SUCCEEDED' | 'FAILED';
   amountCents: Cents;
   reason: string | null;
   createdAt: Date;
@@ -52,8 +54,15 @@ export interface OrderUnitOfWork {
   transition(orderId: string, from: OrderStatus, to: OrderStatus, reason?: string): Promise<{ checkedOutAt: Date } | undefined>;
   /** Gives an order's reserved quantities back to stock. */
   releaseStock(orderId: string): Promise<void>;
+  /** Locks the order's row for the rest of the transaction and answers its status (undefined: no such order). */
+  lockOrder(orderId: string): Promise<OrderStatus | undefined>;
   /** Records a payment; false when the order already has one. */
   insertPayment(payment: Omit<Payment, 'createdAt'>): Promise<boolean>;
+  hasPayment(orderId: string): Promise<boolean>;
+  /** Notes that the resolver published the order's (or its checkout's) event again, so it waits before the next time. */
+  markRedriven(orderId: string): Promise<void>;
+  /** Records the provider's answer for a PENDING payment; false when it is no longer PENDING. */
+  settlePayment(paymentId: string, status: 'SUCCEEDED' | 'FAILED', reason: string | null): Promise<boolean>;
   addToOutbox(event: OutgoingEvent): Promise<void>;
 }
 
@@ -63,7 +72,6 @@ export interface OrderStore {
   get(orderId: string): Promise<Order | undefined>;
   /** The user's orders with id below `before`, newest first. */
   listForUser(userId: string, limit: number, before: string | undefined): Promise<Order[]>;
-  paymentExists(orderId: string): Promise<boolean>;
 }
 
 export type CheckoutOutcome = 'created' | 'rejected' | 'duplicate';
@@ -123,7 +131,7 @@ export async function applyPaymentResult(
 
 export const orderSchema = z.object({
   id: z.string(),
-  status: z.enum(['PENDING', 'PAID', 'PAYMENT_FAILED', 'REJECTED']),
+  status: z.enum(orderStatuses),
   reason: z.string().optional(),
   items: z.array(z.object({ productId: z.string(), name: z.string(), unitPrice: z.number(), quantity: z.int() })),
   total: z.number(),
@@ -145,7 +153,8 @@ export function orderView(order: Order): OrderView {
     total: numberFromCents(order.totalCents),
     createdAt: order.createdAt.toISOString(),
     updatedAt: order.updatedAt.toISOString(),
-    ...(order.payment
+    // A payment is shown once the provider has answered.
+    ...(order.payment && order.payment.status !== 'PENDING'
       ? {
           payment: {
             id: order.payment.id,

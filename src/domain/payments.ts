@@ -8,47 +8,57 @@ export interface ChargeResult {
   reason?: string;
 }
 
-/** A payment service provider. `charge` must be idempotent per orderId, as real PSPs are per idempotency key. */
-export interface PaymentProvider {
-  charge(request: { orderId: string; userId: string; amountCents: Cents }): Promise<ChargeResult>;
+export interface ChargeRequest {
+  /** The payment's id: a provider given the same key twice charges once and answers the first result again. */
+  idempotencyKey: string;
+  orderId: string;
+  userId: string;
+  amountCents: Cents;
 }
+
+/** A payment service provider; `charge` is idempotent per `idempotencyKey`, as real PSPs are. */
+export interface PaymentProvider {
+  charge(request: ChargeRequest): Promise<ChargeResult>;
+}
+
+export type PaymentHandling = 'succeeded' | 'failed' | 'duplicate' | 'order_not_pending';
 
 /**
- * The built-in simulated provider. Deterministic: an amount above `declineAboveCents` is declined
- * with "amount exceeds the card limit"; everything else is approved. `latencyMs` imitates a PSP call.
+ * Finishes a payment whose row is PENDING: asks the provider (with the payment id as idempotency key)
+ * and records the result with its Payment* event in one transaction.
  */
-export function simulatedPaymentProvider(options: { declineAboveCents: Cents; latencyMs: number }): PaymentProvider {
-  return {
-    async charge({ amountCents }) {
-      if (options.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, options.latencyMs));
-      return amountCents > options.declineAboveCents ? { approved: false, reason: 'amount exceeds the card limit' } : { approved: true };
-    },
-  };
-}
-
-export type PaymentHandling = 'succeeded' | 'failed' | 'duplicate';
-
-/** payments function, on OrderCreated: charge once per order, record it and report back through the outbox. */
-export async function processPayment(store: OrderStore, provider: PaymentProvider, event: OrderCreated, trace: TraceContext): Promise<PaymentHandling> {
-  if (await store.paymentExists(event.orderId)) return 'duplicate';
-  const amountCents = centsFromNumber(event.total)!;
-  const result = await provider.charge({ orderId: event.orderId, userId: event.userId, amountCents });
-  const paymentId = uuidv7();
+export async function settlePayment(
+  store: OrderStore,
+  provider: PaymentProvider,
+  payment: { id: string; orderId: string; userId: string; amountCents: Cents },
+  trace: TraceContext,
+): Promise<PaymentHandling> {
+  const result = await provider.charge({ idempotencyKey: payment.id, orderId: payment.orderId, userId: payment.userId, amountCents: payment.amountCents });
   return store.transaction(async (uow) => {
-    const recorded = await uow.insertPayment({
-      id: paymentId,
-      orderId: event.orderId,
-      status: result.approved ? 'SUCCEEDED' : 'FAILED',
-      amountCents,
-      reason: result.reason ?? null,
-    });
-    if (!recorded) return 'duplicate';
+    const settled = await uow.settlePayment(payment.id, result.approved ? 'SUCCEEDED' : 'FAILED', result.reason ?? null);
+    if (!settled) return 'duplicate';
     await uow.addToOutbox({
       id: uuidv7(),
       type: result.approved ? 'PaymentSucceeded' : 'PaymentFailed',
-      payload: { orderId: event.orderId, paymentId, ...(result.reason ? { reason: result.reason } : {}), occurredAt: new Date().toISOString() },
+      payload: { orderId: payment.orderId, paymentId: payment.id, ...(result.reason ? { reason: result.reason } : {}), occurredAt: new Date().toISOString() },
       trace,
     });
     return result.approved ? 'succeeded' : 'failed';
   });
+}
+
+/**
+ * payments function, on OrderCreated: charge once per order. The payment row is written (PENDING,
+ * unique per order) and committed before the provider is called, under the order's row lock, so a
+ * second OrderCreated, at once or later, finds it and never calls the provider; an order no longer
+ * PENDING (cancelled) is never charged.
+ */
+export async function processPayment(store: OrderStore, provider: PaymentProvider, event: OrderCreated, trace: TraceContext): Promise<PaymentHandling> {
+  const payment = { id: uuidv7(), orderId: event.orderId, userId: event.userId, amountCents: centsFromNumber(event.total)! };
+  const started = await store.transaction(async (uow) => {
+    if ((await uow.lockOrder(event.orderId)) !== 'PENDING') return 'order_not_pending' as const;
+    return (await uow.insertPayment({ id: payment.id, orderId: payment.orderId, status: 'PENDING', amountCents: payment.amountCents, reason: null })) ? ('started' as const) : ('duplicate' as const);
+  });
+  if (started !== 'started') return started;
+  return settlePayment(store, provider, payment, trace);
 }

@@ -1,6 +1,7 @@
+import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OutboxRelay } from '../../src/adapters/postgres/outbox.js';
+import { OutboxRelay, relayWindowMs } from '../../src/adapters/postgres/outbox.js';
 import type { EventPublisher, OutgoingEvent } from '../../src/domain/events.js';
 import { uuidv7 } from '../../src/domain/ids.js';
 
@@ -49,7 +50,7 @@ describe('outbox relay on real Postgres', () => {
     const events = await writeOutbox(200);
     const relay = new OutboxRelay(pool, publisher);
     pool.marks = 0;
-    await Promise.all(events.map((event) => relay.publishCommitted([event])));
+    await Promise.all(events.map((event) => relay.publishCommitted([event], performance.now())));
     await relay.flush();
     expect(await unsent(events)).toBe(0);
     expect(events.every((e) => published.includes(e.id))).toBe(true);
@@ -62,12 +63,33 @@ describe('outbox relay on real Postgres', () => {
     const relay = new OutboxRelay(pool, publisher);
     failPublish = true;
     try {
-      await relay.publishCommitted(events);
+      await relay.publishCommitted(events, performance.now());
     } finally {
       failPublish = false;
     }
     await relay.flush();
     expect(await unsent(events)).toBe(3);
+    await pool.query('UPDATE outbox SET sent_at = now() WHERE id = ANY($1::uuid[])', [events.map((e) => e.id)]);
+  });
+
+  it('when a row was just written, then the sweep leaves it to its relay; once its relay window passed, the sweep publishes it', async () => {
+    const events = await writeOutbox(2);
+    const relay = new OutboxRelay(pool, publisher);
+    await relay.sweepDue(5_000);
+    expect(published.filter((id) => events.some((e) => e.id === id))).toEqual([]);
+    await pool.query("UPDATE outbox SET relay_after = now() - interval '1 second' WHERE id = ANY($1::uuid[])", [events.map((e) => e.id)]);
+    await relay.sweepDue(5_000);
+    expect(await unsent(events)).toBe(0);
+    expect(events.every((e) => published.includes(e.id))).toBe(true);
+  });
+
+  it('when the relay comes after its window (a stalled process), then it publishes nothing and leaves the rows to the sweep', async () => {
+    const events = await writeOutbox(2);
+    const relay = new OutboxRelay(pool, publisher);
+    await relay.publishCommitted(events, performance.now() - relayWindowMs - 1);
+    await relay.flush();
+    expect(published.filter((id) => events.some((e) => e.id === id))).toEqual([]);
+    expect(await unsent(events)).toBe(2);
     await pool.query('UPDATE outbox SET sent_at = now() WHERE id = ANY($1::uuid[])', [events.map((e) => e.id)]);
   });
 });

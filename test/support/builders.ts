@@ -81,11 +81,5 @@ export function inMemoryCarts(limits: { maxQuantity: number; maxLines: number })
       if (cartOf(userId).delete(productId)) bump(userId);
       return snapshot(userId);
     },
-    async clearIfUnchanged(userId, version) {
-      if ((versions.get(userId) ?? 0) !== version) return false;
-      cartOf(userId).clear();
-      bump(userId);
-      return true;
-    },
   };
 }

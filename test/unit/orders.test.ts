@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { CartCheckedOut, OutgoingEvent } from '../../src/domain/events.js';
 import { applyPaymentResult, orderQueries, placeOrderFromCheckout, type Order, type OrderStatus, type OrderStore, type OrderUnitOfWork, type Payment, type Reservation } from '../../src/domain/orders.js';
-import { processPayment, simulatedPaymentProvider } from '../../src/domain/payments.js';
+import { processPayment, type PaymentProvider } from '../../src/domain/payments.js';
+import { resolveStrandedOrders, type PendingOrder, type StrandedQueries } from '../../src/domain/recovery.js';
 
 /** An in-memory OrderStore with all-or-nothing transactions, to test the use-cases' decisions. */
 class MemoryOrderStore implements OrderStore {
@@ -9,9 +10,10 @@ class MemoryOrderStore implements OrderStore {
   payments = new Map<string, Payment>();
   stock = new Map<string, number>();
   outbox: OutgoingEvent[] = [];
+  redriven = new Set<string>();
 
   async transaction<T>(work: (uow: OrderUnitOfWork) => Promise<T>): Promise<T> {
-    const snapshot = structuredClone({ orders: this.orders, payments: this.payments, stock: this.stock, outbox: this.outbox });
+    const snapshot = structuredClone({ orders: this.orders, payments: this.payments, stock: this.stock, outbox: this.outbox, redriven: this.redriven });
     try {
       return await work(this.#uow());
     } catch (error) {
@@ -47,6 +49,17 @@ class MemoryOrderStore implements OrderStore {
         this.payments.set(payment.orderId, { ...payment, createdAt: new Date() });
         return true;
       },
+      lockOrder: async (orderId) => this.orders.get(orderId)?.status,
+      hasPayment: async (orderId) => this.payments.has(orderId),
+      markRedriven: async (orderId) => {
+        this.redriven.add(orderId);
+      },
+      settlePayment: async (paymentId, status, reason) => {
+        const payment = [...this.payments.values()].find((p) => p.id === paymentId);
+        if (!payment || payment.status !== 'PENDING') return false;
+        Object.assign(payment, { status, reason });
+        return true;
+      },
       addToOutbox: async (event) => {
         this.outbox.push(event);
       },
@@ -60,9 +73,20 @@ class MemoryOrderStore implements OrderStore {
   async listForUser(userId: string, limit: number, before?: string) {
     return [...this.orders.values()].filter((o) => o.userId === userId && (!before || o.id < before)).sort((a, b) => b.id.localeCompare(a.id)).slice(0, limit);
   }
-  async paymentExists(orderId: string) {
-    return this.payments.has(orderId);
-  }
+}
+
+/** A provider that records every call and answers like the simulated one (idempotent per key). */
+function countingProvider(declineAboveCents = 100_00): PaymentProvider & { calls: string[] } {
+  const calls: string[] = [];
+  const answers = new Map<string, { approved: boolean; reason?: string }>();
+  return {
+    calls,
+    async charge({ idempotencyKey, amountCents }) {
+      calls.push(idempotencyKey);
+      if (!answers.has(idempotencyKey)) answers.set(idempotencyKey, amountCents > declineAboveCents ? { approved: false, reason: 'amount exceeds the card limit' } : { approved: true });
+      return answers.get(idempotencyKey)!;
+    },
+  };
 }
 
 const productId = '01935e00-0000-7000-8000-000000000001';
@@ -115,13 +139,41 @@ describe('payments and their results', () => {
     return store;
   }
   const orderCreated = (total: number) => ({ orderId: aCheckout().orderId, userId: 'u1', total, occurredAt: new Date().toISOString() });
-  const provider = simulatedPaymentProvider({ declineAboveCents: 100_00, latencyMs: 0 });
+  let provider = countingProvider();
+  beforeEach(() => {
+    provider = countingProvider();
+  });
 
-  it('when the amount is within the limit, then the payment succeeds once, even if OrderCreated comes twice', async () => {
+  it('when the amount is within the limit, then the payment succeeds once and the provider is called once, even if OrderCreated comes twice', async () => {
     const store = await pendingOrder();
     expect(await processPayment(store, provider, orderCreated(25), trace)).toBe('succeeded');
     expect(await processPayment(store, provider, orderCreated(25), trace)).toBe('duplicate');
     expect(store.outbox.map((e) => e.type)).toEqual(['PaymentSucceeded']);
+    expect(provider.calls).toEqual([store.payments.get(aCheckout().orderId)!.id]);
+  });
+
+  it('when OrderCreated comes twice at once, then the provider is called once', async () => {
+    const store = await pendingOrder();
+    const outcomes = await Promise.all([processPayment(store, provider, orderCreated(25), trace), processPayment(store, provider, orderCreated(25), trace)]);
+    expect(outcomes.sort()).toEqual(['duplicate', 'succeeded']);
+    expect(provider.calls).toHaveLength(1);
+  });
+
+  it('when the order is no longer PENDING (cancelled), then no payment is started and the provider is not called', async () => {
+    const store = await pendingOrder();
+    store.orders.get(aCheckout().orderId)!.status = 'CANCELLED';
+    expect(await processPayment(store, provider, orderCreated(25), trace)).toBe('order_not_pending');
+    expect(provider.calls).toEqual([]);
+    expect(store.payments.size).toBe(0);
+  });
+
+  it('when the provider call fails, then the payment row stays PENDING and a second OrderCreated does not call again', async () => {
+    const store = await pendingOrder();
+    const failing: PaymentProvider = { charge: async () => Promise.reject(new Error('provider timed out')) };
+    await expect(processPayment(store, failing, orderCreated(25), trace)).rejects.toThrow('provider timed out');
+    expect(store.payments.get(aCheckout().orderId)?.status).toBe('PENDING');
+    expect(await processPayment(store, provider, orderCreated(25), trace)).toBe('duplicate');
+    expect(provider.calls).toEqual([]);
   });
 
   it('when the amount is above the limit, then the payment fails with the documented reason', async () => {
@@ -170,5 +222,70 @@ describe('reading orders', () => {
     expect([...first.items, ...second.items, ...third.items].map((o) => o.id.slice(-1))).toEqual(['5', '4', '3', '2', '1']);
     expect(third.nextCursor).toBeNull();
     await expect(queries.list('u1', 2, 'garbage')).rejects.toMatchObject({ status: 400 });
+  });
+});
+
+describe('resolving stranded checkouts and orders', () => {
+  const bounds = { redriveAfterSeconds: 120, cancelAfterSeconds: 1800 };
+  const queries = (checkouts: { event: CartCheckedOut; ageSeconds: number }[], pending: PendingOrder[]): StrandedQueries => ({
+    checkoutsWithoutOrder: async () => checkouts,
+    pendingOrders: async () => pending,
+  });
+  const placed = async () => {
+    const store = new MemoryOrderStore();
+    store.stock.set(productId, 10);
+    await placeOrderFromCheckout(store, aCheckout(), trace);
+    store.outbox = [];
+    return store;
+  };
+  const pendingOf = (ageSeconds: number, payment?: PendingOrder['payment']): PendingOrder => ({ orderId: aCheckout().orderId, userId: 'u1', totalCents: 2500, ageSeconds, ...(payment ? { payment } : {}) });
+
+  it('when a checkout has no order within the redrive bound, then its CartCheckedOut is published again; past the cancel bound its order is CANCELLED', async () => {
+    const store = new MemoryOrderStore();
+    const provider = countingProvider();
+    expect(await resolveStrandedOrders({ orders: store, stranded: queries([{ event: aCheckout(), ageSeconds: 300 }], []), provider, bounds })).toMatchObject({ redriven: 1 });
+    expect(store.outbox).toMatchObject([{ type: 'CartCheckedOut', payload: aCheckout() }]);
+    expect(store.redriven.has(aCheckout().orderId)).toBe(true);
+    expect(await resolveStrandedOrders({ orders: store, stranded: queries([{ event: aCheckout(), ageSeconds: 2000 }], []), provider, bounds })).toMatchObject({ cancelled: 1 });
+    expect(await store.get(aCheckout().orderId)).toMatchObject({ status: 'CANCELLED', reason: 'not completed within 1800 s of checkout' });
+  });
+
+  it('when a PENDING order has no payment, then OrderCreated is published again; past the cancel bound it is CANCELLED and its stock returned', async () => {
+    const store = await placed();
+    const provider = countingProvider();
+    expect(await resolveStrandedOrders({ orders: store, stranded: queries([], [pendingOf(300)]), provider, bounds })).toMatchObject({ redriven: 1 });
+    expect(store.outbox).toMatchObject([{ type: 'OrderCreated', payload: { orderId: aCheckout().orderId, total: 25 } }]);
+    expect(store.stock.get(productId)).toBe(8);
+    expect(await resolveStrandedOrders({ orders: store, stranded: queries([], [pendingOf(2000)]), provider, bounds })).toMatchObject({ cancelled: 1 });
+    expect((await store.get(aCheckout().orderId))?.status).toBe('CANCELLED');
+    expect(store.stock.get(productId)).toBe(10);
+    expect(provider.calls).toEqual([]);
+  });
+
+  it('when a payment started meanwhile, then the order is not cancelled', async () => {
+    const store = await placed();
+    // The provider call never returns: the payment row is written and stays PENDING.
+    void processPayment(store, { charge: () => new Promise(() => {}) }, { orderId: aCheckout().orderId, userId: 'u1', total: 25, occurredAt: new Date().toISOString() }, trace);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(store.payments.get(aCheckout().orderId)?.status).toBe('PENDING');
+    expect(await resolveStrandedOrders({ orders: store, stranded: queries([], [pendingOf(2000)]), provider: countingProvider(), bounds })).toMatchObject({ cancelled: 0 });
+    expect((await store.get(aCheckout().orderId))?.status).toBe('PENDING');
+  });
+
+  it('when the payment result never reached the order, then it is applied; a payment left PENDING is settled with its own key', async () => {
+    const store = await placed();
+    const provider = countingProvider();
+    expect(
+      await resolveStrandedOrders({ orders: store, stranded: queries([], [pendingOf(300, { id: 'p1', status: 'SUCCEEDED', reason: null, amountCents: 2500 })]), provider, bounds }),
+    ).toMatchObject({ payment_applied: 1 });
+    expect((await store.get(aCheckout().orderId))?.status).toBe('PAID');
+
+    const other = await placed();
+    other.payments.set(aCheckout().orderId, { id: 'p2', orderId: aCheckout().orderId, status: 'PENDING', amountCents: 2500, reason: null, createdAt: new Date() });
+    expect(
+      await resolveStrandedOrders({ orders: other, stranded: queries([], [pendingOf(300, { id: 'p2', status: 'PENDING', reason: null, amountCents: 2500 })]), provider, bounds }),
+    ).toMatchObject({ payment_settled: 1 });
+    expect(provider.calls).toEqual(['p2']);
+    expect(other.outbox).toMatchObject([{ type: 'PaymentSucceeded', payload: { paymentId: 'p2' } }]);
   });
 });

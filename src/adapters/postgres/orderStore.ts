@@ -1,8 +1,9 @@
+import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import type { OutgoingEvent } from '../../domain/events.js';
 import { centsFromDecimal, decimalFromCents } from '../../domain/money.js';
 import type { Order, OrderLine, OrderStatus, OrderStore, OrderUnitOfWork, Payment } from '../../domain/orders.js';
-import type { OutboxRelay } from './outbox.js';
+import { insertOutboxRow, type OutboxRelay } from './outbox.js';
 import { inTransaction, query } from './pool.js';
 
 /** What a transaction did that others must hear of once it commits. */
@@ -16,7 +17,7 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
   const run = <R extends pg.QueryResultRow>(name: string, text: string, values: unknown[]) => client.query<R>({ name, text, values });
   return {
     async insertOrder(order) {
-      // The order and its items in one statement; on a redelivered checkout (the order exists) neither is written.
+      // The order and its items in one statement, its checkout marked PLACED; on a redelivered checkout (the order exists) nothing is written.
       const { rows } = await run<{ inserted: number }>('orders-insert-with-items',
         `WITH inserted AS (
            INSERT INTO orders (id, checkout_id, user_id, status, total, reason, checked_out_at)
@@ -24,6 +25,8 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
          ), items AS (
            INSERT INTO order_items (order_id, product_id, name, unit_price, quantity)
            SELECT inserted.id, line.* FROM inserted, unnest($8::uuid[], $9::text[], $10::numeric[], $11::int[]) AS line
+         ), placed AS (
+           UPDATE checkouts SET state = 'PLACED' WHERE order_id IN (SELECT id FROM inserted) AND state = 'ACCEPTED'
          )
          SELECT count(*)::int AS inserted FROM inserted`,
         [
@@ -96,6 +99,26 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
       );
     },
 
+    async lockOrder(orderId: string) {
+      const { rows } = await run<{ status: OrderStatus }>('orders-lock', 'SELECT status FROM orders WHERE id = $1 FOR UPDATE', [orderId]);
+      return rows[0]?.status;
+    },
+
+    async hasPayment(orderId: string) {
+      const { rowCount } = await run('payments-exists', 'SELECT 1 FROM payments WHERE order_id = $1', [orderId]);
+      return rowCount === 1;
+    },
+
+    async markRedriven(orderId: string) {
+      await run('orders-mark-redriven', 'UPDATE orders SET redriven_at = now() WHERE id = $1', [orderId]);
+      await run('checkouts-mark-redriven', "UPDATE checkouts SET redriven_at = now() WHERE order_id = $1 AND state = 'ACCEPTED'", [orderId]);
+    },
+
+    async settlePayment(paymentId: string, status: 'SUCCEEDED' | 'FAILED', reason: string | null) {
+      const { rowCount } = await run('payments-settle', "UPDATE payments SET status = $2, reason = $3, updated_at = now() WHERE id = $1 AND status = 'PENDING'", [paymentId, status, reason]);
+      return rowCount === 1;
+    },
+
     async insertPayment(payment: Omit<Payment, 'createdAt'>) {
       const { rowCount } = await run('payments-insert',
         'INSERT INTO payments (id, order_id, status, amount, reason) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (order_id) DO NOTHING',
@@ -105,13 +128,7 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
     },
 
     async addToOutbox(event: OutgoingEvent) {
-      await run('outbox-insert', 'INSERT INTO outbox (id, type, payload, traceparent, tracestate) VALUES ($1, $2, $3, $4, $5)', [
-        event.id,
-        event.type,
-        JSON.stringify(event.payload),
-        event.trace?.traceparent ?? null,
-        event.trace?.tracestate ?? null,
-      ]);
+      await insertOutboxRow(client, event);
       effects.events.push(event);
     },
   };
@@ -128,7 +145,7 @@ interface OrderRow {
   created_at: Date;
   updated_at: Date;
   items: { product_id: string; name: string; unit_price: string; quantity: number }[];
-  payment: { id: string; status: 'SUCCEEDED' | 'FAILED'; amount: string; reason: string | null; created_at: string } | null;
+  payment: { id: string; status: Payment['status']; amount: string; reason: string | null; created_at: string } | null;
 }
 
 const orderSelect = `
@@ -171,9 +188,10 @@ export function postgresOrderStore(pool: pg.Pool, relay: OutboxRelay, onStockCha
   return {
     async transaction(work) {
       const effects: Effects = { events: [], stockChanged: false };
+      const startedAt = performance.now();
       const result = await inTransaction(pool, (client) => work(unitOfWork(client, effects)));
       if (effects.stockChanged) onStockChanged();
-      await relay.publishCommitted(effects.events);
+      await relay.publishCommitted(effects.events, startedAt);
       return result;
     },
 
@@ -187,11 +205,6 @@ export function postgresOrderStore(pool: pg.Pool, relay: OutboxRelay, onStockCha
         ? await query<OrderRow>(pool, { name: 'orders-page-before', text: `${orderSelect} WHERE o.user_id = $1 AND o.id < $2 ORDER BY o.id DESC LIMIT $3` }, [userId, before, limit])
         : await query<OrderRow>(pool, { name: 'orders-page-first', text: `${orderSelect} WHERE o.user_id = $1 ORDER BY o.id DESC LIMIT $2` }, [userId, limit]);
       return rows.map(toOrder);
-    },
-
-    async paymentExists(orderId) {
-      const { rowCount } = await query(pool, { name: 'payments-exists', text: 'SELECT 1 FROM payments WHERE order_id = $1' }, [orderId]);
-      return rowCount === 1;
     },
   };
 }

@@ -1,6 +1,25 @@
+import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import type { EventPublisher, EventType, OutgoingEvent } from '../../domain/events.js';
 import { logger } from '../telemetry/logger.js';
+
+/**
+ * The sweep leaves a row alone for this long after it is written (`relay_after`, from the clock at the
+ * insert), and the relay of the transaction that wrote it publishes only within `relayWindowMs` of the
+ * transaction's start: with the publisher's 5 s confirm timeout, a relay is always done before the
+ * sweep may take its rows, so the two never publish a row at the same time.
+ */
+const sweepAfterSeconds = 30;
+export const relayWindowMs = 20_000;
+
+/** Writes an event to the outbox inside the caller's transaction. */
+export async function insertOutboxRow(client: pg.PoolClient, event: OutgoingEvent): Promise<void> {
+  await client.query({
+    name: 'outbox-insert',
+    text: `INSERT INTO outbox (id, type, payload, traceparent, tracestate, relay_after) VALUES ($1, $2, $3, $4, $5, clock_timestamp() + make_interval(secs => $6))`,
+    values: [event.id, event.type, JSON.stringify(event.payload), event.trace?.traceparent ?? null, event.trace?.tracestate ?? null, sweepAfterSeconds],
+  });
+}
 
 interface OutboxRow {
   id: string;
@@ -12,9 +31,9 @@ interface OutboxRow {
 
 /**
  * Publishes outbox rows and marks them sent. Right after a commit the relay publishes the events it
- * just wrote from memory; the timer sweep claims rows left unsent for a while with FOR UPDATE SKIP
- * LOCKED. A crash between publish and mark, or a sweep racing a slow relay, re-publishes a row,
- * which the idempotent consumers absorb.
+ * just wrote from memory; the timer sweep claims rows whose relay window has passed with FOR UPDATE
+ * SKIP LOCKED. A crash between publish and mark re-publishes a row, which the idempotent consumers
+ * absorb.
  */
 export class OutboxRelay {
   /** Ids published but not yet marked sent, and the marking run that will take them. */
@@ -32,8 +51,12 @@ export class OutboxRelay {
    * under load many orders share a statement. A publish failure, or a crash before the mark, leaves
    * the rows to the sweep, which re-publishes them (the consumers are idempotent).
    */
-  async publishCommitted(events: readonly OutgoingEvent[]): Promise<void> {
+  async publishCommitted(events: readonly OutgoingEvent[], transactionStartedAt: number): Promise<void> {
     if (events.length === 0) return;
+    if (performance.now() - transactionStartedAt > relayWindowMs) {
+      logger.warn('outbox relay window passed; the sweep will publish the events', { outboxIds: events.map((event) => event.id) });
+      return;
+    }
     try {
       await this.publisher.publish(events);
     } catch (error) {
@@ -61,14 +84,28 @@ export class OutboxRelay {
     this.#marking = undefined;
   }
 
-  /** Publishes rows left unsent for longer than `olderThanMs` (a crash or outage between commit and publish). */
-  async sweep(olderThanMs = 5_000, batchSize = 500): Promise<number> {
+  /** Publishes rows left unsent past their relay window (a crash or outage between commit and publish). */
+  async sweep(batchSize = 500): Promise<number> {
     return this.#publishClaimed(
       `SELECT id, type, payload, traceparent, tracestate FROM outbox
-        WHERE sent_at IS NULL AND created_at < now() - make_interval(secs => $1::double precision / 1000)
-        ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
-      [olderThanMs, batchSize],
+        WHERE sent_at IS NULL AND relay_after < now()
+        ORDER BY relay_after LIMIT $1 FOR UPDATE SKIP LOCKED`,
+      [batchSize],
     );
+  }
+
+  /**
+   * Sweeps batch after batch while rows are due and `budgetMs` lasts, so a backlog left by a long
+   * broker outage drains at the broker's pace rather than one batch per timer tick.
+   */
+  async sweepDue(budgetMs: number, batchSize = 500): Promise<number> {
+    const deadline = performance.now() + budgetMs;
+    let published = 0;
+    for (;;) {
+      const batch = await this.sweep(batchSize);
+      published += batch;
+      if (batch < batchSize || performance.now() > deadline) return published;
+    }
   }
 
   /** Unsent rows, for the backlog gauge. */

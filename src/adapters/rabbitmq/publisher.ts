@@ -16,6 +16,8 @@ export class RabbitMqPublisher implements EventPublisher {
   #connection: ChannelModel | undefined;
   #channel: Promise<ConfirmChannel> | undefined;
   #closed = false;
+  /** Why the broker blocks this connection (a memory or disk alarm), while it does. */
+  #blockedReason: string | undefined;
 
   constructor(
     private readonly url: string,
@@ -77,6 +79,9 @@ export class RabbitMqPublisher implements EventPublisher {
 
   async #withChannel<T>(work: (channel: ConfirmChannel) => Promise<T>): Promise<T> {
     if (this.#closed) throw dependencyUnavailable('rabbitmq', new Error('publisher closed'));
+    // A blocked connection accepts writes but the broker reads none until the alarm clears: fail at
+    // once instead of buffering messages that might still be delivered long after a timeout.
+    if (this.#blockedReason !== undefined) throw dependencyUnavailable('rabbitmq', new Error(`the broker blocks publishing: ${this.#blockedReason}`));
     let channel: ConfirmChannel;
     try {
       channel = await (this.#channel ??= this.#open());
@@ -97,10 +102,17 @@ export class RabbitMqPublisher implements EventPublisher {
       if (this.#connection === connection) {
         this.#connection = undefined;
         this.#channel = undefined;
+        this.#blockedReason = undefined;
       }
     };
     connection.on('error', reset);
     connection.on('close', reset);
+    connection.on('blocked', (reason: string) => {
+      if (this.#connection === connection) this.#blockedReason = reason || 'resource alarm';
+    });
+    connection.on('unblocked', () => {
+      if (this.#connection === connection) this.#blockedReason = undefined;
+    });
     this.#connection = connection;
     const channel = await connection.createConfirmChannel();
     channel.on('error', reset);

@@ -11,6 +11,7 @@ interface Instruments {
   checkoutDuration: Histogram;
   handlerFailures: Counter;
   deadLettered: Counter;
+  ordersRecovered: Counter;
   httpServerDuration: Histogram;
 }
 
@@ -29,6 +30,9 @@ function meterInstruments(): Instruments {
     }),
     handlerFailures: meter.createCounter('shop.handler.failures', { description: 'RabbitMQ-triggered invocations whose handler threw (retried)' }),
     deadLettered: meter.createCounter('shop.messages.deadlettered', { description: 'Messages moved to a dead-letter queue by a handler' }),
+    ordersRecovered: meter.createCounter('shop.orders.recovered', {
+      description: 'Stranded checkouts and orders the resolver acted on, by action (redriven, cancelled, payment_applied, payment_settled)',
+    }),
     httpServerDuration: meter.createHistogram('http.server.request.duration', {
       description: 'Duration of HTTP-triggered invocations',
       unit: 's',
@@ -38,7 +42,7 @@ function meterInstruments(): Instruments {
   return instruments;
 }
 
-export type FinalOrderStatus = 'PAID' | 'PAYMENT_FAILED' | 'REJECTED';
+export type FinalOrderStatus = 'PAID' | 'PAYMENT_FAILED' | 'REJECTED' | 'CANCELLED';
 
 export const shopMetrics = {
   checkoutAccepted(): void {
@@ -55,6 +59,9 @@ export const shopMetrics = {
   },
   deadLettered(queue: string): void {
     meterInstruments().deadLettered.add(1, { queue });
+  },
+  ordersRecovered(action: string, count: number): void {
+    if (count > 0) meterInstruments().ordersRecovered.add(count, { action });
   },
   httpRequest(durationSeconds: number, attributes: Attributes): void {
     meterInstruments().httpServerDuration.record(durationSeconds, attributes);

@@ -1,0 +1,30 @@
+import type pg from 'pg';
+import type { Cents } from '../../domain/money.js';
+import type { PaymentProvider } from '../../domain/payments.js';
+import { decimalFromCents } from '../../domain/money.js';
+import { query } from '../postgres/pool.js';
+
+/**
+ * The built-in simulated provider. Deterministic: an amount above `declineAboveCents` is declined with
+ * "amount exceeds the card limit"; everything else is approved. Like a real PSP it keeps a ledger
+ * (its own table) keyed by the idempotency key: a repeated key returns the first result without a
+ * second charge, and `calls` counts every request, so tests can assert one call per order.
+ */
+export function simulatedPaymentProvider(pool: pg.Pool, options: { declineAboveCents: Cents; latencyMs: number }): PaymentProvider {
+  return {
+    async charge({ idempotencyKey, orderId, amountCents }) {
+      if (options.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, options.latencyMs));
+      const approved = amountCents <= options.declineAboveCents;
+      const { rows } = await query<{ approved: boolean; reason: string | null }>(
+        pool,
+        {
+          name: 'simulated-provider-charge',
+          text: `INSERT INTO simulated_provider_charges AS c (idempotency_key, order_id, amount, approved, reason) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (idempotency_key) DO UPDATE SET calls = c.calls + 1 RETURNING approved, reason`,
+        },
+        [idempotencyKey, orderId, decimalFromCents(amountCents), approved, approved ? null : 'amount exceeds the card limit'],
+      );
+      return rows[0]!.approved ? { approved: true } : { approved: false, reason: rows[0]!.reason ?? 'declined' };
+    },
+  };
+}

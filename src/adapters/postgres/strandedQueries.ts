@@ -1,0 +1,63 @@
+import type pg from 'pg';
+import type { CartCheckedOut } from '../../domain/events.js';
+import { centsFromDecimal } from '../../domain/money.js';
+import type { PendingOrder, StrandedQueries } from '../../domain/recovery.js';
+import { query } from './pool.js';
+
+/** The resolver's reads: both use partial indexes over rows still waiting (ACCEPTED checkouts, PENDING orders). */
+export function postgresStrandedQueries(pool: pg.Pool): StrandedQueries {
+  return {
+    async checkoutsWithoutOrder(idleSeconds, limit) {
+      const { rows } = await query<{ event: CartCheckedOut; age_seconds: number }>(
+        pool,
+        {
+          name: 'stranded-checkouts',
+          text: `SELECT c.event, extract(epoch FROM now() - c.created_at)::float8 AS age_seconds FROM checkouts c
+                  WHERE c.state = 'ACCEPTED' AND c.created_at < now() - make_interval(secs => $1)
+                    AND (c.redriven_at IS NULL OR c.redriven_at < now() - make_interval(secs => $1))
+                    AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = c.order_id)
+                  ORDER BY c.created_at LIMIT $2`,
+        },
+        [idleSeconds, limit],
+      );
+      return rows.map((row) => ({ event: row.event, ageSeconds: row.age_seconds }));
+    },
+
+    async pendingOrders(idleSeconds, limit) {
+      const { rows } = await query<{
+        id: string;
+        user_id: string;
+        total: string;
+        age_seconds: number;
+        payment_id: string | null;
+        payment_status: 'PENDING' | 'SUCCEEDED' | 'FAILED' | null;
+        payment_reason: string | null;
+        payment_amount: string | null;
+      }>(
+        pool,
+        {
+          name: 'stranded-orders',
+          text: `SELECT o.id, o.user_id, o.total::text AS total, extract(epoch FROM now() - o.checked_out_at)::float8 AS age_seconds,
+                        p.id AS payment_id, p.status AS payment_status, p.reason AS payment_reason, p.amount::text AS payment_amount
+                   FROM orders o LEFT JOIN payments p ON p.order_id = o.id
+                  WHERE o.status = 'PENDING' AND o.updated_at < now() - make_interval(secs => $1)
+                    AND (o.redriven_at IS NULL OR o.redriven_at < now() - make_interval(secs => $1))
+                    AND (p.id IS NULL OR p.updated_at < now() - make_interval(secs => $1))
+                  ORDER BY o.updated_at LIMIT $2`,
+        },
+        [idleSeconds, limit],
+      );
+      return rows.map(
+        (row): PendingOrder => ({
+          orderId: row.id,
+          userId: row.user_id,
+          totalCents: centsFromDecimal(row.total),
+          ageSeconds: row.age_seconds,
+          ...(row.payment_id
+            ? { payment: { id: row.payment_id, status: row.payment_status!, reason: row.payment_reason, amountCents: centsFromDecimal(row.payment_amount!) } }
+            : {}),
+        }),
+      );
+    },
+  };
+}

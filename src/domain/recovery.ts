@@ -1,0 +1,113 @@
+import type { CartCheckedOut, TraceContext } from './events.js';
+import { uuidv7 } from './ids.js';
+import { centsFromNumber, numberFromCents, type Cents } from './money.js';
+import { applyPaymentResult, type OrderLine, type OrderStore } from './orders.js';
+import { settlePayment, type PaymentProvider } from './payments.js';
+
+/** An accepted checkout whose order row does not exist yet. */
+export interface CheckoutWithoutOrder {
+  event: CartCheckedOut;
+  ageSeconds: number;
+}
+
+/** A PENDING order untouched for a while, with its payment if one was started. */
+export interface PendingOrder {
+  orderId: string;
+  userId: string;
+  totalCents: Cents;
+  ageSeconds: number;
+  payment?: { id: string; status: 'PENDING' | 'SUCCEEDED' | 'FAILED'; reason: string | null; amountCents: Cents };
+}
+
+/** Finds the work the resolver may have to do; each list holds only what was untouched for `idleSeconds`. */
+export interface StrandedQueries {
+  checkoutsWithoutOrder(idleSeconds: number, limit: number): Promise<CheckoutWithoutOrder[]>;
+  pendingOrders(idleSeconds: number, limit: number): Promise<PendingOrder[]>;
+}
+
+export interface RecoveryBounds {
+  /** An order or checkout idle this long is driven again (its event published anew, or its payment settled). */
+  redriveAfterSeconds: number;
+  /** One still not done this long after checkout is CANCELLED with the reason, and its stock returned. */
+  cancelAfterSeconds: number;
+}
+
+export type RecoveryAction = 'redriven' | 'cancelled' | 'payment_applied' | 'payment_settled';
+
+const noTrace: TraceContext = {};
+
+/**
+ * The stranded-order resolver (a timer): no accepted checkout stays without a final state, whatever
+ * was dead-lettered or lost. A checkout without its order, or an order without its payment, is
+ * published again (the consumers are idempotent) and, past the cancel bound, CANCELLED; a payment the
+ * provider answered whose result never reached the order is applied; a payment left PENDING by a crash
+ * around the provider call is settled with the same idempotency key (the provider answers its first
+ * result, no second charge). Returns what it did, for the metric and the log.
+ */
+export async function resolveStrandedOrders(
+  deps: { orders: OrderStore; stranded: StrandedQueries; provider: PaymentProvider; bounds: RecoveryBounds; batchSize?: number },
+): Promise<Record<RecoveryAction, number>> {
+  const { orders, bounds } = deps;
+  const done: Record<RecoveryAction, number> = { redriven: 0, cancelled: 0, payment_applied: 0, payment_settled: 0 };
+  const limit = deps.batchSize ?? 200;
+  const tooOld = (ageSeconds: number) => ageSeconds >= bounds.cancelAfterSeconds;
+  const reason = `not completed within ${bounds.cancelAfterSeconds} s of checkout`;
+
+  for (const { event, ageSeconds } of await deps.stranded.checkoutsWithoutOrder(bounds.redriveAfterSeconds, limit)) {
+    const cancel = tooOld(ageSeconds);
+    const acted = await orders.transaction(async (uow) => {
+      if (!cancel) {
+        await uow.addToOutbox({ id: uuidv7(), type: 'CartCheckedOut', payload: event, trace: noTrace });
+        await uow.markRedriven(event.orderId);
+        return true;
+      }
+      // No stock was reserved for an order that was never placed: nothing to give back.
+      const lines: OrderLine[] = event.items.map((item) => ({ productId: item.productId, name: item.name, unitPriceCents: centsFromNumber(item.unitPrice)!, quantity: item.quantity }));
+      return uow.insertOrder({
+        id: event.orderId,
+        checkoutId: event.checkoutId,
+        userId: event.userId,
+        status: 'CANCELLED',
+        reason,
+        totalCents: centsFromNumber(event.total)!,
+        lines,
+        checkedOutAt: new Date(event.occurredAt),
+      });
+    });
+    if (acted) done[cancel ? 'cancelled' : 'redriven']++;
+  }
+
+  for (const order of await deps.stranded.pendingOrders(bounds.redriveAfterSeconds, limit)) {
+    const { payment } = order;
+    if (payment?.status === 'PENDING') {
+      const outcome = await settlePayment(orders, deps.provider, { id: payment.id, orderId: order.orderId, userId: order.userId, amountCents: payment.amountCents }, noTrace);
+      if (outcome !== 'duplicate') done.payment_settled++;
+    } else if (payment) {
+      const type = payment.status === 'SUCCEEDED' ? 'PaymentSucceeded' : 'PaymentFailed';
+      const applied = await applyPaymentResult(orders, type, { orderId: order.orderId, paymentId: payment.id, ...(payment.reason ? { reason: payment.reason } : {}), occurredAt: new Date().toISOString() });
+      if (applied) done.payment_applied++;
+    } else if (tooOld(order.ageSeconds)) {
+      const cancelled = await orders.transaction(async (uow) => {
+        // Under the order's lock, so a payment starting now either comes first (and the order is not
+        // cancelled) or finds the order CANCELLED and never charges.
+        if ((await uow.lockOrder(order.orderId)) !== 'PENDING' || (await uow.hasPayment(order.orderId))) return false;
+        await uow.transition(order.orderId, 'PENDING', 'CANCELLED', reason);
+        await uow.releaseStock(order.orderId);
+        return true;
+      });
+      if (cancelled) done.cancelled++;
+    } else {
+      await orders.transaction(async (uow) => {
+        await uow.addToOutbox({
+          id: uuidv7(),
+          type: 'OrderCreated',
+          payload: { orderId: order.orderId, userId: order.userId, total: numberFromCents(order.totalCents), occurredAt: new Date().toISOString() },
+          trace: noTrace,
+        });
+        await uow.markRedriven(order.orderId);
+      });
+      done.redriven++;
+    }
+  }
+  return done;
+}
