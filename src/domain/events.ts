@@ -15,34 +15,64 @@ export const eventItemSchema = z.strictObject({
   quantity: z.int().min(1).max(99),
 });
 
+/*
+ * Every event carries its type in the body as well as in the message's `type` property: under the
+ * Functions host a Node function may receive no usable message properties
+ * (azure-functions-rabbitmq-extension#119). Optional on input, so a message with only the property
+ * stays valid.
+ */
+const typeMember = <T extends string>(type: T) => ({ type: z.literal(type).optional() });
+const occurredAt = z.iso.datetime({ offset: true });
+
 export const cartCheckedOutSchema = z.strictObject({
+  ...typeMember('CartCheckedOut'),
   checkoutId: uuid,
   orderId: uuid,
   userId: z.string().min(1).max(200),
   items: z.array(eventItemSchema).min(1).max(100),
   total: money,
-  occurredAt: z.iso.datetime({ offset: true }),
+  occurredAt,
 });
 
 export const orderCreatedSchema = z.strictObject({
+  ...typeMember('OrderCreated'),
   orderId: uuid,
   userId: z.string().min(1).max(200),
   total: money,
-  occurredAt: z.iso.datetime({ offset: true }),
+  occurredAt,
 });
 
-export const paymentProcessedSchema = z.strictObject({
+const paymentResult = {
   orderId: uuid,
   paymentId: uuid,
   reason: z.string().max(500).optional(),
-  occurredAt: z.iso.datetime({ offset: true }),
-});
+  occurredAt,
+};
+export const paymentSucceededSchema = z.strictObject({ ...typeMember('PaymentSucceeded'), ...paymentResult });
+export const paymentFailedSchema = z.strictObject({ ...typeMember('PaymentFailed'), ...paymentResult });
 
-export type CartCheckedOut = z.infer<typeof cartCheckedOutSchema>;
-export type OrderCreated = z.infer<typeof orderCreatedSchema>;
-export type PaymentProcessed = z.infer<typeof paymentProcessedSchema>;
+/**
+ * The event contract: every event type and its payload's schema. The outbox's payload types, the
+ * broker's bindings (src/adapters/rabbitmq/topology.ts) and each consumer's accepted types follow
+ * from it, so a producer cannot write a payload its consumer's schema does not describe.
+ */
+export const eventSchemas = {
+  CartCheckedOut: cartCheckedOutSchema,
+  OrderCreated: orderCreatedSchema,
+  PaymentSucceeded: paymentSucceededSchema,
+  PaymentFailed: paymentFailedSchema,
+} as const;
 
-export type EventType = 'CartCheckedOut' | 'OrderCreated' | 'PaymentSucceeded' | 'PaymentFailed';
+export type EventType = keyof typeof eventSchemas;
+export type EventPayload<T extends EventType = EventType> = z.infer<(typeof eventSchemas)[T]>;
+
+export type CartCheckedOut = EventPayload<'CartCheckedOut'>;
+export type OrderCreated = EventPayload<'OrderCreated'>;
+export type PaymentProcessed = EventPayload<'PaymentSucceeded' | 'PaymentFailed'>;
+
+export function isEventType(value: unknown): value is EventType {
+  return typeof value === 'string' && Object.hasOwn(eventSchemas, value);
+}
 
 /** W3C trace context carried with an event, so every hop continues the checkout's trace. */
 export interface TraceContext {
@@ -50,15 +80,22 @@ export interface TraceContext {
   tracestate?: string;
 }
 
-export interface OutgoingEvent {
-  /** The event id: the message's `messageId`. */
-  id: string;
-  type: EventType;
-  payload: unknown;
-  trace?: TraceContext;
+/** An event to publish, its payload typed by its type. `id` is the event id: the message's `messageId`. */
+export type OutgoingEvent = { [T in EventType]: { id: string; type: T; payload: EventPayload<T>; trace?: TraceContext } }[EventType];
+
+export function outgoingEvent<T extends EventType>(type: T, id: string, payload: EventPayload<T>, trace?: TraceContext): OutgoingEvent {
+  // TypeScript cannot relate a generic T to one member of the union; the signature ties payload to type.
+  return { id, type, payload, ...(trace ? { trace } : {}) } as OutgoingEvent;
+}
+
+/** The published body: the payload with its type, so it describes itself without message properties. */
+export function eventBody(event: OutgoingEvent): EventPayload {
+  return { ...event.payload, type: event.type } as EventPayload;
 }
 
 /** Publishes events durably: resolves only once the broker has confirmed every one. */
 export interface EventPublisher {
   publish(events: readonly OutgoingEvent[]): Promise<void>;
+  /** Resolves when the broker can take messages now; rejects while it is unreachable or blocking. */
+  check(): Promise<void>;
 }

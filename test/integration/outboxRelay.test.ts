@@ -23,6 +23,7 @@ describe('outbox relay on real Postgres', () => {
   const published: string[] = [];
   let failPublish = false;
   const publisher: EventPublisher = {
+    check: async () => undefined,
     async publish(events) {
       await new Promise((resolve) => setTimeout(resolve, 1));
       if (failPublish) throw new Error('broker down');

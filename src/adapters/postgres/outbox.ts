@@ -115,6 +115,8 @@ export class OutboxRelay {
   }
 
   async #publishClaimed(claimSql: string, values: unknown[]): Promise<number> {
+    // An instance that cannot reach the broker must not hold rows locked that another one could publish.
+    await this.publisher.check();
     const client = await this.pool.connect();
     let broken: unknown;
     try {
