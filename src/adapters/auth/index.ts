@@ -1,2 +1,2 @@
 export { createTokenVerifier, maxTokenBytes, type TokenVerifier, type TokenVerifierOptions } from './verifier.js';
-export { appRoles, requireRole, userScope, type AppRole, type Principal } from './principal.js';
+export { appRoles, requireRole, requireUser, userScope, type AppRole, type Principal } from './principal.js';

@@ -1,4 +1,5 @@
-import { forbidden } from './challenge.js';
+import { AppError } from '../../errors.js';
+import { forbidden, insufficientScope } from './challenge.js';
 
 /** The caller of a request, as established from a verified access token. */
 export interface Principal {
@@ -23,4 +24,12 @@ export const userScope = 'access_as_user';
 export function requireRole(principal: Principal, role: AppRole): void {
   if (principal.roles.includes(role)) return;
   throw forbidden(`This operation requires the app role ${role}`);
+}
+
+/** Throws AppError('user_token_required') for an app-only token: carts and orders belong to people. */
+export function requireUser(principal: Principal): void {
+  if (principal.kind === 'user') return;
+  throw new AppError('user_token_required', 'This operation acts for a signed-in user; an app-only token has no user to act for', {
+    headers: insufficientScope(`This operation needs a delegated token with the scope ${userScope}`),
+  });
 }

@@ -3,6 +3,7 @@ import { AppError } from '../../errors.js';
 import { forbidden, invalidToken } from './challenge.js';
 import { createSigningKeys } from './keys.js';
 import { appRoles, userScope, type Principal } from './principal.js';
+import { VerifiedTokenCache } from './verifiedTokenCache.js';
 
 export interface TokenVerifier {
   /** Resolves the caller of a request from its Authorization header, or throws AppError (401, 403 or 503). */
@@ -22,13 +23,12 @@ export interface TokenVerifierOptions {
   /** Least time between two key set fetches caused by an unknown `kid`; default 30 000. */
   jwksCooldownMs?: number;
   fetchImpl?: typeof fetch;
+  /** Memory the verified-token cache may hold; default 16 MiB (about 10 000 Entra tokens). */
+  tokenCacheMaxBytes?: number;
 }
 
 /** Tokens above this size are refused before any parsing. Entra access tokens are well below it. */
 export const maxTokenBytes = 8 * 1024;
-
-/** Verified tokens kept in memory (about 1.5 KB each). */
-const maxCachedTokens = 10_000;
 
 const graphAudiences = new Set(['00000003-0000-0000-c000-000000000000', 'https://graph.microsoft.com', 'https://graph.microsoft.com/']);
 const bearer = /^bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*) *$/i;
@@ -120,12 +120,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
   };
 
-  // Verified tokens, by their exact text, until they expire: a signature check costs ~0.2 ms of CPU
-  // and clients send the same token for an hour. Insertion order makes the oldest entry first out.
-  const verified = new Map<string, { principal: Principal; expiresAtMs: number }>();
+  // A signature check costs ~0.2 ms of CPU and clients send the same token for an hour.
+  const verified = new VerifiedTokenCache(options.tokenCacheMaxBytes ?? 16 * 1024 * 1024);
   const remember = (token: string, principal: Principal, exp: number): Principal => {
-    if (verified.size >= maxCachedTokens) verified.delete(verified.keys().next().value!);
-    verified.set(token, { principal: Object.freeze(principal), expiresAtMs: (exp + clockTolerance) * 1000 });
+    verified.set(token, Object.freeze(principal), (exp + clockTolerance) * 1000);
     return principal;
   };
 
@@ -152,7 +150,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       throw invalidToken('The token has an invalid roles claim');
     }
     const roles = Object.freeze([...((claims.roles as string[] | undefined) ?? [])]);
-    if (typeof claims.scp === 'string') {
+    // Entra marks app-only tokens with the optional claim idtyp "app"; without it, no scp means no user.
+    if (typeof claims.scp === 'string' && claims.idtyp !== 'app') {
       const scopes = Object.freeze(claims.scp.split(' ').filter(Boolean));
       if (!scopes.includes(userScope)) throw forbidden(`The token lacks the delegated scope ${userScope}`);
       return remember(token, { userId, tenantId, kind: 'user', scopes, roles }, claims.exp!);
@@ -166,11 +165,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   return {
     async verify(authorizationHeader) {
       const token = extractToken(authorizationHeader);
-      const hit = verified.get(token);
-      if (hit) {
-        if (Date.now() < hit.expiresAtMs) return hit.principal;
-        verified.delete(token);
-      }
+      const hit = verified.get(token, Date.now());
+      if (hit) return hit;
       return verifyToken(token);
     },
   };

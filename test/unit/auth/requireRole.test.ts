@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { requireRole, type Principal } from '../../../src/adapters/auth/index.js';
+import { requireRole, requireUser, type Principal } from '../../../src/adapters/auth/index.js';
 import { AppError } from '../../../src/errors.js';
 
 const alice: Principal = { userId: 'alice', tenantId: 't', kind: 'user', scopes: ['access_as_user'], roles: ['Orders.Read.All'] };
@@ -30,5 +30,16 @@ describe('requireRole', () => {
 
   it('when a scope has the name of the role, then it does not count', () => {
     expect(() => requireRole({ ...alice, scopes: ['Products.Write'], roles: [] }, 'Products.Write')).toThrow(AppError);
+  });
+});
+
+describe('requireUser', () => {
+  it('when the principal is a user, then it returns', () => {
+    expect(() => requireUser(alice)).not.toThrow();
+  });
+
+  it('when the principal is an app, even one with every role, then 403 user_token_required', () => {
+    const app: Principal = { userId: 'app', tenantId: 't', kind: 'app', scopes: [], roles: ['Products.Write', 'Orders.Read.All'] };
+    expect(() => requireUser(app)).toThrow(expect.objectContaining({ code: 'user_token_required', status: 403 }));
   });
 });

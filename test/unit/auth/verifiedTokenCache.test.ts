@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenVerifier, type TokenVerifier } from '../../../src/adapters/auth/index.js';
+import { createTokenVerifier, type Principal, type TokenVerifier } from '../../../src/adapters/auth/index.js';
+import { VerifiedTokenCache } from '../../../src/adapters/auth/verifiedTokenCache.js';
 import { createTestIssuer, type TestIssuer } from '../../support/tokens.js';
 
 describe('verified-token cache', () => {
@@ -38,5 +39,48 @@ describe('verified-token cache', () => {
     const token = await issuer.sign({ scp: 'other' });
     await expect(verifier.verify(`Bearer ${token}`)).rejects.toMatchObject({ status: 403 });
     await expect(verifier.verify(`Bearer ${token}`)).rejects.toMatchObject({ status: 403 });
+  });
+});
+
+describe('VerifiedTokenCache bounds', () => {
+  const principal = (userId: string): Principal => ({ userId, tenantId: 't', kind: 'user', scopes: ['access_as_user'], roles: [] });
+  const token = (name: string) => name.padEnd(1500, '.');
+  const later = Date.now() + 3_600_000;
+
+  it('when entries would pass the byte bound, then the least recently used go first and the bound holds', () => {
+    const cache = new VerifiedTokenCache(8 * 1024);
+    for (const name of ['a', 'b', 'c', 'd']) cache.set(token(name), principal(name), later);
+    expect(cache.size).toBe(4);
+    expect(cache.get(token('a'), Date.now())?.userId).toBe('a'); // a is now the most recently used
+    cache.set(token('e'), principal('e'), later);
+    cache.set(token('f'), principal('f'), later);
+    expect(cache.bytes).toBeLessThanOrEqual(8 * 1024);
+    expect(cache.get(token('b'), Date.now())).toBeUndefined();
+    expect(cache.get(token('c'), Date.now())).toBeUndefined();
+    expect(['a', 'd', 'e', 'f'].map((name) => cache.get(token(name), Date.now())?.userId)).toEqual(['a', 'd', 'e', 'f']);
+  });
+
+  it('when many large tokens arrive, then the bytes held never pass the bound', () => {
+    const cache = new VerifiedTokenCache(64 * 1024);
+    for (let i = 0; i < 1_000; i++) {
+      cache.set(`${i}`.padEnd(1000 + (i % 7) * 1000, 'x'), principal(`user-${i}`), later);
+      expect(cache.bytes).toBeLessThanOrEqual(64 * 1024);
+    }
+    expect(cache.size).toBeGreaterThan(5);
+  });
+
+  it('when an entry has expired, then it is not returned and its bytes are freed', () => {
+    const cache = new VerifiedTokenCache(8 * 1024);
+    cache.set(token('a'), principal('a'), Date.now() + 1000);
+    expect(cache.get(token('a'), Date.now() + 1000)).toBeUndefined();
+    expect({ size: cache.size, bytes: cache.bytes }).toEqual({ size: 0, bytes: 0 });
+  });
+
+  it('when the same token is stored again, then it is counted once', () => {
+    const cache = new VerifiedTokenCache(8 * 1024);
+    cache.set(token('a'), principal('a'), later);
+    const bytes = cache.bytes;
+    cache.set(token('a'), principal('a'), later);
+    expect({ size: cache.size, bytes: cache.bytes }).toEqual({ size: 1, bytes });
   });
 });

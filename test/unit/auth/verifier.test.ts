@@ -66,6 +66,12 @@ describe('createTokenVerifier', () => {
     });
   });
 
+  it('when a token with scp is marked idtyp app, then it is an app token and needs an app role', async () => {
+    await expect(verifier.verify(bearer(await idp.sign({ idtyp: 'app', roles: ['Orders.Read.All'] })))).resolves.toMatchObject({ kind: 'app' });
+    await expect(rejection(bearer(await idp.sign({ idtyp: 'app' })))).resolves.toMatchObject({ code: 'forbidden' });
+    await expect(verifier.verify(bearer(await idp.sign({ idtyp: 'user' })))).resolves.toMatchObject({ kind: 'user' });
+  });
+
   it('when the audience is api://<client id>, then the token is accepted', async () => {
     const token = await idp.sign({ aud: `api://${idp.clientId}` });
     await expect(verifier.verify(bearer(token))).resolves.toMatchObject({ userId: testUserId });
