@@ -36,7 +36,7 @@ export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): Check
       const outcome = await inTransaction(pool, async (client) => {
         const { rowCount } = await client.query({
           name: 'checkouts-accept',
-          text: `INSERT INTO checkouts (order_id, checkout_id, user_id, state, event) VALUES ($1, $2, $3, 'ACCEPTED', $4) ON CONFLICT (order_id) DO NOTHING`,
+          text: `INSERT INTO checkouts (order_id, checkout_id, user_id, state, event) VALUES ($1, $2, $3, 'ACCEPTED', $4) ON CONFLICT DO NOTHING`,
           values: [claim.orderId, claim.checkoutId, userId, JSON.stringify(claim.event)],
         });
         if (rowCount === 1) {
@@ -68,7 +68,7 @@ export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): Check
     async abandon(userId, claim) {
       const abandoned = await query(
         pool,
-        { name: 'checkouts-abandon', text: `INSERT INTO checkouts (order_id, checkout_id, user_id, state) VALUES ($1, $2, $3, 'ABANDONED') ON CONFLICT (order_id) DO NOTHING` },
+        { name: 'checkouts-abandon', text: `INSERT INTO checkouts (order_id, checkout_id, user_id, state) VALUES ($1, $2, $3, 'ABANDONED') ON CONFLICT DO NOTHING` },
         [claim.orderId, claim.checkoutId, userId],
       );
       if (abandoned.rowCount === 1) return 'abandoned';

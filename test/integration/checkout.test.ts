@@ -1,0 +1,338 @@
+import fc from 'fast-check';
+import type { Redis } from 'ioredis';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postgresCheckoutLedger } from '../../src/adapters/postgres/checkoutLedger.js';
+import { OutboxRelay } from '../../src/adapters/postgres/outbox.js';
+import { redisCartStore } from '../../src/adapters/redis/cartStore.js';
+import { createRedis } from '../../src/adapters/redis/client.js';
+import { cartService } from '../../src/domain/cart.js';
+import { checkoutService, staleClaimMs, type CheckoutAccepted, type CheckoutClaims, type CheckoutLedger } from '../../src/domain/checkout.js';
+import type { EventPublisher } from '../../src/domain/events.js';
+import { uuidv7 } from '../../src/domain/ids.js';
+import type { CatalogEntry, ProductCatalog } from '../../src/domain/products.js';
+import { postgresUrl } from '../support/pipeline.js';
+import { uniqueUser } from '../support/shop.js';
+
+/*
+ * Checkout against the real Redis and Postgres adapters, in process: what clients (double clicks,
+ * tabs, retries with and without keys), interleavings and crashes can do to one cart. "Settled" below
+ * means: every request has answered and every claim was completed or given up.
+ */
+
+const products: CatalogEntry[] = ['A', 'B', 'C'].map((name, i) => ({ id: uuidv7(), name: `Model product ${name}`, priceCents: 100 * (i + 1) }));
+const catalog: ProductCatalog = {
+  get: async (id) => products.find((p) => p.id === id),
+  getMany: async (ids) => new Map(products.filter((p) => ids.includes(p.id)).map((p) => [p.id, p])),
+};
+const noTrace = {};
+
+let redis: Redis;
+let db: pg.Pool;
+let relay: OutboxRelay;
+const publisher: EventPublisher = { publish: async () => undefined, check: async () => undefined };
+
+beforeAll(() => {
+  redis = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  db = new pg.Pool({ connectionString: postgresUrl, max: 8 });
+  relay = new OutboxRelay(db, publisher);
+});
+afterAll(async () => {
+  await relay?.flush();
+  await redis?.quit();
+  await db?.end();
+});
+
+interface Adapters {
+  claims: CheckoutClaims;
+  ledger: CheckoutLedger;
+}
+
+function realAdapters(): Adapters & { carts: ReturnType<typeof redisCartStore> } {
+  const carts = redisCartStore(redis);
+  return { carts, claims: carts, ledger: postgresCheckoutLedger(db, relay) };
+}
+
+function shopFor(adapters: Adapters, now: () => number = Date.now) {
+  const carts = redisCartStore(redis);
+  const checkout = checkoutService({ claims: adapters.claims, ledger: adapters.ledger, products: catalog, now });
+  return { carts, checkout, cart: cartService(carts, catalog, (userId, claim) => checkout.settleStaleClaim(userId, claim)) };
+}
+
+/** What Postgres and Redis hold for a user once everything settled. */
+async function settledState(userId: string) {
+  const { rows } = await db.query<{ order_id: string; checkout_id: string; event: { items: { productId: string; quantity: number }[] } }>(
+    "SELECT order_id, checkout_id, event FROM checkouts WHERE user_id = $1 AND state <> 'ABANDONED'",
+    [userId],
+  );
+  const ordered = new Map<string, number>();
+  for (const row of rows) for (const item of row.event.items) ordered.set(item.productId, (ordered.get(item.productId) ?? 0) + item.quantity);
+  const cart = await redisCartStore(redis).read(userId);
+  return { accepted: rows, ordered, cart: new Map(cart.lines.map((l) => [l.productId, l.quantity])), claim: cart.claim };
+}
+
+const checkoutRequest = (userId: string, key?: string, body = '') => ({ userId, idempotencyKey: key, body, trace: noTrace });
+
+async function outcome<T>(work: Promise<T>): Promise<T | { code: string }> {
+  return work.catch((error: { code?: string }) => ({ code: error.code ?? String(error) }));
+}
+
+describe('one order per cart, whatever the client sends', () => {
+  it('when two checkouts without a key arrive at once (a double click), then both answer with the same orderId and one checkout is accepted', async () => {
+    for (let run = 0; run < 20; run++) {
+      const user = uniqueUser('double');
+      const { carts, checkout } = shopFor(realAdapters());
+      await carts.add(user, products[0]!.id, 1);
+      const answers = await Promise.all([outcome(checkout.checkout(checkoutRequest(user))), outcome(checkout.checkout(checkoutRequest(user)))]);
+      const state = await settledState(user);
+      expect(state.accepted).toHaveLength(1);
+      for (const answer of answers) {
+        if ('orderId' in answer) expect(answer.orderId).toBe(state.accepted[0]!.order_id);
+        else expect(answer.code).toBe('cart_empty'); // the second arrived after the first had emptied the cart
+      }
+      expect(state.cart.size).toBe(0);
+    }
+  });
+
+  it('when eight tabs check out one cart with different keys, then one order holds the cart once, and every 202 names it', async () => {
+    const user = uniqueUser('tabs');
+    const { carts, checkout } = shopFor(realAdapters());
+    await carts.add(user, products[0]!.id, 2);
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, tab) => outcome(checkout.checkout(checkoutRequest(user, `tab-${tab}`)))));
+    const state = await settledState(user);
+    expect(state.accepted).toHaveLength(1);
+    expect(state.ordered.get(products[0]!.id)).toBe(2);
+    const accepted = answers.filter((a): a is CheckoutAccepted => 'orderId' in a);
+    expect(accepted.length).toBeGreaterThan(0);
+    expect(new Set(accepted.map((a) => a.orderId))).toEqual(new Set([state.accepted[0]!.order_id]));
+    // Each key that got a 202 answers the same again; the others find an empty cart.
+    for (let tab = 0; tab < 8; tab++) {
+      const again = await outcome(checkout.checkout(checkoutRequest(user, `tab-${tab}`)));
+      if ('orderId' in answers[tab]!) expect(again).toEqual(answers[tab]);
+      else expect(again).toEqual({ code: 'cart_empty' });
+    }
+  });
+
+  it('when a line is added while the checkout is in flight, then the order holds what was claimed and the added line stays in the cart', async () => {
+    for (let run = 0; run < 5; run++) {
+      const user = uniqueUser('race');
+      const { carts, checkout } = shopFor(realAdapters());
+      await carts.add(user, products[0]!.id, 1);
+      await Promise.all([checkout.checkout(checkoutRequest(user)), carts.add(user, products[1]!.id, 1)]);
+      const state = await settledState(user);
+      expect(state.accepted).toHaveLength(1);
+      for (const product of [products[0]!, products[1]!]) expect((state.ordered.get(product.id) ?? 0) + (state.cart.get(product.id) ?? 0)).toBe(1);
+      expect(state.ordered.get(products[0]!.id)).toBe(1);
+    }
+  });
+
+  it('when a tab read the cart before another tab checked it out, then its claim is refused and it orders nothing twice', async () => {
+    const user = uniqueUser('stale-read');
+    const real = realAdapters();
+    await real.carts.add(user, products[0]!.id, 1);
+    // The late tab stops right after its read until the other checkout has completed.
+    let releaseRead!: () => void;
+    const readHeld = new Promise<void>((resolve) => (releaseRead = resolve));
+    let readDone!: () => void;
+    const readTaken = new Promise<void>((resolve) => (readDone = resolve));
+    const lateTab = shopFor({
+      claims: {
+        ...real.claims,
+        readForCheckout: async (userId) => {
+          const cart = await real.claims.readForCheckout(userId);
+          readDone();
+          await readHeld;
+          return cart;
+        },
+      },
+      ledger: real.ledger,
+    });
+    const late = outcome(lateTab.checkout.checkout(checkoutRequest(user)));
+    await readTaken;
+    const first = await shopFor(real).checkout.checkout(checkoutRequest(user));
+    releaseRead();
+    const second = await late;
+    const state = await settledState(user);
+    expect(state.accepted.map((a) => a.order_id)).toEqual([first.orderId]);
+    expect(second).toEqual({ code: 'cart_empty' });
+  });
+
+  it('when a key is reused with another body, then 422 idempotency_key_reused, before and after the first is accepted', async () => {
+    const user = uniqueUser('reuse');
+    const { carts, checkout } = shopFor(realAdapters());
+    await carts.add(user, products[0]!.id, 1);
+    const [first, second] = await Promise.all([outcome(checkout.checkout(checkoutRequest(user, 'k', '{"a":1}'))), outcome(checkout.checkout(checkoutRequest(user, 'k', '{"a":2}')))]);
+    expect([first, second].filter((a) => 'code' in a && a.code === 'idempotency_key_reused')).toHaveLength(1);
+    await expect(checkout.checkout(checkoutRequest(user, 'k', '{"a":3}'))).rejects.toMatchObject({ code: 'idempotency_key_reused', status: 422 });
+  });
+});
+
+/** Steps of one checkout where a crash can fall; `before` means the call never reaches the store. */
+const crashPoints = ['before claim', 'after claim', 'before accept', 'after accept', 'before complete', 'after complete'] as const;
+type CrashPoint = (typeof crashPoints)[number];
+
+/** Adapters whose request stops for good at `point`, as a killed host would: nothing after it runs. */
+function crashingAt(point: CrashPoint): Adapters {
+  const real = realAdapters();
+  const halt = () => new Promise<never>(() => {});
+  const step = <A extends unknown[], R>(name: 'claim' | 'accept' | 'complete', call: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      if (point === `before ${name}`) return halt();
+      const result = await call(...args);
+      return point === `after ${name}` ? halt() : result;
+    };
+  return {
+    claims: { ...real.claims, claim: step('claim', real.claims.claim), complete: step('complete', real.claims.complete) },
+    ledger: { ...real.ledger, accept: step('accept', real.ledger.accept) },
+  };
+}
+
+describe('a crash between any two steps of checkout', () => {
+  const retries = [
+    { name: 'the same key', key: (first: string) => first },
+    { name: 'a new key', key: () => `retry-${uuidv7()}` },
+    { name: 'no key', key: () => undefined },
+  ];
+
+  for (const point of crashPoints) {
+    for (const retry of retries) {
+      for (const later of [false, true]) {
+        it(`when the host dies ${point} and the client retries with ${retry.name}${later ? ' after the claim went stale' : ''}, then one order holds the cart once`, async () => {
+          const user = uniqueUser('crash');
+          const setup = shopFor(realAdapters());
+          await setup.carts.add(user, products[0]!.id, 2);
+          await setup.carts.add(user, products[1]!.id, 1);
+
+          const crashed = shopFor(crashingAt(point));
+          void crashed.checkout.checkout(checkoutRequest(user, 'first'));
+          await new Promise((resolve) => setTimeout(resolve, 50));
+
+          const clock = later ? () => Date.now() + staleClaimMs + 1 : Date.now;
+          const retried = await outcome(shopFor(realAdapters(), clock).checkout.checkout(checkoutRequest(user, retry.key('first'))));
+          // A cart read settles what a crash left, as the next visit to the cart does.
+          await shopFor(realAdapters(), () => Date.now() + staleClaimMs + 1).cart.view(user);
+
+          const state = await settledState(user);
+          expect(state.claim).toBeUndefined();
+          expect(state.accepted.length).toBeLessThanOrEqual(1);
+          for (const [i, product] of [products[0]!, products[1]!].entries()) {
+            expect((state.ordered.get(product.id) ?? 0) + (state.cart.get(product.id) ?? 0)).toBe(i === 0 ? 2 : 1);
+          }
+          if ('orderId' in retried) expect(state.accepted.map((a) => a.order_id)).toEqual([retried.orderId]);
+          else expect(state.accepted).toHaveLength(1); // an empty cart: the first checkout went through and took the lines
+        });
+      }
+    }
+  }
+});
+
+/**
+ * A cooperative scheduler: each tab runs until its next store call, then waits; when every live tab
+ * waits, one is let through, chosen by `choices` (from fast-check, so failures shrink). Store calls
+ * thus take effect in the chosen order, never in the order the I/O happens to finish.
+ */
+class Turns {
+  readonly taken: string[] = [];
+  #waiting: { label: string; go: () => void }[] = [];
+  #running: number;
+  #next = 0;
+
+  constructor(
+    tabs: number,
+    private readonly choices: number[],
+  ) {
+    this.#running = tabs;
+  }
+
+  gate(label: string): Promise<void> {
+    return new Promise((go) => {
+      this.#waiting.push({ label, go });
+      this.#running--;
+      this.#pick();
+    });
+  }
+
+  finish(): void {
+    this.#running--;
+    this.#pick();
+  }
+
+  #pick(): void {
+    if (this.#running > 0 || this.#waiting.length === 0) return;
+    const [chosen] = this.#waiting.splice(this.choices[this.#next++ % this.choices.length]! % this.#waiting.length, 1);
+    this.#running++;
+    this.taken.push(chosen!.label);
+    chosen!.go();
+  }
+}
+
+describe('model: tabs of one user adding and checking out in random interleavings', () => {
+  type Op =
+    | { kind: 'add'; tab: number; product: number; quantity: number }
+    | { kind: 'checkout'; tab: number; key: 'none' | 'tab' | 'fresh' };
+  const tabCount = 3;
+  const opArb: fc.Arbitrary<Op> = fc.oneof(
+    fc.record({ kind: fc.constant('add' as const), tab: fc.nat(tabCount - 1), product: fc.nat(2), quantity: fc.integer({ min: 1, max: 3 }) }),
+    fc.record({ kind: fc.constant('checkout' as const), tab: fc.nat(tabCount - 1), key: fc.constantFrom('none' as const, 'tab' as const, 'fresh' as const) }),
+  );
+  const runs = Number(process.env.MODEL_RUNS ?? 1000);
+
+  it(`when ${runs} random interleavings run, then every accepted orderId appears once and units ordered + units in the cart = units added`, async () => {
+    const stats = { runs: 0, checkouts: 0, accepted: 0, refused: 0, duplicates: 0 };
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 8 }), fc.array(fc.nat(99), { minLength: 32, maxLength: 32 }), async (ops, choices) => {
+        const user = uniqueUser('model');
+        const real = realAdapters();
+        const turns = new Turns(tabCount, choices);
+        const gate = <A extends unknown[], R>(label: string, call: (...args: A) => Promise<R>) =>
+          async (...args: A): Promise<R> => {
+            await turns.gate(label);
+            return call(...args);
+          };
+        const adapters: Adapters = {
+          claims: {
+            readForCheckout: gate('read', real.claims.readForCheckout),
+            claim: gate('claim', real.claims.claim),
+            complete: gate('complete', real.claims.complete),
+            release: gate('release', real.claims.release),
+          },
+          ledger: { findByKey: gate('findByKey', real.ledger.findByKey), accept: gate('accept', real.ledger.accept), abandon: gate('abandon', real.ledger.abandon) },
+        };
+        const { checkout } = shopFor(adapters);
+        const add = gate('add', real.carts.add);
+        const added = new Map<string, number>();
+        const answers: (CheckoutAccepted | { code: string })[] = [];
+        await Promise.all(
+          Array.from({ length: tabCount }, async (_, tab) => {
+            for (const op of ops.filter((o) => o.tab === tab)) {
+              if (op.kind === 'add') {
+                const productId = products[op.product]!.id;
+                const change = await add(user, productId, op.quantity);
+                if (change.ok) added.set(productId, (added.get(productId) ?? 0) + op.quantity);
+              } else {
+                const key = op.key === 'none' ? undefined : op.key === 'tab' ? `tab-${tab}` : uuidv7();
+                answers.push(await outcome(checkout.checkout(checkoutRequest(user, key))));
+              }
+            }
+            turns.finish();
+          }),
+        );
+
+        const state = await settledState(user);
+        const acceptedIds = new Set(answers.flatMap((a) => ('orderId' in a ? [a.orderId] : [])));
+        stats.runs++;
+        stats.checkouts += answers.length;
+        stats.accepted += state.accepted.length;
+        stats.refused += answers.filter((a) => 'code' in a).length;
+        stats.duplicates += state.accepted.length - new Set(state.accepted.map((a) => a.order_id)).size;
+        expect(state.claim).toBeUndefined();
+        expect(new Set(state.accepted.map((a) => a.order_id))).toEqual(acceptedIds);
+        for (const answer of answers) if ('code' in answer) expect(['cart_empty', 'checkout_in_progress']).toContain(answer.code);
+        for (const product of products) expect((state.ordered.get(product.id) ?? 0) + (state.cart.get(product.id) ?? 0)).toBe(added.get(product.id) ?? 0);
+      }),
+      { numRuns: runs },
+    );
+    console.log(`[model] ${JSON.stringify(stats)}`);
+    expect(stats.duplicates).toBe(0);
+  }, 600_000);
+});
