@@ -4,6 +4,7 @@ import { annotateInvocation } from '../src/adapters/telemetry/invocation.js';
 import { shopMetrics } from '../src/adapters/telemetry/metrics.js';
 import { outgoingTraceContext } from '../src/adapters/telemetry/traceContext.js';
 import { addItemBodySchema, cartSchema, setQuantityBodySchema } from '../src/domain/cart.js';
+import { idempotencyKeyPattern } from '../src/domain/checkout.js';
 import { apiRoute } from '../src/http/api.js';
 
 const tags = ['cart'];
@@ -12,7 +13,7 @@ const cartResponse = { 200: { description: "The caller's cart, priced now", sche
 apiRoute('getCart', {
   method: 'GET',
   route: 'cart',
-  access: 'authenticated',
+  access: 'user',
   summary: "The caller's cart with current names, prices and totals",
   tags,
   responses: cartResponse,
@@ -22,22 +23,26 @@ apiRoute('getCart', {
 apiRoute('addCartItem', {
   method: 'POST',
   route: 'cart/items',
-  access: 'authenticated',
+  access: 'user',
   summary: 'Add a product to the cart (quantities of the same product add up)',
   tags,
   body: addItemBodySchema,
-  responses: { ...cartResponse, 404: { description: 'No such product' }, 409: { description: 'A cart limit would be exceeded' } },
+  responses: {
+    ...cartResponse,
+    404: { description: 'No such product' },
+    409: { description: 'A cart limit would be exceeded', codes: ['cart_line_limit', 'cart_quantity_limit'] },
+  },
   handler: async ({ principal, body }) => ({ status: 200, body: await services().cartService.add(principal.userId, body.productId, body.quantity ?? 1) }),
 });
 
 apiRoute('setCartItem', {
   method: 'PUT',
   route: 'cart/items/{productId}',
-  access: 'authenticated',
+  access: 'user',
   summary: "Set a line's quantity (0 removes it)",
   tags,
   body: setQuantityBodySchema,
-  responses: { ...cartResponse, 404: { description: 'No such product' } },
+  responses: { ...cartResponse, 404: { description: 'No such product' }, 409: { description: 'A new line would exceed the cart limit', codes: ['cart_line_limit'] } },
   handler: async ({ principal, params, body }) => ({
     status: 200,
     body: await services().cartService.setQuantity(principal.userId, params.productId!, body.quantity),
@@ -47,7 +52,7 @@ apiRoute('setCartItem', {
 apiRoute('removeCartItem', {
   method: 'DELETE',
   route: 'cart/items/{productId}',
-  access: 'authenticated',
+  access: 'user',
   summary: 'Remove a line from the cart',
   tags,
   responses: cartResponse,
@@ -59,16 +64,25 @@ const checkoutAcceptedSchema = z.object({ checkoutId: z.string(), orderId: z.str
 apiRoute('checkout', {
   method: 'POST',
   route: 'cart/checkout',
-  access: 'authenticated',
+  access: 'user',
   summary: 'Check out the cart: the order is placed asynchronously (optional Idempotency-Key header)',
   tags,
   // No fields are defined yet; any JSON object is accepted and, with the Idempotency-Key, fingerprinted.
   body: z.record(z.string(), z.unknown()),
   bodyOptional: true,
+  headers: {
+    'Idempotency-Key': {
+      description: 'Any 1 to 255 visible ASCII characters, new per checkout the client means; a retry with the same key (and body) answers with the same orderId',
+      schema: z.string().regex(idempotencyKeyPattern, 'must be 1 to 255 visible ASCII characters'),
+    },
+  },
   responses: {
     202: { description: 'Accepted; Location names the order', schema: checkoutAcceptedSchema },
-    409: { description: 'The cart is empty, holds products that no longer exist, or kept changing during checkout' },
-    422: { description: 'The Idempotency-Key was used with a different body, or the total is too large' },
+    409: {
+      description: 'The cart is empty, holds products that no longer exist, or kept changing during checkout',
+      codes: ['cart_empty', 'cart_products_unavailable', 'checkout_in_progress'],
+    },
+    422: { description: 'The Idempotency-Key was used with a different body, or the total is too large', codes: ['idempotency_key_reused', 'order_total_too_large'] },
     503: { description: 'The database or cache is unavailable; a retry (with any key, or none) answers with the same orderId if the checkout went through' },
   },
   handler: async ({ principal, request, context, rawBody }) => {

@@ -17,7 +17,7 @@ const tags = ['orders'];
 apiRoute('listOrders', {
   method: 'GET',
   route: 'orders',
-  access: 'authenticated',
+  access: 'user',
   summary: "The caller's orders, newest first",
   tags,
   query: pageQuerySchema,

@@ -1,8 +1,8 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import type { z } from 'zod';
-import { AppError } from '../errors.js';
+import { AppError, type ErrorCode } from '../errors.js';
 import type { AppRole, Principal } from '../adapters/auth/index.js';
-import { requireRole } from '../adapters/auth/index.js';
+import { requireRole, requireUser } from '../adapters/auth/index.js';
 import { services } from '../app/container.js';
 import { logger } from '../adapters/telemetry/logger.js';
 import { toProblem } from './problem.js';
@@ -11,8 +11,12 @@ export const maxBodyBytes = 1024 * 1024;
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
-/** Who may call a route: anyone, any signed-in caller, or a caller with an app role. */
-export type Access = 'anonymous' | 'authenticated' | AppRole;
+/**
+ * Who may call a route: anyone, any signed-in caller, a signed-in user (a delegated token: what the
+ * route acts on belongs to a person, so app-only tokens get 403 user_token_required), or a caller
+ * with an app role.
+ */
+export type Access = 'anonymous' | 'authenticated' | 'user' | AppRole;
 
 export interface RouteRequest<Body, Query> {
   request: HttpRequest;
@@ -32,6 +36,22 @@ export interface ApiResponse {
   headers?: Record<string, string>;
 }
 
+/** A header of a request or a response, for validation and the OpenAPI document. */
+export interface HeaderSpec {
+  description: string;
+  /** Requests: a present value must match it (else 400 invalid_request). */
+  schema: z.ZodType<string>;
+  required?: boolean;
+}
+
+export interface ResponseSpec {
+  description: string;
+  schema?: z.ZodType;
+  headers?: Record<string, HeaderSpec>;
+  /** Error responses: the problem `code`s this route answers with this status (see src/errors.ts). */
+  codes?: readonly ErrorCode[];
+}
+
 export interface RouteSpec<BodySchema extends z.ZodType | undefined, QuerySchema extends z.ZodType | undefined> {
   method: HttpMethod;
   /** Route template under the `api` prefix, e.g. `products/{id}`. */
@@ -43,8 +63,10 @@ export interface RouteSpec<BodySchema extends z.ZodType | undefined, QuerySchema
   /** The body may be absent (e.g. checkout); when present it must still be valid. */
   bodyOptional?: boolean;
   query?: QuerySchema;
-  /** Response status -> description and schema, for the OpenAPI document. */
-  responses: Record<number, { description: string; schema?: z.ZodType }>;
+  /** Request headers the route reads, by name as documented (matched case-insensitively). */
+  headers?: Record<string, HeaderSpec>;
+  /** Response status -> description, schema, headers and error codes, for the OpenAPI document. */
+  responses: Record<number, ResponseSpec>;
   handler: (
     request: RouteRequest<BodySchema extends z.ZodType ? z.infer<BodySchema> : undefined, QuerySchema extends z.ZodType ? z.infer<QuerySchema> : undefined>,
   ) => Promise<ApiResponse>;
@@ -102,6 +124,21 @@ function parseQuery(request: HttpRequest, schema: z.ZodType): unknown {
   return result.data;
 }
 
+function checkHeaders(request: HttpRequest, headers: Record<string, HeaderSpec>): void {
+  for (const [name, { schema, required }] of Object.entries(headers)) {
+    const value = request.headers.get(name);
+    if (value === null) {
+      if (required) throw new AppError('invalid_request', `The ${name} header is required`);
+      continue;
+    }
+    const result = schema.safeParse(value);
+    if (!result.success) {
+      const { message } = result.error.issues[0]!;
+      throw new AppError('invalid_request', `Invalid header: ${name} ${message}`, { extensions: { errors: [{ path: `header.${name}`, message }] } });
+    }
+  }
+}
+
 function toResponse(result: ApiResponse): HttpResponseInit {
   const headers = { 'cache-control': 'no-store', ...result.headers };
   if (result.body === undefined) return { status: result.status, headers };
@@ -123,7 +160,9 @@ export function apiRoute<B extends z.ZodType | undefined = undefined, Q extends 
     handler: async (request, context) => {
       try {
         const principal = spec.access === 'anonymous' ? anonymousPrincipal : await services().verifier.verify(request.headers.get('authorization'));
-        if (spec.access !== 'anonymous' && spec.access !== 'authenticated') requireRole(principal, spec.access);
+        if (spec.access === 'user') requireUser(principal);
+        else if (spec.access !== 'anonymous' && spec.access !== 'authenticated') requireRole(principal, spec.access);
+        if (spec.headers) checkHeaders(request, spec.headers);
         const bytes = spec.body ? await readBody(request) : Buffer.alloc(0);
         const body = spec.body ? parseJsonBody(request, bytes, spec.body, spec.bodyOptional ?? false) : undefined;
         const query = spec.query ? parseQuery(request, spec.query) : undefined;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { appRoles, userScope } from '../adapters/auth/index.js';
-import { maxBodyBytes, registeredRoutes, type Access, type HttpMethod, type RegisteredRoute } from './api.js';
+import { errorCodeDescriptions, type ErrorCode } from '../errors.js';
+import { maxBodyBytes, registeredRoutes, type Access, type HeaderSpec, type HttpMethod, type RegisteredRoute } from './api.js';
 import { problemContentType } from './problem.js';
 import { problemSchema } from './schemas.js';
 
@@ -87,39 +88,80 @@ export function openApiPath(template: string): { path: string; params: string[] 
 export function accessDescription(access: Access): string {
   if (access === 'anonymous') return 'Anonymous: no token needed.';
   if (access === 'authenticated') return 'Any signed-in caller (a bearer token from Entra ID).';
+  if (access === 'user') return `A signed-in user: a delegated token with the scope \`${userScope}\`; app-only tokens are refused (403 \`user_token_required\`).`;
   return `Requires the app role \`${access}\`.`;
 }
 
 const problemRef = { $ref: '#/components/schemas/Problem' };
 const problemResponse = (description: string) => ({ description, content: { [problemContentType]: { schema: problemRef } } });
 
+/**
+ * An error response listing the problem `code`s it can carry: in `x-error-codes` for generators and
+ * tools, and in the description for readers.
+ */
+function problemResponseWithCodes(description: string, codes: readonly ErrorCode[]): Record<string, unknown> {
+  const list = codes.map((code) => `\`${code}\`: ${errorCodeDescriptions[code]}`).join('; ');
+  return { ...problemResponse(`${description}. Codes: ${list}.`), 'x-error-codes': [...codes] };
+}
+
+/** The codes a status means when a route names none of its own. */
+const genericCodes: Partial<Record<number, readonly ErrorCode[]>> = {
+  400: ['invalid_request'],
+  401: ['unauthorized'],
+  403: ['forbidden'],
+  404: ['not_found'],
+  413: ['payload_too_large'],
+  415: ['unsupported_media_type'],
+  422: ['unprocessable'],
+  503: ['dependency_unavailable'],
+};
+
 function securityOf(access: Access): Array<Record<string, string[]>> {
   if (access === 'anonymous') return [];
   // OpenAPI 3.1 lets a non-OAuth requirement list the role names it needs.
-  return [{ bearerAuth: access === 'authenticated' ? [] : [access] }];
+  return [{ bearerAuth: access === 'authenticated' || access === 'user' ? [] : [access] }];
 }
 
+const headerObject = ({ description, schema }: HeaderSpec) => ({ description, schema: jsonSchemaOf(schema, 'output') });
+
 function apiOperation({ name, spec }: RegisteredRoute, params: string[]): Record<string, unknown> {
+  const codesOf = (status: number, own?: readonly ErrorCode[]): readonly ErrorCode[] => own ?? genericCodes[status] ?? [];
   const responses: Record<string, unknown> = {};
-  for (const [status, { description, schema }] of Object.entries(spec.responses)) {
+  for (const [status, { description, schema, headers, codes }] of Object.entries(spec.responses)) {
     const code = Number(status);
     const response: Record<string, unknown> =
-      code >= 400 ? problemResponse(description) : schema ? { description, content: { 'application/json': { schema: jsonSchemaOf(schema, 'output') } } } : { description };
-    if (code === 201 || code === 202) response.headers = { Location: { description: 'The URL of the created or accepted resource', schema: { type: 'string' } } };
+      code >= 400
+        ? problemResponseWithCodes(description, codesOf(code, codes))
+        : schema
+          ? { description, content: { 'application/json': { schema: jsonSchemaOf(schema, 'output') } } }
+          : { description };
+    const responseHeaders: Record<string, unknown> = Object.fromEntries(Object.entries(headers ?? {}).map(([header, spec]) => [header, headerObject(spec)]));
+    if (code === 201 || code === 202) responseHeaders.Location = { description: 'The URL of the created or accepted resource', schema: { type: 'string' } };
+    if (Object.keys(responseHeaders).length > 0) response.headers = responseHeaders;
     responses[status] = response;
   }
-  const shared: Array<[number, string, boolean]> = [
-    [400, 'The body, query or a header is invalid; `errors` lists what', Boolean(spec.body || spec.query)],
-    [401, 'No valid bearer token (`WWW-Authenticate: Bearer error="invalid_token"`)', spec.access !== 'anonymous'],
-    [403, `The token lacks the app role ${spec.access}`, spec.access !== 'anonymous' && spec.access !== 'authenticated'],
-    [404, 'Not found', params.length > 0],
-    [413, `The body is larger than ${maxBodyBytes} bytes`, Boolean(spec.body)],
-    [415, 'The body is not JSON (`Content-Type: application/json`)', Boolean(spec.body)],
-    [503, 'A dependency (Postgres, Redis, RabbitMQ) is unavailable; retry after `Retry-After` seconds', true],
+  const signedIn = spec.access !== 'anonymous';
+  const shared: Array<[number, string, boolean, readonly ErrorCode[]]> = [
+    [400, 'The body, query or a header is invalid; `errors` lists what', Boolean(spec.body || spec.query || spec.headers), genericCodes[400]!],
+    [401, 'No valid bearer token (`WWW-Authenticate: Bearer error="invalid_token"`)', signedIn, genericCodes[401]!],
+    [
+      403,
+      spec.access === 'user' ? 'The token is not a user token of this API' : signedIn && spec.access !== 'authenticated' ? `The token lacks the app role ${spec.access}` : 'The token lacks the scope or app role this API needs',
+      signedIn,
+      spec.access === 'user' ? ['forbidden', 'user_token_required'] : genericCodes[403]!,
+    ],
+    [404, 'Not found', params.length > 0, genericCodes[404]!],
+    [413, `The body is larger than ${maxBodyBytes} bytes`, Boolean(spec.body), genericCodes[413]!],
+    [415, 'The body is not JSON (`Content-Type: application/json`)', Boolean(spec.body), genericCodes[415]!],
+    [503, 'A dependency (Postgres, Redis, RabbitMQ) is unavailable; retry after `Retry-After` seconds', true, genericCodes[503]!],
   ];
-  for (const [status, description, applies] of shared) if (applies && !(status in responses)) responses[status] = problemResponse(description);
+  for (const [status, description, applies, codes] of shared) if (applies && !(status in responses)) responses[status] = problemResponseWithCodes(description, codes);
+  Object.assign(responses[503] as Record<string, unknown>, { headers: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'string' } } } });
 
   const parameters: Array<Record<string, unknown>> = params.map((param) => ({ name: param, in: 'path', required: true, schema: { type: 'string' } }));
+  for (const [header, { description, schema, required }] of Object.entries(spec.headers ?? {})) {
+    parameters.push({ name: header, in: 'header', required: required ?? false, description, schema: jsonSchemaOf(schema, 'input') });
+  }
   if (spec.query) {
     const query = jsonSchemaOf(spec.query, 'input') as { properties?: Record<string, JsonSchema>; required?: string[] };
     for (const [param, schema] of Object.entries(query.properties ?? {})) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { errorStatus, type ErrorCode } from '../errors.js';
 
 /** `?limit=&cursor=` of the paginated lists. */
 export const pageQuerySchema = z.object({
@@ -11,7 +12,7 @@ export const problemSchema = z.object({
   title: z.string(),
   status: z.int(),
   detail: z.string(),
-  code: z.string(),
+  code: z.enum(Object.keys(errorStatus) as [ErrorCode, ...ErrorCode[]]).describe("Stable error code to switch on; each response's `x-error-codes` lists the ones it can carry"),
 });
 
 export const pageOf = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), nextCursor: z.string().nullable() });

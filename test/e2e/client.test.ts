@@ -1,7 +1,5 @@
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createShopClient, devIssuerTokenProvider } from '../../src/client/index.js';
-import { DEV_CLIENT_OBJECT_ID } from '../../src/dev-issuer/index.js';
+import { createShopClient, devIssuerTokenProvider, ShopApiError } from '../../src/client/index.js';
 import { createProduct } from '../support/pipeline.js';
 import { startShop, type Shop } from '../support/shop.js';
 
@@ -9,14 +7,10 @@ describe('the MSAL client against the dev issuer and the local host', () => {
   let shop: Shop;
   beforeAll(async () => {
     shop = await startShop();
-    // The dev client app is one identity across runs: start it with an empty cart.
-    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-    await redis.del(`cart:{${DEV_CLIENT_OBJECT_ID}}:items`);
-    await redis.quit();
   });
   afterAll(() => shop?.stop());
 
-  it('when the client signs in with client credentials through MSAL, then it lists products and adds one to its cart', async () => {
+  it('when the client signs in with client credentials through MSAL, then it lists products, and the app gets no cart (403 user_token_required)', async () => {
     const productId = await createProduct(shop, { name: 'Client test product', price: 7.25, stock: 3 });
     const client = createShopClient({
       apiBaseUrl: shop.api,
@@ -26,8 +20,11 @@ describe('the MSAL client against the dev issuer and the local host', () => {
     const page = await client.listProducts({ limit: 100 });
     expect(page.items.length).toBeGreaterThan(0);
 
-    const cart = await client.addToCart(productId, 2);
-    expect(cart.items).toEqual([{ productId, name: 'Client test product', unitPrice: 7.25, quantity: 2, lineTotal: 14.5 }]);
-    expect(cart.total).toBe(14.5);
+    const refusal = await client.addToCart(productId, 2).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refusal).toBeInstanceOf(ShopApiError);
+    expect(refusal).toMatchObject({ status: 403, problem: { code: 'user_token_required' } });
   });
 });
