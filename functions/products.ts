@@ -1,6 +1,7 @@
 import { services } from '../src/app/container.js';
-import { productBodySchema, productSchema } from '../src/domain/products.js';
+import { productBodySchema, productReplaceBodySchema, productSchema } from '../src/domain/products.js';
 import { apiRoute } from '../src/http/api.js';
+import { etagHeader, etagOf, ifMatchHeader, versionsFromIfMatch } from '../src/http/conditional.js';
 import { pageOf, pageQuerySchema } from '../src/http/schemas.js';
 
 const tags = ['products'];
@@ -22,8 +23,11 @@ apiRoute('getProduct', {
   access: 'authenticated',
   summary: 'Get a product',
   tags,
-  responses: { 200: { description: 'The product', schema: productSchema }, 404: { description: 'No such product' } },
-  handler: async ({ params }) => ({ status: 200, body: await services().productService.get(params.id!) }),
+  responses: { 200: { description: 'The product; ETag is its version', schema: productSchema, headers: { ETag: etagHeader } }, 404: { description: 'No such product' } },
+  handler: async ({ params }) => {
+    const product = await services().productService.get(params.id!);
+    return { status: 200, body: product, headers: { etag: etagOf(product.version) } };
+  },
 });
 
 apiRoute('createProduct', {
@@ -33,10 +37,10 @@ apiRoute('createProduct', {
   summary: 'Create a product',
   tags,
   body: productBodySchema,
-  responses: { 201: { description: 'The created product; Location names it', schema: productSchema } },
+  responses: { 201: { description: 'The created product; Location names it', schema: productSchema, headers: { ETag: etagHeader } } },
   handler: async ({ body }) => {
     const product = await services().productService.create(body);
-    return { status: 201, body: product, headers: { location: `/api/products/${product.id}` } };
+    return { status: 201, body: product, headers: { location: `/api/products/${product.id}`, etag: etagOf(product.version) } };
   },
 });
 
@@ -44,22 +48,35 @@ apiRoute('replaceProduct', {
   method: 'PUT',
   route: 'products/{id}',
   access: 'Products.Write',
-  summary: 'Replace a product',
+  summary: 'Replace a product (stock only when given); conditional with If-Match',
   tags,
-  body: productBodySchema,
-  responses: { 200: { description: 'The product as stored', schema: productSchema }, 404: { description: 'No such product' } },
-  handler: async ({ params, body }) => ({ status: 200, body: await services().productService.replace(params.id!, body) }),
+  headers: { 'If-Match': ifMatchHeader },
+  body: productReplaceBodySchema,
+  responses: {
+    200: { description: 'The product as stored; ETag is its new version', schema: productSchema, headers: { ETag: etagHeader } },
+    404: { description: 'No such product' },
+    412: { description: 'If-Match names a version that is no longer current', codes: ['product_version_mismatch'] },
+  },
+  handler: async ({ params, body, request }) => {
+    const product = await services().productService.replace(params.id!, body, versionsFromIfMatch(request.headers.get('if-match')));
+    return { status: 200, body: product, headers: { etag: etagOf(product.version) } };
+  },
 });
 
 apiRoute('deleteProduct', {
   method: 'DELETE',
   route: 'products/{id}',
   access: 'Products.Write',
-  summary: 'Delete a product (orders keep their snapshot of it)',
+  summary: 'Delete a product (orders keep their snapshot of it); conditional with If-Match',
   tags,
-  responses: { 204: { description: 'Deleted' }, 404: { description: 'No such product' } },
-  handler: async ({ params }) => {
-    await services().productService.delete(params.id!);
+  headers: { 'If-Match': ifMatchHeader },
+  responses: {
+    204: { description: 'Deleted' },
+    404: { description: 'No such product' },
+    412: { description: 'If-Match names a version that is no longer current', codes: ['product_version_mismatch'] },
+  },
+  handler: async ({ params, request }) => {
+    await services().productService.delete(params.id!, versionsFromIfMatch(request.headers.get('if-match')));
     return { status: 204 };
   },
 });

@@ -12,9 +12,17 @@ export interface Product {
   stock: number;
   createdAt: Date;
   updatedAt: Date;
+  /** Bumped by every change of the product, stock reserved or released by orders included. */
+  version: number;
 }
 
 export type ProductInput = Pick<Product, 'name' | 'description' | 'priceCents' | 'stock'>;
+
+/** A replacement of a product: without `stock`, the stock stays as it is (orders may be changing it). */
+export type ProductChange = Omit<ProductInput, 'stock'> & { stock?: number };
+
+/** The versions a write may apply to (If-Match); undefined: whichever version is current. */
+export type ExpectedVersions = readonly number[] | undefined;
 
 /** What pricing a cart needs of a product: never its stock, which changes with every order. */
 export type CatalogEntry = Pick<Product, 'id' | 'name' | 'priceCents'>;
@@ -30,8 +38,10 @@ export interface ProductRepository {
   get(id: string): Promise<Product | undefined>;
   getMany(ids: readonly string[]): Promise<Map<string, Product>>;
   create(id: string, input: ProductInput): Promise<Product>;
-  replace(id: string, input: ProductInput): Promise<Product | undefined>;
-  delete(id: string): Promise<boolean>;
+  /** undefined when there is no such product; 'version_mismatch' when its version is not one of `expected`. */
+  replace(id: string, change: ProductChange, expected?: ExpectedVersions): Promise<Product | undefined | 'version_mismatch'>;
+  /** false when there is no such product; 'version_mismatch' when its version is not one of `expected`. */
+  delete(id: string, expected?: ExpectedVersions): Promise<boolean | 'version_mismatch'>;
 }
 
 const price = z
@@ -39,15 +49,21 @@ const price = z
   .nonnegative()
   .refine((value) => centsFromNumber(value) !== undefined, 'must have at most 2 decimals and be below 10 000 000 000');
 
-/** The body of POST and PUT /products: unknown fields are rejected. */
 // Postgres text cannot hold NUL: without this check such a value would fail the INSERT with a 500.
 const text = () => z.string().refine((value) => !value.includes('\u0000'), 'must not contain NUL characters');
+const stock = z.int().min(0).max(2_147_483_647);
 
+/** The body of POST /products: unknown fields are rejected. */
 export const productBodySchema = z.strictObject({
   name: text().trim().min(1).max(200),
   description: text().max(2000).optional(),
   price,
-  stock: z.int().min(0).max(2_147_483_647),
+  stock,
+});
+
+/** The body of PUT /products/{id}: `stock` may be left out, and then stays as it is. */
+export const productReplaceBodySchema = productBodySchema.extend({
+  stock: stock.optional().describe('Left out: the stock stays as it is. Sent: send If-Match too, or stock reserved by orders since the read is overwritten'),
 });
 
 export const productSchema = z.object({
@@ -58,13 +74,19 @@ export const productSchema = z.object({
   stock: z.int(),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
+  version: z.int().describe('Changes with every change of the product, stock included; the ETag of GET /products/{id} is this number in quotes'),
 });
 
 export type ProductBody = z.infer<typeof productBodySchema>;
+export type ProductReplaceBody = z.infer<typeof productReplaceBodySchema>;
 export type ProductView = z.infer<typeof productSchema>;
 
 export function toProductInput(body: ProductBody): ProductInput {
   return { name: body.name, description: body.description ?? '', priceCents: centsFromNumber(body.price)!, stock: body.stock };
+}
+
+export function toProductChange(body: ProductReplaceBody): ProductChange {
+  return { name: body.name, description: body.description ?? '', priceCents: centsFromNumber(body.price)!, ...(body.stock === undefined ? {} : { stock: body.stock }) };
 }
 
 export function productView(product: Product): ProductView {
@@ -76,6 +98,7 @@ export function productView(product: Product): ProductView {
     stock: product.stock,
     createdAt: product.createdAt.toISOString(),
     updatedAt: product.updatedAt.toISOString(),
+    version: product.version,
   };
 }
 
@@ -92,6 +115,10 @@ export function decodeCursor(cursor: string): string {
 
 export function notFoundProduct(id: string): AppError {
   return new AppError('not_found', `No product with id ${JSON.stringify(id.slice(0, 100))}`);
+}
+
+function versionMismatch(id: string): AppError {
+  return new AppError('product_version_mismatch', `Product ${id} has changed since the version in If-Match; read it again and reapply the change`);
 }
 
 /**
@@ -126,16 +153,19 @@ export function productService(products: ProductRepository, cache: ReadCache = n
       return productView(product);
     },
 
-    async replace(id: string, body: ProductBody): Promise<ProductView> {
-      const product = isUuid(id) ? await products.replace(id, toProductInput(body)) : undefined;
+    /** Applies only to one of the `expected` versions when given (If-Match); stock is kept when the body has none. */
+    async replace(id: string, body: ProductReplaceBody, expected?: ExpectedVersions): Promise<ProductView> {
+      const product = isUuid(id) ? await products.replace(id, toProductChange(body), expected) : undefined;
       cache.invalidate();
+      if (product === 'version_mismatch') throw versionMismatch(id);
       if (!product) throw notFoundProduct(id);
       return productView(product);
     },
 
-    async delete(id: string): Promise<void> {
-      const deleted = isUuid(id) && (await products.delete(id));
+    async delete(id: string, expected?: ExpectedVersions): Promise<void> {
+      const deleted = isUuid(id) && (await products.delete(id, expected));
       cache.invalidate();
+      if (deleted === 'version_mismatch') throw versionMismatch(id);
       if (!deleted) throw notFoundProduct(id);
     },
   };

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorStatus, type ErrorCode } from '../../src/errors.js';
 import { startShop, type Shop } from '../support/shop.js';
 
 type Schema = Record<string, unknown> & { properties?: Record<string, Schema>; required?: string[]; additionalProperties?: unknown; $ref?: string };
@@ -8,7 +9,10 @@ interface Operation {
   security: Array<Record<string, string[]>>;
   parameters?: Array<{ name: string; in: string; required: boolean; schema: Schema }>;
   requestBody?: { required: boolean; content: Record<string, { schema: Schema }> };
-  responses: Record<string, { description: string; content?: Record<string, { schema: Schema }> }>;
+  responses: Record<
+    string,
+    { description: string; content?: Record<string, { schema: Schema }>; headers?: Record<string, { schema: Schema }>; 'x-error-codes'?: ErrorCode[] }
+  >;
 }
 interface Document {
   openapi: string;
@@ -126,6 +130,48 @@ describe('GET /api/openapi.json', () => {
     }
     expect(document.paths['/products']!.post!.responses['201']!.content!['application/json']!.schema.properties).toHaveProperty('price');
     expect(document.paths['/cart']!.get!.responses['200']!.content!['application/json']!.schema.properties).toHaveProperty('total');
+  });
+
+  it('when an error response is documented, then it lists the problem codes it can carry, each of that status', () => {
+    for (const { path, method, op } of operations()) {
+      for (const [status, response] of Object.entries(op.responses)) {
+        if (Number(status) < 400 || path === '/health') continue;
+        const codes = response['x-error-codes'];
+        expect(codes?.length, `${method} ${path} ${status}`).toBeGreaterThan(0);
+        for (const code of codes!) expect(errorStatus[code], `${method} ${path} ${status} ${code}`).toBe(Number(status));
+      }
+    }
+    expect(document.paths['/cart/checkout']!.post!.responses['409']!['x-error-codes']).toEqual(['cart_empty', 'cart_products_unavailable', 'checkout_in_progress']);
+    expect(document.paths['/cart/checkout']!.post!.responses['422']!['x-error-codes']).toEqual(['idempotency_key_reused', 'order_total_too_large']);
+    expect(document.paths['/products/{id}']!.put!.responses['412']!['x-error-codes']).toEqual(['product_version_mismatch']);
+    expect(document.components.schemas.Problem!.properties!.code!.enum).toEqual(Object.keys(errorStatus));
+  });
+
+  it('when a route acts for a user, then its 403 names user_token_required; reading an order by id stays open to app tokens', () => {
+    for (const [method, path] of [['get', '/cart'], ['post', '/cart/items'], ['post', '/cart/checkout'], ['get', '/orders']] as const) {
+      expect(document.paths[path]![method]!.responses['403']!['x-error-codes'], `${method} ${path}`).toContain('user_token_required');
+    }
+    expect(document.paths['/orders/{id}']!.get!.responses['403']!['x-error-codes']).toEqual(['forbidden']);
+  });
+
+  it('when a client is generated from the document, then checkout takes an optional Idempotency-Key header', () => {
+    // openapi-typescript turns `in: header` parameters into `parameters.header`; before, checkout had none.
+    const header = document.paths['/cart/checkout']!.post!.parameters!.filter((p) => p.in === 'header');
+    expect(header).toEqual([expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: false })]);
+    expect(header[0]!.schema).toMatchObject({ type: 'string', pattern: expect.any(String) });
+    const pattern = new RegExp(String(header[0]!.schema.pattern));
+    expect(['a', 'k'.repeat(255), 'retry-7f3a~!'].every((key) => pattern.test(key))).toBe(true);
+    expect(['', 'k'.repeat(256), 'with space', 'é'].some((key) => pattern.test(key))).toBe(false);
+  });
+
+  it('when a product is read or changed, then GET answers an ETag and PUT and DELETE take an optional If-Match', () => {
+    expect(document.paths['/products/{id}']!.get!.responses['200']!.headers).toHaveProperty('ETag');
+    for (const method of ['put', 'delete']) {
+      const ifMatch = document.paths['/products/{id}']![method]!.parameters!.filter((p) => p.in === 'header');
+      expect(ifMatch, method).toEqual([expect.objectContaining({ name: 'If-Match', required: false })]);
+    }
+    const putBody = document.paths['/products/{id}']!.put!.requestBody!.content['application/json']!.schema;
+    expect(putBody.required?.sort()).toEqual(['name', 'price']);
   });
 
   it('when security is documented, then bearerAuth is an HTTP bearer JWT scheme naming the Entra roles', () => {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uuidv7 } from '../../src/domain/ids.js';
 import { encodeCursor } from '../../src/domain/products.js';
 import { aProductBody } from '../support/builders.js';
+import { addToCart, productStock, waitForFinalOrder } from '../support/pipeline.js';
 import { startShop, type Shop } from '../support/shop.js';
 
 interface ProductJson {
@@ -13,6 +14,7 @@ interface ProductJson {
   stock: number;
   createdAt: string;
   updatedAt: string;
+  version: number;
 }
 
 let shop: Shop;
@@ -52,7 +54,7 @@ describe('product reads are cached and follow every change', () => {
   });
 });
 
-async function expectProblem(response: Response, status: number): Promise<{ detail: string; errors?: Array<{ path: string }> }> {
+async function expectProblem(response: Response, status: number): Promise<{ detail: string; code?: string; errors?: Array<{ path: string }> }> {
   expect(response.status).toBe(status);
   expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   const problem = (await response.json()) as { type: string; title: string; status: number; detail: string };
@@ -74,8 +76,10 @@ describe('POST /products', () => {
       stock: 7,
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
+      version: 1,
     });
     expect(response.headers.get('location')).toBe(`/api/products/${product.id}`);
+    expect(response.headers.get('etag')).toBe('"1"');
     const fetched = await fetch(new URL(response.headers.get('location')!, shop.api), { headers: { authorization: `Bearer ${reader}` } });
     expect(await fetched.json()).toEqual(product);
   });
@@ -133,11 +137,12 @@ describe('POST /products', () => {
 });
 
 describe('GET /products/{id}', () => {
-  it('when the product exists, then any signed-in caller gets it', async () => {
+  it('when the product exists, then any signed-in caller gets it with its version as a strong ETag', async () => {
     const product = await create();
     const response = await shop.call(`/products/${product.id}`, { token: reader });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual(product);
+    expect(response.headers.get('etag')).toBe(`"${product.version}"`);
   });
 
   it.each([uuidv7(), 'nope', "1' OR '1'='1", encodeURIComponent('"; DROP TABLE products; --')])('when the id is %s, then it is a 404', async (id) => {
@@ -176,6 +181,65 @@ describe('PUT /products/{id}', () => {
     const product = await create();
     await expectProblem(await shop.call(`/products/${product.id}`, { method: 'PUT', token: reader, body: aProductBody() }), 403);
     expect(await (await shop.call(`/products/${product.id}`, { token: reader })).json()).toEqual(product);
+  });
+});
+
+describe('conditional changes: ETag and If-Match', () => {
+  const read = async (id: string) => {
+    const response = await shop.call(`/products/${id}`, { token: reader });
+    return { product: (await response.json()) as ProductJson, etag: response.headers.get('etag')! };
+  };
+  const put = (id: string, body: unknown, ifMatch?: string) =>
+    shop.call(`/products/${id}`, { method: 'PUT', token: writer, body, headers: ifMatch === undefined ? {} : { 'if-match': ifMatch } });
+
+  it('when an order reserves stock after the admin read the product, then the admin PUT with that ETag is a 412 and the reservation stands', async () => {
+    const product = await create({ stock: 10, price: 4 });
+    const { etag } = await read(product.id);
+    const shopper = await shop.token();
+    await addToCart(shop, shopper, product.id, 3);
+    const checkout = await shop.call('/cart/checkout', { method: 'POST', token: shopper });
+    expect(checkout.status).toBe(202);
+    const { orderId } = (await checkout.json()) as { orderId: string };
+    expect((await waitForFinalOrder(shop, shopper, orderId)).status).toBe('PAID');
+    expect(await productStock(db, product.id)).toBe(7);
+
+    const stale = await put(product.id, { name: product.name, price: 5, stock: 10 }, etag);
+    const problem = await expectProblem(stale, 412);
+    expect(problem.code).toBe('product_version_mismatch');
+    expect(await productStock(db, product.id)).toBe(7);
+
+    const fresh = await read(product.id);
+    expect(fresh.etag).not.toBe(etag);
+    const saved = await put(product.id, { name: product.name, price: 5 }, fresh.etag);
+    expect(saved.status).toBe(200);
+    expect(await saved.json()).toMatchObject({ price: 5, stock: 7 });
+  });
+
+  it('when a PUT leaves out stock, then the stock stays as it is and the version moves on', async () => {
+    const product = await create({ stock: 10 });
+    await db.query('UPDATE products SET stock = 4, version = version + 1 WHERE id = $1', [product.id]);
+    const response = await put(product.id, { name: 'Price only', price: 2.5 });
+    expect(response.status).toBe(200);
+    const saved = (await response.json()) as ProductJson;
+    expect(saved).toMatchObject({ name: 'Price only', price: 2.5, stock: 4, version: product.version + 2 });
+    expect(response.headers.get('etag')).toBe(`"${saved.version}"`);
+  });
+
+  it('when If-Match names the current version, then PUT applies; when it is stale, DELETE is a 412 and the product stays', async () => {
+    const product = await create();
+    const { etag } = await read(product.id);
+    expect((await put(product.id, aProductBody({ name: 'Renamed' }), etag)).status).toBe(200);
+    await expectProblem(await shop.call(`/products/${product.id}`, { method: 'DELETE', token: writer, headers: { 'if-match': etag } }), 412);
+    expect((await read(product.id)).product.name).toBe('Renamed');
+    const current = await read(product.id);
+    expect((await shop.call(`/products/${product.id}`, { method: 'DELETE', token: writer, headers: { 'if-match': current.etag } })).status).toBe(204);
+  });
+
+  it('when If-Match is malformed, then it is a 400 naming the header; a weak tag never matches (412)', async () => {
+    const product = await create();
+    const problem = await expectProblem(await put(product.id, aProductBody(), '7'), 400);
+    expect(problem.errors?.map((error) => error.path)).toEqual(['header.If-Match']);
+    await expectProblem(await put(product.id, aProductBody(), `W/"${product.version}"`), 412);
   });
 });
 

@@ -11,7 +11,7 @@ export function aProductBody(overrides: Partial<Record<keyof ProductBody, unknow
 /** A stored product as the repository returns it. */
 export function aProduct(overrides: Partial<Product> = {}): Product {
   const now = new Date('2025-01-01T00:00:00.000Z');
-  return { id: uuidv7(), name: 'Mug', description: '', priceCents: 1999, stock: 10, createdAt: now, updatedAt: now, ...overrides };
+  return { id: uuidv7(), name: 'Mug', description: '', priceCents: 1999, stock: 10, createdAt: now, updatedAt: now, version: 1, ...overrides };
 }
 
 /** An in-memory ProductRepository (for unit tests of domain logic; Postgres is used in e2e tests). */
@@ -33,14 +33,17 @@ export function inMemoryProducts(initial: Product[] = []): ProductRepository & {
       all.set(id, product);
       return product;
     },
-    async replace(id, input) {
+    async replace(id, change, expected) {
       const existing = all.get(id);
       if (!existing) return undefined;
-      const product = { ...existing, ...input, updatedAt: new Date() };
+      if (expected && !expected.includes(existing.version)) return 'version_mismatch';
+      const product = { ...existing, ...change, updatedAt: new Date(), version: existing.version + 1 };
       all.set(id, product);
       return product;
     },
-    async delete(id) {
+    async delete(id, expected) {
+      const existing = all.get(id);
+      if (existing && expected && !expected.includes(existing.version)) return 'version_mismatch';
       return all.delete(id);
     },
   };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { uuidv7 } from '../../src/domain/ids.js';
-import { cachedCatalog, decodeCursor, encodeCursor, productBodySchema, productService, productView, toProductInput } from '../../src/domain/products.js';
+import { cachedCatalog, decodeCursor, encodeCursor, productBodySchema, productReplaceBodySchema, productService, productView, toProductInput } from '../../src/domain/products.js';
 import { ReadThroughCache } from '../../src/app/readThroughCache.js';
 import { aProduct, aProductBody, inMemoryProducts } from '../support/builders.js';
 
@@ -77,6 +77,7 @@ describe('product views', () => {
       stock: product.stock,
       createdAt: '2025-01-01T00:00:00.000Z',
       updatedAt: '2025-01-01T00:00:00.000Z',
+      version: 1,
     });
   });
 });
@@ -144,6 +145,46 @@ describe('product service', () => {
     const service = productService(inMemoryProducts([existing]));
     const replaced = await service.replace(existing.id, productBodySchema.parse(aProductBody({ name: 'Cup', price: 3.5, stock: 0, description: undefined })));
     expect(replaced).toMatchObject({ id: existing.id, name: 'Cup', price: 3.5, stock: 0, description: '' });
+  });
+});
+
+describe('replacing and deleting against a version', () => {
+  const setUp = () => {
+    const existing = aProduct({ stock: 10, version: 4 });
+    const repository = inMemoryProducts([existing]);
+    return { existing, repository, service: productService(repository) };
+  };
+  const priceOnly = (price: number) => productReplaceBodySchema.parse({ name: 'Mug', price });
+
+  it('when the PUT body has no stock, then it is valid and the stock stays as orders left it', async () => {
+    const { existing, repository, service } = setUp();
+    repository.all.set(existing.id, { ...existing, stock: 7, version: 5 });
+    const replaced = await service.replace(existing.id, priceOnly(3.5));
+    expect(replaced).toMatchObject({ price: 3.5, stock: 7, version: 6 });
+  });
+
+  it('when the PUT body has an unknown field or a bad stock, then it is rejected like the POST body', () => {
+    expect(productReplaceBodySchema.safeParse({ name: 'Mug', price: 1, colour: 'red' }).success).toBe(false);
+    expect(productReplaceBodySchema.safeParse({ name: 'Mug', price: 1, stock: -1 }).success).toBe(false);
+  });
+
+  it('when the expected version is current, then the change applies and the version moves on', async () => {
+    const { existing, service } = setUp();
+    expect(await service.replace(existing.id, priceOnly(2), [existing.version])).toMatchObject({ price: 2, version: existing.version + 1 });
+  });
+
+  it('when the product changed after the version expected, then replace and delete are product_version_mismatch and change nothing', async () => {
+    const { existing, repository, service } = setUp();
+    await expectAppError(service.replace(existing.id, productReplaceBodySchema.parse({ name: 'Mug', price: 2, stock: 10 }), [existing.version - 1]), 'product_version_mismatch');
+    await expectAppError(service.delete(existing.id, [existing.version - 1]), 'product_version_mismatch');
+    expect(repository.all.get(existing.id)).toEqual(existing);
+  });
+
+  it('when no version is expected, then delete applies whatever the version, and an unknown product stays a 404 even with one', async () => {
+    const { existing, service } = setUp();
+    await expectAppError(service.delete(uuidv7(), [1]), 'not_found');
+    await service.delete(existing.id);
+    await expectAppError(service.get(existing.id), 'not_found');
   });
 });
 

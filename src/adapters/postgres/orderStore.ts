@@ -60,7 +60,7 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
            SELECT count(l.id) = count(*) AND coalesce(bool_and(l.stock >= w.quantity), false) AS fits
              FROM wanted w LEFT JOIN locked l ON l.id = w.id
          ), reserved AS (
-           UPDATE products p SET stock = p.stock - w.quantity, updated_at = now()
+           UPDATE products p SET stock = p.stock - w.quantity, version = p.version + 1, updated_at = now()
              FROM wanted w, verdict v WHERE v.fits AND p.id = w.id RETURNING p.id
          )
          SELECT l.id, l.name, l.stock, (SELECT fits FROM verdict) AS reserved FROM locked l`,
@@ -92,7 +92,7 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
     async releaseStock(orderId: string) {
       effects.stockChanged = true;
       await run('products-release',
-        `UPDATE products p SET stock = p.stock + i.quantity, updated_at = now()
+        `UPDATE products p SET stock = p.stock + i.quantity, version = p.version + 1, updated_at = now()
            FROM (SELECT product_id, quantity FROM order_items WHERE order_id = $1 ORDER BY product_id) i
           WHERE p.id = i.product_id`,
         [orderId],

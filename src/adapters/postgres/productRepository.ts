@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { centsFromDecimal, decimalFromCents } from '../../domain/money.js';
-import type { Product, ProductInput, ProductRepository } from '../../domain/products.js';
+import type { ExpectedVersions, Product, ProductInput, ProductRepository } from '../../domain/products.js';
 import { query } from './pool.js';
 
 interface ProductRow {
@@ -11,9 +11,10 @@ interface ProductRow {
   stock: number;
   created_at: Date;
   updated_at: Date;
+  version: string;
 }
 
-const columns = 'id, name, description, price::text AS price, stock, created_at, updated_at';
+const columns = 'id, name, description, price::text AS price, stock, created_at, updated_at, version';
 
 function toProduct(row: ProductRow): Product {
   return {
@@ -24,10 +25,17 @@ function toProduct(row: ProductRow): Product {
     stock: row.stock,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    // bigint arrives as text; a version stays far below 2^53.
+    version: Number(row.version),
   };
 }
 
+/** `$n` is NULL (any version) or the versions the write may apply to. */
+const versionMatches = (n: number) => `($${n}::bigint[] IS NULL OR version = ANY($${n}::bigint[]))`;
+const expectedParam = (expected: ExpectedVersions) => (expected === undefined ? null : [...expected]);
+
 export function postgresProductRepository(pool: pg.Pool): ProductRepository {
+  const exists = async (id: string) => (await query(pool, { name: 'products-exists', text: 'SELECT 1 FROM products WHERE id = $1' }, [id])).rowCount === 1;
   return {
     async list(limit, after) {
       const { rows } = after
@@ -56,18 +64,23 @@ export function postgresProductRepository(pool: pg.Pool): ProductRepository {
       return toProduct(rows[0]!);
     },
 
-    async replace(id, input) {
+    async replace(id, change, expected) {
       const { rows } = await query<ProductRow>(
         pool,
-        { text: `UPDATE products SET name = $2, description = $3, price = $4, stock = $5, updated_at = now() WHERE id = $1 RETURNING ${columns}` },
-        [id, input.name, input.description, decimalFromCents(input.priceCents), input.stock],
+        {
+          text: `UPDATE products SET name = $2, description = $3, price = $4, stock = coalesce($5, stock), version = version + 1, updated_at = now()
+                 WHERE id = $1 AND ${versionMatches(6)} RETURNING ${columns}`,
+        },
+        [id, change.name, change.description, decimalFromCents(change.priceCents), change.stock ?? null, expectedParam(expected)],
       );
-      return rows[0] && toProduct(rows[0]);
+      if (rows[0]) return toProduct(rows[0]);
+      return expected !== undefined && (await exists(id)) ? 'version_mismatch' : undefined;
     },
 
-    async delete(id) {
-      const { rowCount } = await query(pool, { text: 'DELETE FROM products WHERE id = $1' }, [id]);
-      return rowCount === 1;
+    async delete(id, expected) {
+      const { rowCount } = await query(pool, { text: `DELETE FROM products WHERE id = $1 AND ${versionMatches(2)}` }, [id, expectedParam(expected)]);
+      if (rowCount === 1) return true;
+      return expected !== undefined && (await exists(id)) ? 'version_mismatch' : false;
     },
   };
 }
