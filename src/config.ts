@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEV_TENANT_ID } from './dev-issuer/constants.js';
 
 /**
  * Every app setting the code reads, with its meaning. This module is the only reader of
@@ -59,11 +60,31 @@ export class ConfigError extends Error {
 export function parseSettings(env: NodeJS.ProcessEnv): Settings {
   const present = Object.fromEntries(settingNames.map((name) => [name, env[name] === '' ? undefined : env[name]]));
   const result = settingsSchema.safeParse(present);
-  if (result.success) return result.data;
+  if (result.success) {
+    if (env.WEBSITE_SITE_NAME) refuseDevelopmentValues(result.data);
+    return result.data;
+  }
   const issue = result.error.issues[0]!;
   const name = String(issue.path[0]);
   const problem = env[name] === undefined || env[name] === '' ? 'is missing' : `is invalid (${issue.message})`;
   throw new ConfigError(`Setting ${name} ${problem}`);
+}
+
+/**
+ * In Azure (App Service sets WEBSITE_SITE_NAME) tokens must be checked against a real tenant's keys
+ * fetched over TLS: a plain-HTTP issuer or key set could be answered by anyone on the path, and the
+ * dev issuer's tenant accepts tokens anyone can mint from this repository.
+ */
+function refuseDevelopmentValues(s: Settings): void {
+  for (const name of ['ENTRA_ISSUER', 'ENTRA_JWKS_URI'] as const) {
+    const value = s[name];
+    if (value !== undefined && new URL(value).protocol !== 'https:') {
+      throw new ConfigError(`Setting ${name} must be an https:// URL in Azure (WEBSITE_SITE_NAME is set), not ${JSON.stringify(value)}`);
+    }
+  }
+  if (s.ENTRA_TENANT_ID.toLowerCase() === DEV_TENANT_ID) {
+    throw new ConfigError(`Setting ENTRA_TENANT_ID is the local development issuer's tenant; in Azure (WEBSITE_SITE_NAME is set) use your Entra tenant id`);
+  }
 }
 
 let loaded: Settings | undefined;
