@@ -6,7 +6,6 @@ import { annotateInvocation } from '../src/adapters/telemetry/invocation.js';
 import { logger } from '../src/adapters/telemetry/logger.js';
 import { observeOutboxBacklog, shopMetrics } from '../src/adapters/telemetry/metrics.js';
 import { outgoingTraceContext } from '../src/adapters/telemetry/traceContext.js';
-import { cartCheckedOutSchema, paymentProcessedSchema } from '../src/domain/events.js';
 import { applyPaymentResult, orderSchema, placeOrderFromCheckout } from '../src/domain/orders.js';
 import { resolveStrandedOrders } from '../src/domain/recovery.js';
 import { apiRoute } from '../src/http/api.js';
@@ -40,8 +39,6 @@ apiRoute('getOrder', {
 
 eventConsumer('placeOrder', {
   queue: queues.cartCheckedOut,
-  types: ['CartCheckedOut'],
-  schema: cartCheckedOutSchema,
   handle: async (event, { trace }, context) => {
     annotateInvocation({ orderId: event.orderId, checkoutId: event.checkoutId });
     const outcome = await placeOrderFromCheckout(services().orders, event, outgoingTraceContext(trace));
@@ -52,11 +49,9 @@ eventConsumer('placeOrder', {
 
 eventConsumer('applyPayment', {
   queue: queues.paymentProcessed,
-  types: ['PaymentSucceeded', 'PaymentFailed'],
-  schema: paymentProcessedSchema,
   handle: async (event, { type }, context) => {
     annotateInvocation({ orderId: event.orderId });
-    const outcome = await applyPaymentResult(services().orders, type as 'PaymentSucceeded' | 'PaymentFailed', event);
+    const outcome = await applyPaymentResult(services().orders, type, event);
     if (outcome) shopMetrics.orderCompleted(outcome.status, outcome.checkedOutAt);
     logger.info('payment result applied', { function: context.functionName, orderId: event.orderId, status: outcome?.status ?? 'unchanged' });
   },

@@ -4,13 +4,10 @@ import { queues } from '../src/adapters/rabbitmq/topology.js';
 import { annotateInvocation } from '../src/adapters/telemetry/invocation.js';
 import { logger } from '../src/adapters/telemetry/logger.js';
 import { outgoingTraceContext } from '../src/adapters/telemetry/traceContext.js';
-import { orderCreatedSchema } from '../src/domain/events.js';
 import { processPayment } from '../src/domain/payments.js';
 
 eventConsumer('processPayment', {
   queue: queues.orderCreated,
-  types: ['OrderCreated'],
-  schema: orderCreatedSchema,
   handle: async (event, { trace }, context) => {
     annotateInvocation({ orderId: event.orderId });
     const { orders, paymentProvider } = services();

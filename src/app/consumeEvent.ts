@@ -1,10 +1,10 @@
 import { app, trigger, type InvocationContext } from '@azure/functions';
-import type { z } from 'zod';
-import { readTriggerMessage, type TriggerMessage } from '../adapters/rabbitmq/triggerMessage.js';
+import { claimedEventType, readTriggerMessage, type TriggerMessage } from '../adapters/rabbitmq/triggerMessage.js';
 import { isPostgresUnavailable } from '../adapters/postgres/pool.js';
-import { deadLetterQueueOf, retryQueueOf, type QueueName } from '../adapters/rabbitmq/topology.js';
+import { bindings, deadLetterQueueOf, retryQueueOf, type EventTypeOn, type QueueName } from '../adapters/rabbitmq/topology.js';
 import { logger } from '../adapters/telemetry/logger.js';
 import { shopMetrics } from '../adapters/telemetry/metrics.js';
+import { eventSchema, type EventPayload } from '../domain/events.js';
 import { AppError } from '../errors.js';
 import { services } from './container.js';
 
@@ -14,12 +14,10 @@ export const transientRetriesHeader = 'x-transient-retries';
 /** The RabbitMQ extension's rule: the fifth failed attempt is rejected into the queue's dead-letter exchange. */
 const extensionMaxAttempts = 5;
 
-export interface ConsumeOptions<T> {
-  queue: QueueName;
-  /** Event types this queue carries; a message of another type is dead-lettered. */
-  types: readonly string[];
-  schema: z.ZodType<T>;
-  handle: (event: T, message: TriggerMessage & { type: string }, context: InvocationContext) => Promise<unknown>;
+export interface ConsumeOptions<Q extends QueueName> {
+  /** The queue consumed; it takes the event types bound to it (topology.ts), a message of another type is dead-lettered. */
+  queue: Q;
+  handle: (event: EventPayload<EventTypeOn<Q>>, message: TriggerMessage & { type: EventTypeOn<Q> }, context: InvocationContext) => Promise<unknown>;
 }
 
 /**
@@ -64,13 +62,15 @@ async function withTransientRetry(work: () => Promise<unknown>, context: Invocat
  * use-case, riding out short dependency outages. An error that remains propagates, so the
  * extension's retry rule applies (five attempts, then the queue's dead-letter exchange).
  */
-async function consumeEvent<T>(input: unknown, context: InvocationContext, options: ConsumeOptions<T>): Promise<void> {
+async function consumeEvent<Q extends QueueName>(input: unknown, context: InvocationContext, options: ConsumeOptions<Q>): Promise<void> {
   const message = readTriggerMessage(input, context);
-  const type = message.type ?? (options.types.length === 1 ? options.types[0]! : undefined);
-  if (!type || !options.types.includes(type)) {
-    return deadLetter(options.queue, message, `unexpected event type ${JSON.stringify(message.type ?? null)}; this queue takes ${options.types.join(', ')}`, context);
+  const accepted = bindings[options.queue];
+  const claimed = claimedEventType(message, accepted);
+  const type = accepted.find((candidate) => candidate === claimed);
+  if (!type) {
+    return deadLetter(options.queue, message, `unexpected event type ${JSON.stringify(claimed ?? null)}; this queue takes ${accepted.join(', ')}`, context);
   }
-  const parsed = options.schema.safeParse(message.json);
+  const parsed = eventSchema(type).safeParse(message.json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const where = issue.path.length ? issue.path.join('.') : 'body';
@@ -104,7 +104,7 @@ async function parkForRetry(queue: QueueName, message: TriggerMessage, type: str
 }
 
 /** Registers a RabbitMQ-triggered function on `options.queue` whose body is `consumeEvent`. */
-export function eventConsumer<T>(name: string, options: ConsumeOptions<T>): void {
+export function eventConsumer<Q extends QueueName>(name: string, options: ConsumeOptions<Q>): void {
   app.generic(name, {
     trigger: trigger.generic({ type: 'rabbitMQTrigger', queueName: options.queue, connectionStringSetting: 'RABBITMQ_URL' }),
     handler: (message, context) => consumeEvent(message, context, options),

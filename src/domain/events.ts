@@ -70,6 +70,12 @@ export type CartCheckedOut = EventPayload<'CartCheckedOut'>;
 export type OrderCreated = EventPayload<'OrderCreated'>;
 export type PaymentProcessed = EventPayload<'PaymentSucceeded' | 'PaymentFailed'>;
 
+/** The schema of one event type's payload. */
+export function eventSchema<T extends EventType>(type: T): z.ZodType<EventPayload<T>> {
+  // The map pairs each type with its schema; TypeScript cannot follow that through a generic index.
+  return eventSchemas[type] as unknown as z.ZodType<EventPayload<T>>;
+}
+
 export function isEventType(value: unknown): value is EventType {
   return typeof value === 'string' && Object.hasOwn(eventSchemas, value);
 }

@@ -12,6 +12,21 @@ export interface HostOptions {
   shutdownDrainMs: number;
   /** Largest request body the host accepts (the real host's default is about 100 MB). */
   maxRequestBodyBytes: number;
+  /** How RabbitMQ message properties reach functions (environment `LOCAL_HOST_RABBITMQ_PROPERTIES`, not host.json). */
+  rabbitMqProperties: RabbitMqPropertiesDelivery;
+}
+
+/**
+ * `json`: BasicProperties serialized as the host does when it can. `opaque`: as the host falls back
+ * to `ToString()` when it cannot, so a Node function gets the .NET type name instead
+ * (azure-functions-rabbitmq-extension#119); for testing that the app does not need them.
+ */
+export type RabbitMqPropertiesDelivery = 'json' | 'opaque';
+
+function rabbitMqPropertiesDelivery(env: NodeJS.ProcessEnv): RabbitMqPropertiesDelivery {
+  const value = env.LOCAL_HOST_RABBITMQ_PROPERTIES || 'json';
+  if (value !== 'json' && value !== 'opaque') throw new Error(`Setting LOCAL_HOST_RABBITMQ_PROPERTIES must be "json" or "opaque", not "${value}"`);
+  return value;
 }
 
 function parseTimeSpan(value: string, setting: string): number {
@@ -29,7 +44,7 @@ function readJson(path: string): Record<string, unknown> {
   }
 }
 
-export function readHostOptions(appRoot: string): HostOptions {
+export function readHostOptions(appRoot: string, env: NodeJS.ProcessEnv = process.env): HostOptions {
   const path = join(appRoot, 'host.json');
   if (!existsSync(path)) throw new Error(`No host.json in ${appRoot}: is this a Functions app?`);
   const hostJson = readJson(path) as {
@@ -46,6 +61,7 @@ export function readHostOptions(appRoot: string): HostOptions {
     functionTimeoutMs: hostJson.functionTimeout ? parseTimeSpan(hostJson.functionTimeout, 'functionTimeout') : 30 * 60_000,
     shutdownDrainMs: 10_000,
     maxRequestBodyBytes: 100 * 1024 * 1024,
+    rabbitMqProperties: rabbitMqPropertiesDelivery(env),
   };
 }
 

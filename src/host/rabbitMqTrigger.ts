@@ -1,7 +1,7 @@
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
 import type { AppRegistry, RegisteredFunction } from './functionsCore.js';
 import type { RpcBindingInfo, RpcTypedData } from './coreTypes.js';
-import type { HostOptions } from './hostConfig.js';
+import type { HostOptions, RabbitMqPropertiesDelivery } from './hostConfig.js';
 import { invokeFunction } from './invoke.js';
 import type { HostLogger } from './logger.js';
 
@@ -28,13 +28,18 @@ export function rabbitMqFunctions(registry: AppRegistry): RabbitMqFunction[] {
   });
 }
 
+/** What a Node function gets for BasicProperties when the host cannot serialize them (azure-functions-rabbitmq-extension#119). */
+export const opaqueBasicProperties = 'RabbitMQ.Client.Framing.BasicProperties';
+
 /**
  * What the extension v2 hands an out-of-process worker: the body as a UTF-8 string (no `dataType`
  * means string; the library then JSON-parses it, so a JSON body arrives as an object) and the
  * delivery's properties as trigger metadata named as in RabbitMQ.Client's BasicDeliverEventArgs,
- * serialized the way the host does: string header values are byte[] in .NET, so they arrive base64.
+ * serialized the way the host does (GrpcMessageConversionExtensions.ToRpc): string header values
+ * are byte[] in .NET, so they arrive base64; a ulong or bool becomes JSON; an object that fails
+ * JSON serialization becomes its ToString(), which `opaque` reproduces for BasicProperties.
  */
-function invocationRequest(triggerName: string, message: ConsumeMessage) {
+export function rabbitMqInvocationRequest(triggerName: string, message: ConsumeMessage, properties: RabbitMqPropertiesDelivery = 'json') {
   const p = message.properties;
   const headers = Object.fromEntries(
     Object.entries(p.headers ?? {}).map(([name, value]) => [name, typeof value === 'string' ? Buffer.from(value).toString('base64') : value]),
@@ -56,15 +61,16 @@ function invocationRequest(triggerName: string, message: ConsumeMessage) {
     UserId: p.userId,
   };
   const triggerMetadata: Record<string, RpcTypedData> = {
-    BasicProperties: { json: JSON.stringify(basicProperties) },
+    BasicProperties: properties === 'json' ? { json: JSON.stringify(basicProperties) } : { string: opaqueBasicProperties },
     ConsumerTag: { string: message.fields.consumerTag },
-    DeliveryTag: { int: Number(message.fields.deliveryTag) },
+    DeliveryTag: { json: JSON.stringify(Number(message.fields.deliveryTag)) },
     Redelivered: { json: JSON.stringify(message.fields.redelivered) },
     Exchange: { string: message.fields.exchange },
     RoutingKey: { string: message.fields.routingKey },
   };
-  // The invocation's trace context is the message's W3C traceparent, when it carries one.
-  const traceParent = p.headers?.traceparent;
+  // The invocation's trace context is the message's W3C traceparent, when it carries one. Opaque:
+  // none, the worst case (the host's would come from the extension's activity, when it has one).
+  const traceParent = properties === 'json' ? p.headers?.traceparent : undefined;
   const traceState = p.headers?.tracestate;
   const traceContext =
     typeof traceParent === 'string' ? { traceParent, traceState: typeof traceState === 'string' ? traceState : null, attributes: {} } : undefined;
@@ -164,7 +170,7 @@ export class RabbitMqTriggerListener {
   async #deliver(channel: Channel, target: RabbitMqFunction, message: ConsumeMessage): Promise<void> {
     const name = target.fn.metadata.name;
     try {
-      await invokeFunction(this.registry, target.fn, invocationRequest(target.triggerName, message), this.logger);
+      await invokeFunction(this.registry, target.fn, rabbitMqInvocationRequest(target.triggerName, message, this.options.rabbitMqProperties), this.logger);
       channel.ack(message);
       return;
     } catch (error) {

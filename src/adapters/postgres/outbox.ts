@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
-import type { EventPublisher, EventType, OutgoingEvent } from '../../domain/events.js';
+import { outgoingEvent, type EventPayload, type EventPublisher, type EventType, type OutgoingEvent } from '../../domain/events.js';
 import { logger } from '../telemetry/logger.js';
 
 /**
@@ -21,10 +21,11 @@ export async function insertOutboxRow(client: pg.PoolClient, event: OutgoingEven
   });
 }
 
+/** Only typed OutgoingEvents are written to the outbox, so a row's payload is its type's. */
 interface OutboxRow {
   id: string;
   type: EventType;
-  payload: unknown;
+  payload: EventPayload;
   traceparent: string | null;
   tracestate: string | null;
 }
@@ -128,7 +129,7 @@ export class OutboxRelay {
       }
       try {
         await this.publisher.publish(
-          rows.map((row) => ({ id: row.id, type: row.type, payload: row.payload, trace: { traceparent: row.traceparent ?? undefined, tracestate: row.tracestate ?? undefined } })),
+          rows.map((row) => outgoingEvent(row.type, row.id, row.payload, { traceparent: row.traceparent ?? undefined, tracestate: row.tracestate ?? undefined })),
         );
       } catch (error) {
         await client.query('UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1::uuid[])', [rows.map((r) => r.id), String((error as Error).message).slice(0, 500)]);

@@ -1,6 +1,6 @@
 import amqp, { type ChannelModel, type ConfirmChannel, type Options } from 'amqplib';
 import { dependencyUnavailable } from '../../errors.js';
-import type { EventPublisher, OutgoingEvent } from '../../domain/events.js';
+import { eventBody, type EventPublisher, type OutgoingEvent } from '../../domain/events.js';
 import { startProducerSpan } from '../telemetry/messaging.js';
 import { declareTopology, eventsExchange } from './topology.js';
 
@@ -30,7 +30,7 @@ export class RabbitMqPublisher implements EventPublisher {
         events.map((event) => {
           const producer = startProducerSpan({ exchange: eventsExchange, routingKey: event.type }, event);
           return producer.run(() =>
-            this.#send(channel, eventsExchange, event.type, Buffer.from(JSON.stringify(event.payload)), {
+            this.#send(channel, eventsExchange, event.type, Buffer.from(JSON.stringify(eventBody(event))), {
               messageId: event.id,
               type: event.type,
               headers: producer.headers,

@@ -1,4 +1,5 @@
 import type { Channel, ChannelModel } from 'amqplib';
+import type { EventType } from '../../domain/events.js';
 
 /*
  * The broker topology (docs/messaging.md). Events are published to one durable topic exchange
@@ -18,11 +19,25 @@ export const queues = {
 
 export type QueueName = (typeof queues)[keyof typeof queues];
 
-/** Which event types each queue receives. */
-export const bindings: Record<QueueName, readonly string[]> = {
-  [queues.cartCheckedOut]: ['CartCheckedOut'],
-  [queues.orderCreated]: ['OrderCreated'],
-  [queues.paymentProcessed]: ['PaymentSucceeded', 'PaymentFailed'],
+/** The queue each event type is routed to; every type of the event contract must have one. */
+export const queueOfEvent = {
+  CartCheckedOut: queues.cartCheckedOut,
+  OrderCreated: queues.orderCreated,
+  PaymentSucceeded: queues.paymentProcessed,
+  PaymentFailed: queues.paymentProcessed,
+} as const satisfies Record<EventType, QueueName>;
+
+/** The event types a queue carries. */
+export type EventTypeOn<Q extends QueueName> = { [T in EventType]: (typeof queueOfEvent)[T] extends Q ? T : never }[EventType];
+
+const eventTypesOn = <Q extends QueueName>(queue: Q) =>
+  (Object.keys(queueOfEvent) as EventType[]).filter((type): type is EventTypeOn<Q> => queueOfEvent[type] === queue);
+
+/** Which event types each queue receives: its bindings to the events exchange. */
+export const bindings: { [Q in QueueName]: readonly EventTypeOn<Q>[] } = {
+  [queues.cartCheckedOut]: eventTypesOn(queues.cartCheckedOut),
+  [queues.orderCreated]: eventTypesOn(queues.orderCreated),
+  [queues.paymentProcessed]: eventTypesOn(queues.paymentProcessed),
 };
 
 export const deadLetterQueueOf = (queue: QueueName) => `${queue}.dlq` as const;

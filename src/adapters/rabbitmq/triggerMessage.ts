@@ -1,5 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
 import type { TraceContext } from '../../domain/events.js';
+import { logger } from '../telemetry/logger.js';
 import { isTraceparent } from '../telemetry/traceContext.js';
 
 /** A RabbitMQ-triggered invocation's message, read the same way under the Functions host and the local host. */
@@ -9,7 +10,16 @@ export interface TriggerMessage {
   /** The body parsed as JSON, or undefined when it is not JSON. */
   json: unknown;
   messageId: string | undefined;
+  /** The message's `type` property. */
   type: string | undefined;
+  /** The body's own `type` member (published events carry it). */
+  bodyType: string | undefined;
+  /**
+   * False when the host delivered no usable message properties: the RabbitMQ extension's
+   * BasicProperties fail the host's JSON serialization and arrive as their .NET type name
+   * (azure-functions-rabbitmq-extension#119). Then no messageId, type, headers or requeue count.
+   */
+  propertiesDelivered: boolean;
   headers: Record<string, unknown>;
   trace: TraceContext;
   requeueCount: number;
@@ -49,7 +59,10 @@ export function readTriggerMessage(input: unknown, context: InvocationContext): 
     json = input;
     raw = Buffer.from(JSON.stringify(input) ?? '', 'utf8');
   }
-  const properties = (context.triggerMetadata?.basicProperties ?? {}) as BasicProperties;
+  const delivered = context.triggerMetadata?.basicProperties;
+  const propertiesDelivered = typeof delivered === 'object' && delivered !== null;
+  const properties: BasicProperties = propertiesDelivered ? delivered : {};
+  if (!propertiesDelivered) reportMissingProperties(delivered, context);
   const headers = properties.headers && typeof properties.headers === 'object' ? properties.headers : {};
   const traceparent = headerText(headers.traceparent);
   const tracestate = headerText(headers.tracestate);
@@ -57,12 +70,36 @@ export function readTriggerMessage(input: unknown, context: InvocationContext): 
   return {
     raw,
     json,
-    messageId: typeof properties.messageId === 'string' ? properties.messageId : undefined,
-    type: typeof properties.type === 'string' ? properties.type : undefined,
+    messageId: stringOrUndefined(properties.messageId),
+    type: stringOrUndefined(properties.type),
+    bodyType: stringOrUndefined((json as { type?: unknown } | null | undefined)?.type),
+    propertiesDelivered,
     headers,
     trace: isTraceparent(traceparent) ? { traceparent, ...(tracestate ? { tracestate } : {}) } : {},
     requeueCount: Number.isFinite(requeueCount) ? requeueCount : 0,
   };
+}
+
+let missingPropertiesReported = false;
+
+/** Once per process: operators should know that trace links and requeue counts are lost. */
+function reportMissingProperties(delivered: unknown, context: InvocationContext): void {
+  if (missingPropertiesReported) return;
+  missingPropertiesReported = true;
+  logger.warn('the host delivered no message properties (azure-functions-rabbitmq-extension#119); event types are read from the bodies and trace links are lost', {
+    function: context.functionName,
+    basicProperties: String(delivered),
+  });
+}
+
+const stringOrUndefined = (value: unknown) => (typeof value === 'string' ? value : undefined);
+
+/**
+ * The event type a message claims: its `type` property, else its body's `type`, else the only type
+ * its queue carries. Undefined when none of these tells (a queue of several types, neither given).
+ */
+export function claimedEventType(message: TriggerMessage, queueTypes: readonly string[]): string | undefined {
+  return message.type ?? message.bodyType ?? (queueTypes.length === 1 ? queueTypes[0] : undefined);
 }
 
 function tryParse(text: string): unknown {
