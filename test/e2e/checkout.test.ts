@@ -133,6 +133,26 @@ describe('checkout pipeline through the local host (real Postgres, Redis, Rabbit
     expect(await productStock(db, productId)).toBe(8);
   });
 
+  it('when the same OrderCreated is delivered several times at once to a PENDING order, then the provider is called once and one payment exists', async () => {
+    // A PENDING order as the orders function leaves it, written directly so that no OrderCreated of its own races the copies.
+    const user = uniqueUser();
+    const orderId = uuidv7();
+    await db.query(`INSERT INTO orders (id, checkout_id, user_id, status, total, checked_out_at) VALUES ($1, $2, $3, 'PENDING', 3, now())`, [orderId, uuidv7(), devUserObjectId(user)]);
+    const orderCreated = { orderId, userId: devUserObjectId(user), total: 3, occurredAt: new Date().toISOString() };
+    for (let copy = 0; copy < 5; copy++) {
+      rabbit.channel.publish('shop.events', 'OrderCreated', Buffer.from(JSON.stringify(orderCreated)), { persistent: true, messageId: randomUUID(), type: 'OrderCreated', contentType: 'application/json' });
+    }
+    expect((await waitForFinalOrder(shop, await shop.token({ user }), orderId)).status).toBe('PAID');
+    await expect.poll(async () => (await rabbit.channel.checkQueue('order-created')).messageCount, { timeout: 10_000 }).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const { rows } = await db.query<{ payments: number; calls: number }>(
+      `SELECT (SELECT count(*)::int FROM payments WHERE order_id = $1) AS payments,
+              (SELECT coalesce(sum(calls), 0)::int FROM simulated_provider_charges WHERE order_id = $1) AS calls`,
+      [orderId],
+    );
+    expect(rows[0]).toEqual({ payments: 1, calls: 1 });
+  });
+
   it('when a malformed message arrives, then it is dead-lettered with the reason and the next checkout still completes', async () => {
     const messageId = randomUUID();
     rabbit.channel.publish('shop.events', 'CartCheckedOut', Buffer.from('{"orderId": "not-a-uuid", "items": "nope"'), {
@@ -176,6 +196,8 @@ describe('checkout pipeline through the local host (real Postgres, Redis, Rabbit
     const byStatus = Object.fromEntries(rows.map((r) => [r.status, r.n]));
     expect(byStatus).toEqual({ PAID: stock, REJECTED: 500 - stock });
     expect(await productStock(db, productId)).toBe(0);
+    const calls = await db.query(`SELECT count(*)::int AS charged, coalesce(max(calls), 0)::int AS most FROM simulated_provider_charges WHERE order_id = ANY($1::uuid[])`, [orderIds]);
+    expect(calls.rows[0]).toEqual({ charged: stock, most: 1 });
   });
 
   it("when a user asks for someone else's order, then it is 404; with Orders.Read.All it is visible", async () => {

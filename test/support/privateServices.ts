@@ -91,6 +91,8 @@ export interface PrivateServices {
   rabbit: ServiceControl & {
     /** `rabbitmqctl list_queues`: ready, unacked and consumers per queue. */
     queues(): Promise<Record<string, { ready: number; unacked: number; consumers: number }>>;
+    /** Runs `rabbitmqctl` against this node (e.g. to raise a memory alarm). */
+    ctl(args: string[]): Promise<unknown>;
   };
   /** The env a shop under test needs to use these instances. */
   env: Record<string, string>;
@@ -293,7 +295,7 @@ export async function startPrivateServices(label = 'faults'): Promise<PrivateSer
       rabbitUrl,
       postgres: pgControlFinal,
       redis: { start: redis.start, stop: redis.stop },
-      rabbit: { start: rabbit.start, stop: rabbit.stop, queues: rabbit.queues },
+      rabbit: { start: rabbit.start, stop: rabbit.stop, queues: rabbit.queues, ctl: rabbit.ctl },
       env: { POSTGRES_URL: postgresUrl, REDIS_URL: redisUrl, RABBITMQ_URL: rabbitUrl },
       async close() {
         process.removeListener('exit', onExit);
