@@ -8,6 +8,17 @@ export const DEV_CLIENT_ID = 'c8e1f2a3-6b4d-4f5e-8a9b-0c1d2e3f4a53';
 export const DEV_CLIENT_OBJECT_ID = 'e4a7b1c2-9d8e-4f3a-b5c6-7d8e9f0a1b24';
 /** App roles granted to the dev client, as an admin would assign them in Entra. */
 export const DEV_CLIENT_ROLES: readonly string[] = ['Products.Write', 'Orders.Read.All'];
+/** The storefront's registration in the dev tenant: a public SPA client (authorization code + PKCE). */
+export const DEV_SPA_CLIENT_ID = 'a6f0d3b2-8c1e-4d7a-9b5f-3e2c1a0d9f84';
+/** The delegated scope the storefront asks for, as Entra names it: the API's App ID URI and scope. */
+export const DEV_API_SCOPE = `api://${DEV_API_CLIENT_ID}/access_as_user`;
+
+/** The users the dev sign-in page offers, with the API app roles an admin assigned them. */
+export const DEV_USERS: readonly { name: string; roles: readonly string[] }[] = [
+  { name: 'alice', roles: [] },
+  { name: 'bob', roles: [] },
+  { name: 'admin', roles: ['Products.Write'] },
+];
 
 export const DEFAULT_HTTPS_PORT = 7443;
 export const DEFAULT_HTTP_PORT = 7444;
@@ -22,6 +33,8 @@ export interface DevIssuerUrls {
   tokenEndpoint: string;
   /** Plain-HTTP JWKS on the loopback port, so the API needs no TLS trust. */
   jwksUri: string;
+  /** Discovery on the plain-HTTP port: its endpoints are on that port too, for browsers (see docs/storefront.md). */
+  httpDiscoveryUri: string;
 }
 
 /**
@@ -30,11 +43,13 @@ export interface DevIssuerUrls {
  */
 export function devIssuerUrls(ports: { httpsPort?: number; httpPort?: number } = {}): DevIssuerUrls {
   const httpsBase = `https://localhost:${ports.httpsPort ?? DEFAULT_HTTPS_PORT}/${DEV_TENANT_ID}`;
+  const httpBase = `http://127.0.0.1:${ports.httpPort ?? DEFAULT_HTTP_PORT}/${DEV_TENANT_ID}`;
   return {
     issuer: `${httpsBase}/v2.0`,
     authority: httpsBase,
     tokenEndpoint: `${httpsBase}/oauth2/v2.0/token`,
-    jwksUri: `http://127.0.0.1:${ports.httpPort ?? DEFAULT_HTTP_PORT}/${DEV_TENANT_ID}/discovery/v2.0/keys`,
+    jwksUri: `${httpBase}/discovery/v2.0/keys`,
+    httpDiscoveryUri: `${httpBase}/v2.0/.well-known/openid-configuration`,
   };
 }
 

@@ -1,4 +1,4 @@
-import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
+import { timingSafeEqual, createHash } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +11,8 @@ import {
   DEV_TENANT_ID,
   devIssuerUrls,
 } from './constants.js';
+import { OAuthError, readForm, sendJson, sendOAuthError } from './http.js';
+import { createSignIn, isLoopbackUrl } from './signIn.js';
 import { loadOrCreateDevIssuerState, type DevIssuerState } from './state.js';
 import { createDevTokenMinter, type DevTokenMinter, type MintUserTokenOptions } from './tokens.js';
 
@@ -47,60 +49,6 @@ export interface DevIssuer {
   close(): Promise<void>;
 }
 
-const maxFormBytes = 64 * 1024;
-
-class OAuthError {
-  constructor(
-    readonly status: number,
-    readonly error: string,
-    readonly code: number,
-    readonly description: string,
-  ) {}
-}
-
-// Error bodies as Entra's token endpoint writes them, so clients (MSAL) handle them the same way.
-function sendOAuthError(res: ServerResponse, e: OAuthError): void {
-  const timestamp = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
-  const traceId = randomUUID();
-  const correlationId = randomUUID();
-  sendJson(res, e.status, {
-    error: e.error,
-    error_description: `AADSTS${e.code}: ${e.description} Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${timestamp}`,
-    error_codes: [e.code],
-    timestamp,
-    trace_id: traceId,
-    correlation_id: correlationId,
-    error_uri: `https://login.microsoftonline.com/error?code=${e.code}`,
-  });
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const payload = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(payload),
-    'cache-control': 'no-store, no-cache',
-    pragma: 'no-cache',
-    ...headers,
-  });
-  res.end(payload);
-}
-
-async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
-  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/x-www-form-urlencoded') {
-    throw new OAuthError(400, 'invalid_request', 900144, "The request body must be form-encoded (application/x-www-form-urlencoded).");
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxFormBytes) throw new OAuthError(400, 'invalid_request', 90056, 'The request body is too large.');
-    chunks.push(chunk as Buffer);
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-}
-
 function sameSecret(given: string, expected: string): boolean {
   // Hash first so lengths match and the comparison takes the same time whatever was sent.
   const digest = (value: string) => createHash('sha256').update(value).digest();
@@ -121,8 +69,9 @@ const ignoredScopes = new Set(['openid', 'profile', 'offline_access']);
 
 /**
  * Starts a local issuer that behaves like Microsoft Entra ID's v2 endpoints for one dev tenant:
- * OpenID discovery, JWKS and the token endpoint (client-credentials grant) over HTTPS with a
- * self-signed certificate, and discovery plus JWKS over plain HTTP on a loopback port.
+ * OpenID discovery, JWKS, the token endpoint (client credentials; authorization code with PKCE and
+ * refresh tokens for the storefront) and an /authorize page to pick a dev user, over HTTPS with a
+ * self-signed certificate and over plain HTTP on a loopback port (what the API and browsers use).
  * Keys, certificate and the dev client's secret are created on first start and kept in `dir`.
  */
 export async function startDevIssuer(options: DevIssuerOptions): Promise<DevIssuer> {
@@ -134,21 +83,26 @@ export async function startDevIssuer(options: DevIssuerOptions): Promise<DevIssu
   // The issuer URL is known once the ports are bound (port 0 picks one).
   const minter = (): DevTokenMinter => createDevTokenMinter(state, urls.issuer);
 
+  const signIn = createSignIn(minter);
+
+  // The plain-HTTP document names plain-HTTP endpoints: a browser signs in there without a certificate exception.
   const discovery = (scheme: 'https' | 'http') => {
-    const base = urls.authority;
+    const base = scheme === 'https' ? urls.authority : urls.jwksUri.replace(/\/discovery\/v2\.0\/keys$/, '');
     return {
       issuer: urls.issuer,
       token_endpoint: `${base}/oauth2/v2.0/token`,
       authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
+      end_session_endpoint: `${base}/oauth2/v2.0/logout`,
       device_authorization_endpoint: `${base}/oauth2/v2.0/devicecode`,
-      jwks_uri: scheme === 'https' ? `${base}/discovery/v2.0/keys` : urls.jwksUri,
-      token_endpoint_auth_methods_supported: ['client_secret_post', 'client_secret_basic'],
-      response_modes_supported: ['query', 'fragment', 'form_post'],
+      jwks_uri: `${base}/discovery/v2.0/keys`,
+      token_endpoint_auth_methods_supported: ['client_secret_post', 'client_secret_basic', 'none'],
+      code_challenge_methods_supported: ['S256'],
+      response_modes_supported: ['query', 'fragment'],
       subject_types_supported: ['pairwise'],
       id_token_signing_alg_values_supported: ['RS256'],
-      response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token'],
+      response_types_supported: ['code'],
       scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
-      grant_types_supported: ['client_credentials'],
+      grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
       claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'nbf', 'tid', 'oid', 'azp', 'roles', 'scp', 'ver', 'idtyp'],
       tenant_region_scope: 'NA',
       cloud_instance_name: 'dev.local',
@@ -159,12 +113,13 @@ export async function startDevIssuer(options: DevIssuerOptions): Promise<DevIssu
     const form = await readForm(req);
     const grantType = form.get('grant_type');
     if (!grantType) throw new OAuthError(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'grant_type'.");
+    if (grantType === 'authorization_code' || grantType === 'refresh_token') return sendJson(res, 200, await signIn.redeem(grantType, form));
     if (grantType !== 'client_credentials') {
       throw new OAuthError(
         400,
         'unsupported_grant_type',
         70003,
-        `The app requested an unsupported grant type '${grantType.slice(0, 64)}'. The dev issuer supports client_credentials only; mint user tokens with npm run token.`,
+        `The app requested an unsupported grant type '${grantType.slice(0, 64)}'. The dev issuer supports authorization_code, refresh_token and client_credentials.`,
       );
     }
     const { clientId, clientSecret } = clientCredentials(req, form);
@@ -202,16 +157,27 @@ export async function startDevIssuer(options: DevIssuerOptions): Promise<DevIssu
       const path = new URL(req.url ?? '/', 'http://localhost').pathname;
       const method = req.method ?? 'GET';
       const isGet = method === 'GET' || method === 'HEAD';
+      // Like Entra for SPA registrations: pages on this machine may call the token endpoint from script.
+      const origin = req.headers.origin;
+      if (isLoopbackUrl(origin)) {
+        res.setHeader('access-control-allow-origin', origin!);
+        res.setHeader('vary', 'Origin');
+        if (method === 'OPTIONS') {
+          res.writeHead(204, {
+            'access-control-allow-methods': 'GET, POST',
+            'access-control-allow-headers': req.headers['access-control-request-headers'] ?? '',
+            'access-control-max-age': '86400',
+          });
+          return void res.end();
+        }
+      }
       if (path === `${tenantBase}/v2.0/.well-known/openid-configuration` && isGet) return sendJson(res, 200, discovery(scheme), { 'cache-control': 'max-age=86400' });
       if (path === `${tenantBase}/discovery/v2.0/keys` && isGet) return sendJson(res, 200, { keys: [state.publicJwk] }, { 'cache-control': 'max-age=86400' });
-      if (scheme === 'https' && path === `${tenantBase}/oauth2/v2.0/token` && method === 'POST') return await token(req, res);
-      if (scheme === 'https' && (path === `${tenantBase}/oauth2/v2.0/authorize` || path === `${tenantBase}/oauth2/v2.0/devicecode`)) {
-        throw new OAuthError(
-          400,
-          'unsupported_response_type',
-          70003,
-          'The dev issuer has no interactive or device-code sign-in; mint a user token with npm run token -- --user <name>.',
-        );
+      if (path === `${tenantBase}/oauth2/v2.0/token` && method === 'POST') return await token(req, res);
+      if (path === `${tenantBase}/oauth2/v2.0/authorize` && (isGet || method === 'POST')) return await signIn.authorize(req, res);
+      if (path === `${tenantBase}/oauth2/v2.0/logout` && isGet) return signIn.logout(req, res);
+      if (path === `${tenantBase}/oauth2/v2.0/devicecode`) {
+        throw new OAuthError(400, 'unsupported_grant_type', 70003, 'The dev issuer has no device-code sign-in; mint a user token with npm run token -- --user <name>.');
       }
       const tenant = /^\/([^/]+)\/(v2\.0|oauth2|discovery)\//.exec(path)?.[1];
       if (tenant && tenant !== DEV_TENANT_ID) {
