@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { AppRegistry, RegisteredFunction } from './functionsCore.js';
 import type { RpcHttpCookie, RpcHttpData, RpcInvocationRequest, RpcInvocationResponse } from './coreTypes.js';
 import type { HostOptions } from './hostConfig.js';
+import { withFunctionTimeout } from './functionTimeout.js';
 import { invokeFunction } from './invoke.js';
 import type { HostLogger } from './logger.js';
 import { compareRoutes, compileRoute, splitPath, type CompiledRoute } from './routeTemplate.js';
@@ -33,26 +34,60 @@ export function httpRoutes(registry: AppRegistry): HttpFunctionRoute[] {
 
 class BodyTooLarge extends Error {}
 
+/** Reads the body into memory up to `limit` bytes; past it, rejects with BodyTooLarge and keeps nothing more. */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      req.resume(); // discard the body so the client can read the 413 instead of failing to write
-      return reject(new BodyTooLarge());
-    }
+    if (Number.isFinite(declared) && declared > limit) return reject(new BodyTooLarge());
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume(); // keep discarding the rest
-        reject(new BodyTooLarge());
-      } else chunks.push(chunk);
-    });
+      if (size <= limit) return void chunks.push(chunk);
+      req.off('data', onData).pause();
+      chunks.length = 0;
+      reject(new BodyTooLarge());
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+/** How long, and how many more bytes, the host reads (and drops) after a body went over the limit. */
+const lingerAfterTooLarge = { ms: 5_000, bytes: 1024 * 1024 };
+
+/**
+ * Answers 413 with the problem body the app gives for bodies over its own limit. A client still
+ * sending would fail with a broken pipe before reading an answer, so a body that ends within
+ * `lingerAfterTooLarge` is read and dropped first; one that goes on is cut off: the connection is
+ * destroyed without reading the rest.
+ */
+function refuseTooLarge(req: IncomingMessage, res: ServerResponse, limit: number): void {
+  res.shouldKeepAlive = false;
+  const answer = () => {
+    if (res.headersSent) return;
+    const detail = `The body is larger than ${limit} bytes`;
+    res.writeHead(413, { 'content-type': 'application/problem+json', 'cache-control': 'no-store' });
+    res.end(JSON.stringify({ type: 'about:blank', title: 'Payload too large', status: 413, detail, code: 'payload_too_large' }));
+  };
+  if (req.readableEnded) return answer();
+  let dropped = 0;
+  const cutOff = () => {
+    clearTimeout(timer);
+    answer();
+    req.socket.destroy();
+  };
+  const timer = setTimeout(cutOff, lingerAfterTooLarge.ms).unref();
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > lingerAfterTooLarge.bytes) cutOff();
+  });
+  req.once('end', () => {
+    clearTimeout(timer);
+    answer();
+  });
+  req.resume();
 }
 
 function headersOf(req: IncomingMessage): Record<string, string> {
@@ -180,17 +215,7 @@ export class HttpTriggerServer {
     try {
       body = await readBody(req, this.options.maxRequestBodyBytes);
     } catch (error) {
-      if (error instanceof BodyTooLarge) {
-        // Answer once the client has finished sending (bounded by requestTimeout), so it can read the
-        // 413 instead of failing with a broken pipe; the connection is not reused.
-        res.shouldKeepAlive = false;
-        const answer = () => {
-          if (!res.headersSent) res.writeHead(413).end();
-        };
-        if (req.readableEnded) answer();
-        else req.once('end', answer).once('close', answer);
-        return;
-      }
+      if (error instanceof BodyTooLarge) return refuseTooLarge(req, res, this.options.maxRequestBodyBytes);
       throw error;
     }
 
@@ -203,9 +228,10 @@ export class HttpTriggerServer {
     };
     let response: RpcInvocationResponse;
     try {
-      ({ response } = await withTimeout(
+      ({ response } = await withFunctionTimeout(
         invokeFunction(this.registry, match.route.fn, { inputData: [{ name: match.route.triggerName, data: { http } }], traceContext: traceContextOf(http.headers ?? {}) }, this.logger),
         this.options.functionTimeoutMs,
+        match.route.fn.metadata.name,
       ));
     } catch (error) {
       this.logger.error(`Executed '${match.route.fn.metadata.name}' (Failed): ${(error as Error)?.stack ?? String(error)}`);
@@ -218,15 +244,6 @@ export class HttpTriggerServer {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-/** Rejects when `work` outlasts `ms`; the timer is cleared as soon as the work settles. */
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timeout value of ${ms} ms was exceeded by function`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 export { allMethods };

@@ -2,6 +2,7 @@ import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type Consum
 import type { AppRegistry, RegisteredFunction } from './functionsCore.js';
 import type { RpcBindingInfo, RpcTypedData } from './coreTypes.js';
 import type { HostOptions, RabbitMqPropertiesDelivery } from './hostConfig.js';
+import { withFunctionTimeout } from './functionTimeout.js';
 import { invokeFunction } from './invoke.js';
 import type { HostLogger } from './logger.js';
 
@@ -170,7 +171,9 @@ export class RabbitMqTriggerListener {
   async #deliver(channel: Channel, target: RabbitMqFunction, message: ConsumeMessage): Promise<void> {
     const name = target.fn.metadata.name;
     try {
-      await invokeFunction(this.registry, target.fn, rabbitMqInvocationRequest(target.triggerName, message, this.options.rabbitMqProperties), this.logger);
+      // A timeout fails the invocation, so the extension's retry rule below applies (docs/local-host.md).
+      const invocation = invokeFunction(this.registry, target.fn, rabbitMqInvocationRequest(target.triggerName, message, this.options.rabbitMqProperties), this.logger);
+      await withFunctionTimeout(invocation, this.options.functionTimeoutMs, name);
       channel.ack(message);
       return;
     } catch (error) {

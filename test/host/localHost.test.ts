@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot, startHostProcess, type HostProcess } from '../support/hostProcess.js';
@@ -82,9 +84,31 @@ describe('local Functions host with a fixture app', () => {
     expect(await response.text()).toBe('');
   });
 
-  it('when a body is larger than the host limit, then it answers 413 without invoking the function', async () => {
-    const response = await get('/fx/echo', { method: 'POST', body: Buffer.alloc(101 * 1024 * 1024, 'a') });
+  it('when a body is a little over the host limit (1 MiB + 64 KiB), then it answers a 413 problem without invoking the function', async () => {
+    const response = await get('/fx/echo', { method: 'POST', body: Buffer.alloc(1536 * 1024, 'a') });
     expect(response.status).toBe(413);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(await response.json()).toMatchObject({ status: 413, code: 'payload_too_large' });
+  });
+
+  it('when a client keeps sending a body far over the limit, then the host stops reading and closes the connection', async () => {
+    const declared = 101 * 1024 * 1024;
+    const socket = connect(Number(new URL(host.baseUrl).port), '127.0.0.1');
+    socket.on('error', () => undefined); // the host resets the connection
+    await once(socket, 'connect');
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.write(`POST /fx/echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\nContent-Length: ${declared}\r\n\r\n`);
+    const chunk = Buffer.alloc(64 * 1024, 'a');
+    let written = 0;
+    let isClosed = false;
+    void closed.then(() => (isClosed = true));
+    while (!isClosed && written < declared) {
+      written += chunk.length;
+      if (!socket.write(chunk)) await Promise.race([new Promise((resolve) => socket.once('drain', resolve)), closed]);
+    }
+    await closed;
+    // What the host read is at most the limit plus its 1 MiB linger; the rest sat in socket buffers.
+    expect(written).toBeLessThan(24 * 1024 * 1024);
   });
 
   it('when the app registers hooks, then appStart ran before the first request', async () => {
@@ -111,6 +135,15 @@ describe('local Functions host with a fixture app', () => {
     const [dead] = await rabbit.take(`${queue}.dlq`, 1);
     expect(dead!.properties.messageId).toBe('poison');
     expect(dead!.properties.headers?.['x-ms-rabbitmq-requeuecount']).toBe(4);
+  });
+
+  it('when an invocation outlasts host.json functionTimeout, then it counts as failed: the message is retried with the requeue count, as the extension does', async () => {
+    // The fixture's functionTimeout is 00:00:05; only the first attempt is slow.
+    rabbit.channel.sendToQueue(queue, Buffer.from(JSON.stringify({ slowFirstAttemptMs: 6_000 })), { messageId: 'slow', persistent: true });
+    const attempts = await rabbit.take(results, 2, 20_000);
+    expect(attempts.map((m) => JSON.parse(m.content.toString()).requeueCount)).toEqual([0, 1]);
+    expect(host.output()).toContain("Executed 'consume' (Failed): Timeout value of 00:00:05 was exceeded by function: Functions.consume");
+    await expect.poll(async () => (await rabbit.channel.checkQueue(queue)).messageCount, { timeout: 5_000 }).toBe(0);
   });
 
   it('when stopped with SIGTERM, then in-flight invocations finish before it exits', async () => {
