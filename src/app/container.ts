@@ -10,6 +10,7 @@ import { createPool } from '../adapters/postgres/pool.js';
 import { ProductChangeListener } from '../adapters/postgres/productChanges.js';
 import { postgresProductRepository } from '../adapters/postgres/productRepository.js';
 import { RabbitMqPublisher } from '../adapters/rabbitmq/publisher.js';
+import { QueueMonitor } from '../adapters/rabbitmq/queueMonitor.js';
 import { redisCartStore } from '../adapters/redis/cartStore.js';
 import { createRedis } from '../adapters/redis/client.js';
 import { logger } from '../adapters/telemetry/logger.js';
@@ -30,6 +31,7 @@ function build(s: Settings) {
   const db: pg.Pool = createPool(s.POSTGRES_URL, s.PG_POOL_MAX);
   const redis: Redis = createRedis(s.REDIS_URL);
   const publisher = new RabbitMqPublisher(s.RABBITMQ_URL);
+  const queueMonitor = new QueueMonitor(s.RABBITMQ_URL);
   const verifier: TokenVerifier = createTokenVerifier({
     tenantId: s.ENTRA_TENANT_ID,
     clientId: s.ENTRA_CLIENT_ID,
@@ -69,6 +71,7 @@ function build(s: Settings) {
     db,
     redis,
     publisher,
+    queueMonitor,
     verifier,
     relay,
     orders,
@@ -84,7 +87,7 @@ function build(s: Settings) {
     async close(): Promise<void> {
       // Published events not yet marked sent would only be published again by the sweep; wait a little.
       await Promise.race([relay.flush(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
-      await Promise.allSettled([publisher.close(), productChanges.close(), db.end(), redis.quit()]);
+      await Promise.allSettled([publisher.close(), queueMonitor.close(), productChanges.close(), db.end(), redis.quit()]);
     },
   };
 }

@@ -159,7 +159,9 @@ export class RabbitMqTriggerListener {
         throw new Error(`queue "${target.queueName}" for function "${target.fn.metadata.name}" is not available (${error.message}); run npm run setup`);
       });
       const { consumerTag } = await channel.consume(target.queueName, (message) => {
-        if (!message) return; // consumer cancelled by the broker (queue deleted); the channel close reconnects
+        // Cancelled by the broker (its queue was deleted): like the extension's listener, this one does not
+        // consume again; /api/health reports the queue without a consumer.
+        if (!message) return;
         const work = this.#deliver(channel, target, message);
         this.#inFlight.add(work);
         void work.finally(() => this.#inFlight.delete(work));

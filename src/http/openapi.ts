@@ -28,6 +28,11 @@ const healthSchema: JsonSchema = {
       required: ['postgres', 'redis', 'rabbitmq'],
       additionalProperties: false,
     },
+    consumers: {
+      type: 'object',
+      description: "Consumers of each RabbitMQ trigger queue, as the broker counts them ('missing' when the queue does not exist)",
+      additionalProperties: { oneOf: [{ type: 'integer', minimum: 0 }, { const: 'missing' }] },
+    },
   },
   required: ['status', 'checks'],
   additionalProperties: false,
@@ -39,11 +44,11 @@ export const plainRoutes: readonly PlainRoute[] = [
     method: 'GET',
     route: 'health',
     access: 'anonymous',
-    summary: 'Liveness and readiness: each dependency checked within 2 s',
+    summary: 'Liveness and readiness: each dependency checked within 2 s, and a consumer on every trigger queue',
     tags: ['operations'],
     responses: {
       200: { description: 'Every dependency answers', schema: healthSchema },
-      503: { description: 'A dependency is down; `checks` names it', contentType: problemContentType },
+      503: { description: 'A dependency is down (`checks` names it) or a trigger queue has no consumer (`consumers` shows it)', contentType: problemContentType },
     },
   },
   {

@@ -1,0 +1,63 @@
+import amqp, { type Channel, type ChannelModel } from 'amqplib';
+
+/** A queue's consumers as the broker counts them, or `missing` when the queue does not exist. */
+export type ConsumerCount = number | 'missing';
+
+/**
+ * Asks the broker how many consumers each queue has (AMQP queue.declare passive), on a connection
+ * of its own: a missing queue closes the channel that asked, which must not be the publisher's.
+ */
+export class QueueMonitor {
+  #connection: Promise<ChannelModel> | undefined;
+  #closed = false;
+
+  constructor(private readonly url: string) {}
+
+  /** Rejects when the broker cannot be reached. */
+  async consumerCounts(queues: readonly string[]): Promise<Record<string, ConsumerCount>> {
+    const connection = await this.#connect();
+    const counts: Record<string, ConsumerCount> = {};
+    let channel: Channel | undefined;
+    try {
+      for (const queue of queues) {
+        channel ??= await openChannel(connection);
+        try {
+          counts[queue] = (await channel.checkQueue(queue)).consumerCount;
+        } catch {
+          counts[queue] = 'missing'; // 404 NOT_FOUND, which closed the channel
+          channel = undefined;
+        }
+      }
+    } finally {
+      await channel?.close().catch(() => undefined);
+    }
+    return counts;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const connection = this.#connection;
+    this.#connection = undefined;
+    await connection?.then((c) => c.close()).catch(() => undefined);
+  }
+
+  #connect(): Promise<ChannelModel> {
+    if (this.#closed) return Promise.reject(new Error('queue monitor closed'));
+    if (!this.#connection) {
+      const opening = amqp.connect(this.url, { timeout: 2_000, clientProperties: { connection_name: 'shop-functions health' } });
+      // Forget a connection that failed or dropped, so the next check connects again.
+      const forget = () => {
+        if (this.#connection === opening) this.#connection = undefined;
+      };
+      opening.then((connection) => connection.on('close', forget).on('error', forget), forget);
+      this.#connection = opening;
+    }
+    return this.#connection;
+  }
+}
+
+async function openChannel(connection: ChannelModel): Promise<Channel> {
+  const channel = await connection.createChannel();
+  channel.on('error', () => undefined); // a 404 is an answer here, reported by checkQueue's rejection
+  return channel;
+}
