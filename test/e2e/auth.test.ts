@@ -76,6 +76,17 @@ describe('Entra token checks through HTTP (security battery)', () => {
     expect((await products(`Bearer ${await issuer.signApp({ roles: [] })}`)).status).toBe(403);
   });
 
+  it('when an app-only token asks for a cart, checks out or lists my orders, then 403 user_token_required; it may still read an order by id', async () => {
+    const app = `Bearer ${await issuer.signApp({ roles: ['Orders.Read.All', 'Products.Write'] })}`;
+    for (const [method, path] of [['GET', '/cart'], ['POST', '/cart/items'], ['POST', '/cart/checkout'], ['GET', '/orders']]) {
+      const response = await fetch(`${shop.api}${path}`, { method, headers: { authorization: app, 'content-type': 'application/json' }, body: method === 'POST' ? '{}' : undefined });
+      expect(response.status, `${method} ${path}`).toBe(403);
+      expect(await response.json()).toMatchObject({ code: 'user_token_required' });
+    }
+    const order = await fetch(`${shop.api}/orders/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b`, { headers: { authorization: app } });
+    expect(order.status).toBe(404);
+  });
+
   it('when a user without Products.Write creates a product, then 403 problem+json', async () => {
     const response = await fetch(`${shop.api}/products`, {
       method: 'POST',
