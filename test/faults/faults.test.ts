@@ -375,8 +375,32 @@ describe('fault suite (private Postgres, Redis and RabbitMQ)', () => {
     expect(outcome.problems).toEqual([]);
   });
 
-  it('local host SIGKILL mid-load: unacked messages redelivered once, the sweep publishes committed events', async () => {
-    const outcome = await run('host-sigkill', (h) => h.killAndRestartHost());
-    expect(outcome.problems).toEqual([]);
+  it('local host SIGKILL mid-load: unacked messages redelivered once, the sweep publishes committed events; clients whose checkout died retry and get one order', async () => {
+    const h = await harness();
+    try {
+      const outcome = await scenario('host-sigkill', h, () => h.killAndRestartHost());
+      expect(outcome.problems).toEqual([]);
+      // The kill fell somewhere in each in-flight checkout: before, between or after its claim, its
+      // commit and its cart update. Each such client retries with its key, as a client would.
+      const unanswered = outcome.records.filter((r) => r.status !== undefined && r.status !== 202);
+      const { rows } = await db.query<{ user_id: string; id: string }>('SELECT user_id, id FROM orders WHERE user_id = ANY($1::text[])', [unanswered.map((r) => devUserObjectId(r.user.toLowerCase()))]);
+      for (const r of unanswered) {
+        const token = await h.shop.token({ user: r.user });
+        const retry = await fetch(`${h.api()}/cart/checkout`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'idempotency-key': r.idempotencyKey } });
+        expect(retry.status, `${r.user}: ${retry.status}`).toBe(202);
+        const { orderId } = (await retry.json()) as { orderId: string };
+        const earlier = rows.filter((o) => o.user_id === devUserObjectId(r.user.toLowerCase()));
+        if (earlier.length > 0) expect(earlier.map((o) => o.id)).toEqual([orderId]);
+      }
+      const retriedIds = unanswered.map((r) => devUserObjectId(r.user.toLowerCase()));
+      await expect
+        .poll(async () => (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM orders WHERE user_id = ANY($1::text[]) AND status IN ('PAID', 'PAYMENT_FAILED', 'REJECTED', 'CANCELLED')`, [retriedIds])).rows[0]!.n, { timeout: 60_000, interval: 500 })
+        .toBe(unanswered.length);
+      const perUser = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM orders WHERE user_id = ANY($1::text[]) GROUP BY user_id HAVING count(*) > 1', [retriedIds]);
+      expect(perUser.rowCount).toBe(0);
+      console.log(JSON.stringify({ scenario: 'host-sigkill-retries', unanswered: unanswered.length, statuses: countBy(unanswered.map((r) => String(r.status))) }));
+    } finally {
+      await h.stop().catch(() => undefined);
+    }
   });
 });
