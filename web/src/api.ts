@@ -1,0 +1,189 @@
+/** What the API answers (see the README's API section and GET /api/openapi.json). */
+export interface Product {
+  id: string;
+  name: string;
+  description: string;
+  price: number;
+  stock: number;
+  createdAt: string;
+  updatedAt: string;
+  version: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface CartLine {
+  productId: string;
+  name: string;
+  unitPrice: number;
+  quantity: number;
+  lineTotal: number;
+}
+
+export interface Cart {
+  items: CartLine[];
+  total: number;
+}
+
+export type OrderStatus = 'PENDING' | 'PAID' | 'PAYMENT_FAILED' | 'REJECTED' | 'CANCELLED';
+
+export interface Order {
+  id: string;
+  status: OrderStatus;
+  reason?: string;
+  items: { productId: string; name: string; unitPrice: number; quantity: number }[];
+  total: number;
+  createdAt: string;
+  updatedAt: string;
+  payment?: { id: string; status: 'SUCCEEDED' | 'FAILED'; amount: number; reason?: string; createdAt: string };
+}
+
+export interface CheckoutAccepted {
+  checkoutId: string;
+  orderId: string;
+  status: 'PENDING';
+}
+
+export interface ProductInput {
+  name: string;
+  description: string;
+  price: number;
+  stock: number;
+}
+
+/** An error answer of the API (application/problem+json), or a request that never got one. */
+export class ApiError extends Error {
+  override name = 'ApiError';
+  constructor(
+    /** HTTP status; 0 when the API could not be reached at all. */
+    readonly status: number,
+    readonly title: string,
+    readonly detail: string,
+    /** The problem's stable `code` (src/errors.ts), e.g. `cart_empty`; `network` when unreachable. */
+    readonly code: string,
+    /** Seconds from Retry-After, when the API says when to try again. */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(`${title}: ${detail}`);
+  }
+}
+
+interface RequestOptions {
+  body?: unknown;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export interface Answer<T> {
+  body: T;
+  headers: Headers;
+}
+
+async function problemOf(response: Response): Promise<ApiError> {
+  const retryAfter = Number(response.headers.get('retry-after'));
+  const retryAfterSeconds = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined;
+  let problem: { title?: unknown; detail?: unknown; code?: unknown } = {};
+  try {
+    problem = (await response.json()) as typeof problem;
+  } catch {
+    // Not every failure has a problem body (a proxy's 502, a 404 outside the API): fall back to the status.
+  }
+  const text = (value: unknown, fallback: string) => (typeof value === 'string' && value.length > 0 ? value : fallback);
+  return new ApiError(
+    response.status,
+    text(problem.title, response.statusText || `HTTP ${response.status}`),
+    text(problem.detail, `The request failed with HTTP ${response.status}.`),
+    text(problem.code, `http_${response.status}`),
+    retryAfterSeconds,
+  );
+}
+
+/** The API's routes, called with the signed-in person's access token. */
+export class ShopApi {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly accessToken: () => Promise<string>,
+    /** Called on 401: the token was refused, the person must sign in again. */
+    private readonly onUnauthorized: (error: ApiError) => Promise<void>,
+  ) {}
+
+  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<Answer<T>> {
+    const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${await this.accessToken()}`, ...options.headers };
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        signal: options.signal,
+        cache: 'no-store',
+      });
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      throw new ApiError(0, 'The shop cannot be reached', 'Check your connection and try again; nothing was changed by this attempt.', 'network');
+    }
+    if (!response.ok) {
+      const error = await problemOf(response);
+      if (response.status === 401) await this.onUnauthorized(error);
+      throw error;
+    }
+    const body = response.status === 204 ? undefined : await response.json();
+    return { body: body as T, headers: response.headers };
+  }
+
+  async listProducts(cursor: string | undefined, signal?: AbortSignal): Promise<Page<Product>> {
+    const query = new URLSearchParams({ limit: '12', ...(cursor ? { cursor } : {}) });
+    return (await this.request<Page<Product>>('GET', `/products?${query}`, { signal })).body;
+  }
+
+  /** The product and its ETag, which a change sends back as If-Match. */
+  async getProduct(id: string, signal?: AbortSignal): Promise<{ product: Product; etag: string | null }> {
+    const { body, headers } = await this.request<Product>('GET', `/products/${encodeURIComponent(id)}`, { signal });
+    return { product: body, etag: headers.get('etag') };
+  }
+
+  async createProduct(input: ProductInput): Promise<Product> {
+    return (await this.request<Product>('POST', '/products', { body: input })).body;
+  }
+
+  async replaceProduct(id: string, input: ProductInput, etag: string | null): Promise<{ product: Product; etag: string | null }> {
+    const { body, headers } = await this.request<Product>('PUT', `/products/${encodeURIComponent(id)}`, {
+      body: input,
+      headers: etag ? { 'if-match': etag } : {},
+    });
+    return { product: body, etag: headers.get('etag') };
+  }
+
+  async getCart(signal?: AbortSignal): Promise<Cart> {
+    return (await this.request<Cart>('GET', '/cart', { signal })).body;
+  }
+
+  async addToCart(productId: string, quantity: number): Promise<Cart> {
+    return (await this.request<Cart>('POST', '/cart/items', { body: { productId, quantity } })).body;
+  }
+
+  async setQuantity(productId: string, quantity: number): Promise<Cart> {
+    return (await this.request<Cart>('PUT', `/cart/items/${encodeURIComponent(productId)}`, { body: { quantity } })).body;
+  }
+
+  async removeFromCart(productId: string): Promise<Cart> {
+    return (await this.request<Cart>('DELETE', `/cart/items/${encodeURIComponent(productId)}`)).body;
+  }
+
+  async checkout(idempotencyKey: string): Promise<CheckoutAccepted> {
+    return (await this.request<CheckoutAccepted>('POST', '/cart/checkout', { headers: { 'idempotency-key': idempotencyKey } })).body;
+  }
+
+  async listOrders(cursor: string | undefined, signal?: AbortSignal): Promise<Page<Order>> {
+    const query = new URLSearchParams({ limit: '10', ...(cursor ? { cursor } : {}) });
+    return (await this.request<Page<Order>>('GET', `/orders?${query}`, { signal })).body;
+  }
+
+  async getOrder(id: string, signal?: AbortSignal): Promise<Order> {
+    return (await this.request<Order>('GET', `/orders/${encodeURIComponent(id)}`, { signal })).body;
+  }
+}

@@ -1,0 +1,61 @@
+import { ApiError, type Product, type ProductInput } from '../api';
+import { h } from '../dom';
+import { showNotice, showProblem } from '../notices';
+import type { Page, PageContext } from '../page';
+
+/** Create (no id) or edit a product. An edit sends If-Match with the ETag it read, so it never overwrites a change it has not seen. */
+export const productFormPage: Page = async (context) => {
+  const id = context.params.id;
+  if (!id) return renderForm(context, undefined, null);
+  const { product, etag } = await context.api.getProduct(id, context.signal);
+  renderForm(context, product, etag);
+};
+
+function field(id: string, label: string, input: HTMLInputElement | HTMLTextAreaElement, hint?: string): HTMLElement {
+  if (hint) input.setAttribute('aria-describedby', `${id}-hint`);
+  return h('div', { class: 'field' }, h('label', { for: id }, label), input, hint ? h('p', { id: `${id}-hint`, class: 'hint' }, hint) : null);
+}
+
+function renderForm(context: PageContext, product: Product | undefined, etag: string | null): void {
+  const { api, show, navigate } = context;
+  const name = h('input', { id: 'name', name: 'name', type: 'text', required: true, maxlength: 200, value: product?.name ?? '' });
+  const description = h('textarea', { id: 'description', name: 'description', maxlength: 2000, rows: 4 });
+  description.value = product?.description ?? '';
+  const price = h('input', { id: 'price', name: 'price', type: 'number', inputmode: 'decimal', required: true, min: 0, step: '0.01', value: product?.price ?? '' });
+  const stock = h('input', { id: 'stock', name: 'stock', type: 'number', inputmode: 'numeric', required: true, min: 0, step: 1, value: product?.stock ?? 0 });
+  const save = h('button', { type: 'submit', class: 'primary' }, product ? 'Save changes' : 'Create product');
+
+  const input = (): ProductInput => ({ name: name.value.trim(), description: description.value, price: price.valueAsNumber, stock: stock.valueAsNumber });
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    if (!(event.target as HTMLFormElement).reportValidity()) return;
+    save.disabled = true;
+    try {
+      const saved = product ? (await api.replaceProduct(product.id, input(), etag)).product : await api.createProduct(input());
+      navigate(`/products/${saved.id}`);
+      showNotice(product ? `Saved ${saved.name}.` : `Created ${saved.name}.`);
+    } catch (error) {
+      save.disabled = false;
+      if (error instanceof ApiError && error.code === 'product_version_mismatch') {
+        const reload = h('button', { type: 'button', onclick: () => navigate(`/admin/products/${product!.id}`) }, 'Load the current version');
+        showProblem(
+          new ApiError(error.status, 'Someone else changed this product', `${error.detail}. Your changes were not saved: load the current version and apply them again.`, error.code),
+          h('p', {}, reload),
+        );
+      } else showProblem(error);
+    }
+  };
+
+  show(
+    product ? `Edit ${product.name}` : 'New product',
+    h(
+      'form',
+      { class: 'product-form', onsubmit: submit, novalidate: false },
+      field('name', 'Name', name),
+      field('description', 'Description', description, 'Optional, up to 2000 characters.'),
+      field('price', 'Price (USD)', price, 'Up to two decimals.'),
+      field('stock', 'Stock', stock, 'Units available to order.'),
+      h('div', { class: 'actions' }, save, product ? h('a', { href: `/products/${product.id}` }, 'Cancel') : h('a', { href: '/' }, 'Cancel')),
+    ),
+  );
+}
