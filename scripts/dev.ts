@@ -1,12 +1,14 @@
 /*
  * The last step of `npm run dev`: starts the local development issuer when the ENTRA_* settings
- * point at it (the default in local.settings.sample.json), then the local Functions host with the
- * built app. Ctrl-C stops both, letting the host drain in-flight work first.
+ * point at it (the default in local.settings.sample.json), the storefront's server (web/dist, with
+ * /api forwarded to the host) and the local Functions host with the built app. Ctrl-C stops them
+ * all, letting the host drain in-flight work first.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { DEV_TENANT_ID, startDevIssuer, type DevIssuer } from '../src/dev-issuer/index.js';
 import { loadLocalSettings, projectRoot } from './localSettings.js';
+import { configFromEnvironment, DEFAULT_STOREFRONT_PORT, startStorefront } from './storefront.js';
 
 loadLocalSettings();
 
@@ -22,8 +24,20 @@ if (process.env.ENTRA_TENANT_ID === DEV_TENANT_ID) {
   console.log(`[dev] using the Entra tenant ${process.env.ENTRA_TENANT_ID ?? '(ENTRA_TENANT_ID is not set)'}`);
 }
 
+const storefrontPort = Number(process.env.STOREFRONT_PORT ?? DEFAULT_STOREFRONT_PORT);
+const storefront = await startStorefront({
+  distDir: join(projectRoot, 'web/dist'),
+  apiOrigin: `http://127.0.0.1:${process.env.PORT ?? 7071}`,
+  config: configFromEnvironment(),
+  port: storefrontPort,
+}).catch((error: NodeJS.ErrnoException) => {
+  console.error(`[dev] cannot start the storefront: ${error.code === 'EADDRINUSE' ? `port ${storefrontPort} is in use (set STOREFRONT_PORT)` : error.message}`);
+  process.exit(1);
+});
+console.log(`[dev] storefront at ${storefront.url} (sign in as alice, bob or admin)`);
+
 const host = spawn(process.execPath, [join(projectRoot, 'dist/src/host/main.js'), '--app-root', projectRoot], { stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => host.kill(signal));
 host.on('exit', (code) => {
-  void (issuer?.close() ?? Promise.resolve()).finally(() => process.exit(code ?? 0));
+  void Promise.all([issuer?.close(), storefront.close()]).finally(() => process.exit(code ?? 0));
 });

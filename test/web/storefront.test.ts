@@ -1,0 +1,216 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { devIssuerConfig, startStorefront, type Storefront } from '../../scripts/storefront.js';
+import { projectRoot } from '../support/hostProcess.js';
+import { createProduct } from '../support/pipeline.js';
+import { startShop, uniqueUser, type Shop } from '../support/shop.js';
+import { launchBrowser, seriousAccessibilityViolations, type TestBrowser } from './browser.js';
+
+/*
+ * The storefront as a person uses it: web/dist served by the storefront server, signing in through
+ * the dev issuer's /authorize page (MSAL, authorization code + PKCE), the API under the local host on
+ * real services, driven in Debian's headless Chromium.
+ * STOREFRONT_SCREENSHOTS=docs/images also saves the README's screenshots.
+ */
+
+const desktop = { width: 1280, height: 800 };
+const phone = { width: 390, height: 844 };
+const screenshotDir = process.env.STOREFRONT_SCREENSHOTS;
+
+describe('storefront in headless Chromium', () => {
+  let shop: Shop;
+  let storefront: Storefront;
+  let browser: TestBrowser;
+  const productName = `Storefront test mug ${uniqueUser('m')}`;
+  let productId: string;
+
+  beforeAll(async () => {
+    shop = await startShop();
+    storefront = await startStorefront({
+      distDir: join(projectRoot, 'web/dist'),
+      apiOrigin: shop.host.baseUrl,
+      config: devIssuerConfig({ httpsPort: shop.issuer.httpsPort, httpPort: shop.issuer.httpPort }),
+      port: 0,
+    });
+    browser = await launchBrowser();
+    productId = await createProduct(shop, { name: productName, price: 7.25, stock: 1000 });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await storefront?.close();
+    await shop?.stop();
+  });
+
+  const expectAccessible = async (page: Page) => expect(await seriousAccessibilityViolations(page)).toEqual([]);
+
+  /** Opens the storefront at `path` in a new context and signs in through the dev issuer's page. */
+  async function signedIn(user: { preset: 'alice' | 'bob' | 'admin' } | { name: string }, path = '/', viewport = desktop) {
+    const { context, page } = await browser.newPage(viewport);
+    await page.goto(`${storefront.url}${path}`);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Sign in to the dev tenant' }).waitFor();
+    if ('preset' in user) await page.getByRole('button', { name: new RegExp(`^Sign in as ${user.preset}\\b`) }).click();
+    else {
+      await page.getByLabel('User name').fill(user.name);
+      await page.getByRole('button', { name: 'Sign in as this user' }).click();
+    }
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    return { context, page };
+  }
+
+  /** Pages through the catalog with "Next page" until the product's card shows. */
+  async function findInCatalog(page: Page, name: string) {
+    await page.getByRole('link', { name: 'Catalog', exact: true }).click();
+    for (let pageNumber = 1; pageNumber <= 200; pageNumber++) {
+      await page.getByRole('heading', { name: 'Catalog', level: 1 }).waitFor();
+      await page.locator('main[aria-busy]').waitFor({ state: 'detached' });
+      const card = page.locator('li.card', { has: page.getByRole('heading', { name, exact: true }) });
+      if ((await card.count()) > 0) return card;
+      const next = page.getByRole('link', { name: 'Next page' });
+      if ((await next.count()) === 0) throw new Error(`${name} is not in the catalog`);
+      const before = page.url();
+      await next.click();
+      await page.waitForURL((url) => url.toString() !== before);
+    }
+    throw new Error(`${name} not found within 200 catalog pages`);
+  }
+
+  it('when a person signs in, browses to a product, adds two and makes it three, then the order they place is followed to PAID', async () => {
+    const { context, page } = await signedIn({ preset: 'alice' });
+    await page.getByRole('heading', { name: 'Catalog', level: 1 }).waitFor();
+    await expectAccessible(page);
+    if (screenshotDir) await screenshots(page, 'catalog');
+
+    // Alice's cart may hold things from earlier runs: start from an empty one.
+    await page.getByRole('link', { name: /^Cart/ }).click();
+    await page.getByRole('heading', { name: 'Your cart' }).waitFor();
+    while ((await page.getByRole('button', { name: /^Remove / }).count()) > 0) {
+      const lines = await page.getByRole('button', { name: /^Remove / }).count();
+      await page.getByRole('button', { name: /^Remove / }).first().click();
+      await expect.poll(() => page.getByRole('button', { name: /^Remove / }).count()).toBe(lines - 1);
+    }
+
+    const card = await findInCatalog(page, productName);
+    await card.getByRole('link', { name: productName }).click();
+    await page.getByRole('heading', { name: productName, level: 1 }).waitFor();
+    await expectAccessible(page);
+    await page.getByLabel('Quantity').fill('2');
+    await page.getByRole('button', { name: 'Add to cart' }).click();
+    await expect.poll(() => page.locator('.notice-ok').textContent()).toContain(`Added 2 × ${productName}`);
+
+    await page.getByRole('link', { name: 'View cart' }).click();
+    await page.getByRole('heading', { name: 'Your cart' }).waitFor();
+    await expect.poll(() => page.getByTestId('cart-total').textContent()).toBe('$14.50');
+    await page.getByLabel(`Quantity of ${productName}`).fill('3');
+    await page.getByLabel(`Quantity of ${productName}`).press('Tab'); // commits the change, as a person leaving the field does
+    await expect.poll(() => page.getByTestId('cart-total').textContent()).toBe('$21.75');
+    await expectAccessible(page);
+    if (screenshotDir) await screenshots(page, 'cart');
+
+    await page.getByRole('button', { name: 'Place order' }).click();
+    await page.waitForURL(/\/orders\/[0-9a-f-]+/);
+    await expect.poll(() => page.getByRole('status').textContent(), { timeout: 30_000 }).toContain('Paid');
+    expect(await page.getByRole('list', { name: 'Ordered products' }).textContent()).toContain(`3 × ${productName}`);
+    await expectAccessible(page);
+    if (screenshotDir) await screenshots(page, 'order-paid');
+    const orderId = new URL(page.url()).pathname.split('/').pop()!;
+
+    await page.getByRole('link', { name: 'All your orders' }).click();
+    await page.locator(`li[data-order-id="${orderId}"]`).waitFor();
+    await expectAccessible(page);
+    await context.close();
+
+    // Another person sees none of it: not in their history, and not by its address.
+    const bob = await signedIn({ preset: 'bob' }, '/orders');
+    await bob.page.getByRole('heading', { name: /Your orders/ }).waitFor();
+    expect(await bob.page.locator(`li[data-order-id="${orderId}"]`).count()).toBe(0);
+    await bob.page.goto(`${storefront.url}/orders/${orderId}`);
+    await expect.poll(() => bob.page.getByRole('alert').textContent()).toContain('Not found');
+    await bob.context.close();
+  });
+
+  it('when "Place order" is double-clicked, then exactly one order is placed', async () => {
+    const user = uniqueUser('double');
+    const { context, page } = await signedIn({ name: user }, `/products/${productId}`);
+    await page.getByRole('button', { name: 'Add to cart' }).click();
+    await page.getByRole('link', { name: 'View cart' }).click();
+    await page.getByRole('button', { name: 'Place order' }).dblclick();
+    await page.waitForURL(/\/orders\/[0-9a-f-]+/);
+    await expect.poll(() => page.getByRole('status').textContent(), { timeout: 30_000 }).toContain('Paid');
+
+    const orders = (await (await shop.call('/orders', { token: await shop.token({ user }) })).json()) as { items: { id: string }[] };
+    expect(orders.items.map((o) => o.id)).toEqual([new URL(page.url()).pathname.split('/').pop()]);
+    await context.close();
+  });
+
+  it('when an admin edits a price, then the catalog shows the new price; a stale edit is refused and said so', async () => {
+    const { context, page } = await signedIn({ preset: 'admin' });
+    let card = await findInCatalog(page, productName);
+    await card.getByRole('link', { name: `Edit ${productName}` }).click();
+    await page.getByRole('heading', { name: `Edit ${productName}` }).waitFor();
+    await expectAccessible(page);
+    await page.getByLabel('Price (USD)').fill('8.40');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('heading', { name: productName, level: 1 }).waitFor();
+    await expect.poll(() => page.locator('.price-large').textContent()).toBe('$8.40');
+    card = await findInCatalog(page, productName);
+    expect(await card.locator('.price').textContent()).toBe('$8.40');
+
+    // Someone else changes the product while the form is open: saving must not overwrite it.
+    await card.getByRole('link', { name: `Edit ${productName}` }).click();
+    await page.getByLabel('Price (USD)').waitFor();
+    const admin = await shop.token({ user: 'other-admin', roles: ['Products.Write'] });
+    const changed = await shop.call(`/products/${productId}`, { method: 'PUT', token: admin, body: { name: productName, price: 9.1 } });
+    expect(changed.status).toBe(200);
+    await page.getByLabel('Price (USD)').fill('1.00');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('Someone else changed this product');
+    expect(await page.getByRole('alert').textContent()).toContain('product_version_mismatch');
+    await page.getByRole('button', { name: 'Load the current version' }).click();
+    await expect.poll(() => page.getByLabel('Price (USD)').inputValue()).toBe('9.1');
+    await context.close();
+  });
+
+  it('when the API cannot be reached, then the page says the shop is busy instead of going blank', async () => {
+    const unreachable = await startStorefront({
+      distDir: join(projectRoot, 'web/dist'),
+      apiOrigin: 'http://127.0.0.1:9', // discard port: nothing listens
+      config: devIssuerConfig({ httpsPort: shop.issuer.httpsPort, httpPort: shop.issuer.httpPort }),
+      port: 0,
+    });
+    try {
+      const { context, page } = await browser.newPage();
+      await page.goto(`${unreachable.url}/cart`);
+      await expectAccessible(page); // the signed-out welcome page
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Sign in to the dev tenant' }).waitFor();
+      await expectAccessible(page);
+      await page.getByRole('button', { name: /^Sign in as alice\b/ }).click();
+      await page.waitForURL(/\/cart$/);
+      await page.getByRole('heading', { name: 'The shop is busy', level: 1 }).waitFor();
+      expect(await page.getByRole('alert').textContent()).toContain('Your cart is kept');
+      await context.close();
+    } finally {
+      await unreachable.close();
+    }
+  });
+
+  it('when a page has a button without a name, then the accessibility check reports it', async () => {
+    const { context, page } = await browser.newPage();
+    await page.setContent('<!doctype html><html lang="en"><head><title>t</title></head><body><main><button></button></main></body></html>');
+    expect((await seriousAccessibilityViolations(page)).map((v) => v.id)).toContain('button-name');
+    await context.close();
+  });
+
+  /** The README's screenshots: the page at desktop and phone widths. */
+  async function screenshots(page: Page, name: string) {
+    mkdirSync(screenshotDir!, { recursive: true });
+    await page.screenshot({ path: join(screenshotDir!, `${name}-desktop.png`), fullPage: false });
+    await page.setViewportSize(phone);
+    await page.screenshot({ path: join(screenshotDir!, `${name}-phone.png`), fullPage: true });
+    await page.setViewportSize(desktop);
+  }
+});
