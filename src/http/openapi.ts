@@ -146,21 +146,20 @@ function apiOperation({ name, spec }: RegisteredRoute, params: string[]): Record
     responses[status] = response;
   }
   const signedIn = spec.access !== 'anonymous';
-  const shared: Array<[number, string, boolean, readonly ErrorCode[]]> = [
-    [400, 'The body, query or a header is invalid; `errors` lists what', Boolean(spec.body || spec.query || spec.headers), genericCodes[400]!],
-    [401, 'No valid bearer token (`WWW-Authenticate: Bearer error="invalid_token"`)', signedIn, genericCodes[401]!],
-    [
-      403,
-      spec.access === 'user' ? 'The token is not a user token of this API' : signedIn && spec.access !== 'authenticated' ? `The token lacks the app role ${spec.access}` : 'The token lacks the scope or app role this API needs',
-      signedIn,
-      spec.access === 'user' ? ['forbidden', 'user_token_required'] : genericCodes[403]!,
-    ],
-    [404, 'Not found', params.length > 0, genericCodes[404]!],
-    [413, `The body is larger than ${maxBodyBytes} bytes`, Boolean(spec.body), genericCodes[413]!],
-    [415, 'The body is not JSON (`Content-Type: application/json`)', Boolean(spec.body), genericCodes[415]!],
-    [503, 'A dependency (Postgres, Redis, RabbitMQ) is unavailable; retry after `Retry-After` seconds', true, genericCodes[503]!],
+  const shared: Array<[status: number, description: string, applies: boolean, codes?: readonly ErrorCode[]]> = [
+    [400, 'The body, query or a header is invalid; `errors` lists what', Boolean(spec.body || spec.query || spec.headers)],
+    [401, 'No valid bearer token (`WWW-Authenticate: Bearer error="invalid_token"`)', signedIn],
+    spec.access === 'user'
+      ? [403, 'The token lacks the scope this API needs, or is an app-only token', true, ['forbidden', 'user_token_required']]
+      : [403, spec.access === 'authenticated' ? 'The token lacks the scope or app role this API needs' : `The token lacks the app role ${spec.access}`, signedIn],
+    [404, 'Not found', params.length > 0],
+    [413, `The body is larger than ${maxBodyBytes} bytes`, Boolean(spec.body)],
+    [415, 'The body is not JSON (`Content-Type: application/json`)', Boolean(spec.body)],
+    [503, 'A dependency (Postgres, Redis, RabbitMQ) is unavailable; retry after `Retry-After` seconds', true],
   ];
-  for (const [status, description, applies, codes] of shared) if (applies && !(status in responses)) responses[status] = problemResponseWithCodes(description, codes);
+  for (const [status, description, applies, codes] of shared) {
+    if (applies && !(status in responses)) responses[status] = problemResponseWithCodes(description, codesOf(status, codes));
+  }
   Object.assign(responses[503] as Record<string, unknown>, { headers: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'string' } } } });
 
   const parameters: Array<Record<string, unknown>> = params.map((param) => ({ name: param, in: 'path', required: true, schema: { type: 'string' } }));
