@@ -36,12 +36,11 @@ export interface ApiResponse {
   headers?: Record<string, string>;
 }
 
-/** A header of a request or a response, for validation and the OpenAPI document. */
+/** A header of a request (always optional) or a response, for validation and the OpenAPI document. */
 export interface HeaderSpec {
   description: string;
-  /** Requests: a present value must match it (else 400 invalid_request). */
+  /** Requests: a value sent must match it (else 400 invalid_request). */
   schema: z.ZodType<string>;
-  required?: boolean;
 }
 
 export interface ResponseSpec {
@@ -125,12 +124,9 @@ function parseQuery(request: HttpRequest, schema: z.ZodType): unknown {
 }
 
 function checkHeaders(request: HttpRequest, headers: Record<string, HeaderSpec>): void {
-  for (const [name, { schema, required }] of Object.entries(headers)) {
+  for (const [name, { schema }] of Object.entries(headers)) {
     const value = request.headers.get(name);
-    if (value === null) {
-      if (required) throw new AppError('invalid_request', `The ${name} header is required`);
-      continue;
-    }
+    if (value === null) continue;
     const result = schema.safeParse(value);
     if (!result.success) {
       const { message } = result.error.issues[0]!;

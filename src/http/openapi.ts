@@ -163,8 +163,8 @@ function apiOperation({ name, spec }: RegisteredRoute, params: string[]): Record
   Object.assign(responses[503] as Record<string, unknown>, { headers: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'string' } } } });
 
   const parameters: Array<Record<string, unknown>> = params.map((param) => ({ name: param, in: 'path', required: true, schema: { type: 'string' } }));
-  for (const [header, { description, schema, required }] of Object.entries(spec.headers ?? {})) {
-    parameters.push({ name: header, in: 'header', required: required ?? false, description, schema: jsonSchemaOf(schema, 'input') });
+  for (const [header, { description, schema }] of Object.entries(spec.headers ?? {})) {
+    parameters.push({ name: header, in: 'header', required: false, description, schema: jsonSchemaOf(schema, 'input') });
   }
   if (spec.query) {
     const query = jsonSchemaOf(spec.query, 'input') as { properties?: Record<string, JsonSchema>; required?: string[] };
