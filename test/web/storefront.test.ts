@@ -1,8 +1,10 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { devIssuerConfig, startStorefront, type Storefront } from '../../scripts/storefront.js';
+import { startDevIssuer } from '../../src/dev-issuer/index.js';
 import { projectRoot } from '../support/hostProcess.js';
 import { createProduct } from '../support/pipeline.js';
 import { startShop, uniqueUser, type Shop } from '../support/shop.js';
@@ -64,7 +66,7 @@ describe('storefront in headless Chromium', () => {
   /** Pages through the catalog with "Next page" until the product's card shows. */
   async function findInCatalog(page: Page, name: string) {
     await page.getByRole('link', { name: 'Catalog', exact: true }).click();
-    for (let pageNumber = 1; pageNumber <= 200; pageNumber++) {
+    for (let pageNumber = 1; pageNumber <= 1000; pageNumber++) {
       await page.getByRole('heading', { name: 'Catalog', level: 1 }).waitFor();
       await page.locator('main[aria-busy]').waitFor({ state: 'detached' });
       const card = page.locator('li.card', { has: page.getByRole('heading', { name, exact: true }) });
@@ -75,7 +77,7 @@ describe('storefront in headless Chromium', () => {
       await next.click();
       await page.waitForURL((url) => url.toString() !== before);
     }
-    throw new Error(`${name} not found within 200 catalog pages`);
+    throw new Error(`${name} not found within 1000 catalog pages`);
   }
 
   it('when a person signs in, browses to a product, adds two and makes it three, then the order they place is followed to PAID', async () => {
@@ -146,6 +148,30 @@ describe('storefront in headless Chromium', () => {
     await context.close();
   });
 
+  it('when an admin creates a product, then its page shows it', async () => {
+    const { context, page } = await signedIn({ preset: 'admin' });
+    const name = `Storefront created kettle ${uniqueUser('k')}`;
+    await page.getByRole('link', { name: 'New product' }).click();
+    await page.getByRole('heading', { name: 'New product' }).waitFor();
+    await expectAccessible(page);
+    await page.getByLabel('Name').fill(name);
+    await page.getByLabel('Description').fill('Made by the browser test.');
+    await page.getByLabel('Price (USD)').fill('19.99');
+    await page.getByLabel('Stock').fill('3');
+    await page.getByRole('button', { name: 'Create product' }).click();
+    await page.getByRole('heading', { name, level: 1 }).waitFor();
+    expect(await page.locator('.price-large').textContent()).toBe('$19.99');
+    expect(await page.getByText('3 in stock').count()).toBe(1);
+    await context.close();
+  });
+
+  it('when a person without Products.Write signs in, then no catalog editing is offered', async () => {
+    const { context, page } = await signedIn({ preset: 'bob' }, `/products/${productId}`);
+    await page.getByRole('heading', { name: productName, level: 1 }).waitFor();
+    expect(await page.getByRole('link', { name: /New product|Edit this product/ }).count()).toBe(0);
+    await context.close();
+  });
+
   it('when an admin edits a price, then the catalog shows the new price; a stale edit is refused and said so', async () => {
     const { context, page } = await signedIn({ preset: 'admin' });
     let card = await findInCatalog(page, productName);
@@ -195,6 +221,33 @@ describe('storefront in headless Chromium', () => {
       await context.close();
     } finally {
       await unreachable.close();
+    }
+  });
+
+  it('when the API refuses the token, then the person is sent to sign in again, and not round in circles', async () => {
+    // A second dev issuer with keys of its own: its tokens look right but the API does not trust them.
+    const stranger = await startDevIssuer({ dir: mkdtempSync(join(tmpdir(), 'shop-issuer-')), httpsPort: 0, httpPort: 0 });
+    const untrusted = await startStorefront({
+      distDir: join(projectRoot, 'web/dist'),
+      apiOrigin: shop.host.baseUrl,
+      config: devIssuerConfig({ httpsPort: stranger.httpsPort, httpPort: stranger.httpPort }),
+      port: 0,
+    });
+    try {
+      const { context, page } = await browser.newPage();
+      await page.goto(`${untrusted.url}/orders`);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: /^Sign in as alice\b/ }).click();
+      // The API's 401 sends the person back to the sign-in page...
+      await page.getByRole('heading', { name: 'Sign in to the dev tenant' }).waitFor();
+      await page.getByRole('button', { name: /^Sign in as alice\b/ }).click();
+      // ...and when the fresh token is refused too, the problem is shown instead of another redirect.
+      await page.waitForURL(/\/orders$/);
+      await expect.poll(() => page.getByRole('alert').textContent()).toContain('Unauthorized');
+      await context.close();
+    } finally {
+      await untrusted.close();
+      await stranger.close();
     }
   });
 
