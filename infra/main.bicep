@@ -1,6 +1,7 @@
-// Entry point for `azd up` / `az deployment sub create`: one resource group holding the function app
-// and everything it talks to. Layout follows Azure-Samples/functions-quickstart-typescript-azd
-// (subscription scope, resourceToken naming, azd-env-name tags). See docs/deploy.md.
+// Entry point for `azd up` / `az deployment sub create`: one resource group holding the function app, the
+// storefront and everything they talk to, on a private network. Layout follows
+// Azure-Samples/functions-quickstart-typescript-azd (subscription scope, resourceToken naming,
+// azd-env-name tags). See docs/deploy.md.
 targetScope = 'subscription'
 
 @minLength(1)
@@ -9,7 +10,7 @@ targetScope = 'subscription'
 param environmentName string
 
 @minLength(1)
-@description('Region for every resource.')
+@description('Region for every resource but the storefront.')
 @metadata({
   azd: {
     type: 'location'
@@ -17,41 +18,31 @@ param environmentName string
 })
 param location string
 
-@description('Object id of the deploying user; gets "Key Vault Secrets User" so the postprovision hook can read the connection strings. Empty: no assignment.')
-param principalId string = ''
-
-@description('Type of principalId: User, or ServicePrincipal when azd runs in CI.')
-@allowed([
-  'User'
-  'ServicePrincipal'
-])
-param principalType string = 'User'
-
-// RabbitMQ triggers are supported on Elastic Premium and Dedicated plans only, not on Consumption or
-// Flex Consumption: https://learn.microsoft.com/azure/azure-functions/functions-bindings-rabbitmq
-@description('Function app plan: EP* = Elastic Premium (default), the others are Dedicated (App Service) plans.')
+@description('Function app plan (Elastic Premium: the plan that runs the RabbitMQ trigger and scales on queue depth).')
 @allowed([
   'EP1'
   'EP2'
   'EP3'
-  'B1'
-  'S1'
-  'P0v3'
-  'P1v3'
 ])
 param appServicePlanSku string = 'EP1'
 
+// The Postgres budget below holds for every value allowed here (pgPoolMax x workerProcessCount x 20).
+@minValue(1)
+@maxValue(20)
+@description('Upper bound of function app instances.')
+param maximumElasticWorkerCount int = 10
+
 @description('Node.js major version of the Functions worker.')
 @allowed([
-  '20'
   '22'
 ])
-param nodeVersion string = '20'
+param nodeVersion string = '22'
 
 @description('Postgres administrator login (not a secret; the password is).')
 param postgresAdminLogin string = 'shopadmin'
 
 @secure()
+@minLength(16)
 @description('Postgres administrator password. azd generates one when POSTGRES_ADMIN_PASSWORD is not set.')
 @metadata({
   azd: {
@@ -64,24 +55,25 @@ param postgresAdminLogin string = 'shopadmin'
 })
 param postgresAdminPassword string
 
-@description('Allow every Azure service to reach Postgres (the documented 0.0.0.0 rule). Off: only the function app outbound IPs and clientIpAddress are allowed.')
-param postgresAllowAzureServices bool = false
+@secure()
+@description('AMQP(S) URL of an existing broker (e.g. a managed RabbitMQ service). When set, no broker VM is deployed.')
+param rabbitMqExistingUrl string = ''
 
-@description('Public IP of the machine that runs `npm run setup` against Postgres (firewall rule). Empty: none.')
-param clientIpAddress string = ''
+@description('Broker VM: host name its TLS certificate is issued for, e.g. rabbitmq.shop.example.com (required unless rabbitMqExistingUrl is set).')
+param rabbitMqHostName string = ''
+
+@description('Broker VM: Key Vault secret URI of that certificate (required unless rabbitMqExistingUrl is set).')
+param rabbitMqCertificateSecretUri string = ''
+
+@description('Broker VM: resource id of the vault holding the certificate (required unless rabbitMqExistingUrl is set).')
+param rabbitMqCertificateVaultId string = ''
+
+@description('Broker VM: SSH public key of its admin user (required unless rabbitMqExistingUrl is set).')
+param rabbitMqAdminSshPublicKey string = ''
 
 @secure()
-@description('AMQP URL of an existing broker. When set, no RabbitMQ container is deployed.')
-param rabbitMqUrl string = ''
-
-@description('Image of the RabbitMQ container deployed when rabbitMqUrl is empty.')
-param rabbitMqImage string = 'rabbitmq:3-management'
-
-@description('RabbitMQ user of the deployed container.')
-param rabbitMqUser string = 'shop'
-
-@secure()
-@description('Password of the deployed RabbitMQ container. azd generates one when RABBITMQ_PASSWORD is not set.')
+@minLength(16)
+@description('Password of the broker VM\'s RabbitMQ user. azd generates one when RABBITMQ_PASSWORD is not set.')
 @metadata({
   azd: {
     type: 'generate'
@@ -96,8 +88,10 @@ param rabbitMqPassword string
 @description('Entra tenant id (GUID). Empty: the tenant of the deployment.')
 param entraTenantId string = ''
 
-@description('Application (client) id of the API app registration. Ignored when createEntraApp is true.')
-param entraClientId string = ''
+@minLength(36)
+@maxLength(36)
+@description('Application (client) id of the API app registration (GUID); required: an app without it rejects every request.')
+param entraClientId string
 
 @description('Optional: expected token issuer (ENTRA_ISSUER).')
 param entraIssuer string = ''
@@ -105,14 +99,12 @@ param entraIssuer string = ''
 @description('Optional: signing keys URI (ENTRA_JWKS_URI).')
 param entraJwksUri string = ''
 
-@description('Create the API app registration with the Microsoft Graph Bicep extension (needs Graph permissions; see docs/deploy.md).')
-param createEntraApp bool = false
-
 @description('Optional OTLP/HTTP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT).')
 param otelExporterOtlpEndpoint string = ''
 
 @minValue(1)
-@maxValue(200)
+@maxValue(12)
+@description('Postgres connections per worker process (PG_POOL_MAX); bounded so the budget holds at maximum scale-out.')
 param pgPoolMax int = 10
 
 @description('Simulated payment provider: orders with a total above this amount are declined.')
@@ -122,17 +114,60 @@ param paymentDeclineAbove string = '10000'
 @maxValue(60000)
 param paymentLatencyMs int = 0
 
+@minValue(1)
+@maxValue(86400)
+param orderRedriveAfterSeconds int = 120
+
+@minValue(1)
+@maxValue(604800)
+param orderCancelAfterSeconds int = 1800
+
+@description('Region of the storefront (Static Web Apps runs in a few regions only; it serves from a global edge anyway).')
+@allowed([
+  'westus2'
+  'centralus'
+  'eastus2'
+  'westeurope'
+  'eastasia'
+])
+param storefrontLocation string = 'westeurope'
+
 var abbrs = loadJsonContent('./abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
-var isElasticPremium = startsWith(appServicePlanSku, 'EP')
 var tags = {
   'azd-env-name': environmentName
 }
+var functionAppName = '${abbrs.webSitesFunctions}api-${resourceToken}'
 
-resource rg 'Microsoft.Resources/resourceGroups@2022-09-01' = {
+// Postgres connection budget (postgres.bicep): every worker process of every instance may hold
+// pgPoolMax connections through PgBouncer, which holds at most pgbouncerPoolSize on the server.
+var workerProcessCount = 1
+var pgbouncerPoolSize = 240
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-11-01' = {
   name: '${abbrs.resourcesResourceGroups}${environmentName}'
   location: location
   tags: tags
+}
+
+module network 'modules/network.bicep' = {
+  name: 'network'
+  scope: rg
+  params: {
+    namePrefix: resourceToken
+    location: location
+    tags: tags
+  }
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: '${abbrs.managedIdentityUserAssignedIdentities}api-${resourceToken}'
+    location: location
+    tags: tags
+  }
 }
 
 module keyVault 'modules/keyvault.bicep' = {
@@ -142,8 +177,9 @@ module keyVault 'modules/keyvault.bicep' = {
     name: '${abbrs.keyVaultVaults}${resourceToken}'
     location: location
     tags: tags
-    readerPrincipalId: principalId
-    readerPrincipalType: principalType
+    endpointsSubnetId: network.outputs.endpointsSubnetId
+    privateDnsZoneId: network.outputs.dnsZoneIds.vault
+    appPrincipalId: identity.outputs.principalId
   }
 }
 
@@ -167,9 +203,10 @@ module storage 'modules/storage.bicep' = {
     location: location
     tags: tags
     keyVaultName: keyVault.outputs.name
+    endpointsSubnetId: network.outputs.endpointsSubnetId
+    privateDnsZoneIds: network.outputs.dnsZoneIds
+    appPrincipalId: identity.outputs.principalId
     contentShareName: functionAppName
-    createContentShare: isElasticPremium
-    sharedKeyAccess: isElasticPremium || empty(rabbitMqUrl)
   }
 }
 
@@ -183,6 +220,9 @@ module postgres 'modules/postgres.bicep' = {
     administratorLogin: postgresAdminLogin
     administratorLoginPassword: postgresAdminPassword
     keyVaultName: keyVault.outputs.name
+    endpointsSubnetId: network.outputs.endpointsSubnetId
+    privateDnsZoneId: network.outputs.dnsZoneIds.postgres
+    pgbouncerPoolSize: pgbouncerPoolSize
   }
 }
 
@@ -190,10 +230,12 @@ module redis 'modules/redis.bicep' = {
   name: 'redis'
   scope: rg
   params: {
-    name: '${abbrs.cacheRedis}${resourceToken}'
+    name: '${abbrs.cacheRedisEnterprise}${resourceToken}'
     location: location
     tags: tags
     keyVaultName: keyVault.outputs.name
+    endpointsSubnetId: network.outputs.endpointsSubnetId
+    privateDnsZoneId: network.outputs.dnsZoneIds.redis
   }
 }
 
@@ -201,42 +243,31 @@ module rabbitMq 'modules/rabbitmq.bicep' = {
   name: 'rabbitmq'
   scope: rg
   params: {
-    name: '${abbrs.containerInstanceContainerGroups}rabbitmq-${resourceToken}'
+    namePrefix: resourceToken
     location: location
     tags: tags
-    existingUrl: rabbitMqUrl
-    image: rabbitMqImage
-    user: rabbitMqUser
-    password: rabbitMqPassword
-    storageAccountName: storage.outputs.name
     keyVaultName: keyVault.outputs.name
+    existingUrl: rabbitMqExistingUrl
+    hostName: rabbitMqHostName
+    certificateSecretUri: rabbitMqCertificateSecretUri
+    certificateVaultId: rabbitMqCertificateVaultId
+    adminSshPublicKey: rabbitMqAdminSshPublicKey
+    password: rabbitMqPassword
+    vnetName: network.outputs.vnetName
+    brokerSubnetId: network.outputs.brokerSubnetId
+    brokerSubnetPrefix: network.outputs.brokerSubnetPrefix
   }
 }
 
-// Two passes: identifierUris must be api://<appId>, and an app registration can't reference its own appId.
-module entraApp 'modules/entra-app.bicep' = if (createEntraApp) {
-  name: 'entra-app'
+module storefront 'modules/storefront.bicep' = {
+  name: 'storefront'
   scope: rg
   params: {
-    uniqueName: 'shop-api-${resourceToken}'
-    displayName: 'Shop API (${environmentName})'
-    identifierUris: []
+    name: '${abbrs.webStaticSites}${resourceToken}'
+    location: storefrontLocation
+    tags: tags
   }
 }
-
-module entraAppUri 'modules/entra-app.bicep' = if (createEntraApp) {
-  name: 'entra-app-uri'
-  scope: rg
-  params: {
-    uniqueName: 'shop-api-${resourceToken}'
-    displayName: 'Shop API (${environmentName})'
-    identifierUris: [
-      'api://${entraApp.outputs.appId}'
-    ]
-  }
-}
-
-var functionAppName = '${abbrs.webSitesFunctions}api-${resourceToken}'
 
 module api 'modules/function-app.bicep' = {
   name: 'api'
@@ -247,35 +278,32 @@ module api 'modules/function-app.bicep' = {
     location: location
     tags: tags
     planSku: appServicePlanSku
+    maximumElasticWorkerCount: maximumElasticWorkerCount
     nodeVersion: nodeVersion
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    appSubnetId: network.outputs.appSubnetId
     storageAccountName: storage.outputs.name
-    contentShareName: functionAppName
+    contentShareName: storage.outputs.contentShareName
     contentShareConnectionSecretUri: storage.outputs.contentShareConnectionSecretUri
-    keyVaultName: keyVault.outputs.name
     postgresUrlSecretUri: postgres.outputs.urlSecretUri
     redisUrlSecretUri: redis.outputs.urlSecretUri
     rabbitMqUrlSecretUri: rabbitMq.outputs.urlSecretUri
     applicationInsightsConnectionStringSecretUri: monitoring.outputs.connectionStringSecretUri
+    corsAllowedOrigins: [
+      storefront.outputs.url
+    ]
     entraTenantId: empty(entraTenantId) ? tenant().tenantId : entraTenantId
-    entraClientId: createEntraApp ? entraAppUri.outputs.appId : entraClientId
+    entraClientId: entraClientId
     entraIssuer: entraIssuer
     entraJwksUri: entraJwksUri
     otelExporterOtlpEndpoint: otelExporterOtlpEndpoint
     pgPoolMax: pgPoolMax
+    workerProcessCount: workerProcessCount
     paymentDeclineAbove: paymentDeclineAbove
     paymentLatencyMs: paymentLatencyMs
-  }
-}
-
-module firewall 'modules/firewall.bicep' = {
-  name: 'firewall'
-  scope: rg
-  params: {
-    postgresServerName: postgres.outputs.name
-    redisName: redis.outputs.name
-    appOutboundIpAddresses: api.outputs.possibleOutboundIpAddresses
-    clientIpAddress: clientIpAddress
-    allowAzureServices: postgresAllowAzureServices
+    orderRedriveAfterSeconds: orderRedriveAfterSeconds
+    orderCancelAfterSeconds: orderCancelAfterSeconds
   }
 }
 
@@ -283,10 +311,12 @@ output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = api.outputs.name
-output SERVICE_API_NAME string = api.outputs.name
 output API_BASE_URL string = 'https://${api.outputs.defaultHostName}/api'
+output WEB_BASE_URL string = storefront.outputs.url
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output POSTGRES_HOST string = postgres.outputs.fullyQualifiedDomainName
 output RABBITMQ_HOST string = rabbitMq.outputs.host
-output ENTRA_CLIENT_ID string = createEntraApp ? entraAppUri.outputs.appId : entraClientId
+@description('Outbound address of the app and the broker VM (NAT gateway), for allow-lists of outside services.')
+output OUTBOUND_IP_ADDRESS string = network.outputs.natPublicIpAddress
+output ENTRA_CLIENT_ID string = entraClientId

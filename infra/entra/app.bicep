@@ -1,7 +1,9 @@
-// Optional (createEntraApp=true): the API app registration, created with the Microsoft Graph Bicep
-// extension (alias microsoftGraphV1 in infra/bicepconfig.json).
+// The API app registration, created with the Microsoft Graph Bicep extension (alias microsoftGraphV1 in
+// infra/entra/bicepconfig.json); called twice by infra/entra/main.bicep.
 // https://learn.microsoft.com/graph/templates/bicep/reference/applications
 // The deploying identity needs permission to create app registrations (e.g. Application Developer).
+targetScope = 'subscription'
+
 extension microsoftGraphV1
 
 @description('Stable key of the registration; deployments upsert by it.')

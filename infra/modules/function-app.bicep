@@ -1,11 +1,12 @@
-// The function app: Linux, Node, Functions v4, system-assigned identity, on an Elastic Premium or
-// Dedicated plan (the RabbitMQ trigger is not supported on Consumption or Flex Consumption:
-// https://learn.microsoft.com/azure/azure-functions/functions-bindings-rabbitmq).
+// The function app: Linux, Node 22, Functions v4, on Elastic Premium (the RabbitMQ trigger runs on
+// Premium and Dedicated plans only; Premium is the one that scales on queue depth).
+// https://learn.microsoft.com/azure/azure-functions/functions-bindings-rabbitmq
 //
-// App settings are written by a separate `config/appsettings` resource that depends on the role
-// assignments: Key Vault references are resolved when settings change, so writing them after the
-// identity may read the vault makes the first start resolve them.
-// https://learn.microsoft.com/azure/app-service/app-service-key-vault-references#rotation
+// Identity: a user-assigned identity already granted Key Vault Secrets User and the host storage roles
+// (identity.bicep, keyvault.bicep, storage.bicep) and named as keyVaultReferenceIdentity, so the first
+// start resolves every Key Vault reference, the content share's included.
+// Network: VNet integration with all outbound traffic, the content share's included, routed into the
+// VNet, where the private endpoints of Postgres, Redis, Key Vault and Storage answer.
 param name string
 param planName string
 param location string
@@ -15,21 +16,23 @@ param tags object
   'EP1'
   'EP2'
   'EP3'
-  'B1'
-  'S1'
-  'P0v3'
-  'P1v3'
 ])
 param planSku string
 
-@description('Elastic Premium only: upper bound of instances.')
-param maximumElasticWorkerCount int = 5
+@minValue(1)
+@maxValue(20)
+@description('Upper bound of instances the plan scales out to.')
+param maximumElasticWorkerCount int
 
+@allowed([
+  '22'
+])
 param nodeVersion string
-param storageAccountName string
-param keyVaultName string
 
-@description('Elastic Premium only: Azure Files content share and the Key Vault secret holding its connection string.')
+param identityId string
+param identityClientId string
+param appSubnetId string
+param storageAccountName string
 param contentShareName string
 param contentShareConnectionSecretUri string
 
@@ -38,108 +41,44 @@ param redisUrlSecretUri string
 param rabbitMqUrlSecretUri string
 param applicationInsightsConnectionStringSecretUri string
 
+@description('Browser origins allowed to call the API (the storefront).')
+param corsAllowedOrigins array
+
+@minLength(36)
+@maxLength(36)
 param entraTenantId string
+
+@minLength(36)
+@maxLength(36)
 param entraClientId string
-param entraIssuer string = ''
-param entraJwksUri string = ''
-param otelExporterOtlpEndpoint string = ''
-param pgPoolMax int = 10
-param paymentDeclineAbove string = '10000'
-param paymentLatencyMs int = 0
 
-var isElasticPremium = startsWith(planSku, 'EP')
-var planTiers = {
-  EP1: 'ElasticPremium'
-  EP2: 'ElasticPremium'
-  EP3: 'ElasticPremium'
-  B1: 'Basic'
-  S1: 'Standard'
-  P0v3: 'Premium0V3'
-  P1v3: 'PremiumV3'
-}
+param entraIssuer string
+param entraJwksUri string
+param otelExporterOtlpEndpoint string
 
-// Host storage roles for an identity-based AzureWebJobsStorage: Blob Data Owner is the host's minimum;
-// Table (diagnostic events) and Queue (blob-trigger and other extensions) per
-// https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity
-var storageRoleIds = [
-  'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner
-  '974c5e8b-45b9-4653-ba55-5f855dd0fb88' // Storage Queue Data Contributor
-  '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // Storage Table Data Contributor
-]
-var keyVaultSecretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
+@description('Postgres connections per worker process (PG_POOL_MAX).')
+param pgPoolMax int
 
-resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+@description('Worker processes per instance (FUNCTIONS_WORKER_PROCESS_COUNT); part of the Postgres connection budget.')
+param workerProcessCount int
+
+param paymentDeclineAbove string
+param paymentLatencyMs int
+param orderRedriveAfterSeconds int
+param orderCancelAfterSeconds int
+
+resource plan 'Microsoft.Web/serverfarms@2024-11-01' = {
   name: planName
   location: location
   tags: tags
-  kind: isElasticPremium ? 'elastic' : 'linux'
+  kind: 'elastic'
   sku: {
     name: planSku
-    tier: planTiers[planSku]
+    tier: 'ElasticPremium'
   }
   properties: {
     reserved: true
-    maximumElasticWorkerCount: isElasticPremium ? maximumElasticWorkerCount : null
-  }
-}
-
-resource site 'Microsoft.Web/sites@2024-04-01' = {
-  name: name
-  location: location
-  tags: union(tags, {
-    'azd-service-name': 'api'
-  })
-  kind: 'functionapp,linux'
-  identity: {
-    type: 'SystemAssigned'
-  }
-  properties: {
-    serverFarmId: plan.id
-    reserved: true
-    httpsOnly: true
-    siteConfig: {
-      // Linux apps pick the Node version here; WEBSITE_NODE_DEFAULT_VERSION is for Windows only.
-      // https://learn.microsoft.com/azure/azure-functions/functions-app-settings#website_node_default_version
-      linuxFxVersion: 'Node|${nodeVersion}'
-      // Dedicated plans idle out without Always On and non-HTTP triggers (RabbitMQ) stop firing;
-      // Elastic Premium keeps at least one always-ready instance instead.
-      // https://learn.microsoft.com/azure/azure-functions/dedicated-plan#always-on
-      alwaysOn: !isElasticPremium
-      minimumElasticInstanceCount: isElasticPremium ? 1 : null
-      minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
-      http20Enabled: true
-    }
-  }
-}
-
-resource storageAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
-  name: storageAccountName
-}
-
-resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
-  name: keyVaultName
-}
-
-resource storageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for roleId in storageRoleIds: {
-    name: guid(storageAccount.id, site.id, roleId)
-    scope: storageAccount
-    properties: {
-      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleId)
-      principalId: site.identity.principalId
-      principalType: 'ServicePrincipal'
-    }
-  }
-]
-
-resource secretsUserRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(vault.id, site.id, keyVaultSecretsUserRoleId)
-  scope: vault
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUserRoleId)
-    principalId: site.identity.principalId
-    principalType: 'ServicePrincipal'
+    maximumElasticWorkerCount: maximumElasticWorkerCount
   }
 }
 
@@ -147,27 +86,23 @@ resource secretsUserRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
 var hostSettings = {
   FUNCTIONS_EXTENSION_VERSION: '~4'
   FUNCTIONS_WORKER_RUNTIME: 'node'
-  // Identity-based host storage: no account key in the app settings.
+  FUNCTIONS_WORKER_PROCESS_COUNT: string(workerProcessCount)
+  // Identity-based host storage with the user-assigned identity: no account key for the host.
   // https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity
-  AzureWebJobsStorage__accountName: storageAccount.name
+  AzureWebJobsStorage__accountName: storageAccountName
   AzureWebJobsStorage__credential: 'managedidentity'
-  // azd deploys a zip; the platform runs `npm install` and `npm run build` (remote build on Linux).
-  // https://learn.microsoft.com/azure/azure-functions/functions-deployment-technologies#remote-build
-  SCM_DO_BUILD_DURING_DEPLOYMENT: 'true'
-  ENABLE_ORYX_BUILD: 'true'
-}
-
-// Elastic Premium keeps app content on Azure Files, which only takes a connection string; it goes
-// through Key Vault, which needs WEBSITE_SKIP_CONTENTSHARE_VALIDATION=1 and a pre-created share.
-// https://learn.microsoft.com/azure/azure-functions/functions-app-settings#website_contentazurefileconnectionstring
-// https://learn.microsoft.com/azure/app-service/app-service-key-vault-references#considerations-for-azure-files-mounting
-var contentShareSettings = isElasticPremium ? {
+  AzureWebJobsStorage__clientId: identityClientId
+  // The content share only takes a connection string; it comes from Key Vault, which needs the share
+  // created in advance and validation skipped.
+  // https://learn.microsoft.com/azure/app-service/app-service-key-vault-references#considerations-for-azure-files-mounting
   WEBSITE_CONTENTAZUREFILECONNECTIONSTRING: '@Microsoft.KeyVault(SecretUri=${contentShareConnectionSecretUri})'
   WEBSITE_CONTENTSHARE: contentShareName
   WEBSITE_SKIP_CONTENTSHARE_VALIDATION: '1'
-} : {}
+  // The package is built before deployment (dist/ and production node_modules): no build on the app.
+  SCM_DO_BUILD_DURING_DEPLOYMENT: 'false'
+}
 
-// Every setting of src/config.ts (test/unit/infra.test.ts keeps the two in step).
+// Every setting of src/config.ts (test/unit/infra.test.ts compares the compiled template with it).
 var applicationSettings = {
   POSTGRES_URL: '@Microsoft.KeyVault(SecretUri=${postgresUrlSecretUri})'
   REDIS_URL: '@Microsoft.KeyVault(SecretUri=${redisUrlSecretUri})'
@@ -181,20 +116,56 @@ var applicationSettings = {
   PG_POOL_MAX: string(pgPoolMax)
   PAYMENT_DECLINE_ABOVE: paymentDeclineAbove
   PAYMENT_LATENCY_MS: string(paymentLatencyMs)
+  ORDER_REDRIVE_AFTER_SECONDS: string(orderRedriveAfterSeconds)
+  ORDER_CANCEL_AFTER_SECONDS: string(orderCancelAfterSeconds)
 }
 
-resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
-  parent: site
-  name: 'appsettings'
-  properties: union(hostSettings, contentShareSettings, applicationSettings)
-  dependsOn: [
-    storageRoles
-    secretsUserRole
-  ]
+resource site 'Microsoft.Web/sites@2024-11-01' = {
+  name: name
+  location: location
+  tags: union(tags, {
+    'azd-service-name': 'api'
+  })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    reserved: true
+    httpsOnly: true
+    keyVaultReferenceIdentity: identityId
+    virtualNetworkSubnetId: appSubnetId
+    outboundVnetRouting: {
+      allTraffic: true
+      contentShareTraffic: true
+    }
+    siteConfig: {
+      // Linux apps pick the Node version here; WEBSITE_NODE_DEFAULT_VERSION is for Windows only.
+      linuxFxVersion: 'Node|${nodeVersion}'
+      // The RabbitMQ trigger reports queue length only to runtime scale monitoring; without it an
+      // Elastic Premium app scales on HTTP traffic alone.
+      // https://learn.microsoft.com/azure/azure-functions/functions-networking-options#premium-plan-with-virtual-network-triggers
+      functionsRuntimeScaleMonitoringEnabled: true
+      minimumElasticInstanceCount: 1
+      healthCheckPath: '/api/health'
+      cors: {
+        allowedOrigins: corsAllowedOrigins
+      }
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      appSettings: map(items(union(hostSettings, applicationSettings)), setting => {
+        name: setting.key
+        value: setting.value
+      })
+    }
+  }
 }
 
 output name string = site.name
 output defaultHostName string = site.properties.defaultHostName
-output principalId string = site.identity.principalId
-@description('Comma-separated outbound IPs the app may use; firewall.bicep allows them on Postgres and Redis.')
-output possibleOutboundIpAddresses string = site.properties.possibleOutboundIpAddresses

@@ -1,22 +1,23 @@
-// Key Vault in RBAC mode: every secret the app reads is a Key Vault reference, resolved with the
-// function app's system-assigned identity (role assigned in function-app.bicep).
+// Key Vault in RBAC mode holding every secret setting; reachable only through its private endpoint.
+// Secrets are written by the modules that own them through ARM (control plane), which a vault with
+// public access off still accepts; the app reads them through Key Vault references with its
+// user-assigned identity, granted here before the app exists.
 // https://learn.microsoft.com/azure/app-service/app-service-key-vault-references
+//
+// Soft delete keeps a deleted vault's name for softDeleteRetentionInDays; purge protection stays off so
+// `azd down --purge` can purge it and the next `azd up` can reuse the name (docs/deploy.md).
 param name string
 param location string
 param tags object
+param endpointsSubnetId string
+param privateDnsZoneId string
 
-@description('Optional principal (the deploying user) that may read secrets, for the postprovision hook.')
-param readerPrincipalId string = ''
-
-@allowed([
-  'User'
-  'ServicePrincipal'
-])
-param readerPrincipalType string = 'User'
+@description('Principal id of the function app identity: gets Key Vault Secrets User.')
+param appPrincipalId string
 
 var keyVaultSecretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
 
-resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+resource vault 'Microsoft.KeyVault/vaults@2024-11-01' = {
   name: name
   location: location
   tags: tags
@@ -29,17 +30,35 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enableRbacAuthorization: true
     enableSoftDelete: true
     softDeleteRetentionInDays: 7
-    publicNetworkAccess: 'Enabled'
+    enablePurgeProtection: null
+    publicNetworkAccess: 'Disabled'
+    networkAcls: {
+      defaultAction: 'Deny'
+      bypass: 'None'
+    }
   }
 }
 
-resource readerRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(readerPrincipalId)) {
-  name: guid(vault.id, readerPrincipalId, keyVaultSecretsUserRoleId)
+module endpoint 'private-endpoint.bicep' = {
+  name: '${name}-endpoint'
+  params: {
+    name: 'pe-${name}'
+    location: location
+    tags: tags
+    subnetId: endpointsSubnetId
+    serviceId: vault.id
+    groupId: 'vault'
+    privateDnsZoneId: privateDnsZoneId
+  }
+}
+
+resource appSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, appPrincipalId, keyVaultSecretsUserRoleId)
   scope: vault
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUserRoleId)
-    principalId: readerPrincipalId
-    principalType: readerPrincipalType
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
   }
 }
 

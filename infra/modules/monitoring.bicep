@@ -29,11 +29,11 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
   }
 }
 
-resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+resource vault 'Microsoft.KeyVault/vaults@2024-11-01' existing = {
   name: keyVaultName
 }
 
-resource connectionStringSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+resource connectionStringSecret 'Microsoft.KeyVault/vaults/secrets@2024-11-01' = {
   parent: vault
   name: 'applicationinsights-connection-string'
   properties: {

@@ -1,7 +1,13 @@
-// Azure Database for PostgreSQL Flexible Server with the app database `ecommerce`.
-// Public access guarded by firewall rules (firewall.bicep) instead of VNet integration: it keeps the
-// template small and lets `npm run setup` run from an operator's machine (see docs/deploy.md).
-// TLS is enforced on the server (require_secure_transport) and requested by the client (sslmode=require).
+// Azure Database for PostgreSQL Flexible Server with the app database `ecommerce`, reachable only through
+// its private endpoint. The app connects through the built-in PgBouncer (port 6432), which caps the
+// server connections the app can hold however far the function app scales out.
+// https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-pgbouncer
+//
+// PgBouncer runs in session mode: the app holds a LISTEN connection (catalog changes), node-pg-migrate
+// takes a session advisory lock and the queries use named prepared statements, none of which survive
+// transaction pooling. The budget (test/unit/infra.test.ts checks it on the compiled template):
+//   PG_POOL_MAX x FUNCTIONS_WORKER_PROCESS_COUNT x maximumElasticWorkerCount <= pgbouncer.default_pool_size
+//   pgbouncer.default_pool_size + reservedConnections <= max_connections
 param name string
 param location string
 param tags object
@@ -11,13 +17,52 @@ param administratorLogin string
 param administratorLoginPassword string
 
 param keyVaultName string
+param endpointsSubnetId string
+param privateDnsZoneId string
 
 @description('Database the app uses.')
 param databaseName string = 'ecommerce'
 
-param skuName string = 'Standard_B1ms'
-param skuTier string = 'Burstable'
+// PgBouncer is offered on General Purpose and Memory Optimized only, not on Burstable.
+@allowed([
+  'Standard_D2ds_v5'
+  'Standard_D4ds_v5'
+])
+param skuName string = 'Standard_D2ds_v5'
 param version string = '16'
+
+@description('Server connections PgBouncer may open for the app (pgbouncer.default_pool_size).')
+param pgbouncerPoolSize int
+
+// Below the memory-based default of the smallest SKU allowed above (859 on 2 vCores); set explicitly so
+// the budget is checked against a number the template states.
+var maxConnections = 400
+
+@description('Connections kept free of the app pool: superuser (3), operators, npm run setup.')
+var reservedConnections = 20
+
+var serverParameters = [
+  {
+    name: 'require_secure_transport'
+    value: 'on'
+  }
+  {
+    name: 'max_connections'
+    value: string(maxConnections)
+  }
+  {
+    name: 'pgbouncer.enabled'
+    value: 'true'
+  }
+  {
+    name: 'pgbouncer.pool_mode'
+    value: 'SESSION'
+  }
+  {
+    name: 'pgbouncer.default_pool_size'
+    value: string(pgbouncerPoolSize)
+  }
+]
 
 resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
   name: name
@@ -25,7 +70,7 @@ resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
   tags: tags
   sku: {
     name: skuName
-    tier: skuTier
+    tier: 'GeneralPurpose'
   }
   properties: {
     version: version
@@ -46,7 +91,7 @@ resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
       mode: 'Disabled'
     }
     network: {
-      publicNetworkAccess: 'Enabled'
+      publicNetworkAccess: 'Disabled'
     }
   }
 }
@@ -60,33 +105,49 @@ resource database 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-0
   }
 }
 
-// On by default on Flexible Server; pinned so nobody turns it off by accident.
-// https://learn.microsoft.com/azure/postgresql/flexible-server/security-tls-how-to-connect
-resource requireTls 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2024-08-01' = {
-  parent: server
-  name: 'require_secure_transport'
-  properties: {
-    value: 'on'
-    source: 'user-override'
+// The server applies one change at a time.
+@batchSize(1)
+resource parameters 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2024-08-01' = [
+  for parameter in serverParameters: {
+    parent: server
+    name: parameter.name
+    properties: {
+      value: parameter.value
+      source: 'user-override'
+    }
+    dependsOn: [
+      database
+    ]
   }
-  // The server accepts one change at a time.
-  dependsOn: [
-    database
-  ]
+]
+
+module endpoint 'private-endpoint.bicep' = {
+  name: '${name}-endpoint'
+  params: {
+    name: 'pe-${name}'
+    location: location
+    tags: tags
+    subnetId: endpointsSubnetId
+    serviceId: server.id
+    groupId: 'postgresqlServer'
+    privateDnsZoneId: privateDnsZoneId
+  }
 }
 
-resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+resource vault 'Microsoft.KeyVault/vaults@2024-11-01' existing = {
   name: keyVaultName
 }
 
-resource urlSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+resource urlSecret 'Microsoft.KeyVault/vaults/secrets@2024-11-01' = {
   parent: vault
   name: 'postgres-url'
   properties: {
-    value: 'postgres://${uriComponent(administratorLogin)}:${uriComponent(administratorLoginPassword)}@${server.properties.fullyQualifiedDomainName}:5432/${database.name}?sslmode=require'
+    value: 'postgres://${uriComponent(administratorLogin)}:${uriComponent(administratorLoginPassword)}@${server.properties.fullyQualifiedDomainName}:6432/${database.name}?sslmode=require'
   }
 }
 
 output name string = server.name
 output fullyQualifiedDomainName string = server.properties.fullyQualifiedDomainName
 output urlSecretUri string = urlSecret.properties.secretUri
+output maxConnections int = maxConnections
+output reservedConnections int = reservedConnections

@@ -1,130 +1,78 @@
-// RabbitMQ for the app. Azure has no managed RabbitMQ, so by default this runs the official image in
-// Azure Container Instances with its data directory on an Azure Files share. Container Instances rather
-// than Container Apps: external TCP ingress on Container Apps needs a custom VNet
-// (https://learn.microsoft.com/azure/container-apps/ingress-overview#tcp), ACI exposes a TCP port
-// directly. When existingUrl is set, nothing is deployed and that URL is stored as the secret instead.
-param name string
+// RABBITMQ_URL for the app: either an existing broker's URL (existingUrl, e.g. a managed RabbitMQ
+// service), or a broker deployed here on a VM in the VNet (rabbitmq-vm.bicep): amqps only, its data on
+// a managed disk, no public endpoint. docs/deploy.md argues the choice against RabbitMQ's production
+// checklist.
 param location string
 param tags object
 param keyVaultName string
-param storageAccountName string
+param namePrefix string
 
 @secure()
-@description('AMQP URL of an existing broker; when set, no container is deployed.')
+@description('AMQP(S) URL of an existing broker; when set, no broker is deployed.')
 param existingUrl string = ''
 
-param image string = 'rabbitmq:3-management'
+@description('Broker VM only: fully qualified host name its TLS certificate is issued for.')
+param hostName string = ''
+
+@description('Broker VM only: Key Vault secret URI (https://<vault>.vault.azure.net/secrets/<name>) of that certificate.')
+param certificateSecretUri string = ''
+
+@description('Broker VM only: resource id of the vault holding the certificate (its identity is granted read access).')
+param certificateVaultId string = ''
+
+@description('Broker VM only: SSH public key of its admin user.')
+param adminSshPublicKey string = ''
+
 param user string = 'shop'
 
 @secure()
 param password string
 
+param vnetName string
+param brokerSubnetId string
+param brokerSubnetPrefix string
+
 var deployBroker = empty(existingUrl)
-var dataShareName = 'rabbitmq-data'
 
-resource account 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
-  name: storageAccountName
-}
-
-resource fileService 'Microsoft.Storage/storageAccounts/fileServices@2023-05-01' existing = {
-  parent: account
-  name: 'default'
-}
-
-resource dataShare 'Microsoft.Storage/storageAccounts/fileServices/shares@2023-05-01' = if (deployBroker) {
-  parent: fileService
-  name: dataShareName
-}
-
-resource broker 'Microsoft.ContainerInstance/containerGroups@2023-05-01' = if (deployBroker) {
-  name: name
-  location: location
-  tags: tags
-  properties: {
-    osType: 'Linux'
-    sku: 'Standard'
-    restartPolicy: 'Always'
-    ipAddress: {
-      type: 'Public'
-      dnsNameLabel: name
-      // AMQP only; the management UI (15672) stays private to the container.
-      ports: [
-        {
-          port: 5672
-          protocol: 'TCP'
-        }
-      ]
-    }
-    containers: [
-      {
-        name: 'rabbitmq'
-        properties: {
-          image: image
-          ports: [
-            {
-              port: 5672
-              protocol: 'TCP'
-            }
-          ]
-          resources: {
-            requests: {
-              cpu: 1
-              memoryInGB: 2
-            }
-          }
-          environmentVariables: [
-            {
-              name: 'RABBITMQ_DEFAULT_USER'
-              value: user
-            }
-            {
-              name: 'RABBITMQ_DEFAULT_PASS'
-              secureValue: password
-            }
-            {
-              // The data directory is named after the node; a fixed name keeps it across restarts.
-              name: 'RABBITMQ_NODENAME'
-              value: 'rabbit@localhost'
-            }
-          ]
-          // Only the database directory lives on the share: the Erlang cookie must keep mode 0600,
-          // which an SMB mount can't provide.
-          volumeMounts: [
-            {
-              name: 'data'
-              mountPath: '/var/lib/rabbitmq/mnesia'
-            }
-          ]
-        }
-      }
-    ]
-    volumes: [
-      {
-        name: 'data'
-        azureFile: {
-          shareName: dataShareName
-          storageAccountName: account.name
-          storageAccountKey: account.listKeys().keys[0].value
-        }
-      }
-    ]
+module broker 'rabbitmq-vm.bicep' = if (deployBroker) {
+  name: 'rabbitmq-vm'
+  params: {
+    namePrefix: namePrefix
+    location: location
+    tags: tags
+    hostName: hostName
+    certificateSecretUri: certificateSecretUri
+    certificateVaultId: certificateVaultId
+    adminSshPublicKey: adminSshPublicKey
+    user: user
+    passwordSecretName: passwordSecret.name
+    keyVaultName: keyVaultName
+    vnetName: vnetName
+    subnetId: brokerSubnetId
+    subnetPrefix: brokerSubnetPrefix
   }
-  dependsOn: [
-    dataShare
-  ]
 }
 
-resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+resource vault 'Microsoft.KeyVault/vaults@2024-11-01' existing = {
   name: keyVaultName
 }
 
-resource urlSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+// The broker VM reads its user's password from here at first boot, so it is in no VM property.
+resource passwordSecret 'Microsoft.KeyVault/vaults/secrets@2024-11-01' = {
   parent: vault
-  name: 'rabbitmq-url'
+  name: 'rabbitmq-password'
   properties: {
-    value: deployBroker ? 'amqp://${uriComponent(user)}:${uriComponent(password)}@${broker.properties.ipAddress.fqdn}:5672' : existingUrl
+    value: password
   }
 }
 
-output host string = deployBroker ? broker.properties.ipAddress.fqdn : ''
+resource urlSecret 'Microsoft.KeyVault/vaults/secrets@2024-11-01' = {
+  parent: vault
+  name: 'rabbitmq-url'
+  properties: {
+    value: deployBroker ? 'amqps://${uriComponent(user)}:${uriComponent(password)}@${hostName}:5671' : existingUrl
+  }
+}
+
+output host string = deployBroker ? hostName : ''
 output urlSecretUri string = urlSecret.properties.secretUri

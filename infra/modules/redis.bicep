@@ -1,48 +1,78 @@
-// Azure Cache for Redis: TLS only (port 6380), non-TLS port disabled. The app gets
-// REDIS_URL = rediss://:<access key>@<host>:6380 through Key Vault.
+// Azure Managed Redis (Microsoft.Cache/redisEnterprise), reachable only through its private endpoint,
+// TLS only. It holds the carts: eviction is off (NoEviction), so a full cache refuses writes instead of
+// dropping a cart, and AOF persistence keeps the carts across a restart or patching. Idempotency records
+// live in Postgres, not here (docs/deploy.md).
+// https://learn.microsoft.com/azure/redis/overview
 param name string
 param location string
 param tags object
 param keyVaultName string
+param endpointsSubnetId string
+param privateDnsZoneId string
 
+@description('Azure Managed Redis SKU; Balanced_B0 is the smallest (0.5 GB).')
 @allowed([
-  'Basic'
-  'Standard'
+  'Balanced_B0'
+  'Balanced_B1'
+  'Balanced_B3'
+  'Balanced_B5'
 ])
-param skuName string = 'Basic'
+param skuName string = 'Balanced_B0'
 
-@minValue(0)
-@maxValue(6)
-param capacity int = 0
-
-resource cache 'Microsoft.Cache/redis@2024-03-01' = {
+resource cluster 'Microsoft.Cache/redisEnterprise@2025-07-01' = {
   name: name
   location: location
   tags: tags
+  sku: {
+    name: skuName
+  }
   properties: {
-    sku: {
-      name: skuName
-      family: 'C'
-      capacity: capacity
-    }
-    enableNonSslPort: false
     minimumTlsVersion: '1.2'
-    publicNetworkAccess: 'Enabled'
-    redisVersion: '6'
+    publicNetworkAccess: 'Disabled'
   }
 }
 
-resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+resource database 'Microsoft.Cache/redisEnterprise/databases@2025-07-01' = {
+  parent: cluster
+  name: 'default'
+  properties: {
+    clientProtocol: 'Encrypted'
+    port: 10000
+    // One endpoint that proxies every key, so a client that is not cluster-aware (ioredis' Redis) works.
+    clusteringPolicy: 'EnterpriseCluster'
+    evictionPolicy: 'NoEviction'
+    accessKeysAuthentication: 'Enabled'
+    persistence: {
+      aofEnabled: true
+      aofFrequency: '1s'
+    }
+  }
+}
+
+module endpoint 'private-endpoint.bicep' = {
+  name: '${name}-endpoint'
+  params: {
+    name: 'pe-${name}'
+    location: location
+    tags: tags
+    subnetId: endpointsSubnetId
+    serviceId: cluster.id
+    groupId: 'redisEnterprise'
+    privateDnsZoneId: privateDnsZoneId
+  }
+}
+
+resource vault 'Microsoft.KeyVault/vaults@2024-11-01' existing = {
   name: keyVaultName
 }
 
-resource urlSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+resource urlSecret 'Microsoft.KeyVault/vaults/secrets@2024-11-01' = {
   parent: vault
   name: 'redis-url'
   properties: {
-    value: 'rediss://:${uriComponent(cache.listKeys().primaryKey)}@${cache.properties.hostName}:${cache.properties.sslPort}'
+    value: 'rediss://:${uriComponent(database.listKeys().primaryKey)}@${cluster.properties.hostName}:${database.properties.port}'
   }
 }
 
-output name string = cache.name
+output name string = cluster.name
 output urlSecretUri string = urlSecret.properties.secretUri

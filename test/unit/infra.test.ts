@@ -1,347 +1,410 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { secretSettingNames, settingNames } from '../../src/config.js';
 import {
-  callArguments,
-  modules,
-  objectEntries,
-  outputs,
-  params,
-  resolveObject,
-  resources,
-  variables,
+  type ArmResource,
+  type ArmTemplate,
+  compileInfra,
+  literal,
+  module,
+  moduleOutputReference,
+  passedParameter,
+  projectRoot,
+  resourcesOfType,
+  single,
+  templates,
 } from '../support/bicep.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const infra = join(root, 'infra');
-const read = (path: string): string => readFileSync(path, 'utf8');
+const read = (path: string): string => readFileSync(join(projectRoot, path), 'utf8');
 
-function bicepFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return bicepFiles(path);
-    return entry.name.endsWith('.bicep') ? [path] : [];
-  });
-}
-
-const templates = bicepFiles(infra);
-const mainBicep = read(join(infra, 'main.bicep'));
-const functionAppBicep = read(join(infra, 'modules', 'function-app.bicep'));
-
-/** Settings the Functions host itself reads; anything else the template sets must be an app setting of src/config.ts. */
-const hostSettingNames = new Set([
+/** Settings the Functions host reads; every other setting the app gets must be one of src/config.ts. */
+const hostSettingNames = [
   'FUNCTIONS_EXTENSION_VERSION',
   'FUNCTIONS_WORKER_RUNTIME',
+  'FUNCTIONS_WORKER_PROCESS_COUNT',
+  'AzureWebJobsStorage__accountName',
+  'AzureWebJobsStorage__credential',
+  'AzureWebJobsStorage__clientId',
   'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING',
   'WEBSITE_CONTENTSHARE',
   'WEBSITE_SKIP_CONTENTSHARE_VALIDATION',
   'SCM_DO_BUILD_DURING_DEPLOYMENT',
-  'ENABLE_ORYX_BUILD',
-]);
-const isHostSetting = (name: string): boolean => hostSettingNames.has(name) || name.startsWith('AzureWebJobsStorage__');
-
+];
 /** Host settings whose values are secrets and so must come from Key Vault too. */
 const hostSecretNames = ['WEBSITE_CONTENTAZUREFILECONNECTIONSTRING'];
 
-function functionAppSettings(): Map<string, string> {
-  const config = resources(functionAppBicep).filter(
-    (r) => r.type === 'Microsoft.Web/sites/config' && objectEntries(r.body).get('name') === "'appsettings'",
-  );
-  expect(config).toHaveLength(1);
-  const properties = objectEntries(config[0]!.body).get('properties');
-  expect(properties).toBeDefined();
-  return resolveObject(properties!, variables(functionAppBicep));
+const keyVaultReference = /^\[format\('@Microsoft\.KeyVault\(SecretUri=\{0\}\)', parameters\('(\w+)'\)\)\]$/;
+const keyVaultSecretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6';
+
+let main: ArmTemplate;
+let api: { call: ArmResource; template: ArmTemplate };
+let site: ArmResource;
+
+beforeAll(() => {
+  main = compileInfra();
+  api = module(main, 'api');
+  site = single(api.template, 'Microsoft.Web/sites');
+}, 240_000);
+
+const variable = (template: ArmTemplate, name: string): Record<string, string> => template.variables?.[name] as Record<string, string>;
+const appSettings = (): Record<string, string> => ({
+  ...variable(api.template, 'hostSettings'),
+  ...variable(api.template, 'applicationSettings'),
+});
+
+/** Which Key Vault secret a main-level expression names: it must read `secretUri` of a vaults/secrets resource of a module. */
+function secretBehind(expression: unknown): string {
+  const source = moduleOutputReference(expression);
+  expect(source, `${String(expression)} reads no module output`).toBeDefined();
+  const output = module(main, source!.module).template.outputs?.[source!.output]?.value;
+  const secret = /^\[reference\(resourceId\('Microsoft\.KeyVault\/vaults\/secrets', parameters\('keyVaultName'\), '([\w-]+)'\), '[^']+'\)\.secretUri\]$/.exec(String(output));
+  expect(secret, `${source!.module}.${source!.output} is no Key Vault secret URI: ${String(output)}`).not.toBeNull();
+  return secret![1]!;
 }
 
-const keyVaultReference = /^'@Microsoft\.KeyVault\(SecretUri=\$\{\w+\}\)'$/;
+function secretValue(moduleName: string, secretName: string): string {
+  const secrets = resourcesOfType(module(main, moduleName).template, 'Microsoft.KeyVault/vaults/secrets');
+  const secret = secrets.find((s) => String(s.name).endsWith(`'${secretName}')]`));
+  expect(secret, `${moduleName} writes no secret ${secretName}`).toBeDefined();
+  return String(secret!.properties.value);
+}
 
-/** Patterns that reveal a secret written into a template as a literal. */
-const secretLiterals: { name: string; pattern: RegExp }[] = [
-  { name: 'storage account key', pattern: /AccountKey=(?!\$\{)/ },
-  { name: 'shared access signature', pattern: /[?&]sig=[A-Za-z0-9%]/ },
-  {
-    name: 'password, key or connection string property with a literal value',
-    pattern:
-      /\b\w*(?:password|passwd|pwd|secret|secureValue|accessKey|apiKey|accountKey|primaryKey|connectionString)\s*:\s*'(?![^']*\$\{)[^']+'/i,
-  },
-  { name: 'credentials in a URL', pattern: /\b(?:amqps?|postgres(?:ql)?|rediss?|mongodb|https?):\/\/[^\s'$/@:]+:[^\s'$@/]+@/ },
-  { name: 'instrumentation key', pattern: /InstrumentationKey=[0-9a-f]{8}-/i },
-];
+describe('infra: the real Bicep CLI', () => {
+  it('when infra:build runs, then Bicep 0.49.2 compiles and lints every template with no error or warning', () => {
+    // compileInfra throws with the CLI's diagnostics on any error or warning.
+    expect(main.metadata?._generator?.name).toBe('bicep');
+    expect(main.metadata?._generator?.version).toMatch(/^0\.49\.2\./);
+    expect(resourcesOfType(main, 'Microsoft.Resources/deployments').length).toBeGreaterThan(5);
+  });
+
+  it('when the Graph-extension templates are kept apart, then nothing in the compiled deployment needs Microsoft Graph', () => {
+    expect(existsSync(join(projectRoot, 'infra', 'entra', 'app.bicep'))).toBe(true);
+    const config = JSON.parse(read('infra/entra/bicepconfig.json')) as { extensions: Record<string, string> };
+    expect(config.extensions.microsoftGraphV1).toMatch(/^br:mcr\.microsoft\.com\/bicep\/extensions\/microsoftgraph\/v1\.0:/);
+    expect(JSON.stringify(main)).not.toContain('Microsoft.Graph/');
+    expect(read('infra/bicepconfig.json')).not.toContain('microsoftgraph');
+  });
+});
 
 describe('infra: function app settings', () => {
-  it('when the template sets the app settings, then every setting of src/config.ts is among them', () => {
-    const names = [...functionAppSettings().keys()];
-    for (const name of settingNames) expect(names, `${name} is not set in function-app.bicep`).toContain(name);
+  it('when the app settings are compiled, then the application settings are exactly those src/config.ts reads', () => {
+    expect(Object.keys(variable(api.template, 'applicationSettings')).sort()).toEqual([...settingNames].sort());
+    expect(Object.keys(variable(api.template, 'hostSettings')).sort()).toEqual([...hostSettingNames].sort());
+    // The site gets both sets, and nothing else.
+    expect(site.properties.siteConfig.appSettings).toBe(
+      "[map(items(union(variables('hostSettings'), variables('applicationSettings'))), lambda('setting', createObject('name', lambdaVariables('setting').key, 'value', lambdaVariables('setting').value)))]",
+    );
   });
 
-  it('when the template sets a setting, then it is either an app setting of src/config.ts or a known host setting', () => {
-    const known = new Set<string>(settingNames);
-    const unknown = [...functionAppSettings().keys()].filter((name) => !known.has(name) && !isHostSetting(name));
-    expect(unknown).toEqual([]);
-  });
-
-  it('when a setting is a secret, then its value is a Key Vault reference', () => {
-    const settings = functionAppSettings();
-    for (const name of [...secretSettingNames, ...hostSecretNames]) {
-      expect(settings.get(name), `${name} must be @Microsoft.KeyVault(SecretUri=...)`).toMatch(keyVaultReference);
+  it('when a setting is a secret, then it is a Key Vault reference to the secret its owning module writes', () => {
+    const settings = appSettings();
+    const expected: Record<string, string> = {
+      POSTGRES_URL: 'postgres-url',
+      REDIS_URL: 'redis-url',
+      RABBITMQ_URL: 'rabbitmq-url',
+      APPLICATIONINSIGHTS_CONNECTION_STRING: 'applicationinsights-connection-string',
+      WEBSITE_CONTENTAZUREFILECONNECTIONSTRING: 'storage-content-share-connection-string',
+    };
+    expect(Object.keys(expected).sort()).toEqual([...secretSettingNames, ...hostSecretNames].sort());
+    for (const [name, secret] of Object.entries(expected)) {
+      const parameter = keyVaultReference.exec(settings[name] ?? '');
+      expect(parameter, `${name} must be @Microsoft.KeyVault(SecretUri=...): ${settings[name]}`).not.toBeNull();
+      expect(secretBehind(passedParameter(api.call, parameter![1]!)), name).toBe(secret);
     }
   });
 
-  it('when a setting is not a secret, then it is no Key Vault reference (the secret list and the template agree)', () => {
+  it('when a setting is not a secret, then it is no Key Vault reference', () => {
     const secrets = new Set<string>([...secretSettingNames, ...hostSecretNames]);
-    const references = [...functionAppSettings()].filter(([, value]) => value.includes('@Microsoft.KeyVault')).map(([name]) => name);
+    const references = Object.entries(appSettings()).filter(([, value]) => value.includes('@Microsoft.KeyVault')).map(([name]) => name);
     expect(references.filter((name) => !secrets.has(name))).toEqual([]);
   });
 
-  it('when host storage is configured, then it is identity-based (account name, no connection string)', () => {
-    const settings = functionAppSettings();
-    expect(settings.has('AzureWebJobsStorage')).toBe(false);
-    expect(settings.get('AzureWebJobsStorage__accountName')).toBeDefined();
-    expect(settings.get('FUNCTIONS_EXTENSION_VERSION')).toBe("'~4'");
-    expect(settings.get('FUNCTIONS_WORKER_RUNTIME')).toBe("'node'");
+  it('when host storage is configured, then it goes through the user-assigned identity, with no connection string', () => {
+    const settings = appSettings();
+    expect(settings.AzureWebJobsStorage).toBeUndefined();
+    expect(settings.AzureWebJobsStorage__credential).toBe('managedidentity');
+    expect(settings.AzureWebJobsStorage__clientId).toBe("[parameters('identityClientId')]");
+    expect(passedParameter(api.call, 'identityClientId')).toMatch(/'identity'\), '[^']+'\)\.outputs\.clientId\.value\]$/);
   });
 
-  it('when the function app is declared, then it runs Linux with a system-assigned identity and the azd service tag', () => {
-    const [site] = resources(functionAppBicep).filter((r) => r.type === 'Microsoft.Web/sites' && !r.existing);
-    expect(site).toBeDefined();
-    const body = objectEntries(site!.body);
-    expect(body.get('kind')).toBe("'functionapp,linux'");
-    expect(objectEntries(body.get('identity')!).get('type')).toBe("'SystemAssigned'");
-    expect(body.get('tags')).toMatch(/'azd-service-name':\s*'api'/);
-    expect(site!.body).toMatch(/linuxFxVersion:\s*'Node\|\$\{nodeVersion\}'/);
-  });
+  it('when the app first starts, then its identity was granted Key Vault and storage roles beforehand and resolves the references', () => {
+    expect(site.identity.type).toBe('UserAssigned');
+    expect(Object.keys(site.identity.userAssignedIdentities)).toEqual(["[format('{0}', parameters('identityId'))]"]);
+    expect(site.properties.keyVaultReferenceIdentity).toBe("[parameters('identityId')]");
 
-  it('when the plan SKU is chosen, then only plans that run the RabbitMQ trigger are allowed (no Consumption or Flex)', () => {
-    const allowedSkus = (template: string, name: string): string[] => {
-      const decorator = params(template).find((p) => p.name === name)?.decorators.find((d) => d.startsWith('@allowed('));
-      expect(decorator, `${name} has no @allowed list`).toBeDefined();
-      return [...decorator!.matchAll(/'([^']+)'/g)].map((m) => m[1]!);
+    /** The role definition ids the module assigns to the app identity, its variables resolved. */
+    const rolesGranted = (moduleName: string): string => {
+      const { call, template } = module(main, moduleName);
+      expect(passedParameter(call, 'appPrincipalId')).toMatch(/'identity'\), '[^']+'\)\.outputs\.principalId\.value\]$/);
+      const assignments = resourcesOfType(template, 'Microsoft.Authorization/roleAssignments');
+      expect(assignments.every((a) => a.properties.principalId === "[parameters('appPrincipalId')]")).toBe(true);
+      return JSON.stringify([assignments.map((a) => a.properties.roleDefinitionId), template.variables]);
     };
-    for (const skus of [allowedSkus(functionAppBicep, 'planSku'), allowedSkus(mainBicep, 'appServicePlanSku')]) {
-      expect(skus.length).toBeGreaterThan(0);
-      expect(skus.filter((sku) => !/^(EP[123]|B[123]|S[123]|P\d+v3)$/.test(sku))).toEqual([]);
-    }
-    expect(params(mainBicep).find((p) => p.name === 'appServicePlanSku')?.defaultValue).toBe("'EP1'");
+    expect(rolesGranted('keyvault')).toContain(keyVaultSecretsUserRoleId);
+    expect(rolesGranted('storage')).toContain('b7e6dc6d-f1e8-4753-8033-0f276bb0955b'); // Storage Blob Data Owner
+
+    // The app waits for storage, which waits for the vault: both role assignments precede the app.
+    const dependencies = (call: ArmResource) => (call.dependsOn ?? []).map((d) => /'Microsoft\.Resources\/deployments', '([^']+)'\)\]$/.exec(d)?.[1]);
+    expect(dependencies(api.call)).toEqual(expect.arrayContaining(['identity', 'storage']));
+    expect(dependencies(module(main, 'storage').call)).toEqual(expect.arrayContaining(['identity', 'keyvault']));
+  });
+
+  it('when the function app is declared, then it runs Node 22 on Linux, scales on queue depth and probes /api/health', () => {
+    expect(site.kind).toBe('functionapp,linux');
+    expect(site.properties.siteConfig.linuxFxVersion).toBe("[format('Node|{0}', parameters('nodeVersion'))]");
+    expect(main.parameters?.nodeVersion).toMatchObject({ defaultValue: '22', allowedValues: ['22'] });
+    expect(site.properties.siteConfig.functionsRuntimeScaleMonitoringEnabled).toBe(true);
+    expect(site.properties.siteConfig.healthCheckPath).toBe('/api/health');
+    expect(site.tags).toMatch(/'azd-service-name', 'api'/);
+
+    const plan = single(api.template, 'Microsoft.Web/serverfarms');
+    expect(plan.sku.tier).toBe('ElasticPremium');
+    expect(plan.properties.maximumElasticWorkerCount).toBe("[parameters('maximumElasticWorkerCount')]");
+    expect(passedParameter(api.call, 'maximumElasticWorkerCount')).toBe("[parameters('maximumElasticWorkerCount')]");
+    expect(main.parameters?.maximumElasticWorkerCount?.maxValue).toBeGreaterThan(1);
+    expect(main.parameters?.appServicePlanSku?.allowedValues).toEqual(['EP1', 'EP2', 'EP3']);
+  });
+
+  it('when package.json declares its engines, then Node 22 is among them', () => {
+    const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node;
+    expect(engines).toMatch(/(^|\D)22(\D|$)/);
   });
 });
 
-describe('infra: main.parameters.json', () => {
-  const file = JSON.parse(read(join(infra, 'main.parameters.json'))) as {
-    parameters: Record<string, { value: unknown }>;
-  };
-  const declared = params(mainBicep);
+describe('infra: Postgres connection budget', () => {
+  it('when every instance runs at its largest pool, then PgBouncer and the server stay under their limits', () => {
+    const postgres = module(main, 'postgres');
+    const serverParameters = new Map(
+      (postgres.template.variables?.serverParameters as { name: string; value: string }[]).map((p) => [p.name, p.value]),
+    );
+    expect(serverParameters.get('pgbouncer.enabled')).toBe('true');
+    expect(serverParameters.get('max_connections')).toBe("[string(variables('maxConnections'))]");
+    expect(serverParameters.get('pgbouncer.default_pool_size')).toBe("[string(parameters('pgbouncerPoolSize'))]");
+
+    const poolMax = main.parameters!.pgPoolMax!.maxValue!;
+    const instancesMax = main.parameters!.maximumElasticWorkerCount!.maxValue!;
+    const processes = literal(main, passedParameter(api.call, 'workerProcessCount')) as number;
+    const pgbouncerPool = literal(main, passedParameter(postgres.call, 'pgbouncerPoolSize')) as number;
+    const maxConnections = postgres.template.variables?.maxConnections as number;
+    const reserved = postgres.template.variables?.reservedConnections as number;
+    for (const value of [poolMax, instancesMax, processes, pgbouncerPool, maxConnections, reserved]) expect(value).toBeTypeOf('number');
+
+    expect(poolMax * processes * instancesMax).toBeLessThanOrEqual(pgbouncerPool);
+    expect(pgbouncerPool + reserved).toBeLessThanOrEqual(maxConnections);
+    // The app's pool size is the same parameter, bounded by the same maximum.
+    expect(appSettings().PG_POOL_MAX).toBe("[string(parameters('pgPoolMax'))]");
+    expect(passedParameter(api.call, 'pgPoolMax')).toBe("[parameters('pgPoolMax')]");
+    expect(appSettings().FUNCTIONS_WORKER_PROCESS_COUNT).toBe("[string(parameters('workerProcessCount'))]");
+  });
+
+  it('when the app connects to Postgres, then it goes through PgBouncer on 6432 with TLS required', () => {
+    expect(secretValue('postgres', 'postgres-url')).toMatch(/:6432\/\{\d\}\?sslmode=require'/);
+    const serverParameters = module(main, 'postgres').template.variables?.serverParameters as { name: string; value: string }[];
+    expect(serverParameters).toContainEqual({ name: 'require_secure_transport', value: 'on' });
+  });
+});
+
+
+describe('infra: private network', () => {
+  const privateServices: { module: string; type: string; groupIds: string[] }[] = [
+    { module: 'postgres', type: 'Microsoft.DBforPostgreSQL/flexibleServers', groupIds: ['postgresqlServer'] },
+    { module: 'redis', type: 'Microsoft.Cache/redisEnterprise', groupIds: ['redisEnterprise'] },
+    { module: 'keyvault', type: 'Microsoft.KeyVault/vaults', groupIds: ['vault'] },
+    { module: 'storage', type: 'Microsoft.Storage/storageAccounts', groupIds: ['blob', 'queue', 'table', 'file'] },
+  ];
+
+  it('when a data service is declared, then its public network access is off and private endpoints serve it', () => {
+    for (const service of privateServices) {
+      const { template } = module(main, service.module);
+      const resource = single(template, service.type);
+      const publicAccess = resource.properties.publicNetworkAccess ?? resource.properties.network?.publicNetworkAccess;
+      expect(publicAccess, service.module).toBe('Disabled');
+      const endpoints = resourcesOfType(template, 'Microsoft.Resources/deployments').filter((d) =>
+        resourcesOfType(d.properties.template as ArmTemplate, 'Microsoft.Network/privateEndpoints').length === 1,
+      );
+      expect(endpoints.length, service.module).toBeGreaterThan(0);
+      const groupIds = endpoints.map((e) => literal(template, passedParameter(e, 'groupId')));
+      const looped = endpoints.some((e) => e.copy);
+      expect(looped ? template.variables?.endpointServices : groupIds, service.module).toEqual(service.groupIds);
+    }
+  });
+
+  it('when the app calls out, then all its traffic, the content share included, goes through the VNet', () => {
+    expect(site.properties.virtualNetworkSubnetId).toBe("[parameters('appSubnetId')]");
+    expect(site.properties.outboundVnetRouting).toEqual({ allTraffic: true, contentShareTraffic: true });
+    expect(passedParameter(api.call, 'appSubnetId')).toMatch(/'network'\), '[^']+'\)\.outputs\.appSubnetId\.value\]$/);
+  });
+
+  it('when any template is compiled, then it has no firewall allow-list and no public IP but the NAT gateway\'s', () => {
+    const all = templates(main).flatMap(({ template }) => template.resources);
+    expect(all.filter((r) => r.type.endsWith('/firewallRules'))).toEqual([]);
+    const publicIps = all.filter((r) => r.type === 'Microsoft.Network/publicIPAddresses');
+    expect(publicIps).toHaveLength(1);
+    expect(publicIps[0]!.name).toMatch(/pip-nat-/);
+  });
+});
+
+describe('infra: Redis', () => {
+  it('when the cache is declared, then it is Azure Managed Redis, TLS only, persistent, and never evicts a cart', () => {
+    const { template } = module(main, 'redis');
+    single(template, 'Microsoft.Cache/redisEnterprise');
+    const database = single(template, 'Microsoft.Cache/redisEnterprise/databases');
+    expect(database.properties).toMatchObject({
+      clientProtocol: 'Encrypted',
+      evictionPolicy: 'NoEviction',
+      clusteringPolicy: 'EnterpriseCluster',
+      persistence: { aofEnabled: true },
+    });
+    expect(secretValue('redis', 'redis-url')).toMatch(/^\[format\('rediss:\/\//);
+  });
+});
+
+describe('infra: RabbitMQ broker', () => {
+  const rabbitMq = () => module(main, 'rabbitmq');
+  const brokerVm = () => module(rabbitMq().template, 'rabbitmq-vm');
+  const cloudInit = (): string =>
+    Object.values(brokerVm().template.variables ?? {}).find((v): v is string => typeof v === 'string' && v.startsWith('#cloud-config'))!;
+
+  it('when no existing broker is given, then a VM is deployed; with RABBITMQ_EXISTING_URL, none and the URL is stored as is', () => {
+    expect(brokerVm().call.condition).toBe("[variables('deployBroker')]");
+    expect(rabbitMq().template.variables?.deployBroker).toBe("[empty(parameters('existingUrl'))]");
+    expect(secretValue('rabbitmq', 'rabbitmq-url')).toMatch(
+      /^\[if\(variables\('deployBroker'\), format\('amqps:\/\/\{0\}:\{1\}@\{2\}:5671', .*\), parameters\('existingUrl'\)\)\]$/,
+    );
+    expect(passedParameter(rabbitMq().call, 'existingUrl')).toBe("[parameters('rabbitMqExistingUrl')]");
+  });
+
+  it('when the broker VM is declared, then its data lives on a managed disk that outlives the VM, and it has no public address', () => {
+    const vm = single(brokerVm().template, 'Microsoft.Compute/virtualMachines');
+    const [dataDisk, ...others] = vm.properties.storageProfile.dataDisks as Record<string, unknown>[];
+    expect(others).toEqual([]);
+    expect(dataDisk).toMatchObject({ lun: 0, createOption: 'Empty', deleteOption: 'Detach', managedDisk: { storageAccountType: 'Premium_LRS' } });
+    const nic = single(brokerVm().template, 'Microsoft.Network/networkInterfaces');
+    expect(JSON.stringify(nic.properties)).not.toContain('publicIPAddress');
+    expect(cloudInit()).toMatch(/mounts:\n\s+- \[LABEL=rabbitmq, \/var\/lib\/rabbitmq,/);
+  });
+
+  it('when RabbitMQ is configured, then it listens for AMQPS on 5671 only and only the app subnet may connect', () => {
+    expect(cloudInit()).toMatch(/^\s+listeners\.tcp = none$/m);
+    expect(cloudInit()).toMatch(/^\s+listeners\.ssl\.default = 5671$/m);
+    const nsg = single(module(main, 'network').template, 'Microsoft.Network/networkSecurityGroups');
+    const allows = (nsg.properties.securityRules as { properties: Record<string, unknown> }[])
+      .map((r) => r.properties)
+      .filter((r) => r.direction === 'Inbound' && r.access === 'Allow');
+    expect(allows).toHaveLength(1);
+    expect(allows[0]).toMatchObject({ destinationPortRange: '5671', protocol: 'Tcp', sourceAddressPrefix: "[cidrSubnet(parameters('addressPrefix'), 24, 0)]" });
+    // The app subnet is that same first /24.
+    const vnet = single(module(main, 'network').template, 'Microsoft.Network/virtualNetworks');
+    expect(vnet.properties.subnets[0]).toMatchObject({ name: 'app', properties: { addressPrefix: "[cidrSubnet(parameters('addressPrefix'), 24, 0)]" } });
+  });
+
+  it('when the broker is deployed, then what it needs is required: certificate, host name and admin key fail when empty', () => {
+    const parameters = brokerVm().template.parameters!;
+    for (const name of ['hostName', 'certificateSecretUri', 'certificateVaultId', 'adminSshPublicKey']) {
+      expect(parameters[name]?.minLength, name).toBeGreaterThan(0);
+      expect(parameters[name]?.defaultValue, name).toBeUndefined();
+    }
+  });
+});
+
+describe('infra: parameters and outputs', () => {
+  const file = JSON.parse(read('infra/main.parameters.json')) as { parameters: Record<string, { value: unknown }> };
+
+  it('when a required parameter is empty, then the deployment fails validation', () => {
+    const parameters = main.parameters!;
+    expect(parameters.entraClientId).toMatchObject({ minLength: 36, maxLength: 36 });
+    expect(parameters.postgresAdminPassword?.minLength).toBeGreaterThanOrEqual(16);
+    expect(parameters.rabbitMqPassword?.minLength).toBeGreaterThanOrEqual(16);
+    const required = Object.entries(parameters).filter(([, p]) => p.defaultValue === undefined);
+    for (const [name, p] of required) {
+      expect(p.type === 'int' || (p.minLength ?? 0) > 0 || p.allowedValues !== undefined, `${name} accepts an empty value`).toBe(true);
+    }
+  });
 
   it('when main.bicep declares a parameter without a default, then the parameters file sets it', () => {
-    const required = declared.filter((p) => p.defaultValue === undefined).map((p) => p.name);
-    expect(required.length).toBeGreaterThan(0);
+    const required = Object.entries(main.parameters!).filter(([, p]) => p.defaultValue === undefined).map(([name]) => name);
     expect(required.filter((name) => !(name in file.parameters))).toEqual([]);
   });
 
-  it('when the parameters file names a parameter, then main.bicep declares it', () => {
-    const names = new Set(declared.map((p) => p.name));
-    expect(Object.keys(file.parameters).filter((name) => !names.has(name))).toEqual([]);
-  });
-
-  it('when a parameter is secure, then the file maps it to an azd environment variable, never a literal', () => {
-    for (const p of declared.filter((d) => d.secure && d.name in file.parameters)) {
-      expect(file.parameters[p.name]!.value, p.name).toMatch(/^\$\{[A-Z][A-Z0-9_]*\}$/);
+  it('when the parameters file names a parameter, then main.bicep declares it, secure ones from azd variables only', () => {
+    expect(Object.keys(file.parameters).filter((name) => !(name in main.parameters!))).toEqual([]);
+    for (const [name] of Object.entries(main.parameters!).filter(([, p]) => p.type === 'securestring')) {
+      if (name in file.parameters) expect(file.parameters[name]!.value, name).toMatch(/^\$\{[A-Z][A-Z0-9_]*\}$/);
     }
   });
 
-  it('when azd substitutes the environment, then environmentName and location come from AZURE_ENV_NAME and AZURE_LOCATION', () => {
-    expect(file.parameters.environmentName?.value).toBe('${AZURE_ENV_NAME}');
-    expect(file.parameters.location?.value).toBe('${AZURE_LOCATION}');
-  });
-});
-
-describe('infra: modules', () => {
-  const calls = templates.flatMap((template) =>
-    modules(read(template)).map((m) => ({ template, ...m, target: join(dirname(template), m.path) })),
-  );
-
-  it('when a template calls a module, then the module file exists', () => {
-    expect(calls.length).toBeGreaterThan(0);
-    const missing = calls.filter((c) => !existsSync(c.target)).map((c) => `${relative(root, c.template)}: ${c.path}`);
-    expect(missing).toEqual([]);
-  });
-
-  it('when a module is given a parameter, then the module declares it', () => {
-    for (const call of calls) {
-      const declared = new Set(params(read(call.target)).map((p) => p.name));
-      const passed = [...objectEntries(objectEntries(call.body).get('params') ?? '{}').keys()];
-      const unknown = passed.filter((name) => !declared.has(name));
-      expect(unknown, `${call.symbol} -> ${call.path}`).toEqual([]);
-    }
-  });
-
-  it('when a module parameter has no default, then every call passes it', () => {
-    for (const call of calls) {
-      const passed = new Set(objectEntries(objectEntries(call.body).get('params') ?? '{}').keys());
-      const missing = params(read(call.target))
-        .filter((p) => p.defaultValue === undefined && !passed.has(p.name))
-        .map((p) => p.name);
-      expect(missing, `${call.symbol} -> ${call.path}`).toEqual([]);
-    }
-  });
-});
-
-describe('infra: secrets and network', () => {
-  it('when the secret-literal patterns see secrets, then they flag them (the detector is not vacuous)', () => {
-    const samples = [
-      "value: 'DefaultEndpointsProtocol=https;AccountName=x;AccountKey=abc=='",
-      "administratorLoginPassword: 'P@ssw0rd!'",
-      "secureValue: 'guest'",
-      "value: 'amqp://guest:guest@broker:5672'",
-      "url: 'https://x.blob.core.windows.net/c?sv=1&sig=AbC%2F'",
-    ];
-    for (const sample of samples) {
-      expect(secretLiterals.some(({ pattern }) => pattern.test(sample)), sample).toBe(true);
-    }
-    const clean = [
-      "value: 'DefaultEndpointsProtocol=https;AccountName=${account.name};AccountKey=${account.listKeys().keys[0].value}'",
-      'administratorLoginPassword: administratorLoginPassword',
-      "value: 'amqp://${uriComponent(user)}:${uriComponent(password)}@${host}:5672'",
-      "POSTGRES_URL: '@Microsoft.KeyVault(SecretUri=${postgresUrlSecretUri})'",
-    ];
-    for (const sample of clean) {
-      expect(secretLiterals.filter(({ pattern }) => pattern.test(sample)).map((s) => s.name), sample).toEqual([]);
-    }
-  });
-
-  it('when any template is read, then it holds no secret literal', () => {
-    const findings = templates.flatMap((template) =>
-      read(template)
-        .split('\n')
-        .flatMap((line, i) =>
-          secretLiterals
-            .filter(({ pattern }) => pattern.test(line))
-            .map(({ name }) => `${relative(root, template)}:${i + 1} ${name}`),
-        ),
-    );
-    expect(findings).toEqual([]);
-  });
-
-  it('when a parameter is secure, then it has no default other than the empty string', () => {
-    for (const template of templates) {
-      for (const p of params(read(template)).filter((d) => d.secure && d.defaultValue !== undefined)) {
-        expect(p.defaultValue, `${relative(root, template)}: ${p.name}`).toBe("''");
+  it('when any template has outputs, then none carries a secret', () => {
+    for (const { path, template } of templates(main)) {
+      const secureParameters = Object.entries(template.parameters ?? {})
+        .filter(([, p]) => p.type === 'securestring' || p.type === 'secureObject')
+        .map(([name]) => `parameters('${name}')`);
+      for (const [name, output] of Object.entries(template.outputs ?? {})) {
+        const where = `${path.join('/') || 'main'}: ${name}`;
+        expect(output.type, where).not.toMatch(/^secure/i);
+        expect(String(output.value), where).not.toMatch(/\blist\w*\(/);
+        for (const secure of secureParameters) expect(String(output.value), where).not.toContain(secure);
       }
     }
   });
 
-  it('when a parameter is a password or URL that may carry credentials, then it is secure', () => {
-    for (const template of templates) {
-      const risky = params(read(template)).filter((p) => /password|url$|connectionString|key$/i.test(p.name) && !/SecretUri$/.test(p.name));
-      for (const p of risky) expect(p.secure, `${relative(root, template)}: ${p.name} must be @secure()`).toBe(true);
-    }
-  });
-
-  it('when Postgres firewall rules are declared, then none spans the whole internet', () => {
-    const rules = templates.flatMap((template) =>
-      resources(read(template))
-        .filter((r) => r.type === 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules')
-        .map((r) => ({ template, props: objectEntries(objectEntries(r.body).get('properties')!) })),
+  it('when a top-level resource is declared, then it carries the azd-env-name tags', () => {
+    const untagged = templates(main).flatMap(({ path, template }) =>
+      template.resources
+        .filter((r) => !r.existing && r.type.split('/').length === 2)
+        .filter((r) => !['Microsoft.Resources/deployments', 'Microsoft.Authorization/roleAssignments'].includes(r.type))
+        .filter((r) => r.tags === undefined)
+        .map((r) => `${path.join('/')}: ${r.type}`),
     );
-    expect(rules.length).toBeGreaterThan(0);
-    for (const { template, props } of rules) {
-      const start = props.get('startIpAddress');
-      const end = props.get('endIpAddress');
-      expect(start, relative(root, template)).toBeDefined();
-      const wholeInternet = start === "'0.0.0.0'" && end === "'255.255.255.255'";
-      // A literal range is only allowed as the documented "Azure services" rule, 0.0.0.0 to 0.0.0.0.
-      const literalRange = /^'/.test(start!) && /^'/.test(end!) && !(start === "'0.0.0.0'" && end === "'0.0.0.0'");
-      expect(wholeInternet || literalRange, `${relative(root, template)}: ${start} - ${end}`).toBe(false);
+    expect(untagged).toEqual([]);
+    expect(main.variables?.tags).toEqual({ 'azd-env-name': "[parameters('environmentName')]" });
+  });
+
+  it('when main.bicep is deployed, then it outputs what azd and the docs use', () => {
+    for (const name of ['API_BASE_URL', 'WEB_BASE_URL', 'AZURE_FUNCTION_APP_NAME', 'AZURE_RESOURCE_GROUP', 'APPLICATIONINSIGHTS_NAME', 'AZURE_KEY_VAULT_NAME', 'OUTBOUND_IP_ADDRESS']) {
+      expect(main.outputs?.[name], name).toBeDefined();
     }
-  });
-
-  it('when Postgres is configured, then TLS is required on the server and in the app URL', () => {
-    const postgres = read(join(infra, 'modules', 'postgres.bicep'));
-    const tls = resources(postgres).find((r) => r.type === 'Microsoft.DBforPostgreSQL/flexibleServers/configurations');
-    expect(tls).toBeDefined();
-    const body = objectEntries(tls!.body);
-    expect(body.get('name')).toBe("'require_secure_transport'");
-    expect(objectEntries(body.get('properties')!).get('value')).toBe("'on'");
-    expect(postgres).toMatch(/'postgres:\/\/[^']*\/\$\{database\.name\}\?sslmode=require'/);
-    expect(postgres).toMatch(/param databaseName string = 'ecommerce'/);
-  });
-
-  it('when Redis is configured, then only TLS on 6380 is open and the URL uses rediss://', () => {
-    const redis = read(join(infra, 'modules', 'redis.bicep'));
-    expect(redis).toMatch(/enableNonSslPort:\s*false/);
-    expect(redis).toMatch(/'rediss:\/\/:\$\{[^']+\}@\$\{cache\.properties\.hostName\}:\$\{cache\.properties\.sslPort\}'/);
-  });
-
-  it('when Key Vault is declared, then it uses RBAC authorization', () => {
-    const vault = resources(read(join(infra, 'modules', 'keyvault.bicep'))).find((r) => r.type === 'Microsoft.KeyVault/vaults');
-    expect(objectEntries(objectEntries(vault!.body).get('properties')!).get('enableRbacAuthorization')).toBe('true');
-  });
-
-  it('when the function app identity is granted roles, then it can read Key Vault secrets and use host storage', () => {
-    expect(functionAppBicep).toContain('4633458b-17de-408a-b874-0445c86b69e6'); // Key Vault Secrets User
-    expect(functionAppBicep).toContain('b7e6dc6d-f1e8-4753-8033-0f276bb0955b'); // Storage Blob Data Owner
+    expect(main.outputs?.API_BASE_URL?.value).toMatch(/^\[format\('https:\/\/\{0\}\/api'/);
   });
 });
 
-describe('infra: azd conventions', () => {
-  it('when azure.yaml is parsed, then it declares the api service hosted as a function from the project root', () => {
-    const manifest = parseYaml(read(join(root, 'azure.yaml'))) as {
-      services: Record<string, { host: string; language: string; project: string }>;
+describe('infra: azd down --purge, then azd up', () => {
+  it('when the vault is named, then the name is derived from the environment and purge protection stays off so a purge frees it', () => {
+    const { call, template } = module(main, 'keyvault');
+    expect(passedParameter(call, 'name')).toBe("[format('{0}{1}', variables('abbrs').keyVaultVaults, variables('resourceToken'))]");
+    expect(main.variables?.resourceToken).toBe("[toLower(uniqueString(subscription().id, parameters('environmentName'), parameters('location')))]");
+    const vault = single(template, 'Microsoft.KeyVault/vaults');
+    expect(vault.properties.enablePurgeProtection ?? false).not.toBe(true);
+    expect(vault.properties.enableRbacAuthorization).toBe(true);
+    expect(vault.properties.softDeleteRetentionInDays).toBe(7);
+  });
+});
+
+describe('infra: storefront and azd services', () => {
+  const manifest = () =>
+    parseYaml(read('azure.yaml')) as {
+      services: Record<string, { project: string; host: string; language: string; dist?: string; remoteBuild?: boolean }>;
+      workflows?: { up?: { steps: unknown[] } };
     };
-    const api = manifest.services.api;
-    expect(api).toBeDefined();
-    expect(api!.host).toBe('function');
-    expect(['ts', 'js']).toContain(api!.language);
-    expect(api!.project).toBe('.');
+
+  it('when the storefront is declared, then it is a static web app for the azd service web, and the only origin the API admits', () => {
+    const storefront = module(main, 'storefront');
+    const staticSite = single(storefront.template, 'Microsoft.Web/staticSites');
+    expect(staticSite.tags).toMatch(/'azd-service-name', 'web'/);
+    expect(passedParameter(api.call, 'corsAllowedOrigins')).toEqual([
+      expect.stringMatching(/'storefront'\), '[^']+'\)\.outputs\.url\.value\]$/),
+    ]);
+    expect(site.properties.siteConfig.cors.allowedOrigins).toBe("[parameters('corsAllowedOrigins')]");
+    expect(manifest().services.web).toMatchObject({ project: '.', host: 'staticwebapp', dist: '.local/deploy/web' });
   });
 
-  it('when azure.yaml names hook scripts, then they exist', () => {
-    const manifest = parseYaml(read(join(root, 'azure.yaml'))) as {
-      hooks?: Record<string, Record<string, { run: string }>>;
-    };
-    const scripts = Object.values(manifest.hooks ?? {}).flatMap((hook) => Object.values(hook).map((h) => h.run));
-    for (const script of scripts) expect(existsSync(join(root, script)), script).toBe(true);
-  });
-
-  it('when main.bicep is read, then it targets the subscription and names things from the environment and a unique suffix', () => {
-    expect(mainBicep).toMatch(/^targetScope = 'subscription'$/m);
-    expect(mainBicep).toMatch(/uniqueString\(subscription\(\)\.id, environmentName, location\)/);
-    const rg = resources(mainBicep).find((r) => r.type === 'Microsoft.Resources/resourceGroups');
-    expect(rg).toBeDefined();
-  });
-
-  it('when a top-level resource is declared, then it carries the azd-env-name tags', () => {
-    const untagged = templates.flatMap((template) =>
-      resources(read(template))
-        .filter((r) => !r.existing && r.type.split('/').length === 2 && !r.type.startsWith('Microsoft.Authorization/'))
-        .filter((r) => !r.type.startsWith('Microsoft.Graph/'))
-        .filter((r) => !objectEntries(r.body).has('tags'))
-        .map((r) => `${relative(root, template)}: ${r.symbol}`),
-    );
-    expect(untagged).toEqual([]);
-    expect(mainBicep).toMatch(/'azd-env-name':\s*environmentName/);
-  });
-
-  it('when main.bicep is deployed, then it outputs the API base URL, App Insights, resource group and function app names', () => {
-    const out = outputs(mainBicep);
-    expect(out.get('API_BASE_URL')).toMatch(/^'https:\/\/\$\{[^}]+\}\/api'$/);
-    for (const name of ['APPLICATIONINSIGHTS_NAME', 'AZURE_RESOURCE_GROUP', 'AZURE_FUNCTION_APP_NAME']) {
-      expect(out.has(name), name).toBe(true);
-    }
-  });
-
-  it('when the optional Entra module is used, then it declares the Graph extension, both app roles and the scope', () => {
-    const entra = read(join(infra, 'modules', 'entra-app.bicep'));
-    expect(entra).toMatch(/^extension microsoftGraphV1$/m);
-    for (const value of ['Products.Write', 'Orders.Read.All', 'access_as_user']) expect(entra).toContain(`value: '${value}'`);
-    const config = JSON.parse(read(join(infra, 'bicepconfig.json'))) as { extensions: Record<string, string> };
-    expect(config.extensions.microsoftGraphV1).toMatch(/^br:mcr\.microsoft\.com\/bicep\/extensions\/microsoftgraph\/v1\.0:/);
-    expect(params(mainBicep).find((p) => p.name === 'createEntraApp')?.defaultValue).toBe('false');
-  });
-
-  it('when the union of settings is parsed, then the reader handles nested calls', () => {
-    expect(callArguments("union(a, { b: 'x,y' }, f(c, d))", 'union')).toEqual(['a', "{ b: 'x,y' }", 'f(c, d)']);
+  it('when azd packages the API, then it deploys the staged package built here, not the source', () => {
+    expect(manifest().services.api).toMatchObject({ project: '.', host: 'function', dist: '.local/deploy/api', remoteBuild: false });
+    const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
+    expect(scripts.package).toBe('bash scripts/package.sh');
+    // Packaging after provisioning, so the storefront's config.json can name the provisioned API.
+    expect(manifest().workflows?.up?.steps).toEqual([{ azd: 'provision' }, { azd: 'deploy --all' }]);
+    expect(appSettings().SCM_DO_BUILD_DURING_DEPLOYMENT).toBe('false');
   });
 });
