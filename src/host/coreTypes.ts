@@ -104,5 +104,5 @@ export interface ProgrammingModel {
   getCapabilities?(capabilities: Record<string, string>): Promise<Record<string, string>>;
 }
 
-export type HookName = 'appStart' | 'appTerminate' | 'preInvocation' | 'postInvocation';
+export type HookName = 'appStart' | 'appTerminate' | 'preInvocation' | 'postInvocation' | 'log';
 export type HookCallback = (context: Record<string, unknown>) => unknown;

@@ -1,5 +1,5 @@
 import Module from 'node:module';
-import type { FunctionCallback, FunctionMetadata, HookCallback, HookName, ProgrammingModel, RpcBindingInfo } from './coreTypes.js';
+import type { FunctionCallback, FunctionMetadata, HookCallback, HookName, ProgrammingModel, RpcBindingInfo, RpcLogCategory, RpcLogLevel } from './coreTypes.js';
 
 export interface RegisteredFunction {
   metadata: FunctionMetadata;
@@ -30,7 +30,22 @@ export class AppRegistry {
     appTerminate: [],
     preInvocation: [],
     postInvocation: [],
+    log: [],
   };
+
+  /**
+   * Runs the `log` hooks for one log call, as worker 3.10+ does (host 4.34+), synchronously; a hook
+   * that throws does not fail the invocation or the logging.
+   */
+  runLogHooks(entry: { level: RpcLogLevel; category: RpcLogCategory; message: string; invocationContext?: unknown }): void {
+    for (const hook of this.hooks.log) {
+      try {
+        void hook({ ...entry, hookData: {} });
+      } catch (error) {
+        console.error(`[host] a log hook failed: ${(error as Error)?.message ?? String(error)}`);
+      }
+    }
+  }
 
   /** The registered functions whose trigger binding has this type (e.g. `httpTrigger`), with that binding. */
   functionsWithTrigger(type: string): { fn: RegisteredFunction; triggerName: string; binding: RpcBindingInfo }[] {
@@ -64,7 +79,8 @@ export class AppRegistry {
         list.push(callback);
         return new Disposable(() => list.splice(list.indexOf(callback), 1));
       },
-      log: (level: string, category: string, message: string) => {
+      log: (level: RpcLogLevel, category: RpcLogCategory, message: string) => {
+        this.runLogHooks({ level, category, message });
         if (category === 'system' && level !== 'warning' && level !== 'error') return;
         console.log(`[${level}] ${message}`);
       },

@@ -23,14 +23,20 @@ export async function invokeFunction(
   const model = registry.programmingModel;
   if (!model) throw new Error('The app did not set a programming model (is it built on @azure/functions v4?)');
   const invocationId = randomUUID();
+  // Log hooks get the invocation's context once the model has made it.
+  const invocation: { context?: unknown } = {};
   const coreContext: CoreInvocationContext = {
     invocationId,
     request: { ...request, invocationId },
     metadata: { name: fn.metadata.name, bindings: fn.metadata.bindings },
-    log: (level: RpcLogLevel, category, message) => logger.functionLog(fn.metadata.name, invocationId, level, category, message),
+    log: (level: RpcLogLevel, category, message) => {
+      registry.runLogHooks({ level, category, message, invocationContext: invocation.context });
+      logger.functionLog(fn.metadata.name, invocationId, level, category, message);
+    },
   };
   const invocationModel = model.getInvocationModel(coreContext);
   const { context, inputs } = await invocationModel.getArguments();
+  invocation.context = context;
 
   const hookData: Record<string, unknown> = {};
   const preContext: Record<string, unknown> = { hookData, invocationContext: context, inputs, functionCallback: fn.handler };

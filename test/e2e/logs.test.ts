@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CollectorStub } from '../support/collector.js';
 import { startShop, type Shop } from '../support/shop.js';
 
 interface LogLine {
@@ -14,91 +13,90 @@ interface LogLine {
   [field: string]: unknown;
 }
 
-/** Accepts OTLP/HTTP on a free port and keeps the raw bodies (the app's exported log records among them). */
-async function otlpSink(): Promise<{ url: string; bodies: { path: string; body: string }[]; close(): Promise<void> }> {
-  const bodies: { path: string; body: string }[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      bodies.push({ path: req.url ?? '', body: Buffer.concat(chunks).toString('utf8') });
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    bodies,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
-
 const jsonLines = (output: string): LogLine[] =>
   output
     .split('\n')
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as LogLine);
 
-describe('structured logs through the local host', () => {
+const traceparentOf = (traceId: string) => `00-${traceId}-${randomBytes(8).toString('hex')}-01`;
+
+/** Three refused calls: a 400, a 401 continuing the caller's trace, a 403. */
+async function refusedCalls(shop: Shop, traceId: string): Promise<{ statuses: number[]; secrets: string[] }> {
+  const token = await shop.token();
+  const tampered = `${token.slice(0, -4)}AAAA`;
+  const appToken = await shop.token({ roles: [] });
+  const refused = await Promise.all([
+    shop.call('/cart/items', { method: 'POST', token, body: { productId: 42, quantity: -1 } }),
+    shop.call('/cart', { token: tampered, headers: { traceparent: traceparentOf(traceId) } }),
+    shop.call('/products', { method: 'POST', token: appToken, body: { name: 'x', price: 1, stock: 1 } }),
+  ]);
+  return { statuses: refused.map((r) => r.status), secrets: [token, tampered, appToken, token.split('.')[2]!, tampered.split('.')[2]!, 'postgres:postgres', 'guest:guest'] };
+}
+
+function expectNoSecret(texts: string[], secrets: string[]): void {
+  for (const text of texts) {
+    for (const secret of secrets) expect(text.includes(secret), `found ${secret.slice(0, 24)}...`).toBe(false);
+    expect(text).not.toMatch(/InstrumentationKey=[0-9a-f-]{8}/i);
+  }
+}
+
+describe('structured logs with OpenTelemetry export on: log records only, not stdout as well', () => {
+  const collector = new CollectorStub();
   let shop: Shop;
-  let sink: Awaited<ReturnType<typeof otlpSink>>;
 
   beforeAll(async () => {
-    sink = await otlpSink();
-    shop = await startShop({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_BLRP_SCHEDULE_DELAY: '200', OTEL_BSP_SCHEDULE_DELAY: '200' } });
+    const endpoint = await collector.listen();
+    shop = await startShop({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BLRP_SCHEDULE_DELAY: '200', OTEL_BSP_SCHEDULE_DELAY: '200' } });
   });
 
   afterAll(async () => {
     await shop?.stop();
-    await sink?.close();
+    await collector.close();
   });
 
-  it('when requests carrying real tokens fail, then each is logged with its trace and span ids and no line holds a token or a credential', async () => {
-    const token = await shop.token();
-    const tampered = `${token.slice(0, -4)}AAAA`;
-    const appToken = await shop.token({ roles: [] });
+  it('when requests carrying real tokens fail, then each is one exported record with its trace and span ids, and no record or line holds a secret', async () => {
     const traceId = randomBytes(16).toString('hex');
-    const traceparent = `00-${traceId}-${randomBytes(8).toString('hex')}-01`;
+    const { statuses, secrets } = await refusedCalls(shop, traceId);
+    expect(statuses).toEqual([400, 401, 403]);
 
-    const refused = await Promise.all([
-      shop.call('/cart/items', { method: 'POST', token, body: { productId: 42, quantity: -1 } }),
-      shop.call('/cart', { token: tampered, headers: { traceparent } }),
-      shop.call('/products', { method: 'POST', token: appToken, body: { name: 'x', price: 1, stock: 1 } }),
-    ]);
-    expect(refused.map((r) => r.status)).toEqual([400, 401, 403]);
-
-    // Log lines are written synchronously by the app; the OTLP log batch follows within a second or so.
-    const exportedLogs = () => sink.bodies.filter((b) => b.path === '/v1/logs').map((b) => b.body).join('\n');
-    for (let waited = 0; !exportedLogs().includes('"shop-functions"') || (exportedLogs().match(/request refused/g) ?? []).length < 3; waited += 100) {
-      if (waited > 15_000) throw new Error('the log records were not exported');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    const output = shop.host.output();
-    const lines = jsonLines(output);
-    const refusals = lines.filter((line) => line.msg === 'request refused');
-    expect(refusals.map((line) => line.status).sort()).toEqual(expect.arrayContaining([400, 401, 403]));
-
+    const refusals = () => collector.logRecords.filter((record) => record.body === 'request refused' && record.scope === 'shop-functions');
+    await expect.poll(() => refusals().length, { timeout: 15_000 }).toBeGreaterThanOrEqual(3);
+    expect(refusals().map((record) => record.attributes.status).sort()).toEqual([400, 401, 403]);
     // The 401 continued the caller's trace (the host passes traceparent as the invocation's trace context).
-    expect(refusals.find((line) => line.status === 401)).toMatchObject({ traceId, function: 'getCart', route: '/api/cart' });
+    expect(refusals().find((record) => record.attributes.status === 401)).toMatchObject({ traceId, attributes: { function: 'getCart', route: '/api/cart' } });
 
-    // Every line written inside an invocation names it and carries W3C ids.
-    const inInvocations = lines.filter((line) => line.invocationId);
-    expect(inInvocations.length).toBeGreaterThanOrEqual(3);
-    for (const line of inInvocations) {
-      expect(line.traceId, JSON.stringify(line)).toMatch(/^[0-9a-f]{32}$/);
-      expect(line.spanId, JSON.stringify(line)).toMatch(/^[0-9a-f]{16}$/);
-      expect(line.function).toBeTruthy();
+    for (const record of collector.logRecords.filter((r) => r.attributes.invocationId)) {
+      expect(record.traceId, JSON.stringify(record)).toMatch(/^[0-9a-f]{32}$/);
+      expect(record.spanId, JSON.stringify(record)).toMatch(/^[0-9a-f]{16}$/);
+      expect(record.attributes.function).toBeTruthy();
     }
+    // One sink: the Functions host would export stdout lines a second time.
+    expect(jsonLines(shop.host.output()).filter((line) => line.msg)).toEqual([]);
 
-    // Nothing secret anywhere: not in the console output, not in any exported signal; and no
-    // connection string in a log line (spans may name a server as redis://host:port, never with credentials).
-    const exported = sink.bodies.map((b) => b.body).join('\n');
-    for (const text of [output, exported]) {
-      for (const secret of [token, tampered, appToken, token.split('.')[2]!, tampered.split('.')[2]!, 'postgres:postgres', 'guest:guest']) {
-        expect(text.includes(secret), `found ${secret.slice(0, 24)}...`).toBe(false);
-      }
-      expect(text).not.toMatch(/InstrumentationKey=[0-9a-f-]{8}/i);
-    }
-    for (const text of [output, exportedLogs()]) expect(text).not.toMatch(/(amqps?|postgres(ql)?|rediss?):\/\//);
+    expectNoSecret([shop.host.output(), collector.rawBodies.join('\n')], secrets);
+    const exportedLogs = JSON.stringify(collector.logRecords);
+    expect(exportedLogs).not.toMatch(/(amqps?|postgres(ql)?|rediss?):\/\//);
+  });
+});
+
+describe('structured logs with export off: JSON lines on stdout', () => {
+  let shop: Shop;
+  beforeAll(async () => {
+    shop = await startShop({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: '', APPLICATIONINSIGHTS_CONNECTION_STRING: '' } });
+  });
+  afterAll(() => shop?.stop());
+
+  it('when requests fail, then each is one line naming its invocation, the traced one with its W3C ids, and no line holds a secret', async () => {
+    const traceId = randomBytes(16).toString('hex');
+    const { secrets } = await refusedCalls(shop, traceId);
+    const refusals = () => jsonLines(shop.host.output()).filter((line) => line.msg === 'request refused');
+    await expect.poll(() => refusals().length, { timeout: 5_000 }).toBe(3);
+    expect(refusals().map((line) => line.status).sort()).toEqual([400, 401, 403]);
+    // No span without export: the ids are the caller's trace context, as the host passed it.
+    expect(refusals().find((line) => line.status === 401)).toMatchObject({ traceId, spanId: expect.stringMatching(/^[0-9a-f]{16}$/), function: 'getCart', route: '/api/cart' });
+    for (const line of refusals()) expect(line.invocationId).toBeTruthy();
+    expectNoSecret([shop.host.output()], secrets);
+    expect(shop.host.output()).not.toMatch(/(amqps?|postgres(ql)?|rediss?):\/\//);
   });
 });

@@ -29,6 +29,18 @@ function serialize(value: unknown, depth = 0): unknown {
   return value;
 }
 
+/*
+ * One sink per log call. With an export running, records go to OpenTelemetry only: the Functions
+ * host captures the worker's stdout as console logs and would export every line a second time.
+ * Without one, JSON lines on stdout (stderr for warnings and errors).
+ */
+let exportRecords = false;
+
+/** Sends every later log call to OpenTelemetry instead of stdout; called once export has started. */
+export function logThroughOpenTelemetry(): void {
+  exportRecords = true;
+}
+
 const severity: Record<Level, SeverityNumber> = { info: SeverityNumber.INFO, warn: SeverityNumber.WARN, error: SeverityNumber.ERROR };
 const invalidTraceId = '00000000000000000000000000000000';
 
@@ -50,9 +62,11 @@ function write(level: Level, message: string, fields: Fields = {}): void {
     ...(scope ? { function: scope.function, invocationId: scope.invocationId, ...scope.ids } : {}),
     ...safe,
   };
-  (level === 'error' || level === 'warn' ? process.stderr : process.stdout).write(`${JSON.stringify(line)}\n`);
-  // Also an OpenTelemetry log record (a no-op unless a logger provider is registered); the SDK takes
-  // trace_id/span_id from the active context.
+  if (!exportRecords) {
+    (level === 'error' || level === 'warn' ? process.stderr : process.stdout).write(`${JSON.stringify(line)}\n`);
+    return;
+  }
+  // The SDK takes trace_id/span_id from the active context.
   logs.getLogger('shop-functions').emit({
     severityNumber: severity[level],
     severityText: level.toUpperCase(),
@@ -72,7 +86,7 @@ function flatten(fields: Fields): AnyValueMap {
   return out;
 }
 
-/** Structured JSON-lines logger: trace and span ids from the active span, secrets redacted. */
+/** Structured logger: OpenTelemetry log records or JSON lines, with trace and span ids, secrets redacted. */
 export const logger = {
   info: (message: string, fields?: Fields) => write('info', message, fields),
   warn: (message: string, fields?: Fields) => write('warn', message, fields),

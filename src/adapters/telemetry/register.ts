@@ -3,7 +3,7 @@
 import { app } from '@azure/functions';
 import { telemetrySettings } from '../../config.js';
 import { invocationHooks } from './invocation.js';
-import { logger } from './logger.js';
+import { logger, logThroughOpenTelemetry } from './logger.js';
 import { planTelemetry, startTelemetry, type TelemetryHandle } from './setup.js';
 
 const plan = planTelemetry(telemetrySettings());
@@ -17,6 +17,7 @@ app.hook.postInvocation(hooks.postInvocation);
 let handle: TelemetryHandle;
 try {
   handle = startTelemetry(plan);
+  if (plan.mode !== 'off') logThroughOpenTelemetry();
 } catch (error) {
   // Telemetry never stops the app: it runs without export and says why.
   logger.warn('telemetry could not start; running without export', { mode: plan.mode, error });

@@ -77,7 +77,7 @@ export function startTelemetry(plan: TelemetryPlan, options: StartOptions = {}):
       },
       ...(otlp ? { spanProcessors: [otlp.spanProcessor], metricReaders: [otlp.metricReader], logRecordProcessors: [otlp.logRecordProcessor] } : {}),
     });
-    const extra = extraInstrumentations();
+    const extra = [...extraInstrumentations(), functionsInstrumentation()];
     preloadInstrumentedClients();
     return {
       plan,
@@ -106,6 +106,7 @@ export function startTelemetry(plan: TelemetryPlan, options: StartOptions = {}):
     ],
   });
   sdk.start();
+  functionsInstrumentation();
   preloadInstrumentedClients();
   return { plan, shutdown: () => sdk.shutdown() };
 }
@@ -158,12 +159,29 @@ function extraInstrumentations(): Instrumentation[] {
 }
 
 /**
+ * The official `@azure/functions-opentelemetry-instrumentation`: it declares the worker capability
+ * `WorkerOpenTelemetryEnabled`, so a host in `telemetryMode: OpenTelemetry` stops exporting the
+ * worker's logs itself (one copy, from here), forwards `context.log` calls as log records, and binds
+ * each handler to the host's trace context (the invocation span, invocation.ts, then nests inside).
+ * It patches `@azure/functions` when that is required next (preloadInstrumentedClients), and takes
+ * its logger from the provider registered now: it was built against an older instrumentation base,
+ * which reads the global logger provider only when constructed.
+ */
+function functionsInstrumentation(): Instrumentation {
+  const { AzureFunctionsInstrumentation } = require('@azure/functions-opentelemetry-instrumentation') as typeof import('@azure/functions-opentelemetry-instrumentation');
+  const { logs } = require('@opentelemetry/api-logs') as typeof import('@opentelemetry/api-logs');
+  const instrumentation = new AzureFunctionsInstrumentation();
+  instrumentation.setLoggerProvider(logs.getLoggerProvider());
+  return instrumentation as unknown as Instrumentation;
+}
+
+/**
  * Node 20 evaluates `import pg from 'pg'` of a CommonJS package without going through `require`,
  * so require hooks never see it. Requiring the clients here, once the hooks are installed, patches
  * them; the app's later `import` gets the same (patched) module from the CommonJS cache.
  */
 function preloadInstrumentedClients(): void {
-  for (const name of ['pg', 'pg-pool', 'ioredis', 'amqplib']) {
+  for (const name of ['pg', 'pg-pool', 'ioredis', 'amqplib', '@azure/functions']) {
     try {
       require(name);
     } catch {
