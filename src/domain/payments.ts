@@ -19,21 +19,27 @@ export interface ChargeRequest {
 /** A payment service provider; `charge` is idempotent per `idempotencyKey`, as real PSPs are. */
 export interface PaymentProvider {
   charge(request: ChargeRequest): Promise<ChargeResult>;
+  /** The result of an earlier charge with this key; undefined when the provider never received one. */
+  lookup(idempotencyKey: string): Promise<ChargeResult | undefined>;
 }
 
 export type PaymentHandling = 'succeeded' | 'failed' | 'duplicate' | 'order_not_pending';
 
 /**
- * Finishes a payment whose row is PENDING: asks the provider (with the payment id as idempotency key)
- * and records the result with its Payment* event in one transaction.
+ * Finishes a payment whose row is PENDING: charges through the provider (the payment id is the
+ * idempotency key) and records the result with its Payment* event in one transaction. `resume` is
+ * for a payment a crash interrupted around the provider call: the provider is asked what became of
+ * the key first, and charged only if it never saw it.
  */
 export async function settlePayment(
   store: OrderStore,
   provider: PaymentProvider,
   payment: { id: string; orderId: string; userId: string; amountCents: Cents },
   trace: TraceContext,
+  options: { resume?: boolean } = {},
 ): Promise<PaymentHandling> {
-  const result = await provider.charge({ idempotencyKey: payment.id, orderId: payment.orderId, userId: payment.userId, amountCents: payment.amountCents });
+  const known = options.resume ? await provider.lookup(payment.id) : undefined;
+  const result = known ?? (await provider.charge({ idempotencyKey: payment.id, orderId: payment.orderId, userId: payment.userId, amountCents: payment.amountCents }));
   return store.transaction(async (uow) => {
     const settled = await uow.settlePayment(payment.id, result.approved ? 'SUCCEEDED' : 'FAILED', result.reason ?? null);
     if (!settled) return 'duplicate';

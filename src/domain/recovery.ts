@@ -80,7 +80,7 @@ export async function resolveStrandedOrders(
   for (const order of await deps.stranded.pendingOrders(bounds.redriveAfterSeconds, limit)) {
     const { payment } = order;
     if (payment?.status === 'PENDING') {
-      const outcome = await settlePayment(orders, deps.provider, { id: payment.id, orderId: order.orderId, userId: order.userId, amountCents: payment.amountCents }, noTrace);
+      const outcome = await settlePayment(orders, deps.provider, { id: payment.id, orderId: order.orderId, userId: order.userId, amountCents: payment.amountCents }, noTrace, { resume: true });
       if (outcome !== 'duplicate') done.payment_settled++;
     } else if (payment) {
       const type = payment.status === 'SUCCEEDED' ? 'PaymentSucceeded' : 'PaymentFailed';

@@ -76,11 +76,13 @@ class MemoryOrderStore implements OrderStore {
 }
 
 /** A provider that records every call and answers like the simulated one (idempotent per key). */
-function countingProvider(declineAboveCents = 100_00): PaymentProvider & { calls: string[] } {
+function countingProvider(declineAboveCents = 100_00): PaymentProvider & { calls: string[]; answers: Map<string, { approved: boolean; reason?: string }> } {
   const calls: string[] = [];
   const answers = new Map<string, { approved: boolean; reason?: string }>();
   return {
     calls,
+    answers,
+    lookup: async (idempotencyKey) => answers.get(idempotencyKey),
     async charge({ idempotencyKey, amountCents }) {
       calls.push(idempotencyKey);
       if (!answers.has(idempotencyKey)) answers.set(idempotencyKey, amountCents > declineAboveCents ? { approved: false, reason: 'amount exceeds the card limit' } : { approved: true });
@@ -169,7 +171,7 @@ describe('payments and their results', () => {
 
   it('when the provider call fails, then the payment row stays PENDING and a second OrderCreated does not call again', async () => {
     const store = await pendingOrder();
-    const failing: PaymentProvider = { charge: async () => Promise.reject(new Error('provider timed out')) };
+    const failing: PaymentProvider = { charge: async () => Promise.reject(new Error('provider timed out')), lookup: async () => undefined };
     await expect(processPayment(store, failing, orderCreated(25), trace)).rejects.toThrow('provider timed out');
     expect(store.payments.get(aCheckout().orderId)?.status).toBe('PENDING');
     expect(await processPayment(store, provider, orderCreated(25), trace)).toBe('duplicate');
@@ -265,7 +267,7 @@ describe('resolving stranded checkouts and orders', () => {
   it('when a payment started meanwhile, then the order is not cancelled', async () => {
     const store = await placed();
     // The provider call never returns: the payment row is written and stays PENDING.
-    void processPayment(store, { charge: () => new Promise(() => {}) }, { orderId: aCheckout().orderId, userId: 'u1', total: 25, occurredAt: new Date().toISOString() }, trace);
+    void processPayment(store, { charge: () => new Promise(() => {}), lookup: async () => undefined }, { orderId: aCheckout().orderId, userId: 'u1', total: 25, occurredAt: new Date().toISOString() }, trace);
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(store.payments.get(aCheckout().orderId)?.status).toBe('PENDING');
     expect(await resolveStrandedOrders({ orders: store, stranded: queries([], [pendingOf(2000)]), provider: countingProvider(), bounds })).toMatchObject({ cancelled: 0 });
@@ -280,6 +282,7 @@ describe('resolving stranded checkouts and orders', () => {
     ).toMatchObject({ payment_applied: 1 });
     expect((await store.get(aCheckout().orderId))?.status).toBe('PAID');
 
+    // Interrupted before the provider saw it: charged now, once.
     const other = await placed();
     other.payments.set(aCheckout().orderId, { id: 'p2', orderId: aCheckout().orderId, status: 'PENDING', amountCents: 2500, reason: null, createdAt: new Date() });
     expect(
@@ -287,5 +290,13 @@ describe('resolving stranded checkouts and orders', () => {
     ).toMatchObject({ payment_settled: 1 });
     expect(provider.calls).toEqual(['p2']);
     expect(other.outbox).toMatchObject([{ type: 'PaymentSucceeded', payload: { paymentId: 'p2' } }]);
+
+    // Interrupted after the provider declined it: its recorded answer is used, no second call.
+    const third = await placed();
+    third.payments.set(aCheckout().orderId, { id: 'p3', orderId: aCheckout().orderId, status: 'PENDING', amountCents: 2500, reason: null, createdAt: new Date() });
+    provider.answers.set('p3', { approved: false, reason: 'card declined' });
+    await resolveStrandedOrders({ orders: third, stranded: queries([], [pendingOf(300, { id: 'p3', status: 'PENDING', reason: null, amountCents: 2500 })]), provider, bounds });
+    expect(provider.calls).toEqual(['p2']);
+    expect(third.outbox).toMatchObject([{ type: 'PaymentFailed', payload: { paymentId: 'p3', reason: 'card declined' } }]);
   });
 });

@@ -8,7 +8,8 @@ import { query } from '../postgres/pool.js';
  * The built-in simulated provider. Deterministic: an amount above `declineAboveCents` is declined with
  * "amount exceeds the card limit"; everything else is approved. Like a real PSP it keeps a ledger
  * (its own table) keyed by the idempotency key: a repeated key returns the first result without a
- * second charge, and `calls` counts every request, so tests can assert one call per order.
+ * second charge, `lookup` reads a key's result without charging, and `calls` counts charge requests,
+ * so tests can assert one call per order.
  */
 export function simulatedPaymentProvider(pool: pg.Pool, options: { declineAboveCents: Cents; latencyMs: number }): PaymentProvider {
   return {
@@ -25,6 +26,16 @@ export function simulatedPaymentProvider(pool: pg.Pool, options: { declineAboveC
         [idempotencyKey, orderId, decimalFromCents(amountCents), approved, approved ? null : 'amount exceeds the card limit'],
       );
       return rows[0]!.approved ? { approved: true } : { approved: false, reason: rows[0]!.reason ?? 'declined' };
+    },
+
+    async lookup(idempotencyKey) {
+      const { rows } = await query<{ approved: boolean; reason: string | null }>(
+        pool,
+        { name: 'simulated-provider-lookup', text: 'SELECT approved, reason FROM simulated_provider_charges WHERE idempotency_key = $1' },
+        [idempotencyKey],
+      );
+      if (!rows[0]) return undefined;
+      return rows[0].approved ? { approved: true } : { approved: false, reason: rows[0].reason ?? 'declined' };
     },
   };
 }
