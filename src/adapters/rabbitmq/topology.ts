@@ -61,7 +61,10 @@ export function queueDeclarations(): { name: string; arguments: Record<string, u
   return (Object.entries(bindings) as [QueueName, readonly string[]][]).flatMap(([queue, eventTypes]) => {
     const dlq = deadLetterQueueOf(queue);
     return [
-      { name: dlq, arguments: { 'x-queue-type': 'quorum' }, bindTo: { exchange: deadLetterExchange, routingKeys: [dlq] } },
+      // Classic: a dead letter is read by requeueing it (`npm run dead-letters -- list`), and a quorum
+      // queue counts each requeue against a delivery limit (20 by default from RabbitMQ 4), past which
+      // the message would be dropped; a classic durable queue keeps it however often it is read.
+      { name: dlq, arguments: { 'x-queue-type': 'classic' }, bindTo: { exchange: deadLetterExchange, routingKeys: [dlq] } },
       { name: queue, arguments: { ...quorum, 'x-delivery-limit': deliveryLimit, 'x-dead-letter-exchange': deadLetterExchange, 'x-dead-letter-routing-key': dlq }, bindTo: { exchange: eventsExchange, routingKeys: eventTypes } },
       // Expired messages go back to the queue through the default exchange.
       { name: retryQueueOf(queue), arguments: { ...quorum, 'x-message-ttl': retryDelayMs, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': queue } },
