@@ -101,7 +101,8 @@ export async function replaceOutdatedQueues(connection: ChannelModel): Promise<s
     const channel = await connection.createChannel();
     const { messageCount } = await channel.checkQueue(queue.name);
     if (messageCount > 0) throw new Error(`Queue ${queue.name} was declared by an earlier release and holds ${messageCount} messages: drain it, then run setup again`);
-    await channel.deleteQueue(queue.name, { ifEmpty: true });
+    // Quorum queues refuse if-empty deletes; setup runs before any host consumes, so the count stands.
+    await channel.deleteQueue(queue.name);
     await channel.close();
     replaced.push(queue.name);
   }
