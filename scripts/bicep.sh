@@ -3,6 +3,7 @@
 # into .local/bicep/ (git-ignored) on first use, then passes every argument to `bicep`.
 # Needs only `dotnet` and NuGet; the package ships a self-contained binary, so no .NET runtime is needed to run it.
 set -euo pipefail
+export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 root="$(cd "$(dirname "$0")/.." && pwd)"
 version="${BICEP_VERSION:-0.49.2}"
 cache="$root/.local/bicep/$version"

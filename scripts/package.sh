@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # npm run package [-- <folder>]: stages what azd deploys, in <folder> (default .local/deploy):
-#   api/  the function app package: dist/, host.json, package.json and production-only node_modules
-#         from the lock file, with .funcignore, which azd (and `func azure functionapp publish`, run
+#   api/  the function app package: dist/, host.json, package.json, migrations/ and production-only
+#         node_modules from the lock file, with .funcignore, which azd (and `func azure functionapp publish`, run
 #         inside the folder) applies when zipping it;
 #   web/  the storefront (web/dist) with the Static Web Apps routing file and, when the azd
 #         environment provides them, the /config.json its sign-in reads (docs/deploy.md).
@@ -16,7 +16,7 @@ npm run --silent build
 
 api="$target/api"
 rm -rf "$api" && mkdir -p "$api"
-cp -R dist host.json package.json package-lock.json .funcignore "$api/"
+cp -R dist host.json package.json package-lock.json migrations .funcignore "$api/"
 (cd "$api" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error)
 
 web="$target/web"

@@ -42,9 +42,10 @@ beforeAll(() => {
 afterAll(() => rmSync(staging, { recursive: true, force: true }), 120_000);
 
 describe('deployment package of the API', () => {
-  it('when the package is zipped through .funcignore, then it holds only dist/, host.json, package.json and node_modules', () => {
+  it('when the package is zipped through .funcignore, then it holds only dist/, host.json, package.json, node_modules and migrations/', () => {
     const topLevel = new Set(packaged.map((file) => file.split('/')[0]));
-    expect([...topLevel].sort()).toEqual(['dist', 'host.json', 'node_modules', 'package.json']);
+    expect([...topLevel].sort()).toEqual(['dist', 'host.json', 'migrations', 'node_modules', 'package.json']);
+    expect(packaged.filter((file) => file.startsWith('migrations/')).every((file) => file.endsWith('.sql'))).toBe(true);
     const main = (JSON.parse(readFileSync(join(api, 'package.json'), 'utf8')) as { main: string }).main;
     expect(packaged).toContain(main);
 
