@@ -5,14 +5,17 @@
 #         inside the folder) applies when zipping it;
 #   web/  the storefront (web/dist) with the Static Web Apps routing file and, when the azd
 #         environment provides them, the /config.json its sign-in reads (docs/deploy.md).
-# azd runs this as the `package` script of both services (azure.yaml), after `npm run build`.
+# azd runs this as the `package` script of both services (azure.yaml), right after `npm run build`.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 mkdir -p "${1:-$root/.local/deploy}"
 target="$(cd "${1:-$root/.local/deploy}" && pwd)"
 cd "$root"
 
-npm run --silent build
+# azd runs `npm run build` just before this; building again here would rewrite dist/ under running tests.
+for built in dist/functions/index.js web/dist/index.html; do
+  [ -f "$built" ] || { echo "package: $built is missing; run npm run build first" >&2; exit 1; }
+done
 
 api="$target/api"
 rm -rf "$api" && mkdir -p "$api"

@@ -31,6 +31,10 @@ function filesKeptByFuncignore(dir: string): string[] {
 }
 
 beforeAll(() => {
+  // `npm test` has built already; `npm run test:unit` has not (azd, too, builds before it packages).
+  if (!existsSync(join(projectRoot, 'dist', 'functions', 'index.js')) || !existsSync(join(projectRoot, 'web', 'dist', 'index.html'))) {
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: projectRoot, stdio: ['ignore', 'ignore', 'pipe'] });
+  }
   const { AZURE_ENV_NAME: _notUnderAzd, ...environment } = process.env;
   execFileSync('bash', [join(projectRoot, 'scripts', 'package.sh'), staging], {
     env: { ...environment, ...storefrontEnvironment },
