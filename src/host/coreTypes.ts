@@ -41,6 +41,11 @@ export interface RpcHttpData {
   query?: Record<string, string> | null;
   cookies?: RpcHttpCookie[] | null;
   enableContentNegotiation?: boolean | null;
+  /** What the host sends a worker that declares UseNullableValueDictionaryForHttp (the Node worker does). */
+  nullableHeaders?: Record<string, { value?: string | null }> | null;
+  nullableQuery?: Record<string, { value?: string | null }> | null;
+  nullableParams?: Record<string, { value?: string | null }> | null;
+  identities?: unknown[] | null;
 }
 
 export interface RpcTypedData {

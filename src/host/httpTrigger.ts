@@ -105,6 +105,25 @@ function traceContextOf(headers: Record<string, string>): RpcInvocationRequest['
   return { traceParent, traceState: headers.tracestate ?? null, attributes: {} };
 }
 
+/**
+ * The invocation request for one HTTP request: an RpcHttp as the host builds it, with plain maps
+ * (the host sends `nullableHeaders`/`nullableQuery`/`nullableParams` to this worker; the library reads
+ * either), the body as bytes (the worker asks for RawHttpBodyBytes) and the caller's trace context.
+ */
+export function httpInvocationRequest(
+  triggerName: string,
+  request: { method: string; url: string; headers: Record<string, string>; params: Record<string, string>; body: Buffer },
+): Omit<RpcInvocationRequest, 'invocationId'> {
+  const http: RpcHttpData = {
+    method: request.method,
+    url: request.url,
+    headers: request.headers,
+    params: request.params,
+    body: request.body.length > 0 ? { bytes: request.body } : null,
+  };
+  return { inputData: [{ name: triggerName, data: { http } }], traceContext: traceContextOf(request.headers) };
+}
+
 function cookieHeader(cookie: RpcHttpCookie): string {
   const parts = [`${cookie.name ?? ''}=${cookie.value ?? ''}`];
   if (cookie.domain?.value) parts.push(`Domain=${cookie.domain.value}`);
@@ -219,17 +238,11 @@ export class HttpTriggerServer {
       throw error;
     }
 
-    const http: RpcHttpData = {
-      method,
-      url: url.toString(),
-      headers: headersOf(req),
-      params: match.params,
-      body: body.length > 0 ? { bytes: body } : null,
-    };
+    const request = httpInvocationRequest(match.route.triggerName, { method, url: url.toString(), headers: headersOf(req), params: match.params, body });
     let response: RpcInvocationResponse;
     try {
       ({ response } = await withFunctionTimeout(
-        invokeFunction(this.registry, match.route.fn, { inputData: [{ name: match.route.triggerName, data: { http } }], traceContext: traceContextOf(http.headers ?? {}) }, this.logger),
+        invokeFunction(this.registry, match.route.fn, request, this.logger),
         this.options.functionTimeoutMs,
         match.route.fn.metadata.name,
       ));

@@ -1,5 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
 import type { AppRegistry, RegisteredFunction } from './functionsCore.js';
+import type { RpcInvocationRequest } from './coreTypes.js';
 import type { HostOptions } from './hostConfig.js';
 import { invokeFunction } from './invoke.js';
 import type { HostLogger } from './logger.js';
@@ -31,6 +32,16 @@ export function nextOccurrence(schedule: string, after: Date): Date {
     throw new Error(`Timer schedule "${schedule}" is not an NCRONTAB expression with six fields (seconds first)`);
   }
   return CronExpressionParser.parse(schedule, { currentDate: after, tz: 'UTC' }).next().toDate();
+}
+
+/** The invocation request for one occurrence: the TimerInfo the host serializes (Json.NET, PascalCase). */
+export function timerInvocationRequest(triggerName: string, schedule: string, last: Date | null, now = new Date()): Omit<RpcInvocationRequest, 'invocationId'> {
+  const input = {
+    Schedule: { AdjustForDST: true },
+    ScheduleStatus: { Last: (last ?? now).toISOString(), Next: nextOccurrence(schedule, now).toISOString(), LastUpdated: now.toISOString() },
+    IsPastDue: false,
+  };
+  return { inputData: [{ name: triggerName, data: { json: JSON.stringify(input) } }] };
 }
 
 /** Fires timer functions on their schedules; an invocation still running when the next is due is not overlapped. */
@@ -68,13 +79,7 @@ export class TimerTriggerScheduler {
   #fire(timer: TimerFunction, last: Date | null): void {
     const name = timer.fn.metadata.name;
     if (this.#running.has(name)) return;
-    const now = new Date();
-    const input = {
-      Schedule: { AdjustForDST: true },
-      ScheduleStatus: { Last: (last ?? now).toISOString(), Next: nextOccurrence(timer.schedule, now).toISOString(), LastUpdated: now.toISOString() },
-      IsPastDue: false,
-    };
-    const work = invokeFunction(this.registry, timer.fn, { inputData: [{ name: timer.triggerName, data: { json: JSON.stringify(input) } }] }, this.logger)
+    const work = invokeFunction(this.registry, timer.fn, timerInvocationRequest(timer.triggerName, timer.schedule, last), this.logger)
       .then(() => undefined)
       .catch((error: unknown) => this.logger.error(`Executed '${name}' (Failed): ${(error as Error)?.message ?? String(error)}`))
       .finally(() => this.#running.delete(name));
