@@ -35,7 +35,8 @@ param version string = '16'
 param pgbouncerPoolSize int
 
 // Below the memory-based default of the smallest SKU allowed above (859 on 2 vCores); set explicitly so
-// the budget is checked against a number the template states.
+// the budget is checked against a number the template states. A static parameter: it applies at the
+// server's next restart, and until then the higher default holds, so the budget holds either way.
 var maxConnections = 400
 
 @description('Connections kept free of the app pool: superuser (3), operators, npm run setup.')

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -298,6 +299,21 @@ describe('infra: RabbitMQ broker', () => {
     // The app subnet is that same first /24.
     const vnet = single(module(main, 'network').template, 'Microsoft.Network/virtualNetworks');
     expect(vnet.properties.subnets[0]).toMatchObject({ name: 'app', properties: { addressPrefix: "[cidrSubnet(parameters('addressPrefix'), 24, 0)]" } });
+  });
+
+  it('when cloud-init is read, then it is valid YAML whose scripts parse as shell and whose placeholders are all filled', () => {
+    const config = parseYaml(cloudInit()) as { write_files: { path: string; content: string }[]; runcmd: string[][] };
+    const scripts = config.write_files.filter((file) => file.content.startsWith('#!/bin/sh'));
+    expect(scripts.map((file) => file.path).sort()).toEqual(['/usr/local/sbin/rabbitmq-bootstrap', '/usr/local/sbin/rabbitmq-tls-install']);
+    for (const script of scripts) {
+      expect(() => execFileSync('sh', ['-n'], { input: script.content, stdio: ['pipe', 'ignore', 'pipe'] }), script.path).not.toThrow();
+    }
+    expect(config.runcmd).toEqual([['/usr/local/sbin/rabbitmq-bootstrap']]);
+    // Every {{placeholder}} of the file is replaced by the template (the replace() chain that builds customData).
+    const vm = single(brokerVm().template, 'Microsoft.Compute/virtualMachines');
+    const placeholders = [...new Set(cloudInit().match(/\{\{\w+\}\}/g))];
+    expect(placeholders.length).toBeGreaterThan(0);
+    for (const placeholder of placeholders) expect(String(vm.properties.osProfile.customData)).toContain(`'${placeholder}'`);
   });
 
   it('when the broker is deployed, then what it needs is required: certificate, host name and admin key fail when empty', () => {
