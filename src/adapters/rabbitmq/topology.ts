@@ -2,7 +2,7 @@ import type { Channel, ChannelModel } from 'amqplib';
 import type { EventType } from '../../domain/events.js';
 
 /*
- * The broker topology (docs/messaging.md). Events are published to one durable topic exchange
+ * The broker topology (README, "Events and durability"). Events are published to one durable topic exchange
  * with the event type as routing key; each consumer function has a durable quorum queue whose
  * dead-letter exchange routes rejected messages to `<queue>.dlq`, and a `<queue>.retry` queue where
  * a message waits out a dependency outage before it flows back (see consumeEvent).
