@@ -85,4 +85,19 @@ describe('one trace per checkout, through the local host with OTLP export', () =
     const metricNames = ['shop.checkouts.accepted', 'shop.orders.completed', 'shop.checkout.duration', 'shop.outbox.backlog', 'http.server.request.duration'];
     await waitFor('the business metrics', () => (metricNames.every((name) => collector.metricNames.has(name)) ? true : undefined));
   });
+
+  it('when the local host ran those invocations, then each made one invocation span, and each log call one record, not a console line too', () => {
+    const spansPerInvocation = new Map<string, number>();
+    for (const span of collector.spans) {
+      const invocationId = span.attributes['faas.invocation_id'];
+      if (invocationId) spansPerInvocation.set(String(invocationId), (spansPerInvocation.get(String(invocationId)) ?? 0) + 1);
+    }
+    expect(spansPerInvocation.size).toBeGreaterThanOrEqual(4); // the checkout and the three consumers at least
+    for (const [invocationId, count] of spansPerInvocation) expect(count, invocationId).toBe(1);
+    // Every log call of these invocations is a distinct message; a second copy would be a duplicate.
+    const records = collector.logRecords.filter((r) => r.attributes.invocationId).map((r) => `${String(r.attributes.invocationId)} ${r.body}`);
+    expect(records.length).toBeGreaterThan(0);
+    expect(new Set(records).size).toBe(records.length);
+    expect(shop.host.output().split('\n').filter((line) => line.startsWith('{"time"'))).toEqual([]);
+  });
 });
