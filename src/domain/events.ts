@@ -76,10 +76,6 @@ export function eventSchema<T extends EventType>(type: T): z.ZodType<EventPayloa
   return eventSchemas[type] as unknown as z.ZodType<EventPayload<T>>;
 }
 
-export function isEventType(value: unknown): value is EventType {
-  return typeof value === 'string' && Object.hasOwn(eventSchemas, value);
-}
-
 /** W3C trace context carried with an event, so every hop continues the checkout's trace. */
 export interface TraceContext {
   traceparent?: string;
