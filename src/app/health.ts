@@ -8,13 +8,13 @@ type CheckName = 'postgres' | 'redis' | 'rabbitmq';
 const timeoutMs = 2_000;
 
 /** The queues the app's RabbitMQ-triggered functions consume. */
-export const triggerQueues = Object.keys(bindings);
+const triggerQueues = Object.keys(bindings);
 
 /** The work's result, or undefined when it failed or took longer than the bound. */
 function withTimeout<T>(work: Promise<T>): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)));
-  return Promise.race([work.then((value) => value, () => undefined), timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([work.catch(() => undefined), timeout]).finally(() => clearTimeout(timer));
 }
 
 const ok = (work: Promise<unknown>) => withTimeout(work.then(() => 'ok' as const));
