@@ -61,7 +61,9 @@ export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): Check
         if (recorded.order_id === claim.orderId && recorded.fingerprint === key.fingerprint) return { state: 'accepted' as const };
         return { state: 'key_conflict' as const, recorded: { fingerprint: recorded.fingerprint, accepted: acceptedOf(recorded) } };
       });
-      if (inserted) await relay.publishCommitted([event], startedAt);
+      // Not awaited: the checkout is durable once committed, and a slow or unreachable broker must not
+      // hold the client's answer (the relay logs a failure and the sweep publishes the row later).
+      if (inserted) void relay.publishCommitted([event], startedAt);
       return outcome;
     },
 
