@@ -35,6 +35,12 @@ let db: pg.Pool;
 const poisoned: Record<string, number> = Object.fromEntries(mainQueues.map((q) => [deadLetterQueueOf(q), 0]));
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A fault: the service stops for `ms`, then starts again. */
+const outage = (service: { stop(): Promise<void>; start(): Promise<void> }, ms: number) => async () => {
+  await service.stop();
+  await sleep(ms);
+  await service.start();
+};
 
 beforeAll(async () => {
   services = await startPrivateServices('faults');
@@ -291,11 +297,7 @@ describe('fault suite (private Postgres, Redis and RabbitMQ)', () => {
   });
 
   it('RabbitMQ restart: checkouts stay accepted through the outbox, no lost 202, publishers and consumers reconnect', async () => {
-    const outcome = await run('rabbitmq-restart', async () => {
-      await services.rabbit.stop();
-      await sleep(DOWN_MS);
-      await services.rabbit.start();
-    });
+    const outcome = await run('rabbitmq-restart', outage(services.rabbit, DOWN_MS));
     const during = (outcome.counts.duringFault as { statuses: Record<string, number> }).statuses;
     expect(Object.keys(during), JSON.stringify(during)).toEqual(['202']);
     expect(outcome.problems).toEqual([]);
@@ -331,11 +333,7 @@ describe('fault suite (private Postgres, Redis and RabbitMQ)', () => {
   it(`RabbitMQ down ${LONG_DOWN_MS / 1000} s (longer than every retry budget): every 202 still ends final with no manual step`, async () => {
     const outcome = await run(
       'rabbitmq-long-outage',
-      async () => {
-        await services.rabbit.stop();
-        await sleep(LONG_DOWN_MS);
-        await services.rabbit.start();
-      },
+      outage(services.rabbit, LONG_DOWN_MS),
       { n: Math.min(N, 1000), env: { ORDER_REDRIVE_AFTER_SECONDS: '30' } },
     );
     expect(outcome.problems).toEqual([]);
@@ -344,31 +342,19 @@ describe('fault suite (private Postgres, Redis and RabbitMQ)', () => {
   it(`Postgres down ${LONG_DOWN_MS / 1000} s (longer than every retry budget): consumers park and retry, every 202 ends final`, async () => {
     const outcome = await run(
       'postgres-long-outage',
-      async () => {
-        await services.postgres.stop();
-        await sleep(LONG_DOWN_MS);
-        await services.postgres.start();
-      },
+      outage(services.postgres, LONG_DOWN_MS),
       { n: Math.min(N, 1000), env: { ORDER_REDRIVE_AFTER_SECONDS: '30' } },
     );
     expect(outcome.problems).toEqual([]);
   });
 
   it('Postgres restart: consumers retry, the outbox holds events, nothing lost or duplicated', async () => {
-    const outcome = await run('postgres-restart', async () => {
-      await services.postgres.stop();
-      await sleep(DOWN_MS);
-      await services.postgres.start();
-    });
+    const outcome = await run('postgres-restart', outage(services.postgres, DOWN_MS));
     expect(outcome.problems).toEqual([]);
   });
 
   it('Redis restart: cart and idempotency calls get 503 during the outage and recover', async () => {
-    const outcome = await run('redis-restart', async () => {
-      await services.redis.stop();
-      await sleep(DOWN_MS);
-      await services.redis.start();
-    });
+    const outcome = await run('redis-restart', outage(services.redis, DOWN_MS));
     const during = (outcome.counts.duringFault as { statuses: Record<string, number> }).statuses;
     expect(Object.keys(during).every((s) => ['202', '503', 'add:503'].includes(s)), JSON.stringify(during)).toBe(true);
     expect(outcome.problems).toEqual([]);
