@@ -17,6 +17,12 @@ export interface LocalHostOptions {
   logger?: HostLogger;
 }
 
+/** The host's app setting `AzureWebJobs.<function>.Disabled`: `true` or `1` keeps a function from running. */
+function isDisabled(functionName: string): boolean {
+  const value = process.env[`AzureWebJobs.${functionName}.Disabled`]?.trim().toLowerCase();
+  return value === 'true' || value === '1';
+}
+
 /**
  * A local stand-in for the Azure Functions host and Node worker: it loads the built app, captures
  * its registrations through `@azure/functions-core`, and serves its HTTP, RabbitMQ and timer
@@ -44,6 +50,8 @@ export class LocalFunctionsHost {
     if (!registry.programmingModel) throw new Error('The app registered no programming model: does it use @azure/functions v4?');
     await registry.programmingModel.getCapabilities?.({});
     for (const hook of registry.hooks.appStart) await hook({ hookData: {}, appHookData: {} });
+
+    for (const name of registry.functions.keys()) if (isDisabled(name)) registry.functions.delete(name);
 
     const rabbitFunctions = rabbitMqFunctions(registry);
     const byUrl = new Map<string, typeof rabbitFunctions>();
