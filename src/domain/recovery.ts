@@ -23,6 +23,8 @@ export interface PendingOrder {
 export interface StrandedQueries {
   checkoutsWithoutOrder(idleSeconds: number, limit: number): Promise<CheckoutWithoutOrder[]>;
   pendingOrders(idleSeconds: number, limit: number): Promise<PendingOrder[]>;
+  /** True while outbox rows past their relay window are unsent: events are still on their way (the broker is down or slow). */
+  outboxBehind(): Promise<boolean>;
 }
 
 export interface RecoveryBounds {
@@ -52,9 +54,13 @@ export async function resolveStrandedOrders(
   const limit = deps.batchSize ?? 200;
   const tooOld = (ageSeconds: number) => ageSeconds >= bounds.cancelAfterSeconds;
   const reason = `not completed within ${bounds.cancelAfterSeconds} s of checkout`;
+  // While the outbox is behind, the original events are still queued there: publishing them again
+  // would only add duplicates to the backlog. Cancelling and settling payments go on.
+  const mayRedrive = !(await deps.stranded.outboxBehind());
 
   for (const { event, ageSeconds } of await deps.stranded.checkoutsWithoutOrder(bounds.redriveAfterSeconds, limit)) {
     const cancel = tooOld(ageSeconds);
+    if (!cancel && !mayRedrive) continue;
     const acted = await orders.transaction(async (uow) => {
       if (!cancel) {
         await uow.addToOutbox({ id: uuidv7(), type: 'CartCheckedOut', payload: event, trace: noTrace });
@@ -96,7 +102,7 @@ export async function resolveStrandedOrders(
         return true;
       });
       if (cancelled) done.cancelled++;
-    } else {
+    } else if (mayRedrive) {
       await orders.transaction(async (uow) => {
         await uow.addToOutbox({
           id: uuidv7(),

@@ -12,7 +12,7 @@ import type { EventPublisher } from '../../src/domain/events.js';
 import { uuidv7 } from '../../src/domain/ids.js';
 import type { CatalogEntry, ProductCatalog } from '../../src/domain/products.js';
 import { postgresUrl } from '../support/pipeline.js';
-import { uniqueUser } from '../support/shop.js';
+import { uniqueUser as uniqueName } from '../support/shop.js';
 
 /*
  * Checkout against the real Redis and Postgres adapters, in process: what clients (double clicks,
@@ -29,6 +29,13 @@ const noTrace = {};
 
 let redis: Redis;
 let db: pg.Pool;
+/** Users this file made: their checkouts have no orders (no consumers run here), so they are removed afterwards, lest a host's resolver publish them again. */
+const users: string[] = [];
+const uniqueUser = (prefix: string) => {
+  const user = uniqueName(prefix);
+  users.push(user);
+  return user;
+};
 let relay: OutboxRelay;
 const publisher: EventPublisher = { publish: async () => undefined, check: async () => undefined };
 
@@ -39,6 +46,11 @@ beforeAll(() => {
 });
 afterAll(async () => {
   await relay?.flush();
+  if (db) {
+    await db.query("DELETE FROM outbox WHERE type = 'CartCheckedOut' AND payload->>'userId' = ANY($1::text[])", [users]);
+    await db.query('DELETE FROM checkouts WHERE user_id = ANY($1::text[])', [users]);
+  }
+  for (const user of users) await redis?.del(`cart:{${user}}:items`, `cart:{${user}}:version`, `cart:{${user}}:claim`);
   await redis?.quit();
   await db?.end();
 });

@@ -229,9 +229,10 @@ describe('reading orders', () => {
 
 describe('resolving stranded checkouts and orders', () => {
   const bounds = { redriveAfterSeconds: 120, cancelAfterSeconds: 1800 };
-  const queries = (checkouts: { event: CartCheckedOut; ageSeconds: number }[], pending: PendingOrder[]): StrandedQueries => ({
+  const queries = (checkouts: { event: CartCheckedOut; ageSeconds: number }[], pending: PendingOrder[], outboxBehind = false): StrandedQueries => ({
     checkoutsWithoutOrder: async () => checkouts,
     pendingOrders: async () => pending,
+    outboxBehind: async () => outboxBehind,
   });
   const placed = async () => {
     const store = new MemoryOrderStore();
@@ -298,5 +299,15 @@ describe('resolving stranded checkouts and orders', () => {
     await resolveStrandedOrders({ orders: third, stranded: queries([], [pendingOf(300, { id: 'p3', status: 'PENDING', reason: null, amountCents: 2500 })]), provider, bounds });
     expect(provider.calls).toEqual(['p2']);
     expect(third.outbox).toMatchObject([{ type: 'PaymentFailed', payload: { paymentId: 'p3', reason: 'card declined' } }]);
+  });
+
+  it('when the outbox is behind (the broker is down), then nothing is published again, but what is too old is still cancelled', async () => {
+    const store = await placed();
+    const provider = countingProvider();
+    const other = { ...aCheckout(), orderId: '01935e00-0000-7000-8000-00000000a0ff', checkoutId: '01935e00-0000-7000-8000-00000000c0ff' };
+    const done = await resolveStrandedOrders({ orders: store, stranded: queries([{ event: other, ageSeconds: 300 }], [pendingOf(300)], true), provider, bounds });
+    expect(done).toMatchObject({ redriven: 0, cancelled: 0 });
+    expect(store.outbox).toEqual([]);
+    expect(await resolveStrandedOrders({ orders: store, stranded: queries([{ event: other, ageSeconds: 2000 }], [], true), provider, bounds })).toMatchObject({ cancelled: 1 });
   });
 });

@@ -23,6 +23,11 @@ export function postgresStrandedQueries(pool: pg.Pool): StrandedQueries {
       return rows.map((row) => ({ event: row.event, ageSeconds: row.age_seconds }));
     },
 
+    async outboxBehind() {
+      const { rowCount } = await query(pool, { name: 'outbox-behind', text: 'SELECT 1 FROM outbox WHERE sent_at IS NULL AND relay_after < now() LIMIT 1' });
+      return rowCount === 1;
+    },
+
     async pendingOrders(idleSeconds, limit) {
       const { rows } = await query<{
         id: string;
