@@ -23,8 +23,9 @@ export class QueueMonitor {
         channel ??= await openChannel(connection);
         try {
           counts[queue] = (await channel.checkQueue(queue)).consumerCount;
-        } catch {
-          counts[queue] = 'missing'; // 404 NOT_FOUND, which closed the channel
+        } catch (error) {
+          if ((error as { code?: unknown }).code !== 404) throw error;
+          counts[queue] = 'missing'; // NOT_FOUND closed the channel
           channel = undefined;
         }
       }
