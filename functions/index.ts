@@ -2,7 +2,8 @@
 // before anything imports them), then start-up checks, then every function group registers.
 import '../src/adapters/telemetry/register.js';
 import { app } from '@azure/functions';
-import { closeServices } from '../src/app/container.js';
+import { closeServices, services } from '../src/app/container.js';
+import { prepareDependencies } from '../src/app/prepareDependencies.js';
 import { settings } from '../src/config.js';
 import './health.js';
 import './products.js';
@@ -14,4 +15,5 @@ import './routeNotFound.js';
 
 // Fail the worker at start-up, with one line naming the setting, rather than on the first request.
 settings();
+app.hook.appStart(() => prepareDependencies(services()));
 app.hook.appTerminate(() => closeServices());
