@@ -79,10 +79,11 @@ describe('dev issuer', () => {
     expect(await readFile(issuer.caCertPath, 'utf8')).toBe(issuer.caCert);
   });
 
-  it('when discovery and keys are read over plain HTTP, then they match the HTTPS issuer', async () => {
+  it('when discovery and keys are read over plain HTTP, then they match the HTTPS issuer and name plain-HTTP endpoints', async () => {
     const base = issuer.jwksUri.replace('/discovery/v2.0/keys', '');
     const discovery = (await (await fetch(`${base}/v2.0/.well-known/openid-configuration`)).json()) as Record<string, string>;
-    expect(discovery).toMatchObject({ issuer: issuer.issuer, jwks_uri: issuer.jwksUri, token_endpoint: issuer.tokenEndpoint });
+    // Browsers sign in through these without a certificate exception (docs/storefront.md).
+    expect(discovery).toMatchObject({ issuer: issuer.issuer, jwks_uri: issuer.jwksUri, token_endpoint: `${base}/oauth2/v2.0/token`, authorization_endpoint: `${base}/oauth2/v2.0/authorize` });
     const jwks = (await (await fetch(issuer.jwksUri)).json()) as { keys: { kid: string; kty: string; alg: string; d?: string }[] };
     expect(jwks.keys).toHaveLength(1);
     expect(jwks.keys[0]).toMatchObject({ kty: 'RSA', alg: 'RS256', use: 'sig' });
