@@ -5,7 +5,7 @@ import type { AppRole, Principal } from '../adapters/auth/index.js';
 import { requireRole, requireUser } from '../adapters/auth/index.js';
 import { services } from '../app/container.js';
 import { logger } from '../adapters/telemetry/logger.js';
-import { toProblem } from './problem.js';
+import { exposedHeaders, toProblem } from './problem.js';
 
 export const maxBodyBytes = 1024 * 1024;
 
@@ -136,7 +136,7 @@ function checkHeaders(request: HttpRequest, headers: Record<string, HeaderSpec>)
 }
 
 function toResponse(result: ApiResponse): HttpResponseInit {
-  const headers = { 'cache-control': 'no-store', ...result.headers };
+  const headers = { 'cache-control': 'no-store', ...exposedHeaders, ...result.headers };
   if (result.body === undefined) return { status: result.status, headers };
   return { status: result.status, headers, jsonBody: result.body };
 }

@@ -3,11 +3,18 @@ import { AppError } from '../errors.js';
 
 export const problemContentType = 'application/problem+json';
 
+/**
+ * The storefront calls the API from another origin in Azure (Static Web Apps); a browser shows such a
+ * page only the safelisted response headers unless the response names more, and App Service's CORS
+ * settings cannot. These are the ones the storefront reads.
+ */
+export const exposedHeaders = { 'access-control-expose-headers': 'ETag, Location, Retry-After' };
+
 /** An RFC 9457 problem response. `code` is the stable error code clients can switch on. */
 export function problemResponse(error: AppError): HttpResponseInit {
   return {
     status: error.status,
-    headers: { 'content-type': problemContentType, 'cache-control': 'no-store', ...error.headers },
+    headers: { 'content-type': problemContentType, 'cache-control': 'no-store', ...exposedHeaders, ...error.headers },
     body: JSON.stringify({
       type: 'about:blank',
       title: error.title,

@@ -36,6 +36,8 @@ describe('checkout pipeline through the local host (real Postgres, Redis, Rabbit
     const accepted = (await response.json()) as { checkoutId: string; orderId: string; status: string };
     expect(accepted.status).toBe('PENDING');
     expect(response.headers.get('location')).toBe(`/api/orders/${accepted.orderId}`);
+    // The storefront reads Location from another origin in Azure.
+    expect(response.headers.get('access-control-expose-headers')).toBe('ETag, Location, Retry-After');
     expect(await (await shop.call('/cart', { token })).json()).toEqual({ items: [], total: 0 });
 
     const order = await waitForFinalOrder(shop, token, accepted.orderId);
