@@ -27,6 +27,8 @@ export default defineConfig({
           globalSetup: ['test/support/globalSetup.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
+          // Each file runs its own host and browser: one at a time on 2 cores.
+          fileParallelism: false,
         },
       },
       {

@@ -66,3 +66,19 @@ export async function seriousAccessibilityViolations(page: Page): Promise<AxeVio
   });
   return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
 }
+
+/** A dev user from the issuer's list, or any name typed into its form. */
+export type DevUserChoice = { preset: 'alice' | 'bob' | 'admin' } | { name: string };
+
+/** Opens `url`, chooses "Sign in" and picks `user` on the dev issuer's page; resolves once signed in. */
+export async function signIn(page: Page, url: string, user: DevUserChoice): Promise<void> {
+  await page.goto(url);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Sign in to the dev tenant' }).waitFor();
+  if ('preset' in user) await page.getByRole('button', { name: new RegExp(`^Sign in as ${user.preset}\\b`) }).click();
+  else {
+    await page.getByLabel('User name').fill(user.name);
+    await page.getByRole('button', { name: 'Sign in as this user' }).click();
+  }
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+}

@@ -8,7 +8,7 @@ import { startDevIssuer } from '../../src/dev-issuer/index.js';
 import { projectRoot } from '../support/hostProcess.js';
 import { createProduct } from '../support/pipeline.js';
 import { startShop, uniqueUser, type Shop } from '../support/shop.js';
-import { launchBrowser, seriousAccessibilityViolations, type TestBrowser } from './browser.js';
+import { launchBrowser, seriousAccessibilityViolations, signIn, type DevUserChoice, type TestBrowser } from './browser.js';
 
 /*
  * The storefront as a person uses it: web/dist served by the storefront server, signing in through
@@ -49,17 +49,9 @@ describe('storefront in headless Chromium', () => {
   const expectAccessible = async (page: Page) => expect(await seriousAccessibilityViolations(page)).toEqual([]);
 
   /** Opens the storefront at `path` in a new context and signs in through the dev issuer's page. */
-  async function signedIn(user: { preset: 'alice' | 'bob' | 'admin' } | { name: string }, path = '/', viewport = desktop) {
+  async function signedIn(user: DevUserChoice, path = '/', viewport = desktop) {
     const { context, page } = await browser.newPage(viewport);
-    await page.goto(`${storefront.url}${path}`);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Sign in to the dev tenant' }).waitFor();
-    if ('preset' in user) await page.getByRole('button', { name: new RegExp(`^Sign in as ${user.preset}\\b`) }).click();
-    else {
-      await page.getByLabel('User name').fill(user.name);
-      await page.getByRole('button', { name: 'Sign in as this user' }).click();
-    }
-    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    await signIn(page, `${storefront.url}${path}`, user);
     return { context, page };
   }
 
