@@ -140,6 +140,19 @@ describe('storefront in headless Chromium', () => {
     await context.close();
   });
 
+  it('when the payment is declined, then the order page follows it to PAYMENT_FAILED and says why', async () => {
+    // The simulated provider declines totals above PAYMENT_DECLINE_ABOVE (10 000 by default).
+    const pricey = await createProduct(shop, { name: `Storefront gold kettle ${uniqueUser('g')}`, price: 12_000, stock: 5 });
+    const { context, page } = await signedIn({ name: uniqueUser('declined') }, `/products/${pricey}`);
+    await page.getByRole('button', { name: 'Add to cart' }).click();
+    await page.getByRole('link', { name: 'View cart' }).click();
+    await page.getByRole('button', { name: 'Place order' }).click();
+    await expect.poll(() => page.getByRole('status').textContent(), { timeout: 30_000 }).toContain('Payment failed');
+    expect(await page.getByRole('status').textContent()).toContain('The payment was declined');
+    await expect.poll(() => page.locator('main').textContent()).toContain('amount exceeds the card limit');
+    await context.close();
+  });
+
   it('when an admin creates a product, then its page shows it', async () => {
     const { context, page } = await signedIn({ preset: 'admin' });
     const name = `Storefront created kettle ${uniqueUser('k')}`;
