@@ -21,8 +21,15 @@ export interface CartSnapshot {
   claim?: CheckoutClaim | undefined;
 }
 
-/** A change's outcome: the cart as it is after the change, or the limit that refused it. */
-export type CartChange = { ok: true; cart: CartSnapshot } | { ok: false; reason: 'quantity_limit'; current: number } | { ok: false; reason: 'line_limit' };
+/**
+ * A change's outcome: the cart as it is after the change, or what refused it: a limit, or a checkout
+ * holding the cart (setting or removing a line then would race the claim's subtraction; adding is fine).
+ */
+export type CartChange =
+  | { ok: true; cart: CartSnapshot }
+  | { ok: false; reason: 'quantity_limit'; current: number }
+  | { ok: false; reason: 'line_limit' }
+  | { ok: false; reason: 'checkout_in_progress'; claim: CheckoutClaim };
 
 /**
  * A user's cart: product -> quantity. Every change is atomic, so concurrent changes never lose one
@@ -32,7 +39,7 @@ export interface CartStore {
   read(userId: string): Promise<CartSnapshot>;
   add(userId: string, productId: string, quantity: number): Promise<CartChange>;
   set(userId: string, productId: string, quantity: number): Promise<CartChange>;
-  remove(userId: string, productId: string): Promise<CartSnapshot>;
+  remove(userId: string, productId: string): Promise<CartChange>;
 }
 
 export const addItemBodySchema = z.strictObject({
@@ -89,6 +96,9 @@ export function cartView(lines: readonly PricedLine[]): CartView {
 function changedCart(change: CartChange): CartSnapshot {
   if (change.ok) return change.cart;
   if (change.reason === 'line_limit') throw new AppError('cart_line_limit', `A cart holds at most ${maxLinesPerCart} different products`);
+  if (change.reason === 'checkout_in_progress') {
+    throw new AppError('checkout_in_progress', 'A checkout of this cart is being placed; change it again in a moment', { headers: { 'Retry-After': '1' } });
+  }
   throw new AppError('cart_quantity_limit', `A cart line holds at most ${maxQuantityPerLine} items (this line has ${change.current})`);
 }
 
@@ -103,7 +113,15 @@ export function cartService(carts: CartStore, products: ProductCatalog, settleSt
     if (!product) throw notFoundProduct(productId);
     return product;
   };
-  const remove = async (userId: string, productId: string) => priced(isUuid(productId) ? await carts.remove(userId, productId) : await carts.read(userId));
+  /** Runs a change; one refused by a claim a crash left behind is tried again once that claim is settled. */
+  const settlingClaim = async (userId: string, change: () => Promise<CartChange>): Promise<CartSnapshot> => {
+    const first = await change();
+    if (first.ok || first.reason !== 'checkout_in_progress') return changedCart(first);
+    await settleStaleClaim(userId, first.claim);
+    return changedCart(await change());
+  };
+  const remove = async (userId: string, productId: string) =>
+    priced(isUuid(productId) ? await settlingClaim(userId, () => carts.remove(userId, productId)) : await carts.read(userId));
 
   return {
     async view(userId: string): Promise<CartView> {
@@ -121,7 +139,7 @@ export function cartService(carts: CartStore, products: ProductCatalog, settleSt
     async setQuantity(userId: string, productId: string, quantity: number): Promise<CartView> {
       if (quantity === 0) return remove(userId, productId);
       const product = await requireProduct(productId);
-      return priced(changedCart(await carts.set(userId, productId, quantity)), [product]);
+      return priced(await settlingClaim(userId, () => carts.set(userId, productId, quantity)), [product]);
     },
 
     remove,

@@ -56,11 +56,14 @@ export interface CheckoutLedger {
   findByKey(userId: string, keyHash: string): Promise<{ fingerprint: string; accepted: CheckoutAccepted } | undefined>;
   /**
    * Records the claim as accepted with its CartCheckedOut in the outbox, in one transaction, unless it is
-   * recorded already (then nothing new is written) or was abandoned; records `key` for it too.
+   * recorded already (then nothing new is written) or was abandoned; records `key` for it too. When the
+   * key already names another answer, nothing is written and that answer is returned.
    */
   accept(userId: string, claim: CheckoutClaim, key: RequestKey | undefined, trace: TraceContext): Promise<AcceptOutcome>;
   /** Gives a stale claim up unless it was accepted; answers which of the two it is now. */
   abandon(userId: string, claim: CheckoutClaim): Promise<'accepted' | 'abandoned'>;
+  /** Forgets up to `limit` Idempotency-Keys past their lifetime; answers how many. */
+  pruneExpiredKeys(limit: number): Promise<number>;
 }
 
 export interface CheckoutRequest {
@@ -131,19 +134,28 @@ export function checkoutService(deps: CheckoutDependencies) {
     };
   }
 
-  /** Steps (2) and (3) for a claim this request made or found; idempotent, so any request may run them. */
-  async function accept(userId: string, claim: CheckoutClaim, key: RequestKey | undefined, trace: TraceContext): Promise<CheckoutAccepted> {
+  /**
+   * Steps (2) and (3) for a claim this request made (`own`) or found; idempotent, so any request may
+   * run them.
+   */
+  async function accept(userId: string, claim: CheckoutClaim, key: RequestKey | undefined, trace: TraceContext, own: boolean): Promise<CheckoutAccepted> {
     // A failure here is answered 503 with the claim kept: a retry joins it and gets the same orderId.
     const outcome = await deps.ledger.accept(userId, claim, key, trace);
     if (outcome.state === 'abandoned') {
       // This request held the claim so long that another gave it up as stale: nothing was ordered.
       throw dependencyUnavailable('checkout', new Error(`claim ${claim.checkoutId} was abandoned while its request was delayed`));
     }
-    if (outcome.state === 'key_conflict' && outcome.recorded.fingerprint !== key?.fingerprint) throw keyReused();
+    if (outcome.state === 'key_conflict') {
+      // The key already answered (a concurrent request with it won): this request orders nothing. A
+      // claim it made itself is given up (or finished, if a keyless request joined and accepted it).
+      if (own) await settle(userId, claim);
+      if (outcome.recorded.fingerprint !== key?.fingerprint) throw keyReused();
+      return outcome.recorded.accepted;
+    }
     // The order exists from here: a failure to take the lines out of the cart must not become an error
     // the client would retry. The claim stays, and the next checkout or cart read settles it.
     await deps.claims.complete(userId, claim.checkoutId).catch((error: unknown) => deps.onAfterAcceptFailure?.('take the ordered lines out of the cart', error));
-    return outcome.state === 'key_conflict' ? outcome.recorded.accepted : acceptedOf(claim);
+    return acceptedOf(claim);
   }
 
   /** A claim left by a crashed request: its checkout goes on if it was accepted, else it is given up. */
@@ -174,16 +186,24 @@ export function checkoutService(deps: CheckoutDependencies) {
         const cart = await deps.claims.readForCheckout(request.userId);
         if (cart.claim) {
           if (cart.claim.key && key && cart.claim.key.keyHash === key.keyHash && cart.claim.key.fingerprint !== key.fingerprint) throw keyReused();
-          if (now() - cart.claim.claimedAt < staleClaimMs) return accept(request.userId, cart.claim, key, request.trace);
+          if (now() - cart.claim.claimedAt < staleClaimMs) return accept(request.userId, cart.claim, key, request.trace, false);
           // Left by a crash: if it was accepted it is this cart's checkout, and its orderId the answer.
-          if ((await settle(request.userId, cart.claim)) === 'accepted') return accept(request.userId, cart.claim, key, request.trace);
+          if ((await settle(request.userId, cart.claim)) === 'accepted') return accept(request.userId, cart.claim, key, request.trace, false);
           continue;
         }
-        if (cart.lines.length === 0) throw new AppError('cart_empty', 'The cart is empty: add items before checking out');
+        if (cart.lines.length === 0) {
+          // A request with the same key may have emptied the cart since this one looked the key up.
+          const recorded = key && (await deps.ledger.findByKey(request.userId, key.keyHash));
+          if (recorded) {
+            if (recorded.fingerprint !== key!.fingerprint) throw keyReused();
+            return recorded.accepted;
+          }
+          throw new AppError('cart_empty', 'The cart is empty: add items before checking out');
+        }
         const claim = await newClaim(request.userId, cart.lines, key);
         const claimed = await deps.claims.claim(request.userId, cart.version, claim);
         // Changed since it was read (an add, another tab's claim): read again; a claim found is joined.
-        if (claimed.ok) return accept(request.userId, claim, key, request.trace);
+        if (claimed.ok) return accept(request.userId, claim, key, request.trace, true);
       }
       throw new AppError('checkout_in_progress', 'The cart kept changing during checkout; retry shortly', { headers: { 'Retry-After': '1' } });
     },

@@ -82,7 +82,7 @@ export function inMemoryCarts(limits: { maxQuantity: number; maxLines: number })
     },
     async remove(userId, productId) {
       if (cartOf(userId).delete(productId)) bump(userId);
-      return snapshot(userId);
+      return { ok: true, cart: snapshot(userId) };
     },
   };
 }

@@ -1,12 +1,19 @@
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
-import type { CheckoutAccepted, CheckoutLedger } from '../../domain/checkout.js';
+import type { AcceptOutcome, CheckoutAccepted, CheckoutLedger } from '../../domain/checkout.js';
 import { uuidv7 } from '../../domain/ids.js';
 import { insertOutboxRow, type OutboxRelay } from './outbox.js';
 import { inTransaction, query } from './pool.js';
 
 /** How long an Idempotency-Key answers with its first response. */
 export const idempotencyKeyTtlHours = 24;
+
+/** Rolls the accepting transaction back when the request's key already names another answer. */
+class KeyRecorded extends Error {
+  constructor(readonly recorded: { fingerprint: string; accepted: CheckoutAccepted }) {
+    super('Idempotency-Key already recorded');
+  }
+}
 
 const acceptedOf = (row: { checkout_id: string; order_id: string }): CheckoutAccepted => ({ checkoutId: row.checkout_id, orderId: row.order_id, status: 'PENDING' });
 
@@ -33,38 +40,61 @@ export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): Check
       const event = { id: uuidv7(), type: 'CartCheckedOut' as const, payload: claim.event, trace };
       let inserted = false;
       const startedAt = performance.now();
-      const outcome = await inTransaction(pool, async (client) => {
-        const { rowCount } = await client.query({
-          name: 'checkouts-accept',
-          text: `INSERT INTO checkouts (order_id, checkout_id, user_id, state, event) VALUES ($1, $2, $3, 'ACCEPTED', $4) ON CONFLICT DO NOTHING`,
-          values: [claim.orderId, claim.checkoutId, userId, JSON.stringify(claim.event)],
+      let outcome: AcceptOutcome;
+      try {
+        outcome = await inTransaction(pool, async (client) => {
+          inserted = false;
+          const { rowCount } = await client.query({
+            name: 'checkouts-accept',
+            text: `INSERT INTO checkouts (order_id, checkout_id, user_id, state, event) VALUES ($1, $2, $3, 'ACCEPTED', $4) ON CONFLICT DO NOTHING`,
+            values: [claim.orderId, claim.checkoutId, userId, JSON.stringify(claim.event)],
+          });
+          if (rowCount === 1) {
+            inserted = true;
+            await insertOutboxRow(client, event);
+          } else {
+            const { rows } = await client.query<{ state: string }>('SELECT state FROM checkouts WHERE order_id = $1', [claim.orderId]);
+            if (rows[0]?.state === 'ABANDONED') return { state: 'abandoned' as const };
+          }
+          if (!key) return { state: 'accepted' as const };
+          // Two requests with one key race here; the first row stands (an expired one is replaced).
+          await client.query({
+            name: 'checkout-requests-insert',
+            text: `INSERT INTO checkout_requests AS r (user_id, key_hash, fingerprint, order_id) VALUES ($1, $2, $3, $4)
+                   ON CONFLICT (user_id, key_hash) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, order_id = EXCLUDED.order_id, created_at = now()
+                   WHERE r.created_at <= now() - make_interval(hours => $5)`,
+            values: [userId, key.keyHash, key.fingerprint, claim.orderId, idempotencyKeyTtlHours],
+          });
+          const { rows } = await client.query<{ fingerprint: string; checkout_id: string; order_id: string }>(
+            'SELECT r.fingerprint, c.checkout_id, c.order_id FROM checkout_requests r JOIN checkouts c USING (order_id) WHERE r.user_id = $1 AND r.key_hash = $2',
+            [userId, key.keyHash],
+          );
+          const recorded = rows[0]!;
+          if (recorded.order_id === claim.orderId && recorded.fingerprint === key.fingerprint) return { state: 'accepted' as const };
+          // The key already names another checkout (or this one with another body): nothing of this
+          // transaction may stand, or an order would exist that no answer names.
+          throw new KeyRecorded({ fingerprint: recorded.fingerprint, accepted: acceptedOf(recorded) });
         });
-        if (rowCount === 1) {
-          inserted = true;
-          await insertOutboxRow(client, event);
-        } else {
-          const { rows } = await client.query<{ state: string }>('SELECT state FROM checkouts WHERE order_id = $1', [claim.orderId]);
-          if (rows[0]?.state === 'ABANDONED') return { state: 'abandoned' as const };
-        }
-        if (!key) return { state: 'accepted' as const };
-        // Two requests with one key race here; the first row stands and the other is told what it holds.
-        await client.query({
-          name: 'checkout-requests-insert',
-          text: 'INSERT INTO checkout_requests (user_id, key_hash, fingerprint, order_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
-          values: [userId, key.keyHash, key.fingerprint, claim.orderId],
-        });
-        const { rows } = await client.query<{ fingerprint: string; checkout_id: string; order_id: string }>(
-          'SELECT r.fingerprint, c.checkout_id, c.order_id FROM checkout_requests r JOIN checkouts c USING (order_id) WHERE r.user_id = $1 AND r.key_hash = $2',
-          [userId, key.keyHash],
-        );
-        const recorded = rows[0]!;
-        if (recorded.order_id === claim.orderId && recorded.fingerprint === key.fingerprint) return { state: 'accepted' as const };
-        return { state: 'key_conflict' as const, recorded: { fingerprint: recorded.fingerprint, accepted: acceptedOf(recorded) } };
-      });
+      } catch (error) {
+        if (!(error instanceof KeyRecorded)) throw error;
+        return { state: 'key_conflict', recorded: error.recorded };
+      }
       // Not awaited: the checkout is durable once committed, and a slow or unreachable broker must not
       // hold the client's answer (the relay logs a failure and the sweep publishes the row later).
       if (inserted) void relay.publishCommitted([event], startedAt);
       return outcome;
+    },
+
+    async pruneExpiredKeys(limit) {
+      const { rowCount } = await query(
+        pool,
+        {
+          name: 'checkout-requests-prune',
+          text: `DELETE FROM checkout_requests WHERE ctid IN (SELECT ctid FROM checkout_requests WHERE created_at <= now() - make_interval(hours => $1) LIMIT $2)`,
+        },
+        [idempotencyKeyTtlHours, limit],
+      );
+      return rowCount ?? 0;
     },
 
     async abandon(userId, claim) {

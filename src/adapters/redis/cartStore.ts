@@ -11,6 +11,8 @@ export const cartTtlSeconds = 30 * 24 * 60 * 60;
 const keys = (userId: string) => [`cart:{${userId}}:items`, `cart:{${userId}}:version`, `cart:{${userId}}:claim`];
 
 const changeScript = `
+-- Setting a quantity while a checkout holds the cart would race the claim's subtraction; adding cannot.
+if ARGV[5] == 'set' and redis.call('EXISTS', KEYS[3]) == 1 then return {-3, 0, redis.call('GET', KEYS[3])} end
 local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 if current == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then return {-1, 0} end
 local wanted = current + tonumber(ARGV[2])
@@ -23,11 +25,12 @@ redis.call('EXPIRE', KEYS[2], ARGV[6])
 return {wanted, 0, redis.call('HGETALL', KEYS[1]), version}`;
 
 const removeScript = `
+if redis.call('EXISTS', KEYS[3]) == 1 and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {'claimed', redis.call('GET', KEYS[3])} end
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then
   redis.call('INCR', KEYS[2])
   redis.call('EXPIRE', KEYS[2], ARGV[2])
 end
-return {redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[2]) or '0'}`;
+return {'ok', redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[2]) or '0'}`;
 
 const readScript = `return {redis.call('HGETALL', KEYS[1]), redis.call('GET', KEYS[2]) or '0', redis.call('GET', KEYS[3]) or ''}`;
 
@@ -95,10 +98,11 @@ export function redisCartStore(redis: Redis): CartStore & CheckoutClaims {
   const change = async (mode: 'add' | 'set', userId: string, productId: string, quantity: number): Promise<CartChange> => {
     const [result, current, flat, version] = (await redisCall(() =>
       scripts.cartChange(...keys(userId), productId, quantity, maxQuantityPerLine, maxLinesPerCart, mode, cartTtlSeconds),
-    )) as [number, number, string[], number];
+    )) as [number, number, string[] | string, number];
+    if (result === -3) return { ok: false, reason: 'checkout_in_progress', claim: claimOf(flat as string)! };
     if (result === -1) return { ok: false, reason: 'line_limit' };
     if (result === -2) return { ok: false, reason: 'quantity_limit', current };
-    return { ok: true, cart: snapshotOf(flat, version) };
+    return { ok: true, cart: snapshotOf(flat as string[], version) };
   };
 
   const read = async (userId: string) => {
@@ -122,9 +126,10 @@ export function redisCartStore(redis: Redis): CartStore & CheckoutClaims {
     },
     add: (userId, productId, quantity) => change('add', userId, productId, quantity),
     set: (userId, productId, quantity) => change('set', userId, productId, quantity),
-    async remove(userId, productId) {
-      const [flat, version] = (await redisCall(() => scripts.cartRemove(...keys(userId), productId, cartTtlSeconds))) as [string[], string];
-      return snapshotOf(flat, version);
+    async remove(userId, productId): Promise<CartChange> {
+      const [outcome, flat, version] = (await redisCall(() => scripts.cartRemove(...keys(userId), productId, cartTtlSeconds))) as [string, string[] | string, string];
+      if (outcome === 'claimed') return { ok: false, reason: 'checkout_in_progress', claim: claimOf(flat as string)! };
+      return { ok: true, cart: snapshotOf(flat as string[], version) };
     },
   };
 }
