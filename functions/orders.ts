@@ -64,15 +64,17 @@ observeOutboxBacklog(() => services().relay.backlog());
 app.timer('resolveStrandedOrders', {
   schedule: '*/15 * * * * *',
   handler: async (_timer, context) => {
-    const { orders, stranded, paymentProvider, settings } = services();
+    const { orders, stranded, paymentProvider, settings, checkoutLedger } = services();
     const done = await resolveStrandedOrders({
       orders,
       stranded,
       provider: paymentProvider,
       bounds: { redriveAfterSeconds: settings.ORDER_REDRIVE_AFTER_SECONDS, cancelAfterSeconds: settings.ORDER_CANCEL_AFTER_SECONDS },
+      onItemFailure: (orderId, error) => logger.warn('could not resolve a stranded order; the next run tries again', { function: context.functionName, orderId, error }),
     });
     for (const [action, count] of Object.entries(done)) shopMetrics.ordersRecovered(action, count);
     if (Object.values(done).some((count) => count > 0)) logger.warn('stranded checkouts and orders resolved', { function: context.functionName, ...done });
+    await checkoutLedger.pruneExpiredKeys(1_000);
   },
 });
 

@@ -59,9 +59,10 @@ function build(s: Settings) {
   const carts = redisCartStore(redis);
   const relay = new OutboxRelay(db, publisher);
   const orders = postgresOrderStore(db, relay, () => productCache.invalidate());
+  const checkoutLedger = postgresCheckoutLedger(db, relay);
   const checkout = checkoutService({
     claims: carts,
-    ledger: postgresCheckoutLedger(db, relay),
+    ledger: checkoutLedger,
     products: catalog,
     onAfterAcceptFailure: (step, error) => logger.warn(`checkout accepted, but could not ${step}`, { error }),
   });
@@ -76,6 +77,7 @@ function build(s: Settings) {
     relay,
     orders,
     stranded: postgresStrandedQueries(db),
+    checkoutLedger,
     paymentProvider: simulatedPaymentProvider(db, {
       declineAboveCents: centsFromNumber(s.PAYMENT_DECLINE_ABOVE) ?? Math.round(s.PAYMENT_DECLINE_ABOVE * 100),
       latencyMs: s.PAYMENT_LATENCY_MS,

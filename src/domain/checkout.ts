@@ -76,8 +76,12 @@ export interface CheckoutRequest {
 
 export const idempotencyKeyPattern = /^[\x21-\x7e]{1,255}$/;
 
-/** A claim older than this is not held by a live request (a checkout takes milliseconds); it was left by a crash. */
-export const staleClaimMs = 10_000;
+/**
+ * A claim older than this is not held by a live request: a checkout takes milliseconds, and its store
+ * calls time out well within it (Postgres: 3 s to connect, 10 s a statement), with room for clock skew
+ * between instances. Until then a retry joins the claim; after it, it was left by a crash.
+ */
+export const staleClaimMs = 30_000;
 
 /** Tries before giving up on a cart that keeps changing under the checkout. */
 const maxClaimAttempts = 5;

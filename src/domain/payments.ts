@@ -23,22 +23,24 @@ export interface PaymentProvider {
   lookup(idempotencyKey: string): Promise<ChargeResult | undefined>;
 }
 
-export type PaymentHandling = 'succeeded' | 'failed' | 'duplicate' | 'order_not_pending';
+export type PaymentHandling = 'succeeded' | 'failed' | 'duplicate' | 'order_not_pending' | 'unknown_to_provider';
 
 /**
  * Finishes a payment whose row is PENDING: charges through the provider (the payment id is the
  * idempotency key) and records the result with its Payment* event in one transaction. `resume` is
  * for a payment a crash interrupted around the provider call: the provider is asked what became of
- * the key first, and charged only if it never saw it.
+ * the key first, and charged only if it never saw it and `chargeIfUnknown` says the call cannot be
+ * in flight any more.
  */
 export async function settlePayment(
   store: OrderStore,
   provider: PaymentProvider,
   payment: { id: string; orderId: string; userId: string; amountCents: Cents },
   trace: TraceContext,
-  options: { resume?: boolean } = {},
+  options: { resume?: boolean; chargeIfUnknown?: boolean } = {},
 ): Promise<PaymentHandling> {
   const known = options.resume ? await provider.lookup(payment.id) : undefined;
+  if (options.resume && !known && !options.chargeIfUnknown) return 'unknown_to_provider';
   const result = known ?? (await provider.charge({ idempotencyKey: payment.id, orderId: payment.orderId, userId: payment.userId, amountCents: payment.amountCents }));
   return store.transaction(async (uow) => {
     const settled = await uow.settlePayment(payment.id, result.approved ? 'SUCCEEDED' : 'FAILED', result.reason ?? null);

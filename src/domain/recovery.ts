@@ -16,7 +16,7 @@ export interface PendingOrder {
   userId: string;
   totalCents: Cents;
   ageSeconds: number;
-  payment?: { id: string; status: 'PENDING' | 'SUCCEEDED' | 'FAILED'; reason: string | null; amountCents: Cents };
+  payment?: { id: string; status: 'PENDING' | 'SUCCEEDED' | 'FAILED'; reason: string | null; amountCents: Cents; idleSeconds: number };
 }
 
 /** Finds the work the resolver may have to do; each list holds only what was untouched for `idleSeconds`. */
@@ -34,7 +34,7 @@ export interface RecoveryBounds {
   cancelAfterSeconds: number;
 }
 
-export type RecoveryAction = 'redriven' | 'cancelled' | 'payment_applied' | 'payment_settled';
+export type RecoveryAction = 'redriven' | 'cancelled' | 'payment_applied' | 'payment_settled' | 'failed';
 
 const noTrace: TraceContext = {};
 
@@ -47,10 +47,26 @@ const noTrace: TraceContext = {};
  * result, no second charge). Returns what it did, for the metric and the log.
  */
 export async function resolveStrandedOrders(
-  deps: { orders: OrderStore; stranded: StrandedQueries; provider: PaymentProvider; bounds: RecoveryBounds; batchSize?: number },
+  deps: {
+    orders: OrderStore;
+    stranded: StrandedQueries;
+    provider: PaymentProvider;
+    bounds: RecoveryBounds;
+    batchSize?: number;
+    /** Told about an item that failed; the others go on, so one bad row cannot hold up the rest. */
+    onItemFailure?: (orderId: string, error: unknown) => void;
+  },
 ): Promise<Record<RecoveryAction, number>> {
   const { orders, bounds } = deps;
-  const done: Record<RecoveryAction, number> = { redriven: 0, cancelled: 0, payment_applied: 0, payment_settled: 0 };
+  const done: Record<RecoveryAction, number> = { redriven: 0, cancelled: 0, payment_applied: 0, payment_settled: 0, failed: 0 };
+  const isolated = async (orderId: string, work: () => Promise<void>) => {
+    try {
+      await work();
+    } catch (error) {
+      done.failed++;
+      deps.onItemFailure?.(orderId, error);
+    }
+  };
   const limit = deps.batchSize ?? 200;
   const tooOld = (ageSeconds: number) => ageSeconds >= bounds.cancelAfterSeconds;
   const reason = `not completed within ${bounds.cancelAfterSeconds} s of checkout`;
@@ -61,6 +77,7 @@ export async function resolveStrandedOrders(
   for (const { event, ageSeconds } of await deps.stranded.checkoutsWithoutOrder(bounds.redriveAfterSeconds, limit)) {
     const cancel = tooOld(ageSeconds);
     if (!cancel && !mayRedrive) continue;
+    await isolated(event.orderId, async () => {
     const acted = await orders.transaction(async (uow) => {
       if (!cancel) {
         await uow.addToOutbox({ id: uuidv7(), type: 'CartCheckedOut', payload: event, trace: noTrace });
@@ -81,13 +98,20 @@ export async function resolveStrandedOrders(
       });
     });
     if (acted) done[cancel ? 'cancelled' : 'redriven']++;
+    });
   }
 
   for (const order of await deps.stranded.pendingOrders(bounds.redriveAfterSeconds, limit)) {
+    await isolated(order.orderId, async () => {
     const { payment } = order;
     if (payment?.status === 'PENDING') {
-      const outcome = await settlePayment(orders, deps.provider, { id: payment.id, orderId: order.orderId, userId: order.userId, amountCents: payment.amountCents }, noTrace, { resume: true });
-      if (outcome !== 'duplicate') done.payment_settled++;
+      // What the provider recorded for the key settles it; it is charged only once the payment is idle
+      // for twice the bound, so a slow call still in flight is not made a second time.
+      const outcome = await settlePayment(orders, deps.provider, { id: payment.id, orderId: order.orderId, userId: order.userId, amountCents: payment.amountCents }, noTrace, {
+        resume: true,
+        chargeIfUnknown: payment.idleSeconds >= 2 * bounds.redriveAfterSeconds,
+      });
+      if (outcome === 'succeeded' || outcome === 'failed') done.payment_settled++;
     } else if (payment) {
       const type = payment.status === 'SUCCEEDED' ? 'PaymentSucceeded' : 'PaymentFailed';
       const applied = await applyPaymentResult(orders, type, { orderId: order.orderId, paymentId: payment.id, ...(payment.reason ? { reason: payment.reason } : {}), occurredAt: new Date().toISOString() });
@@ -114,6 +138,7 @@ export async function resolveStrandedOrders(
       });
       done.redriven++;
     }
+    });
   }
   return done;
 }

@@ -279,7 +279,7 @@ describe('resolving stranded checkouts and orders', () => {
     const store = await placed();
     const provider = countingProvider();
     expect(
-      await resolveStrandedOrders({ orders: store, stranded: queries([], [pendingOf(300, { id: 'p1', status: 'SUCCEEDED', reason: null, amountCents: 2500 })]), provider, bounds }),
+      await resolveStrandedOrders({ orders: store, stranded: queries([], [pendingOf(300, { id: 'p1', status: 'SUCCEEDED', reason: null, amountCents: 2500, idleSeconds: 300 })]), provider, bounds }),
     ).toMatchObject({ payment_applied: 1 });
     expect((await store.get(aCheckout().orderId))?.status).toBe('PAID');
 
@@ -287,7 +287,7 @@ describe('resolving stranded checkouts and orders', () => {
     const other = await placed();
     other.payments.set(aCheckout().orderId, { id: 'p2', orderId: aCheckout().orderId, status: 'PENDING', amountCents: 2500, reason: null, createdAt: new Date() });
     expect(
-      await resolveStrandedOrders({ orders: other, stranded: queries([], [pendingOf(300, { id: 'p2', status: 'PENDING', reason: null, amountCents: 2500 })]), provider, bounds }),
+      await resolveStrandedOrders({ orders: other, stranded: queries([], [pendingOf(300, { id: 'p2', status: 'PENDING', reason: null, amountCents: 2500, idleSeconds: 300 })]), provider, bounds }),
     ).toMatchObject({ payment_settled: 1 });
     expect(provider.calls).toEqual(['p2']);
     expect(other.outbox).toMatchObject([{ type: 'PaymentSucceeded', payload: { paymentId: 'p2' } }]);
@@ -296,7 +296,7 @@ describe('resolving stranded checkouts and orders', () => {
     const third = await placed();
     third.payments.set(aCheckout().orderId, { id: 'p3', orderId: aCheckout().orderId, status: 'PENDING', amountCents: 2500, reason: null, createdAt: new Date() });
     provider.answers.set('p3', { approved: false, reason: 'card declined' });
-    await resolveStrandedOrders({ orders: third, stranded: queries([], [pendingOf(300, { id: 'p3', status: 'PENDING', reason: null, amountCents: 2500 })]), provider, bounds });
+    await resolveStrandedOrders({ orders: third, stranded: queries([], [pendingOf(300, { id: 'p3', status: 'PENDING', reason: null, amountCents: 2500, idleSeconds: 130 })]), provider, bounds });
     expect(provider.calls).toEqual(['p2']);
     expect(third.outbox).toMatchObject([{ type: 'PaymentFailed', payload: { paymentId: 'p3', reason: 'card declined' } }]);
   });
@@ -309,5 +309,31 @@ describe('resolving stranded checkouts and orders', () => {
     expect(done).toMatchObject({ redriven: 0, cancelled: 0 });
     expect(store.outbox).toEqual([]);
     expect(await resolveStrandedOrders({ orders: store, stranded: queries([{ event: other, ageSeconds: 2000 }], [], true), provider, bounds })).toMatchObject({ cancelled: 1 });
+  });
+
+  it('when a PENDING payment is unknown to the provider but idle less than twice the bound, then it is not charged yet (its call may still be in flight)', async () => {
+    const store = await placed();
+    store.payments.set(aCheckout().orderId, { id: 'p4', orderId: aCheckout().orderId, status: 'PENDING', amountCents: 2500, reason: null, createdAt: new Date() });
+    const provider = countingProvider();
+    const done = await resolveStrandedOrders({ orders: store, stranded: queries([], [pendingOf(300, { id: 'p4', status: 'PENDING', reason: null, amountCents: 2500, idleSeconds: 150 })]), provider, bounds });
+    expect(done).toMatchObject({ payment_settled: 0, failed: 0 });
+    expect(provider.calls).toEqual([]);
+    expect(store.payments.get(aCheckout().orderId)?.status).toBe('PENDING');
+  });
+
+  it('when one item fails, then it is counted and the items after it are still resolved', async () => {
+    const store = await placed();
+    const failing: PaymentProvider = { charge: async () => Promise.reject(new Error('provider down')), lookup: async () => Promise.reject(new Error('provider down')) };
+    const other = { ...aCheckout(), orderId: '01935e00-0000-7000-8000-00000000a0fe', checkoutId: '01935e00-0000-7000-8000-00000000c0fe' };
+    const failures: string[] = [];
+    const done = await resolveStrandedOrders({
+      orders: store,
+      stranded: queries([{ event: other, ageSeconds: 300 }], [pendingOf(300, { id: 'p5', status: 'PENDING', reason: null, amountCents: 2500, idleSeconds: 300 }), { ...pendingOf(300), orderId: other.orderId }]),
+      provider: failing,
+      bounds,
+      onItemFailure: (orderId) => failures.push(orderId),
+    });
+    expect(done).toMatchObject({ failed: 1, redriven: 2 });
+    expect(failures).toEqual([aCheckout().orderId]);
   });
 });

@@ -24,7 +24,11 @@ export function postgresStrandedQueries(pool: pg.Pool): StrandedQueries {
     },
 
     async outboxBehind() {
-      const { rowCount } = await query(pool, { name: 'outbox-behind', text: 'SELECT 1 FROM outbox WHERE sent_at IS NULL AND relay_after < now() LIMIT 1' });
+      // Only a recent backlog counts: a row stuck for longer must not switch re-driving off for good.
+      const { rowCount } = await query(pool, {
+        name: 'outbox-behind',
+        text: "SELECT 1 FROM outbox WHERE sent_at IS NULL AND relay_after < now() AND relay_after > now() - interval '10 minutes' LIMIT 1",
+      });
       return rowCount === 1;
     },
 
@@ -38,12 +42,14 @@ export function postgresStrandedQueries(pool: pg.Pool): StrandedQueries {
         payment_status: 'PENDING' | 'SUCCEEDED' | 'FAILED' | null;
         payment_reason: string | null;
         payment_amount: string | null;
+        payment_idle_seconds: number | null;
       }>(
         pool,
         {
           name: 'stranded-orders',
           text: `SELECT o.id, o.user_id, o.total::text AS total, extract(epoch FROM now() - o.checked_out_at)::float8 AS age_seconds,
-                        p.id AS payment_id, p.status AS payment_status, p.reason AS payment_reason, p.amount::text AS payment_amount
+                        p.id AS payment_id, p.status AS payment_status, p.reason AS payment_reason, p.amount::text AS payment_amount,
+                        extract(epoch FROM now() - p.updated_at)::float8 AS payment_idle_seconds
                    FROM orders o LEFT JOIN payments p ON p.order_id = o.id
                   WHERE o.status = 'PENDING' AND o.updated_at < now() - make_interval(secs => $1)
                     AND (o.redriven_at IS NULL OR o.redriven_at < now() - make_interval(secs => $1))
@@ -59,7 +65,15 @@ export function postgresStrandedQueries(pool: pg.Pool): StrandedQueries {
           totalCents: centsFromDecimal(row.total),
           ageSeconds: row.age_seconds,
           ...(row.payment_id
-            ? { payment: { id: row.payment_id, status: row.payment_status!, reason: row.payment_reason, amountCents: centsFromDecimal(row.payment_amount!) } }
+            ? {
+                payment: {
+                  id: row.payment_id,
+                  status: row.payment_status!,
+                  reason: row.payment_reason,
+                  amountCents: centsFromDecimal(row.payment_amount!),
+                  idleSeconds: row.payment_idle_seconds!,
+                },
+              }
             : {}),
         }),
       );
