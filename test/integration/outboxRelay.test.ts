@@ -1,20 +1,23 @@
-import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OutboxRelay, relayWindowMs } from '../../src/adapters/postgres/outbox.js';
+import { OutboxRelay } from '../../src/adapters/postgres/outbox.js';
 import type { EventPublisher, OutgoingEvent } from '../../src/domain/events.js';
 import { uuidv7 } from '../../src/domain/ids.js';
 
 const postgresUrl = process.env.POSTGRES_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/ecommerce';
 
-/** A real pool that counts the statements marking outbox rows sent. */
+/** A real pool that counts the statements marking outbox rows sent, on the clients it hands out. */
 function countingPool(): pg.Pool & { marks: number } {
   const pool = Object.assign(new pg.Pool({ connectionString: postgresUrl, max: 4 }), { marks: 0 });
-  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
-  (pool as unknown as { query: (...args: unknown[]) => unknown }).query = (...args) => {
-    if ((args[0] as { name?: string } | undefined)?.name === 'outbox-mark-sent') pool.marks++;
-    return query(...args);
-  };
+  pool.on('acquire', (client: pg.PoolClient & { counted?: boolean }) => {
+    if (client.counted) return;
+    client.counted = true;
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args) => {
+      if ((args[0] as { name?: string } | undefined)?.name === 'outbox-mark-sent') pool.marks++;
+      return query(...args);
+    };
+  });
   return pool;
 }
 
@@ -51,7 +54,7 @@ describe('outbox relay on real Postgres', () => {
     const events = await writeOutbox(200);
     const relay = new OutboxRelay(pool, publisher);
     pool.marks = 0;
-    await Promise.all(events.map((event) => relay.publishCommitted([event], performance.now())));
+    await Promise.all(events.map((event) => relay.publishCommitted([event])));
     await relay.flush();
     expect(await unsent(events)).toBe(0);
     expect(events.every((e) => published.includes(e.id))).toBe(true);
@@ -64,7 +67,7 @@ describe('outbox relay on real Postgres', () => {
     const relay = new OutboxRelay(pool, publisher);
     failPublish = true;
     try {
-      await relay.publishCommitted(events, performance.now());
+      await relay.publishCommitted(events);
     } finally {
       failPublish = false;
     }
@@ -84,13 +87,20 @@ describe('outbox relay on real Postgres', () => {
     expect(events.every((e) => published.includes(e.id))).toBe(true);
   });
 
-  it('when the relay comes after its window (a stalled process), then it publishes nothing and leaves the rows to the sweep', async () => {
-    const events = await writeOutbox(2);
-    const relay = new OutboxRelay(pool, publisher);
-    await relay.publishCommitted(events, performance.now() - relayWindowMs - 1);
-    await relay.flush();
-    expect(published.filter((id) => events.some((e) => e.id === id))).toEqual([]);
-    expect(await unsent(events)).toBe(2);
-    await pool.query('UPDATE outbox SET sent_at = now() WHERE id = ANY($1::uuid[])', [events.map((e) => e.id)]);
+  it('when the sweep holds a row or already published it, then the relay publishes neither', async () => {
+    const [held, done] = await writeOutbox(2);
+    await pool.query('UPDATE outbox SET sent_at = now() WHERE id = $1', [done!.id]);
+    const sweeper = await pool.connect();
+    try {
+      await sweeper.query('BEGIN');
+      await sweeper.query('SELECT id FROM outbox WHERE id = $1 FOR UPDATE', [held!.id]);
+      await new OutboxRelay(pool, publisher).publishCommitted([held!, done!]);
+      expect(published.filter((id) => id === held!.id || id === done!.id)).toEqual([]);
+      expect(await unsent([held!])).toBe(1);
+    } finally {
+      await sweeper.query('ROLLBACK');
+      sweeper.release();
+    }
+    await pool.query('UPDATE outbox SET sent_at = now() WHERE id = $1', [held!.id]);
   });
 });

@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import type { AcceptOutcome, CheckoutAccepted, CheckoutLedger } from '../../domain/checkout.js';
 import { uuidv7 } from '../../domain/ids.js';
@@ -39,7 +38,6 @@ export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): Check
     async accept(userId, claim, key, trace) {
       const event = { id: uuidv7(), type: 'CartCheckedOut' as const, payload: claim.event, trace };
       let inserted = false;
-      const startedAt = performance.now();
       let outcome: AcceptOutcome;
       try {
         outcome = await inTransaction(pool, async (client) => {
@@ -81,7 +79,7 @@ export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): Check
       }
       // Not awaited: the checkout is durable once committed, and a slow or unreachable broker must not
       // hold the client's answer (the relay logs a failure and the sweep publishes the row later).
-      if (inserted) void relay.publishCommitted([event], startedAt);
+      if (inserted) void relay.publishCommitted([event]);
       return outcome;
     },
 

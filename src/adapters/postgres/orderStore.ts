@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import type { OutgoingEvent } from '../../domain/events.js';
 import { centsFromDecimal, decimalFromCents } from '../../domain/money.js';
@@ -188,10 +187,9 @@ export function postgresOrderStore(pool: pg.Pool, relay: OutboxRelay, onStockCha
   return {
     async transaction(work) {
       const effects: Effects = { events: [], stockChanged: false };
-      const startedAt = performance.now();
       const result = await inTransaction(pool, (client) => work(unitOfWork(client, effects)));
       if (effects.stockChanged) onStockChanged();
-      await relay.publishCommitted(effects.events, startedAt);
+      await relay.publishCommitted(effects.events);
       return result;
     },
 

@@ -5,12 +5,9 @@ import { logger } from '../telemetry/logger.js';
 
 /**
  * The sweep leaves a row alone for this long after it is written (`relay_after`, from the clock at the
- * insert), and the relay of the transaction that wrote it publishes only within `relayWindowMs` of the
- * transaction's start: with the publisher's 5 s confirm timeout, a relay is always done before the
- * sweep may take its rows, so the two never publish a row at the same time.
+ * insert): the relay of the transaction that wrote it publishes it first.
  */
 const sweepAfterSeconds = 30;
-export const relayWindowMs = 20_000;
 
 /** Writes an event to the outbox inside the caller's transaction. */
 export async function insertOutboxRow(client: pg.PoolClient, event: OutgoingEvent): Promise<void> {
@@ -31,15 +28,17 @@ interface OutboxRow {
 }
 
 /**
- * Publishes outbox rows and marks them sent. Right after a commit the relay publishes the events it
- * just wrote from memory; the timer sweep claims rows whose relay window has passed with FOR UPDATE
- * SKIP LOCKED. A crash between publish and mark re-publishes a row, which the idempotent consumers
- * absorb.
+ * Publishes outbox rows and marks them sent. Right after a commit the relay publishes the events that
+ * transaction wrote; the timer sweep takes rows whose relay window has passed. Both lock the rows
+ * they publish (FOR UPDATE SKIP LOCKED) until they are marked sent, so the two never publish one row
+ * at the same time: a row the relay holds is skipped by the sweep, and one the sweep took (or already
+ * published) is skipped by the relay. A crash between publish and mark releases the lock with the row
+ * unsent; the sweep publishes it again, which the idempotent consumers absorb.
  */
 export class OutboxRelay {
-  /** Ids published but not yet marked sent, and the marking run that will take them. */
-  #unmarked: string[] = [];
-  #marking: Promise<void> | undefined;
+  /** Committed events waiting for the relay, each batch with the callers to tell when it is done. */
+  #queue: { events: readonly OutgoingEvent[]; done: () => void }[] = [];
+  #draining: Promise<void> | undefined;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -47,42 +46,60 @@ export class OutboxRelay {
   ) {}
 
   /**
-   * Publishes events right after the transaction that wrote them to the outbox committed. Marking
-   * them sent is batched: while one UPDATE runs, the ids of later publishes gather for the next, so
-   * under load many orders share a statement. A publish failure, or a crash before the mark, leaves
-   * the rows to the sweep, which re-publishes them (the consumers are idempotent).
+   * Publishes events right after the transaction that wrote them to the outbox committed; resolves
+   * once they are published and marked sent, or left to the sweep. Under load, the events of many
+   * commits queue while one batch is out and go together in the next (one lock, one publish, one mark).
    */
-  async publishCommitted(events: readonly OutgoingEvent[], transactionStartedAt: number): Promise<void> {
-    if (events.length === 0) return;
-    if (performance.now() - transactionStartedAt > relayWindowMs) {
-      logger.warn('outbox relay window passed; the sweep will publish the events', { outboxIds: events.map((event) => event.id) });
-      return;
-    }
-    try {
-      await this.publisher.publish(events);
-    } catch (error) {
-      logger.warn('outbox relay failed; the sweep will publish the events', { error, outboxIds: events.map((event) => event.id) });
-      return;
-    }
-    for (const event of events) this.#unmarked.push(event.id);
-    this.#marking ??= this.#markSent();
+  publishCommitted(events: readonly OutgoingEvent[]): Promise<void> {
+    if (events.length === 0) return Promise.resolve();
+    return new Promise((done) => {
+      this.#queue.push({ events, done });
+      this.#draining ??= this.#drain();
+    });
   }
 
-  /** Waits until every published event is marked sent (or its mark failed), e.g. before closing the pool. */
+  /** Waits until every queued event is published or left to the sweep, e.g. before closing the pool. */
   async flush(): Promise<void> {
-    await this.#marking;
+    await this.#draining;
   }
 
-  async #markSent(): Promise<void> {
-    while (this.#unmarked.length > 0) {
-      const ids = this.#unmarked.splice(0, 1_000);
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, 200);
+      const events = batch.flatMap((entry) => entry.events);
       try {
-        await this.pool.query({ name: 'outbox-mark-sent', text: 'UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY($1::uuid[]) AND sent_at IS NULL', values: [ids] });
+        await this.#publishLocked(events);
       } catch (error) {
-        logger.warn('could not mark published outbox rows sent; the sweep will publish them again', { error, outboxIds: ids });
+        logger.warn('outbox relay failed; the sweep will publish the events', { error, outboxIds: events.map((event) => event.id) });
       }
+      for (const entry of batch) entry.done();
     }
-    this.#marking = undefined;
+    this.#draining = undefined;
+  }
+
+  async #publishLocked(events: readonly OutgoingEvent[]): Promise<void> {
+    const client = await this.pool.connect();
+    let broken: unknown;
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<{ id: string }>({
+        name: 'outbox-relay-lock',
+        text: 'SELECT id FROM outbox WHERE id = ANY($1::uuid[]) AND sent_at IS NULL FOR UPDATE SKIP LOCKED',
+        values: [events.map((event) => event.id)],
+      });
+      const locked = new Set(rows.map((row) => row.id));
+      const mine = events.filter((event) => locked.has(event.id));
+      if (mine.length > 0) {
+        await this.publisher.publish(mine);
+        await client.query({ name: 'outbox-mark-sent', text: 'UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY($1::uuid[])', values: [mine.map((e) => e.id)] });
+      }
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = rollbackError));
+      throw error;
+    } finally {
+      client.release(broken instanceof Error ? broken : undefined);
+    }
   }
 
   /** Publishes rows left unsent past their relay window (a crash or outage between commit and publish). */
