@@ -106,7 +106,7 @@ function changedCart(change: CartChange): CartSnapshot {
  * `settleStaleClaim` finishes or gives up a checkout claim a crash left on the cart, so a cart read
  * never shows lines that were ordered.
  */
-export function cartService(carts: CartStore, products: ProductCatalog, settleStaleClaim: (userId: string, claim: CheckoutClaim) => Promise<void> = async () => {}) {
+export function cartService(carts: CartStore, products: ProductCatalog, settleStaleClaim: (userId: string, claim: CheckoutClaim) => Promise<boolean> = async () => false) {
   const priced = async (cart: CartSnapshot, known: readonly CatalogEntry[] = []) => cartView(await priceLines(cart.lines, products, known));
   const requireProduct = async (productId: string): Promise<CatalogEntry> => {
     const product = isUuid(productId) ? await products.get(productId) : undefined;
@@ -116,8 +116,7 @@ export function cartService(carts: CartStore, products: ProductCatalog, settleSt
   /** Runs a change; one refused by a claim a crash left behind is tried again once that claim is settled. */
   const settlingClaim = async (userId: string, change: () => Promise<CartChange>): Promise<CartSnapshot> => {
     const first = await change();
-    if (first.ok || first.reason !== 'checkout_in_progress') return changedCart(first);
-    await settleStaleClaim(userId, first.claim);
+    if (first.ok || first.reason !== 'checkout_in_progress' || !(await settleStaleClaim(userId, first.claim))) return changedCart(first);
     return changedCart(await change());
   };
   const remove = async (userId: string, productId: string) =>
@@ -126,8 +125,8 @@ export function cartService(carts: CartStore, products: ProductCatalog, settleSt
   return {
     async view(userId: string): Promise<CartView> {
       const cart = await carts.read(userId);
-      if (!cart.claim) return priced(cart);
-      await settleStaleClaim(userId, cart.claim);
+      // A live checkout's lines show until it completes; only a claim a crash left is settled first.
+      if (!cart.claim || !(await settleStaleClaim(userId, cart.claim))) return priced(cart);
       return priced(await carts.read(userId));
     },
 

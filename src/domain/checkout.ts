@@ -162,6 +162,13 @@ export function checkoutService(deps: CheckoutDependencies) {
     return acceptedOf(claim);
   }
 
+  /** What an earlier request with this key was answered; a key reused with another body is refused. */
+  async function answerOfKey(userId: string, key: RequestKey): Promise<CheckoutAccepted | undefined> {
+    const recorded = await deps.ledger.findByKey(userId, key.keyHash);
+    if (recorded && recorded.fingerprint !== key.fingerprint) throw keyReused();
+    return recorded?.accepted;
+  }
+
   /** A claim left by a crashed request: its checkout goes on if it was accepted, else it is given up. */
   async function settle(userId: string, claim: CheckoutClaim): Promise<'accepted' | 'abandoned'> {
     const state = await deps.ledger.abandon(userId, claim);
@@ -179,11 +186,8 @@ export function checkoutService(deps: CheckoutDependencies) {
           keyHash: createHash('sha256').update(request.idempotencyKey).digest('base64url'),
           fingerprint: createHash('sha256').update(request.body).digest('base64url'),
         };
-        const recorded = await deps.ledger.findByKey(request.userId, key.keyHash);
-        if (recorded) {
-          if (recorded.fingerprint !== key.fingerprint) throw keyReused();
-          return recorded.accepted;
-        }
+        const recorded = await answerOfKey(request.userId, key);
+        if (recorded) return recorded;
       }
 
       for (let attempt = 0; attempt < maxClaimAttempts; attempt++) {
@@ -197,11 +201,8 @@ export function checkoutService(deps: CheckoutDependencies) {
         }
         if (cart.lines.length === 0) {
           // A request with the same key may have emptied the cart since this one looked the key up.
-          const recorded = key && (await deps.ledger.findByKey(request.userId, key.keyHash));
-          if (recorded) {
-            if (recorded.fingerprint !== key!.fingerprint) throw keyReused();
-            return recorded.accepted;
-          }
+          const recorded = key && (await answerOfKey(request.userId, key));
+          if (recorded) return recorded;
           throw new AppError('cart_empty', 'The cart is empty: add items before checking out');
         }
         const claim = await newClaim(request.userId, cart.lines, key);
@@ -212,9 +213,11 @@ export function checkoutService(deps: CheckoutDependencies) {
       throw new AppError('checkout_in_progress', 'The cart kept changing during checkout; retry shortly', { headers: { 'Retry-After': '1' } });
     },
 
-    /** Settles a claim left by a crash (called when a cart is read), so ordered lines leave the cart. */
-    async settleStaleClaim(userId: string, claim: CheckoutClaim): Promise<void> {
-      if (now() - claim.claimedAt >= staleClaimMs) await settle(userId, claim);
+    /** Settles a claim left by a crash (called when a cart is read), so ordered lines leave the cart; false for a live claim. */
+    async settleStaleClaim(userId: string, claim: CheckoutClaim): Promise<boolean> {
+      if (now() - claim.claimedAt < staleClaimMs) return false;
+      await settle(userId, claim);
+      return true;
     },
   };
 }

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import { outgoingEvent, type EventPayload, type EventPublisher, type EventType, type OutgoingEvent } from '../../domain/events.js';
 import { logger } from '../telemetry/logger.js';
+import { inTransaction } from './pool.js';
 
 /**
  * The sweep leaves a row alone for this long after it is written (`relay_after`, from the clock at the
@@ -78,10 +79,7 @@ export class OutboxRelay {
   }
 
   async #publishLocked(events: readonly OutgoingEvent[]): Promise<void> {
-    const client = await this.pool.connect();
-    let broken: unknown;
-    try {
-      await client.query('BEGIN');
+    await inTransaction(this.pool, async (client) => {
       const { rows } = await client.query<{ id: string }>({
         name: 'outbox-relay-lock',
         text: 'SELECT id FROM outbox WHERE id = ANY($1::uuid[]) AND sent_at IS NULL FOR UPDATE SKIP LOCKED',
@@ -89,17 +87,10 @@ export class OutboxRelay {
       });
       const locked = new Set(rows.map((row) => row.id));
       const mine = events.filter((event) => locked.has(event.id));
-      if (mine.length > 0) {
-        await this.publisher.publish(mine);
-        await client.query({ name: 'outbox-mark-sent', text: 'UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY($1::uuid[])', values: [mine.map((e) => e.id)] });
-      }
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = rollbackError));
-      throw error;
-    } finally {
-      client.release(broken instanceof Error ? broken : undefined);
-    }
+      if (mine.length === 0) return;
+      await this.publisher.publish(mine);
+      await client.query({ name: 'outbox-mark-sent', text: 'UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY($1::uuid[])', values: [mine.map((e) => e.id)] });
+    });
   }
 
   /** Publishes rows left unsent past their relay window (a crash or outage between commit and publish). */
