@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { AppError, dependencyUnavailable } from '../errors.js';
+import { AppError } from '../errors.js';
 import { priceLines, type CartLine } from './cart.js';
 import type { CartCheckedOut, TraceContext } from './events.js';
 import { uuidv7 } from './ids.js';
@@ -140,15 +140,14 @@ export function checkoutService(deps: CheckoutDependencies) {
 
   /**
    * Steps (2) and (3) for a claim this request made (`own`) or found; idempotent, so any request may
-   * run them.
+   * run them. Undefined when the claim was abandoned before it could be accepted.
    */
-  async function accept(userId: string, claim: CheckoutClaim, key: RequestKey | undefined, trace: TraceContext, own: boolean): Promise<CheckoutAccepted> {
+  async function accept(userId: string, claim: CheckoutClaim, key: RequestKey | undefined, trace: TraceContext, own: boolean): Promise<CheckoutAccepted | undefined> {
     // A failure here is answered 503 with the claim kept: a retry joins it and gets the same orderId.
     const outcome = await deps.ledger.accept(userId, claim, key, trace);
-    if (outcome.state === 'abandoned') {
-      // This request held the claim so long that another gave it up as stale: nothing was ordered.
-      throw dependencyUnavailable('checkout', new Error(`claim ${claim.checkoutId} was abandoned while its request was delayed`));
-    }
+    // Given up meanwhile (stale, or rolled back by a request whose key had already answered): nothing
+    // was ordered under it, and the caller claims the cart afresh.
+    if (outcome.state === 'abandoned') return undefined;
     if (outcome.state === 'key_conflict') {
       // The key already answered (a concurrent request with it won): this request orders nothing. A
       // claim it made itself is given up (or finished, if a keyless request joined and accepted it).
@@ -194,9 +193,10 @@ export function checkoutService(deps: CheckoutDependencies) {
         const cart = await deps.claims.readForCheckout(request.userId);
         if (cart.claim) {
           if (cart.claim.key && key && cart.claim.key.keyHash === key.keyHash && cart.claim.key.fingerprint !== key.fingerprint) throw keyReused();
-          if (now() - cart.claim.claimedAt < staleClaimMs) return accept(request.userId, cart.claim, key, request.trace, false);
-          // Left by a crash: if it was accepted it is this cart's checkout, and its orderId the answer.
-          if ((await settle(request.userId, cart.claim)) === 'accepted') return accept(request.userId, cart.claim, key, request.trace, false);
+          // A live claim is joined; one left by a crash is this cart's checkout if it was accepted.
+          const joinable = now() - cart.claim.claimedAt < staleClaimMs || (await settle(request.userId, cart.claim)) === 'accepted';
+          const answer = joinable && (await accept(request.userId, cart.claim, key, request.trace, false));
+          if (answer) return answer;
           continue;
         }
         if (cart.lines.length === 0) {
@@ -208,7 +208,8 @@ export function checkoutService(deps: CheckoutDependencies) {
         const claim = await newClaim(request.userId, cart.lines, key);
         const claimed = await deps.claims.claim(request.userId, cart.version, claim);
         // Changed since it was read (an add, another tab's claim): read again; a claim found is joined.
-        if (claimed.ok) return accept(request.userId, claim, key, request.trace, true);
+        const answer = claimed.ok && (await accept(request.userId, claim, key, request.trace, true));
+        if (answer) return answer;
       }
       throw new AppError('checkout_in_progress', 'The cart kept changing during checkout; retry shortly', { headers: { 'Retry-After': '1' } });
     },
