@@ -8,10 +8,10 @@ import { processPayment } from '../src/domain/payments.js';
 
 eventConsumer('processPayment', {
   queue: queues.orderCreated,
-  handle: async (event, { trace }, context) => {
+  handle: async (event, { trace, attemptId }, context) => {
     annotateInvocation({ orderId: event.orderId });
     const { orders, paymentProvider } = services();
-    const outcome = await processPayment(orders, paymentProvider, event, outgoingTraceContext(trace));
+    const outcome = await processPayment(orders, paymentProvider, event, outgoingTraceContext(trace), attemptId);
     logger.info('payment processed', { function: context.functionName, orderId: event.orderId, outcome });
   },
 });

@@ -1,23 +1,36 @@
 import { app, trigger, type InvocationContext } from '@azure/functions';
-import { claimedEventType, readTriggerMessage, type TriggerMessage } from '../adapters/rabbitmq/triggerMessage.js';
+import { claimedEventType, headerText, readTriggerMessage, type TriggerMessage } from '../adapters/rabbitmq/triggerMessage.js';
 import { isPostgresUnavailable } from '../adapters/postgres/pool.js';
 import { bindings, deadLetterQueueOf, retryQueueOf, type EventTypeOn, type QueueName } from '../adapters/rabbitmq/topology.js';
 import { logger } from '../adapters/telemetry/logger.js';
 import { shopMetrics } from '../adapters/telemetry/metrics.js';
 import { eventSchema, type EventPayload } from '../domain/events.js';
+import { isUuid, uuidv7 } from '../domain/ids.js';
 import { AppError } from '../errors.js';
 import { services } from './container.js';
 
 export const deadLetterReasonHeader = 'x-dead-letter-reason';
 /** How many times a message went through `<queue>.retry` because a dependency was down. */
 export const transientRetriesHeader = 'x-transient-retries';
+/** The attempt a parked message continues (see `Delivery.attemptId`). */
+export const attemptIdHeader = 'x-attempt-id';
 /** The RabbitMQ extension's rule: the fifth failed attempt is rejected into the queue's dead-letter exchange. */
 const extensionMaxAttempts = 5;
 
 export interface ConsumeOptions<Q extends QueueName> {
   /** The queue consumed; it takes the event types bound to it (topology.ts), a message of another type is dead-lettered. */
   queue: Q;
-  handle: (event: EventPayload<EventTypeOn<Q>>, message: TriggerMessage & { type: EventTypeOn<Q> }, context: InvocationContext) => Promise<unknown>;
+  handle: (event: EventPayload<EventTypeOn<Q>>, message: Delivery<EventTypeOn<Q>>, context: InvocationContext) => Promise<unknown>;
+}
+
+export interface Delivery<T extends string> extends TriggerMessage {
+  type: T;
+  /**
+   * New for each delivery, and the same across this invocation's retries after a dependency failed
+   * and when the message comes back from `<queue>.retry`, so the use-case can tell work it started
+   * itself (and may resume, nothing else being in flight for it) from another delivery's.
+   */
+  attemptId: string;
 }
 
 /**
@@ -76,25 +89,27 @@ async function consumeEvent<Q extends QueueName>(input: unknown, context: Invoca
     const where = issue.path.length ? issue.path.join('.') : 'body';
     return deadLetter(options.queue, message, `invalid ${type}: ${where}: ${issue.message}`, context);
   }
+  const parkedAttempt = headerText(message.headers[attemptIdHeader]);
+  const delivery = { ...message, type, attemptId: parkedAttempt && isUuid(parkedAttempt) ? parkedAttempt : uuidv7() };
   try {
-    await withTransientRetry(() => options.handle(parsed.data, { ...message, type }, context), context, transientRetryBudgetMs);
+    await withTransientRetry(() => options.handle(parsed.data, delivery, context), context, transientRetryBudgetMs);
   } catch (error) {
     shopMetrics.handlerFailed(context.functionName);
     // An outage longer than the budget must not use up the extension's five attempts: the message
     // waits in the retry queue and comes back, for as long as the outage lasts.
-    if (isTransient(error) && (await parkForRetry(options.queue, message, type, context))) return;
+    if (isTransient(error) && (await parkForRetry(options.queue, delivery, context))) return;
     if (message.requeueCount + 1 >= extensionMaxAttempts) shopMetrics.deadLettered(options.queue);
     throw error;
   }
 }
 
 /** Moves the message to `<queue>.retry` (confirmed before the original is acked); false when the broker cannot take it. */
-async function parkForRetry(queue: QueueName, message: TriggerMessage, type: string, context: InvocationContext): Promise<boolean> {
+async function parkForRetry(queue: QueueName, message: Delivery<string>, context: InvocationContext): Promise<boolean> {
   const retries = Number(message.headers[transientRetriesHeader] ?? 0) + 1;
-  const headers: Record<string, unknown> = { [transientRetriesHeader]: retries };
+  const headers: Record<string, unknown> = { [transientRetriesHeader]: retries, [attemptIdHeader]: message.attemptId };
   if (message.trace.traceparent) headers.traceparent = message.trace.traceparent;
   try {
-    await services().publisher.sendToQueue(retryQueueOf(queue), message.raw, { messageId: message.messageId, type, headers });
+    await services().publisher.sendToQueue(retryQueueOf(queue), message.raw, { messageId: message.messageId, type: message.type, headers });
   } catch (error) {
     logger.warn('could not park the message for a later retry', { function: context.functionName, queue, messageId: message.messageId, error });
     return false;

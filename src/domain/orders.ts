@@ -58,7 +58,8 @@ export interface OrderUnitOfWork {
   lockOrder(orderId: string): Promise<OrderStatus | undefined>;
   /** Records a payment; false when the order already has one. */
   insertPayment(payment: Omit<Payment, 'createdAt'>): Promise<boolean>;
-  hasPayment(orderId: string): Promise<boolean>;
+  /** The order's payment, if one was started. */
+  paymentOf(orderId: string): Promise<Pick<Payment, 'id' | 'status'> | undefined>;
   /** Notes that the resolver published the order's (or its checkout's) event again, so it waits before the next time. */
   markRedriven(orderId: string): Promise<void>;
   /** Records the provider's answer for a PENDING payment; false when it is no longer PENDING. */

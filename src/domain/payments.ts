@@ -57,16 +57,30 @@ export async function settlePayment(
 
 /**
  * payments function, on OrderCreated: charge once per order. The payment row is written (PENDING,
- * unique per order) and committed before the provider is called, under the order's row lock, so a
- * second OrderCreated, at once or later, finds it and never calls the provider; an order no longer
+ * unique per order) and committed before the provider is called, under the order's row lock, so
+ * another OrderCreated, at once or later, finds it and never calls the provider; an order no longer
  * PENDING (cancelled) is never charged.
+ *
+ * `attemptId` names the payment this attempt would start, and must stay the same while the caller
+ * retries one delivery after a dependency failed: a retry that finds its own payment PENDING resumes
+ * it (the provider's record first, a charge with the same key only if the provider never saw it),
+ * since nothing else can be calling the provider for it. Left alone, a dropped connection between
+ * starting and settling would leave the order PENDING until the resolver's idle bound.
  */
-export async function processPayment(store: OrderStore, provider: PaymentProvider, event: OrderCreated, trace: TraceContext): Promise<PaymentHandling> {
-  const payment = { id: uuidv7(), orderId: event.orderId, userId: event.userId, amountCents: centsFromNumber(event.total)! };
+export async function processPayment(
+  store: OrderStore,
+  provider: PaymentProvider,
+  event: OrderCreated,
+  trace: TraceContext,
+  attemptId: string,
+): Promise<PaymentHandling> {
+  const payment = { id: attemptId, orderId: event.orderId, userId: event.userId, amountCents: centsFromNumber(event.total)! };
   const started = await store.transaction(async (uow) => {
     if ((await uow.lockOrder(event.orderId)) !== 'PENDING') return 'order_not_pending' as const;
-    return (await uow.insertPayment({ id: payment.id, orderId: payment.orderId, status: 'PENDING', amountCents: payment.amountCents, reason: null })) ? ('started' as const) : ('duplicate' as const);
+    if (await uow.insertPayment({ id: payment.id, orderId: payment.orderId, status: 'PENDING', amountCents: payment.amountCents, reason: null })) return 'started' as const;
+    const existing = await uow.paymentOf(event.orderId);
+    return existing?.id === attemptId && existing.status === 'PENDING' ? ('resumed' as const) : ('duplicate' as const);
   });
-  if (started !== 'started') return started;
-  return settlePayment(store, provider, payment, trace);
+  if (started === 'order_not_pending' || started === 'duplicate') return started;
+  return settlePayment(store, provider, payment, trace, started === 'resumed' ? { resume: true, chargeIfUnknown: true } : {});
 }

@@ -120,7 +120,7 @@ export async function resolveStrandedOrders(
       const cancelled = await orders.transaction(async (uow) => {
         // Under the order's lock, so a payment starting now either comes first (and the order is not
         // cancelled) or finds the order CANCELLED and never charges.
-        if ((await uow.lockOrder(order.orderId)) !== 'PENDING' || (await uow.hasPayment(order.orderId))) return false;
+        if ((await uow.lockOrder(order.orderId)) !== 'PENDING' || (await uow.paymentOf(order.orderId))) return false;
         await uow.transition(order.orderId, 'PENDING', 'CANCELLED', reason);
         await uow.releaseStock(order.orderId);
         return true;

@@ -238,7 +238,16 @@ async function scenario(name: string, h: Harness, fault: (() => Promise<void>) |
   if (lost.length) problems.push(`${lost.length} accepted checkouts have no order (e.g. ${lost.slice(0, 3).join(', ')})`);
   if (duplicates) problems.push(`${duplicates} duplicate orders`);
   if (providerCallsExtra) problems.push(`${providerCallsExtra} provider calls beyond one per order`);
-  if (notFinal.length || pending) problems.push(`${notFinal.length + pending} orders not final`);
+  if (notFinal.length || pending) {
+    // Where each one stopped, so a failure says which step stranded it.
+    const { rows: stuck } = await db.query(
+      `SELECT o.id, o.status, o.updated_at, p.status AS payment, p.updated_at AS payment_updated_at, c.calls AS provider_calls
+         FROM orders o LEFT JOIN payments p ON p.order_id = o.id LEFT JOIN simulated_provider_charges c ON c.idempotency_key = p.id
+        WHERE o.id = ANY($1::uuid[]) LIMIT 5`,
+      [notFinal.map((o) => o.id)],
+    );
+    problems.push(`${notFinal.length + pending} orders not final: ${JSON.stringify(stuck)}`);
+  }
   if (stockMismatches.length) problems.push(`stock mismatches: ${JSON.stringify(stockMismatches.slice(0, 3))}`);
   if (outboxUnsent) problems.push(`${outboxUnsent} outbox rows unsent`);
   if (slow) problems.push(`${slow} requests hung 10 s or more`);

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { CartCheckedOut, OutgoingEvent } from '../../src/domain/events.js';
 import { applyPaymentResult, orderQueries, placeOrderFromCheckout, type Order, type OrderStatus, type OrderStore, type OrderUnitOfWork, type Payment, type Reservation } from '../../src/domain/orders.js';
+import { uuidv7 } from '../../src/domain/ids.js';
 import { processPayment, type PaymentProvider } from '../../src/domain/payments.js';
 import { resolveStrandedOrders, type PendingOrder, type StrandedQueries } from '../../src/domain/recovery.js';
 
@@ -50,7 +51,7 @@ class MemoryOrderStore implements OrderStore {
         return true;
       },
       lockOrder: async (orderId) => this.orders.get(orderId)?.status,
-      hasPayment: async (orderId) => this.payments.has(orderId),
+      paymentOf: async (orderId) => this.payments.get(orderId),
       markRedriven: async (orderId) => {
         this.redriven.add(orderId);
       },
@@ -148,15 +149,15 @@ describe('payments and their results', () => {
 
   it('when the amount is within the limit, then the payment succeeds once and the provider is called once, even if OrderCreated comes twice', async () => {
     const store = await pendingOrder();
-    expect(await processPayment(store, provider, orderCreated(25), trace)).toBe('succeeded');
-    expect(await processPayment(store, provider, orderCreated(25), trace)).toBe('duplicate');
+    expect(await processPayment(store, provider, orderCreated(25), trace, uuidv7())).toBe('succeeded');
+    expect(await processPayment(store, provider, orderCreated(25), trace, uuidv7())).toBe('duplicate');
     expect(store.outbox.map((e) => e.type)).toEqual(['PaymentSucceeded']);
     expect(provider.calls).toEqual([store.payments.get(aCheckout().orderId)!.id]);
   });
 
   it('when OrderCreated comes twice at once, then the provider is called once', async () => {
     const store = await pendingOrder();
-    const outcomes = await Promise.all([processPayment(store, provider, orderCreated(25), trace), processPayment(store, provider, orderCreated(25), trace)]);
+    const outcomes = await Promise.all([processPayment(store, provider, orderCreated(25), trace, uuidv7()), processPayment(store, provider, orderCreated(25), trace, uuidv7())]);
     expect(outcomes.sort()).toEqual(['duplicate', 'succeeded']);
     expect(provider.calls).toHaveLength(1);
   });
@@ -164,7 +165,7 @@ describe('payments and their results', () => {
   it('when the order is no longer PENDING (cancelled), then no payment is started and the provider is not called', async () => {
     const store = await pendingOrder();
     store.orders.get(aCheckout().orderId)!.status = 'CANCELLED';
-    expect(await processPayment(store, provider, orderCreated(25), trace)).toBe('order_not_pending');
+    expect(await processPayment(store, provider, orderCreated(25), trace, uuidv7())).toBe('order_not_pending');
     expect(provider.calls).toEqual([]);
     expect(store.payments.size).toBe(0);
   });
@@ -172,15 +173,37 @@ describe('payments and their results', () => {
   it('when the provider call fails, then the payment row stays PENDING and a second OrderCreated does not call again', async () => {
     const store = await pendingOrder();
     const failing: PaymentProvider = { charge: async () => Promise.reject(new Error('provider timed out')), lookup: async () => undefined };
-    await expect(processPayment(store, failing, orderCreated(25), trace)).rejects.toThrow('provider timed out');
+    await expect(processPayment(store, failing, orderCreated(25), trace, uuidv7())).rejects.toThrow('provider timed out');
     expect(store.payments.get(aCheckout().orderId)?.status).toBe('PENDING');
-    expect(await processPayment(store, provider, orderCreated(25), trace)).toBe('duplicate');
+    expect(await processPayment(store, provider, orderCreated(25), trace, uuidv7())).toBe('duplicate');
     expect(provider.calls).toEqual([]);
+  });
+
+  it('when the provider call fails and the same delivery retries, then the payment is resumed and charged once with its own key', async () => {
+    const store = await pendingOrder();
+    const attempt = uuidv7();
+    const failing: PaymentProvider = { charge: async () => Promise.reject(new Error('connection terminated')), lookup: async () => undefined };
+    await expect(processPayment(store, failing, orderCreated(25), trace, attempt)).rejects.toThrow('connection terminated');
+    expect(await processPayment(store, provider, orderCreated(25), trace, attempt)).toBe('succeeded');
+    expect(provider.calls).toEqual([attempt]);
+    expect(store.payments.get(aCheckout().orderId)).toMatchObject({ id: attempt, status: 'SUCCEEDED' });
+    expect(store.outbox.map((e) => e.type)).toEqual(['PaymentSucceeded']);
+  });
+
+  it('when the provider charged but its answer was lost, then the retry settles from its record without a second call', async () => {
+    const store = await pendingOrder();
+    const attempt = uuidv7();
+    const answerLost: PaymentProvider = { ...provider, charge: async (request) => provider.charge(request).then(() => Promise.reject(new Error('socket hang up'))) };
+    await expect(processPayment(store, answerLost, orderCreated(25), trace, attempt)).rejects.toThrow('socket hang up');
+    expect(await processPayment(store, provider, orderCreated(25), trace, attempt)).toBe('succeeded');
+    expect(provider.calls).toEqual([attempt]);
+    expect(await processPayment(store, provider, orderCreated(25), trace, attempt)).toBe('duplicate');
+    expect(store.outbox.map((e) => e.type)).toEqual(['PaymentSucceeded']);
   });
 
   it('when the amount is above the limit, then the payment fails with the documented reason', async () => {
     const store = await pendingOrder(200);
-    expect(await processPayment(store, provider, orderCreated(200), trace)).toBe('failed');
+    expect(await processPayment(store, provider, orderCreated(200), trace, uuidv7())).toBe('failed');
     expect(store.outbox[0]).toMatchObject({ type: 'PaymentFailed', payload: { reason: 'amount exceeds the card limit' } });
   });
 
@@ -268,7 +291,7 @@ describe('resolving stranded checkouts and orders', () => {
   it('when a payment started meanwhile, then the order is not cancelled', async () => {
     const store = await placed();
     // The provider call never returns: the payment row is written and stays PENDING.
-    void processPayment(store, { charge: () => new Promise(() => {}), lookup: async () => undefined }, { orderId: aCheckout().orderId, userId: 'u1', total: 25, occurredAt: new Date().toISOString() }, trace);
+    void processPayment(store, { charge: () => new Promise(() => {}), lookup: async () => undefined }, { orderId: aCheckout().orderId, userId: 'u1', total: 25, occurredAt: new Date().toISOString() }, trace, uuidv7());
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(store.payments.get(aCheckout().orderId)?.status).toBe('PENDING');
     expect(await resolveStrandedOrders({ orders: store, stranded: queries([], [pendingOf(2000)]), provider: countingProvider(), bounds })).toMatchObject({ cancelled: 0 });

@@ -103,9 +103,9 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
       return rows[0]?.status;
     },
 
-    async hasPayment(orderId: string) {
-      const { rowCount } = await run('payments-exists', 'SELECT 1 FROM payments WHERE order_id = $1', [orderId]);
-      return rowCount === 1;
+    async paymentOf(orderId: string) {
+      const { rows } = await run<Pick<Payment, 'id' | 'status'>>('payments-of-order', 'SELECT id, status FROM payments WHERE order_id = $1', [orderId]);
+      return rows[0];
     },
 
     async markRedriven(orderId: string) {

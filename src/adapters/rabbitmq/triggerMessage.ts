@@ -35,7 +35,7 @@ interface BasicProperties {
  * The extension sends string header values as .NET byte[] (base64 in JSON); the local host does
  * the same. A value that is already plain text (another serializer) is kept.
  */
-function headerText(value: unknown): string | undefined {
+export function headerText(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
   if (isTraceparent(value)) return value;
   const decoded = Buffer.from(value, 'base64').toString('utf8');
