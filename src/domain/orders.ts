@@ -62,6 +62,11 @@ export interface OrderUnitOfWork {
   paymentOf(orderId: string): Promise<Pick<Payment, 'id' | 'status'> | undefined>;
   /** Notes that the resolver published the order's (or its checkout's) event again, so it waits before the next time. */
   markRedriven(orderId: string): Promise<void>;
+  /**
+   * Locks a PENDING payment's row for the rest of the transaction; false when it is no longer PENDING
+   * or another transaction holds it (that one is resuming it: no waiting).
+   */
+  lockPendingPayment(paymentId: string): Promise<boolean>;
   /** Records the provider's answer for a PENDING payment; false when it is no longer PENDING. */
   settlePayment(paymentId: string, status: 'SUCCEEDED' | 'FAILED', reason: string | null): Promise<boolean>;
   addToOutbox(event: OutgoingEvent): Promise<void>;

@@ -1,7 +1,7 @@
 import type { OrderCreated, TraceContext } from './events.js';
 import { uuidv7 } from './ids.js';
 import { centsFromNumber, type Cents } from './money.js';
-import type { OrderStore } from './orders.js';
+import type { OrderStore, OrderUnitOfWork } from './orders.js';
 
 export interface ChargeResult {
   approved: boolean;
@@ -27,10 +27,12 @@ export type PaymentHandling = 'succeeded' | 'failed' | 'duplicate' | 'order_not_
 
 /**
  * Finishes a payment whose row is PENDING: charges through the provider (the payment id is the
- * idempotency key) and records the result with its Payment* event in one transaction. `resume` is
- * for a payment a crash interrupted around the provider call: the provider is asked what became of
- * the key first, and charged only if it never saw it and `chargeIfUnknown` says the call cannot be
- * in flight any more.
+ * idempotency key) and records the result with its Payment* event in one transaction.
+ *
+ * `resume` is for a payment a failure interrupted around the provider call: under the payment's row
+ * lock (whoever else is resuming it holds the lock, and this one leaves it to them), the provider is
+ * asked what became of the key, and charged only if it never saw it and `chargeIfUnknown` says no
+ * call for it can still be in flight. The lock spans the provider call, which a resume makes rarely.
  */
 export async function settlePayment(
   store: OrderStore,
@@ -39,20 +41,29 @@ export async function settlePayment(
   trace: TraceContext,
   options: { resume?: boolean; chargeIfUnknown?: boolean } = {},
 ): Promise<PaymentHandling> {
-  const known = options.resume ? await provider.lookup(payment.id) : undefined;
-  if (options.resume && !known && !options.chargeIfUnknown) return 'unknown_to_provider';
-  const result = known ?? (await provider.charge({ idempotencyKey: payment.id, orderId: payment.orderId, userId: payment.userId, amountCents: payment.amountCents }));
+  const charge = () => provider.charge({ idempotencyKey: payment.id, orderId: payment.orderId, userId: payment.userId, amountCents: payment.amountCents });
+  if (!options.resume) {
+    const result = await charge();
+    return store.transaction((uow) => recordResult(uow, payment, result, trace));
+  }
   return store.transaction(async (uow) => {
-    const settled = await uow.settlePayment(payment.id, result.approved ? 'SUCCEEDED' : 'FAILED', result.reason ?? null);
-    if (!settled) return 'duplicate';
-    await uow.addToOutbox({
-      id: uuidv7(),
-      type: result.approved ? 'PaymentSucceeded' : 'PaymentFailed',
-      payload: { orderId: payment.orderId, paymentId: payment.id, ...(result.reason ? { reason: result.reason } : {}), occurredAt: new Date().toISOString() },
-      trace,
-    });
-    return result.approved ? 'succeeded' : 'failed';
+    if (!(await uow.lockPendingPayment(payment.id))) return 'duplicate';
+    const known = await provider.lookup(payment.id);
+    if (!known && !options.chargeIfUnknown) return 'unknown_to_provider';
+    return recordResult(uow, payment, known ?? (await charge()), trace);
   });
+}
+
+async function recordResult(uow: OrderUnitOfWork, payment: { id: string; orderId: string }, result: ChargeResult, trace: TraceContext): Promise<PaymentHandling> {
+  const settled = await uow.settlePayment(payment.id, result.approved ? 'SUCCEEDED' : 'FAILED', result.reason ?? null);
+  if (!settled) return 'duplicate';
+  await uow.addToOutbox({
+    id: uuidv7(),
+    type: result.approved ? 'PaymentSucceeded' : 'PaymentFailed',
+    payload: { orderId: payment.orderId, paymentId: payment.id, ...(result.reason ? { reason: result.reason } : {}), occurredAt: new Date().toISOString() },
+    trace,
+  });
+  return result.approved ? 'succeeded' : 'failed';
 }
 
 /**

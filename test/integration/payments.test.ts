@@ -8,7 +8,7 @@ import type { EventPublisher } from '../../src/domain/events.js';
 import { uuidv7 } from '../../src/domain/ids.js';
 import { centsFromNumber } from '../../src/domain/money.js';
 import { placeOrderFromCheckout, type OrderStore } from '../../src/domain/orders.js';
-import { processPayment, type PaymentProvider } from '../../src/domain/payments.js';
+import { processPayment, settlePayment, type PaymentProvider } from '../../src/domain/payments.js';
 import { postgresUrl } from '../support/pipeline.js';
 
 /*
@@ -113,6 +113,21 @@ describe('a payment interrupted by a dependency failure, then retried by the sam
       expect(await ledger(order.orderId)).toEqual({ payment: { id: attempt, status: 'SUCCEEDED' }, calls: 1, events: ['PaymentSucceeded'] });
     });
   }
+
+  it('when the resolver and the retrying delivery resume one payment at once, then the provider is called once', async () => {
+    const store = postgresOrderStore(db, relay);
+    const slowProvider = simulatedPaymentProvider(db, { declineAboveCents: centsFromNumber(100)!, latencyMs: 100 });
+    const order = await pendingOrder(store);
+    const attempt = uuidv7();
+    await expect(processPayment(store, failingProvider(slowProvider, 'before the call'), order, noTrace, attempt)).rejects.toSatisfy(isTransient);
+    const payment = { id: attempt, orderId: order.orderId, userId: order.userId, amountCents: centsFromNumber(order.total)! };
+    const outcomes = await Promise.all([
+      processPayment(store, slowProvider, order, noTrace, attempt),
+      settlePayment(store, slowProvider, payment, noTrace, { resume: true, chargeIfUnknown: true }),
+    ]);
+    expect(outcomes.sort()).toEqual(['duplicate', 'succeeded']);
+    expect(await ledger(order.orderId)).toEqual({ payment: { id: attempt, status: 'SUCCEEDED' }, calls: 1, events: ['PaymentSucceeded'] });
+  });
 
   it('when another delivery finds a payment it did not start still PENDING, then it leaves it to its owner and does not call the provider', async () => {
     const store = postgresOrderStore(db, relay);

@@ -52,6 +52,7 @@ class MemoryOrderStore implements OrderStore {
       },
       lockOrder: async (orderId) => this.orders.get(orderId)?.status,
       paymentOf: async (orderId) => this.payments.get(orderId),
+      lockPendingPayment: async (paymentId) => [...this.payments.values()].some((p) => p.id === paymentId && p.status === 'PENDING'),
       markRedriven: async (orderId) => {
         this.redriven.add(orderId);
       },
@@ -346,6 +347,7 @@ describe('resolving stranded checkouts and orders', () => {
 
   it('when one item fails, then it is counted and the items after it are still resolved', async () => {
     const store = await placed();
+    store.payments.set(aCheckout().orderId, { id: 'p5', orderId: aCheckout().orderId, status: 'PENDING', amountCents: 2500, reason: null, createdAt: new Date() });
     const failing: PaymentProvider = { charge: async () => Promise.reject(new Error('provider down')), lookup: async () => Promise.reject(new Error('provider down')) };
     const other = { ...aCheckout(), orderId: '01935e00-0000-7000-8000-00000000a0fe', checkoutId: '01935e00-0000-7000-8000-00000000c0fe' };
     const failures: string[] = [];

@@ -113,6 +113,11 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
       await run('checkouts-mark-redriven', "UPDATE checkouts SET redriven_at = now() WHERE order_id = $1 AND state = 'ACCEPTED'", [orderId]);
     },
 
+    async lockPendingPayment(paymentId: string) {
+      const { rowCount } = await run('payments-lock-pending', "SELECT 1 FROM payments WHERE id = $1 AND status = 'PENDING' FOR UPDATE SKIP LOCKED", [paymentId]);
+      return rowCount === 1;
+    },
+
     async settlePayment(paymentId: string, status: 'SUCCEEDED' | 'FAILED', reason: string | null) {
       const { rowCount } = await run('payments-settle', "UPDATE payments SET status = $2, reason = $3, updated_at = now() WHERE id = $1 AND status = 'PENDING'", [paymentId, status, reason]);
       return rowCount === 1;
