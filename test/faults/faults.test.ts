@@ -352,13 +352,15 @@ describe('fault suite (private Postgres, Redis and RabbitMQ)', () => {
     const outcome = await run(
       'postgres-long-outage',
       outage(services.postgres, LONG_DOWN_MS),
-      { n: Math.min(N, 1000), env: { ORDER_REDRIVE_AFTER_SECONDS: '30' } },
+      // Payments caught between their PENDING row and their result are parked with their attempt id and resumed.
+      { n: Math.min(N, 1000), env: { ORDER_REDRIVE_AFTER_SECONDS: '30', PAYMENT_LATENCY_MS: '50' } },
     );
     expect(outcome.problems).toEqual([]);
   });
 
   it('Postgres restart: consumers retry, the outbox holds events, nothing lost or duplicated', async () => {
-    const outcome = await run('postgres-restart', outage(services.postgres, DOWN_MS));
+    // A provider call of 50 ms keeps a few payments between their PENDING row and their result when Postgres goes.
+    const outcome = await run('postgres-restart', outage(services.postgres, DOWN_MS), { env: { PAYMENT_LATENCY_MS: '50' } });
     expect(outcome.problems).toEqual([]);
   });
 
