@@ -74,8 +74,9 @@ async function recordResult(uow: OrderUnitOfWork, payment: { id: string; orderId
  *
  * `attemptId` names the payment this attempt would start, and must stay the same while the caller
  * retries one delivery after a dependency failed: a retry that finds its own payment PENDING resumes
- * it (the provider's record first, a charge with the same key only if the provider never saw it),
- * since nothing else can be calling the provider for it. Left alone, a dropped connection between
+ * it (the provider's record first, a charge with the same key only if the provider never saw it):
+ * its own call has ended, and the resolver, the only other resumer, is kept out by the payment's row
+ * lock. Left alone, a dropped connection between
  * starting and settling would leave the order PENDING until the resolver's idle bound.
  */
 export async function processPayment(
