@@ -28,6 +28,8 @@ const mainQueues = Object.values(queues);
 const finalStatuses = ['PAID', 'PAYMENT_FAILED', 'REJECTED', 'CANCELLED'];
 /** Outages "longer than every retry budget": past the consumers' 60 s in-invocation budget and two parking rounds. */
 const LONG_DOWN_MS = Number(process.env.FAULTS_LONG_DOWN_MS ?? 150_000);
+/** The outage, plus the load, the wait for final states and the checks after it. */
+const LONG_TEST_TIMEOUT_MS = LONG_DOWN_MS + 420_000;
 
 let services: PrivateServices;
 let db: pg.Pool;
@@ -346,7 +348,7 @@ describe('fault suite (private Postgres, Redis and RabbitMQ)', () => {
       { n: Math.min(N, 1000), env: { ORDER_REDRIVE_AFTER_SECONDS: '30' } },
     );
     expect(outcome.problems).toEqual([]);
-  });
+  }, LONG_TEST_TIMEOUT_MS);
 
   it(`Postgres down ${LONG_DOWN_MS / 1000} s (longer than every retry budget): consumers park and retry, every 202 ends final`, async () => {
     const outcome = await run(
@@ -356,7 +358,7 @@ describe('fault suite (private Postgres, Redis and RabbitMQ)', () => {
       { n: Math.min(N, 1000), env: { ORDER_REDRIVE_AFTER_SECONDS: '30', PAYMENT_LATENCY_MS: '50' } },
     );
     expect(outcome.problems).toEqual([]);
-  });
+  }, LONG_TEST_TIMEOUT_MS);
 
   it('Postgres restart: consumers retry, the outbox holds events, nothing lost or duplicated', async () => {
     // A provider call of 50 ms keeps a few payments between their PENDING row and their result when Postgres goes.
