@@ -59,9 +59,11 @@ export async function resolveStrandedOrders(
 ): Promise<Record<RecoveryAction, number>> {
   const { orders, bounds } = deps;
   const done: Record<RecoveryAction, number> = { redriven: 0, cancelled: 0, payment_applied: 0, payment_settled: 0, failed: 0 };
-  const isolated = async (orderId: string, work: () => Promise<void>) => {
+  /** Runs one item's work and counts what it did; a failure is counted and reported, and the rest go on. */
+  const isolated = async (orderId: string, work: () => Promise<RecoveryAction | undefined>) => {
     try {
-      await work();
+      const action = await work();
+      if (action) done[action]++;
     } catch (error) {
       done.failed++;
       deps.onItemFailure?.(orderId, error);
@@ -74,10 +76,9 @@ export async function resolveStrandedOrders(
   // would only add duplicates to the backlog. Cancelling and settling payments go on.
   const mayRedrive = !(await deps.stranded.outboxBehind());
 
-  for (const { event, ageSeconds } of await deps.stranded.checkoutsWithoutOrder(bounds.redriveAfterSeconds, limit)) {
+  const resolveCheckout = async ({ event, ageSeconds }: CheckoutWithoutOrder): Promise<RecoveryAction | undefined> => {
     const cancel = tooOld(ageSeconds);
-    if (!cancel && !mayRedrive) continue;
-    await isolated(event.orderId, async () => {
+    if (!cancel && !mayRedrive) return undefined;
     const acted = await orders.transaction(async (uow) => {
       if (!cancel) {
         await uow.addToOutbox({ id: uuidv7(), type: 'CartCheckedOut', payload: event, trace: noTrace });
@@ -97,12 +98,11 @@ export async function resolveStrandedOrders(
         checkedOutAt: new Date(event.occurredAt),
       });
     });
-    if (acted) done[cancel ? 'cancelled' : 'redriven']++;
-    });
-  }
+    if (!acted) return undefined;
+    return cancel ? 'cancelled' : 'redriven';
+  };
 
-  for (const order of await deps.stranded.pendingOrders(bounds.redriveAfterSeconds, limit)) {
-    await isolated(order.orderId, async () => {
+  const resolveOrder = async (order: PendingOrder): Promise<RecoveryAction | undefined> => {
     const { payment } = order;
     if (payment?.status === 'PENDING') {
       // What the provider recorded for the key settles it; it is charged only once the payment is idle
@@ -111,12 +111,14 @@ export async function resolveStrandedOrders(
         resume: true,
         chargeIfUnknown: payment.idleSeconds >= 2 * bounds.redriveAfterSeconds,
       });
-      if (outcome === 'succeeded' || outcome === 'failed') done.payment_settled++;
-    } else if (payment) {
+      return outcome === 'succeeded' || outcome === 'failed' ? 'payment_settled' : undefined;
+    }
+    if (payment) {
       const type = payment.status === 'SUCCEEDED' ? 'PaymentSucceeded' : 'PaymentFailed';
       const applied = await applyPaymentResult(orders, type, { orderId: order.orderId, paymentId: payment.id, ...(payment.reason ? { reason: payment.reason } : {}), occurredAt: new Date().toISOString() });
-      if (applied) done.payment_applied++;
-    } else if (tooOld(order.ageSeconds)) {
+      return applied ? 'payment_applied' : undefined;
+    }
+    if (tooOld(order.ageSeconds)) {
       const cancelled = await orders.transaction(async (uow) => {
         // Under the order's lock, so a payment starting now either comes first (and the order is not
         // cancelled) or finds the order CANCELLED and never charges.
@@ -125,20 +127,22 @@ export async function resolveStrandedOrders(
         await uow.releaseStock(order.orderId);
         return true;
       });
-      if (cancelled) done.cancelled++;
-    } else if (mayRedrive) {
-      await orders.transaction(async (uow) => {
-        await uow.addToOutbox({
-          id: uuidv7(),
-          type: 'OrderCreated',
-          payload: { orderId: order.orderId, userId: order.userId, total: numberFromCents(order.totalCents), occurredAt: new Date().toISOString() },
-          trace: noTrace,
-        });
-        await uow.markRedriven(order.orderId);
-      });
-      done.redriven++;
+      return cancelled ? 'cancelled' : undefined;
     }
+    if (!mayRedrive) return undefined;
+    await orders.transaction(async (uow) => {
+      await uow.addToOutbox({
+        id: uuidv7(),
+        type: 'OrderCreated',
+        payload: { orderId: order.orderId, userId: order.userId, total: numberFromCents(order.totalCents), occurredAt: new Date().toISOString() },
+        trace: noTrace,
+      });
+      await uow.markRedriven(order.orderId);
     });
-  }
+    return 'redriven';
+  };
+
+  for (const checkout of await deps.stranded.checkoutsWithoutOrder(bounds.redriveAfterSeconds, limit)) await isolated(checkout.event.orderId, () => resolveCheckout(checkout));
+  for (const order of await deps.stranded.pendingOrders(bounds.redriveAfterSeconds, limit)) await isolated(order.orderId, () => resolveOrder(order));
   return done;
 }

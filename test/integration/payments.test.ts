@@ -45,13 +45,16 @@ afterAll(async () => {
   await db?.end();
 });
 
-async function pendingOrder(store: OrderStore) {
+/** A PENDING order on the real store, the simulated provider, and the attempt id of the delivery that pays it. */
+async function pendingPayment(providerLatencyMs = 0) {
+  const store = postgresOrderStore(db, relay);
+  const provider = simulatedPaymentProvider(db, { declineAboveCents: centsFromNumber(100)!, latencyMs: providerLatencyMs });
   const orderId = uuidv7();
   orderIds.push(orderId);
   const userId = `payments-${orderId}`;
   const checkout = { checkoutId: uuidv7(), orderId, userId, items: [{ productId, name: 'Payment test beans', unitPrice: 12.5, quantity: 2 }], total: 25, occurredAt: new Date().toISOString() };
   expect(await placeOrderFromCheckout(store, checkout, noTrace)).toBe('created');
-  return { orderId, userId, total: 25, occurredAt: checkout.occurredAt };
+  return { store, provider, order: { orderId, userId, total: 25, occurredAt: checkout.occurredAt }, attempt: uuidv7() };
 }
 
 /** Fails the `nth` transaction (1-based) of the store, before its commit or after it. */
@@ -99,11 +102,7 @@ describe('a payment interrupted by a dependency failure, then retried by the sam
 
   for (const failure of failures) {
     it(`when the connection is lost ${failure.name}, then the retry settles it: one provider call, one PaymentSucceeded; another delivery does nothing`, async () => {
-      const store = postgresOrderStore(db, relay);
-      const provider = simulatedPaymentProvider(db, { declineAboveCents: centsFromNumber(100)!, latencyMs: 0 });
-      const order = await pendingOrder(store);
-      const attempt = uuidv7();
-
+      const { store, provider, order, attempt } = await pendingPayment();
       const [brokenStore, brokenProvider] = failure.breaks(store, provider);
       // The consumer retries only what it takes for a dependency failure.
       await expect(processPayment(brokenStore, brokenProvider, order, noTrace, attempt)).rejects.toSatisfy(isTransient);
@@ -115,27 +114,21 @@ describe('a payment interrupted by a dependency failure, then retried by the sam
   }
 
   it('when the resolver and the retrying delivery resume one payment at once, then the provider is called once', async () => {
-    const store = postgresOrderStore(db, relay);
-    const slowProvider = simulatedPaymentProvider(db, { declineAboveCents: centsFromNumber(100)!, latencyMs: 100 });
-    const order = await pendingOrder(store);
-    const attempt = uuidv7();
-    await expect(processPayment(store, failingProvider(slowProvider, 'before the call'), order, noTrace, attempt)).rejects.toSatisfy(isTransient);
+    const { store, provider, order, attempt } = await pendingPayment(100);
+    await expect(processPayment(store, failingProvider(provider, 'before the call'), order, noTrace, attempt)).rejects.toSatisfy(isTransient);
     const payment = { id: attempt, orderId: order.orderId, userId: order.userId, amountCents: centsFromNumber(order.total)! };
     const outcomes = await Promise.all([
-      processPayment(store, slowProvider, order, noTrace, attempt),
-      settlePayment(store, slowProvider, payment, noTrace, { resume: true, chargeIfUnknown: true }),
+      processPayment(store, provider, order, noTrace, attempt),
+      settlePayment(store, provider, payment, noTrace, { resume: true, chargeIfUnknown: true }),
     ]);
     expect(outcomes.sort()).toEqual(['duplicate', 'succeeded']);
     expect(await ledger(order.orderId)).toEqual({ payment: { id: attempt, status: 'SUCCEEDED' }, calls: 1, events: ['PaymentSucceeded'] });
   });
 
   it('when another delivery finds a payment it did not start still PENDING, then it leaves it to its owner and does not call the provider', async () => {
-    const store = postgresOrderStore(db, relay);
-    const provider = simulatedPaymentProvider(db, { declineAboveCents: centsFromNumber(100)!, latencyMs: 0 });
-    const order = await pendingOrder(store);
-    const owner = uuidv7();
-    await expect(processPayment(store, failingProvider(provider, 'before the call'), order, noTrace, owner)).rejects.toSatisfy(isTransient);
+    const { store, provider, order, attempt } = await pendingPayment();
+    await expect(processPayment(store, failingProvider(provider, 'before the call'), order, noTrace, attempt)).rejects.toSatisfy(isTransient);
     expect(await processPayment(store, provider, order, noTrace, uuidv7())).toBe('duplicate');
-    expect(await ledger(order.orderId)).toEqual({ payment: { id: owner, status: 'PENDING' }, calls: 0, events: [] });
+    expect(await ledger(order.orderId)).toEqual({ payment: { id: attempt, status: 'PENDING' }, calls: 0, events: [] });
   });
 });
