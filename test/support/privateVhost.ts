@@ -29,7 +29,10 @@ export async function createPrivateVhost(): Promise<PrivateVhost> {
   const name = `shop-test-${randomUUID().slice(0, 8)}`;
   await management('PUT', `/vhosts/${name}`, {});
   await management('PUT', `/permissions/${name}/guest`, { configure: '.*', write: '.*', read: '.*' });
-  const url = `${rabbitUrl.replace(/\/+$/, '')}/${name}`;
+  // Replaces any vhost the shared URL names (a developer may run the suites in a vhost of their own).
+  const vhostUrl = new URL(rabbitUrl);
+  vhostUrl.pathname = `/${name}`;
+  const url = vhostUrl.toString();
   const connection = await amqp.connect(url);
   await declareTopology(await connection.createChannel());
   await connection.close();
