@@ -60,7 +60,7 @@ export interface CheckoutLedger {
    * key already names another answer, nothing is written and that answer is returned.
    */
   accept(userId: string, claim: CheckoutClaim, key: RequestKey | undefined, trace: TraceContext): Promise<AcceptOutcome>;
-  /** Gives a stale claim up unless it was accepted; answers which of the two it is now. */
+  /** Gives a stale claim up unless it was accepted (its order placed or not); answers which of the two it is now. */
   abandon(userId: string, claim: CheckoutClaim): Promise<'accepted' | 'abandoned'>;
   /** Forgets up to `limit` Idempotency-Keys past their lifetime; answers how many. */
   pruneExpiredKeys(limit: number): Promise<number>;

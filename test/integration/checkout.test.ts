@@ -3,13 +3,15 @@ import type { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresCheckoutLedger } from '../../src/adapters/postgres/checkoutLedger.js';
+import { postgresOrderStore } from '../../src/adapters/postgres/orderStore.js';
 import { OutboxRelay } from '../../src/adapters/postgres/outbox.js';
 import { redisCartStore } from '../../src/adapters/redis/cartStore.js';
 import { createRedis } from '../../src/adapters/redis/client.js';
 import { cartService } from '../../src/domain/cart.js';
 import { checkoutService, staleClaimMs, type CheckoutAccepted, type CheckoutClaims, type CheckoutLedger } from '../../src/domain/checkout.js';
-import type { EventPublisher } from '../../src/domain/events.js';
+import type { CartCheckedOut, EventPublisher } from '../../src/domain/events.js';
 import { uuidv7 } from '../../src/domain/ids.js';
+import { placeOrderFromCheckout } from '../../src/domain/orders.js';
 import type { CatalogEntry, ProductCatalog } from '../../src/domain/products.js';
 import { postgresUrl } from '../support/pipeline.js';
 import { uniqueUser as uniqueName } from '../support/shop.js';
@@ -39,16 +41,19 @@ const uniqueUser = (prefix: string) => {
 let relay: OutboxRelay;
 const publisher: EventPublisher = { publish: async () => undefined, check: async () => undefined };
 
-beforeAll(() => {
+beforeAll(async () => {
   redis = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   db = new pg.Pool({ connectionString: postgresUrl, max: 8 });
   relay = new OutboxRelay(db, publisher);
+  for (const p of products) await db.query('INSERT INTO products (id, name, price, stock) VALUES ($1, $2, $3, 1000000)', [p.id, p.name, p.priceCents / 100]);
 });
 afterAll(async () => {
   await relay?.flush();
   if (db) {
-    await db.query("DELETE FROM outbox WHERE type = 'CartCheckedOut' AND payload->>'userId' = ANY($1::text[])", [users]);
+    await db.query("DELETE FROM outbox WHERE payload->>'userId' = ANY($1::text[])", [users]);
+    await db.query('DELETE FROM orders WHERE user_id = ANY($1::text[])', [users]);
     await db.query('DELETE FROM checkouts WHERE user_id = ANY($1::text[])', [users]);
+    await db.query('DELETE FROM products WHERE id = ANY($1::uuid[])', [products.map((p) => p.id)]);
   }
   for (const user of users) await redis?.del(`cart:{${user}}:items`, `cart:{${user}}:version`, `cart:{${user}}:claim`);
   await redis?.quit();
@@ -73,7 +78,7 @@ function shopFor(adapters: Adapters, now: () => number = Date.now) {
 
 /** What Postgres and Redis hold for a user once everything settled. */
 async function settledState(userId: string) {
-  const { rows } = await db.query<{ order_id: string; checkout_id: string; event: { items: { productId: string; quantity: number }[] } }>(
+  const { rows } = await db.query<{ order_id: string; checkout_id: string; event: CartCheckedOut }>(
     "SELECT order_id, checkout_id, event FROM checkouts WHERE user_id = $1 AND state <> 'ABANDONED'",
     [userId],
   );
@@ -183,10 +188,15 @@ describe('one order per cart, whatever the client sends', () => {
 const crashPoints = ['before claim', 'after claim', 'before accept', 'after accept', 'before complete', 'after complete'] as const;
 type CrashPoint = (typeof crashPoints)[number];
 
-/** Adapters whose request stops for good at `point`, as a killed host would: nothing after it runs. */
-function crashingAt(point: CrashPoint): Adapters {
+/** Adapters whose request stops for good at `point`, as a killed host would: nothing after it runs; `halted` resolves when it stops. */
+function crashingAt(point: CrashPoint): Adapters & { halted: Promise<void> } {
   const real = realAdapters();
-  const halt = () => new Promise<never>(() => {});
+  let stopped!: () => void;
+  const halted = new Promise<void>((resolve) => (stopped = resolve));
+  const halt = () => {
+    stopped();
+    return new Promise<never>(() => {});
+  };
   const step = <A extends unknown[], R>(name: 'claim' | 'accept' | 'complete', call: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
       if (point === `before ${name}`) return halt();
@@ -196,6 +206,7 @@ function crashingAt(point: CrashPoint): Adapters {
   return {
     claims: { ...real.claims, claim: step('claim', real.claims.claim), complete: step('complete', real.claims.complete) },
     ledger: { ...real.ledger, accept: step('accept', real.ledger.accept) },
+    halted,
   };
 }
 
@@ -215,9 +226,9 @@ describe('a crash between any two steps of checkout', () => {
           await setup.carts.add(user, products[0]!.id, 2);
           await setup.carts.add(user, products[1]!.id, 1);
 
-          const crashed = shopFor(crashingAt(point));
-          void crashed.checkout.checkout(checkoutRequest(user, 'first'));
-          await new Promise((resolve) => setTimeout(resolve, 50));
+          const crashing = crashingAt(point);
+          void shopFor(crashing).checkout.checkout(checkoutRequest(user, 'first'));
+          await crashing.halted;
 
           const clock = later ? () => Date.now() + staleClaimMs + 1 : Date.now;
           const retried = await outcome(shopFor(realAdapters(), clock).checkout.checkout(checkoutRequest(user, retry.key('first'))));
@@ -234,6 +245,42 @@ describe('a crash between any two steps of checkout', () => {
           else expect(state.accepted).toHaveLength(1); // an empty cart: the first checkout went through and took the lines
         });
       }
+    }
+  }
+});
+
+describe('a crash after the checkout was accepted, and its order placed before anyone came back', () => {
+  const comebacks = [
+    { name: 'a retry with the same key', key: 'first' as string | undefined },
+    { name: 'a retry with a new key', key: 'retry' as string | undefined },
+    { name: 'a retry with no key', key: undefined },
+    { name: 'a cart read', key: null },
+  ];
+  for (const point of ['after accept', 'before complete'] as const) {
+    for (const comeback of comebacks) {
+      it(`when the host dies ${point}, placeOrder inserts the order, and ${comeback.name} comes after the claim went stale, then the claim is completed: the ordered lines leave the cart and the first orderId is the only one`, async () => {
+        const user = uniqueUser('placed');
+        const setup = shopFor(realAdapters());
+        await setup.carts.add(user, products[0]!.id, 2);
+        await setup.carts.add(user, products[1]!.id, 1);
+        const crashing = crashingAt(point);
+        void shopFor(crashing).checkout.checkout(checkoutRequest(user, 'first'));
+        await crashing.halted;
+        const [accepted] = (await settledState(user)).accepted;
+        expect(await placeOrderFromCheckout(postgresOrderStore(db, relay), accepted!.event, noTrace)).toBe('created');
+
+        const later = shopFor(realAdapters(), () => Date.now() + staleClaimMs + 1);
+        if (comeback.key === null) await later.cart.view(user);
+        else expect(await later.checkout.checkout(checkoutRequest(user, comeback.key))).toMatchObject({ orderId: accepted!.order_id });
+        await later.cart.view(user);
+
+        const state = await settledState(user);
+        expect(state.claim).toBeUndefined();
+        expect(state.accepted.map((a) => a.order_id)).toEqual([accepted!.order_id]);
+        expect(state.cart.size).toBe(0);
+        // The next checkout finds nothing left to order.
+        await expect(later.checkout.checkout(checkoutRequest(user))).rejects.toMatchObject({ code: 'cart_empty' });
+      });
     }
   }
 });

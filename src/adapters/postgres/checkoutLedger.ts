@@ -103,8 +103,9 @@ export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): Check
       );
       if (abandoned.rowCount === 1) return 'abandoned';
       // A separate statement: under READ COMMITTED it sees the row whose commit the INSERT waited for.
+      // PLACED is accepted too (its order exists): the claim's lines were ordered and must leave the cart.
       const { rows } = await query<{ state: string }>(pool, { name: 'checkouts-state', text: 'SELECT state FROM checkouts WHERE order_id = $1' }, [claim.orderId]);
-      return rows[0]!.state === 'ACCEPTED' ? 'accepted' : 'abandoned';
+      return rows[0]!.state === 'ABANDONED' ? 'abandoned' : 'accepted';
     },
   };
 }
