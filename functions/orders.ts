@@ -49,9 +49,9 @@ eventConsumer('placeOrder', {
 
 eventConsumer('applyPayment', {
   queue: queues.paymentProcessed,
-  handle: async (event, { type }, context) => {
+  handle: async (event, { type, trace }, context) => {
     annotateInvocation({ orderId: event.orderId });
-    const outcome = await applyPaymentResult(services().orders, type, event);
+    const outcome = await applyPaymentResult(services().orders, type, event, outgoingTraceContext(trace));
     if (outcome) shopMetrics.orderCompleted(outcome.status, outcome.checkedOutAt);
     logger.info('payment result applied', { function: context.functionName, orderId: event.orderId, status: outcome?.status ?? 'unchanged' });
   },

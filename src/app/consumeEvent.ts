@@ -77,7 +77,7 @@ async function withTransientRetry(work: () => Promise<unknown>, context: Invocat
  */
 async function consumeEvent<Q extends QueueName>(input: unknown, context: InvocationContext, options: ConsumeOptions<Q>): Promise<void> {
   const message = readTriggerMessage(input, context);
-  const accepted = bindings[options.queue];
+  const accepted: readonly EventTypeOn<Q>[] = bindings[options.queue];
   const claimed = claimedEventType(message, accepted);
   const type = accepted.find((candidate) => candidate === claimed);
   if (!type) {

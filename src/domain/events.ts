@@ -51,16 +51,40 @@ const paymentResult = {
 export const paymentSucceededSchema = z.strictObject({ ...typeMember('PaymentSucceeded'), ...paymentResult });
 export const paymentFailedSchema = z.strictObject({ ...typeMember('PaymentFailed'), ...paymentResult });
 
+export const orderPaidSchema = z.strictObject({
+  ...typeMember('OrderPaid'),
+  orderId: uuid,
+  userId: z.string().min(1).max(200),
+  total: money,
+  occurredAt,
+});
+
+export const cancelReasons = ['customer', 'timeout'] as const;
+
+export const orderCancelledSchema = z.strictObject({
+  ...typeMember('OrderCancelled'),
+  orderId: uuid,
+  userId: z.string().min(1).max(200),
+  /** `customer`: the customer cancelled it; `timeout`: it could not be completed in time. */
+  reason: z.enum(cancelReasons),
+  /** Whether its charge is refunded (it had been paid). */
+  refunded: z.boolean(),
+  occurredAt,
+});
+
 /**
- * The event contract: every event type and its payload's schema. The outbox's payload types, the
- * broker's bindings (src/adapters/rabbitmq/topology.ts) and each consumer's accepted types follow
- * from it, so a producer cannot write a payload its consumer's schema does not describe.
+ * The event contract: every event type and its payload's schema. The outbox's payload types and
+ * each consumer's accepted types follow from it, so a producer cannot write a payload its consumer's
+ * schema does not describe. Which queues receive an event is the consumers' business
+ * (src/adapters/rabbitmq/topology.ts): an event may have none.
  */
 export const eventSchemas = {
   CartCheckedOut: cartCheckedOutSchema,
   OrderCreated: orderCreatedSchema,
   PaymentSucceeded: paymentSucceededSchema,
   PaymentFailed: paymentFailedSchema,
+  OrderPaid: orderPaidSchema,
+  OrderCancelled: orderCancelledSchema,
 } as const;
 
 export type EventType = keyof typeof eventSchemas;
@@ -69,6 +93,7 @@ export type EventPayload<T extends EventType = EventType> = z.infer<(typeof even
 export type CartCheckedOut = EventPayload<'CartCheckedOut'>;
 export type OrderCreated = EventPayload<'OrderCreated'>;
 export type PaymentProcessed = EventPayload<'PaymentSucceeded' | 'PaymentFailed'>;
+export type CancelReason = (typeof cancelReasons)[number];
 
 /** The schema of one event type's payload. */
 export function eventSchema<T extends EventType>(type: T): z.ZodType<EventPayload<T>> {

@@ -1,12 +1,11 @@
 import { z } from 'zod';
 import { AppError } from '../errors.js';
-import type { CartCheckedOut, OutgoingEvent, PaymentProcessed, TraceContext } from './events.js';
+import { cancelReasons, type CancelReason, type CartCheckedOut, type OutgoingEvent, type PaymentProcessed, type TraceContext } from './events.js';
 import { isUuid, uuidv7 } from './ids.js';
 import { centsFromNumber, numberFromCents, type Cents } from './money.js';
+import { orderEntries, orderStatuses, orderTransition, visiblePaymentStatuses, type OrderStatus, type PaymentStatus } from './orderLifecycle.js';
 
-export const orderStatuses = ['PENDING', 'PAID', 'PAYMENT_FAILED', 'REJECTED', 'CANCELLED'] as const;
-export type OrderStatus = (typeof orderStatuses)[number];
-export const finalStatuses: readonly OrderStatus[] = ['PAID', 'PAYMENT_FAILED', 'REJECTED', 'CANCELLED'];
+export { orderStatuses, type OrderStatus } from './orderLifecycle.js';
 
 export interface OrderLine {
   productId: string;
@@ -18,8 +17,8 @@ export interface OrderLine {
 export interface Payment {
   id: string;
   orderId: string;
-  /** PENDING from just before the provider is called until its answer is recorded. */
-  status: 'PENDING' | 'SUCCEEDED' | 'FAILED';
+  /** PENDING from just before the provider is called until its answer is recorded (orderLifecycle.ts). */
+  status: PaymentStatus;
   amountCents: Cents;
   reason: string | null;
   createdAt: Date;
@@ -31,6 +30,8 @@ export interface Order {
   userId: string;
   status: OrderStatus;
   reason: string | null;
+  /** Why a CANCELLED order was cancelled. */
+  cancelReason: CancelReason | null;
   totalCents: Cents;
   lines: OrderLine[];
   checkedOutAt: Date;
@@ -41,6 +42,52 @@ export interface Order {
 
 export type Reservation = { ok: true } | { ok: false; reason: string };
 
+/** What a transition records besides the status. */
+export interface OrderChange {
+  reason?: string;
+  cancelReason?: CancelReason;
+  /** OrderCancelled: whether the order's charge is refunded. */
+  refunded?: boolean;
+}
+
+export interface MovedOrder {
+  userId: string;
+  totalCents: Cents;
+  checkedOutAt: Date;
+}
+
+const now = () => new Date().toISOString();
+
+/** The event a transition of the table emits, for an order in the state `moved`. */
+function eventOf(type: 'OrderPaid' | 'OrderCancelled', orderId: string, moved: Pick<MovedOrder, 'userId' | 'totalCents'>, change: OrderChange, trace?: TraceContext): OutgoingEvent {
+  const order = { orderId, userId: moved.userId };
+  if (type === 'OrderPaid') return { id: uuidv7(), type, payload: { ...order, total: numberFromCents(moved.totalCents), occurredAt: now() }, ...(trace ? { trace } : {}) };
+  return { id: uuidv7(), type, payload: { ...order, reason: change.cancelReason ?? 'timeout', refunded: change.refunded ?? false, occurredAt: now() }, ...(trace ? { trace } : {}) };
+}
+
+/**
+ * Takes one transition of the order's table (orderLifecycle.ts) with its effects, in the caller's
+ * transaction: the status, stock given back when the table says so, and the event it emits.
+ * Undefined when the order is no longer in `from` (another transaction moved it first).
+ */
+export async function moveOrder(uow: OrderUnitOfWork, orderId: string, from: OrderStatus, to: OrderStatus, change: OrderChange = {}, trace?: TraceContext): Promise<MovedOrder | undefined> {
+  const transition = orderTransition(from, to);
+  if (!transition) throw new Error(`An order cannot go from ${from} to ${to}`);
+  const moved = await uow.transition(orderId, from, to, change);
+  if (!moved) return undefined;
+  if (transition.releasesStock) await uow.releaseStock(orderId);
+  if (transition.emits) await uow.addToOutbox(eventOf(transition.emits, orderId, moved, change, trace));
+  return moved;
+}
+
+/** Writes a new order in one of its entry statuses, with the event that entry emits; false when it exists. */
+export async function enterOrder(uow: OrderUnitOfWork, order: Omit<Order, 'createdAt' | 'updatedAt' | 'payment'> & { status: keyof typeof orderEntries }, change: OrderChange = {}): Promise<boolean> {
+  if (!(await uow.insertOrder(order))) return false;
+  const entry: { emits?: 'OrderCancelled' } = orderEntries[order.status];
+  if (entry.emits) await uow.addToOutbox(eventOf(entry.emits, order.id, order, change));
+  return true;
+}
+
 /** The writes of one business transaction; events added to the outbox commit with them. */
 export interface OrderUnitOfWork {
   /** Inserts the order and its lines; false when an order with this id exists (a redelivery). */
@@ -48,10 +95,10 @@ export interface OrderUnitOfWork {
   /** Takes every line's quantity from stock, or nothing and says why. */
   reserveStock(lines: readonly OrderLine[]): Promise<Reservation>;
   /**
-   * Moves an order from one status to another and answers when it was checked out; undefined when it
-   * is not in `from` (transitions only go forward).
+   * Moves an order from one status to another (only moveOrder calls it, for a transition of the
+   * table) and answers what its events need; undefined when it is not in `from`.
    */
-  transition(orderId: string, from: OrderStatus, to: OrderStatus, reason?: string): Promise<{ checkedOutAt: Date } | undefined>;
+  transition(orderId: string, from: OrderStatus, to: OrderStatus, change: OrderChange): Promise<MovedOrder | undefined>;
   /** Gives an order's reserved quantities back to stock. */
   releaseStock(orderId: string): Promise<void>;
   /** Locks the order's row for the rest of the transaction and answers its status (undefined: no such order). */
@@ -92,12 +139,13 @@ export async function placeOrderFromCheckout(store: OrderStore, event: CartCheck
   }));
   const totalCents = lines.reduce((sum, line) => sum + line.unitPriceCents * line.quantity, 0);
   return store.transaction(async (uow) => {
-    const inserted = await uow.insertOrder({
+    const inserted = await enterOrder(uow, {
       id: event.orderId,
       checkoutId: event.checkoutId,
       userId: event.userId,
       status: 'PENDING',
       reason: null,
+      cancelReason: null,
       totalCents,
       lines,
       checkedOutAt: new Date(event.occurredAt),
@@ -105,7 +153,7 @@ export async function placeOrderFromCheckout(store: OrderStore, event: CartCheck
     if (!inserted) return 'duplicate';
     const reservation = await uow.reserveStock(lines);
     if (!reservation.ok) {
-      await uow.transition(event.orderId, 'PENDING', 'REJECTED', reservation.reason);
+      await moveOrder(uow, event.orderId, 'PENDING', 'REJECTED', { reason: reservation.reason }, trace);
       return 'rejected';
     }
     await uow.addToOutbox({
@@ -125,13 +173,12 @@ export async function applyPaymentResult(
   store: OrderStore,
   type: 'PaymentSucceeded' | 'PaymentFailed',
   event: PaymentProcessed,
+  trace?: TraceContext,
 ): Promise<PaymentOutcome> {
   const status = type === 'PaymentSucceeded' ? 'PAID' : 'PAYMENT_FAILED';
   return store.transaction(async (uow) => {
-    const moved = await uow.transition(event.orderId, 'PENDING', status, event.reason);
-    if (!moved) return undefined;
-    if (status === 'PAYMENT_FAILED') await uow.releaseStock(event.orderId);
-    return { status, checkedOutAt: moved.checkedOutAt };
+    const moved = await moveOrder(uow, event.orderId, 'PENDING', status, event.reason ? { reason: event.reason } : {}, trace);
+    return moved && { status, checkedOutAt: moved.checkedOutAt };
   });
 }
 
@@ -139,28 +186,31 @@ export const orderSchema = z.object({
   id: z.string(),
   status: z.enum(orderStatuses),
   reason: z.string().optional(),
+  cancelReason: z.enum(cancelReasons).optional(),
   items: z.array(z.object({ productId: z.string(), name: z.string(), unitPrice: z.number(), quantity: z.int() })),
   total: z.number(),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
   payment: z
-    .object({ id: z.string(), status: z.enum(['SUCCEEDED', 'FAILED']), amount: z.number(), reason: z.string().optional(), createdAt: z.iso.datetime() })
+    .object({ id: z.string(), status: z.enum(visiblePaymentStatuses), amount: z.number(), reason: z.string().optional(), createdAt: z.iso.datetime() })
     .optional(),
 });
 
 export type OrderView = z.infer<typeof orderSchema>;
+
+const isVisible = (status: PaymentStatus): status is (typeof visiblePaymentStatuses)[number] => (visiblePaymentStatuses as readonly PaymentStatus[]).includes(status);
 
 export function orderView(order: Order): OrderView {
   return {
     id: order.id,
     status: order.status,
     ...(order.reason ? { reason: order.reason } : {}),
+    ...(order.cancelReason ? { cancelReason: order.cancelReason } : {}),
     items: order.lines.map((line) => ({ productId: line.productId, name: line.name, unitPrice: numberFromCents(line.unitPriceCents), quantity: line.quantity })),
     total: numberFromCents(order.totalCents),
     createdAt: order.createdAt.toISOString(),
     updatedAt: order.updatedAt.toISOString(),
-    // A payment is shown once the provider has answered.
-    ...(order.payment && order.payment.status !== 'PENDING'
+    ...(order.payment && isVisible(order.payment.status)
       ? {
           payment: {
             id: order.payment.id,

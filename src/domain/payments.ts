@@ -1,6 +1,7 @@
 import type { OrderCreated, TraceContext } from './events.js';
 import { uuidv7 } from './ids.js';
 import { centsFromNumber, type Cents } from './money.js';
+import { paymentTransitions } from './orderLifecycle.js';
 import type { OrderStore, OrderUnitOfWork } from './orders.js';
 
 export interface ChargeResult {
@@ -55,11 +56,12 @@ export async function settlePayment(
 }
 
 async function recordResult(uow: OrderUnitOfWork, payment: { id: string; orderId: string }, result: ChargeResult, trace: TraceContext): Promise<PaymentHandling> {
-  const settled = await uow.settlePayment(payment.id, result.approved ? 'SUCCEEDED' : 'FAILED', result.reason ?? null);
+  const status = result.approved ? 'SUCCEEDED' : 'FAILED';
+  const settled = await uow.settlePayment(payment.id, status, result.reason ?? null);
   if (!settled) return 'duplicate';
   await uow.addToOutbox({
     id: uuidv7(),
-    type: result.approved ? 'PaymentSucceeded' : 'PaymentFailed',
+    type: paymentTransitions.PENDING[status].emits,
     payload: { orderId: payment.orderId, paymentId: payment.id, ...(result.reason ? { reason: result.reason } : {}), occurredAt: new Date().toISOString() },
     trace,
   });

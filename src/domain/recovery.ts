@@ -1,7 +1,7 @@
 import type { CartCheckedOut, TraceContext } from './events.js';
 import { uuidv7 } from './ids.js';
 import { centsFromNumber, numberFromCents, type Cents } from './money.js';
-import { applyPaymentResult, type OrderLine, type OrderStore } from './orders.js';
+import { applyPaymentResult, enterOrder, moveOrder, type OrderLine, type OrderStore } from './orders.js';
 import { settlePayment, type PaymentProvider } from './payments.js';
 
 /** An accepted checkout whose order row does not exist yet. */
@@ -87,16 +87,21 @@ export async function resolveStrandedOrders(
       }
       // No stock was reserved for an order that was never placed: nothing to give back.
       const lines: OrderLine[] = event.items.map((item) => ({ productId: item.productId, name: item.name, unitPriceCents: centsFromNumber(item.unitPrice)!, quantity: item.quantity }));
-      return uow.insertOrder({
-        id: event.orderId,
-        checkoutId: event.checkoutId,
-        userId: event.userId,
-        status: 'CANCELLED',
-        reason,
-        totalCents: centsFromNumber(event.total)!,
-        lines,
-        checkedOutAt: new Date(event.occurredAt),
-      });
+      return enterOrder(
+        uow,
+        {
+          id: event.orderId,
+          checkoutId: event.checkoutId,
+          userId: event.userId,
+          status: 'CANCELLED',
+          reason,
+          cancelReason: 'timeout',
+          totalCents: centsFromNumber(event.total)!,
+          lines,
+          checkedOutAt: new Date(event.occurredAt),
+        },
+        { cancelReason: 'timeout' },
+      );
     });
     if (!acted) return undefined;
     return cancel ? 'cancelled' : 'redriven';
@@ -123,9 +128,7 @@ export async function resolveStrandedOrders(
         // Under the order's lock, so a payment starting now either comes first (and the order is not
         // cancelled) or finds the order CANCELLED and never charges.
         if ((await uow.lockOrder(order.orderId)) !== 'PENDING' || (await uow.paymentOf(order.orderId))) return false;
-        await uow.transition(order.orderId, 'PENDING', 'CANCELLED', reason);
-        await uow.releaseStock(order.orderId);
-        return true;
+        return (await moveOrder(uow, order.orderId, 'PENDING', 'CANCELLED', { reason, cancelReason: 'timeout' })) !== undefined;
       });
       return cancelled ? 'cancelled' : undefined;
     }

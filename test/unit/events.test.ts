@@ -1,6 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
-import { bindings, queueOfEvent, queues } from '../../src/adapters/rabbitmq/topology.js';
+import { bindings, queueDeclarations, queues } from '../../src/adapters/rabbitmq/topology.js';
 import { claimedEventType, readTriggerMessage } from '../../src/adapters/rabbitmq/triggerMessage.js';
 import { eventBody, eventSchema, eventSchemas, outgoingEvent, type EventType } from '../../src/domain/events.js';
 
@@ -11,7 +11,9 @@ const payloads = {
   OrderCreated: { orderId: ids.orderId, userId: 'user-1', total: 9, occurredAt },
   PaymentSucceeded: { ...ids, occurredAt },
   PaymentFailed: { ...ids, reason: 'declined', occurredAt },
-} as const;
+  OrderPaid: { orderId: ids.orderId, userId: 'user-1', total: 9, occurredAt },
+  OrderCancelled: { orderId: ids.orderId, userId: 'user-1', reason: 'customer', refunded: true, occurredAt },
+} as const satisfies Record<EventType, unknown>;
 
 const context = (basicProperties: unknown) => ({ functionName: 'applyPayment', triggerMetadata: { basicProperties } }) as unknown as InvocationContext;
 
@@ -30,13 +32,16 @@ describe('the event contract', () => {
     expect(eventSchema('PaymentSucceeded').safeParse({ ...payloads.PaymentFailed, type: 'PaymentFailed' }).success).toBe(false);
   });
 
-  it('when the bindings are derived, then every event type is bound to exactly the queue the map names', () => {
-    expect(bindings).toEqual({
-      [queues.cartCheckedOut]: ['CartCheckedOut'],
-      [queues.orderCreated]: ['OrderCreated'],
-      [queues.paymentProcessed]: ['PaymentSucceeded', 'PaymentFailed'],
-    });
-    for (const type of Object.keys(eventSchemas) as EventType[]) expect(bindings[queueOfEvent[type]]).toContain(type);
+  it("when the topology is declared, then each consumer's queue is bound to exactly the event types it takes", () => {
+    const bound = Object.fromEntries(queueDeclarations().filter((q) => q.bindTo?.exchange === 'shop.events').map((q) => [q.name, q.bindTo!.routingKeys]));
+    expect(bound).toEqual(bindings);
+  });
+
+  it('when an event type has no consumer, then it is still an event of the contract and no queue is declared for it', () => {
+    const consumed = new Set<string>(Object.values(bindings).flat());
+    const unconsumed = (Object.keys(eventSchemas) as EventType[]).filter((type) => !consumed.has(type));
+    const declared = queueDeclarations().flatMap((q) => q.bindTo?.routingKeys ?? []);
+    for (const type of unconsumed) expect(declared).not.toContain(type);
   });
 });
 

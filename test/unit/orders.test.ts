@@ -1,7 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { CartCheckedOut, OutgoingEvent } from '../../src/domain/events.js';
-import { applyPaymentResult, orderQueries, placeOrderFromCheckout, type Order, type OrderStatus, type OrderStore, type OrderUnitOfWork, type Payment, type Reservation } from '../../src/domain/orders.js';
+import { applyPaymentResult, moveOrder, orderQueries, placeOrderFromCheckout, type Order, type OrderStatus, type OrderStore, type OrderUnitOfWork, type Payment, type Reservation } from '../../src/domain/orders.js';
 import { uuidv7 } from '../../src/domain/ids.js';
+import { cancellableStatuses, orderStatuses, orderTransition } from '../../src/domain/orderLifecycle.js';
 import { processPayment, type PaymentProvider } from '../../src/domain/payments.js';
 import { resolveStrandedOrders, type PendingOrder, type StrandedQueries } from '../../src/domain/recovery.js';
 
@@ -35,12 +36,13 @@ class MemoryOrderStore implements OrderStore {
         for (const line of lines) this.stock.set(line.productId, this.stock.get(line.productId)! - line.quantity);
         return { ok: true };
       },
-      transition: async (orderId, from: OrderStatus, to: OrderStatus, reason) => {
+      transition: async (orderId, from: OrderStatus, to: OrderStatus, change) => {
         const order = this.orders.get(orderId);
         if (!order || order.status !== from) return undefined;
         order.status = to;
-        order.reason = reason ?? order.reason;
-        return { checkedOutAt: order.checkedOutAt };
+        order.reason = change.reason ?? order.reason;
+        order.cancelReason = change.cancelReason ?? order.cancelReason;
+        return { userId: order.userId, totalCents: order.totalCents, checkedOutAt: order.checkedOutAt };
       },
       releaseStock: async (orderId) => {
         for (const line of this.orders.get(orderId)!.lines) this.stock.set(line.productId, this.stock.get(line.productId)! + line.quantity);
@@ -226,6 +228,45 @@ describe('payments and their results', () => {
   });
 });
 
+describe('the order lifecycle table', () => {
+  it('when the table is read, then only PENDING and PAID orders can be cancelled and no status goes back to PENDING', () => {
+    expect(cancellableStatuses).toEqual(['PENDING', 'PAID']);
+    for (const from of orderStatuses) expect(orderTransition(from, 'PENDING')).toBeUndefined();
+  });
+
+  it('when a transition the table does not name is asked for, then it is refused and nothing changes', async () => {
+    const store = new MemoryOrderStore();
+    store.stock.set(productId, 5);
+    await placeOrderFromCheckout(store, aCheckout(), trace);
+    await store.transaction(async (uow) => moveOrder(uow, aCheckout().orderId, 'PENDING', 'REJECTED'));
+    await expect(store.transaction(async (uow) => moveOrder(uow, aCheckout().orderId, 'REJECTED', 'PAID'))).rejects.toThrow('cannot go from REJECTED to PAID');
+    expect((await store.get(aCheckout().orderId))?.status).toBe('REJECTED');
+  });
+
+  it('when an order becomes PAID, then OrderPaid is in the outbox with its user and total, in the same transaction', async () => {
+    const store = new MemoryOrderStore();
+    store.stock.set(productId, 5);
+    await placeOrderFromCheckout(store, aCheckout(), trace);
+    store.outbox = [];
+    await applyPaymentResult(store, 'PaymentSucceeded', { orderId: aCheckout().orderId, paymentId: uuidv7(), occurredAt: new Date().toISOString() }, trace);
+    expect(store.outbox).toMatchObject([{ type: 'OrderPaid', payload: { orderId: aCheckout().orderId, userId: 'u1', total: 25 }, trace }]);
+  });
+
+  it('when a PAID order is cancelled, then its stock comes back once and OrderCancelled says why; a second move finds it moved', async () => {
+    const store = new MemoryOrderStore();
+    store.stock.set(productId, 5);
+    await placeOrderFromCheckout(store, aCheckout(), trace);
+    await applyPaymentResult(store, 'PaymentSucceeded', { orderId: aCheckout().orderId, paymentId: uuidv7(), occurredAt: new Date().toISOString() });
+    store.outbox = [];
+    const cancel = () => store.transaction((uow) => moveOrder(uow, aCheckout().orderId, 'PAID', 'CANCELLED', { cancelReason: 'customer', refunded: true }));
+    expect(await cancel()).toBeDefined();
+    expect(await cancel()).toBeUndefined();
+    expect(store.stock.get(productId)).toBe(5);
+    expect(await store.get(aCheckout().orderId)).toMatchObject({ status: 'CANCELLED', cancelReason: 'customer' });
+    expect(store.outbox).toMatchObject([{ type: 'OrderCancelled', payload: { orderId: aCheckout().orderId, userId: 'u1', reason: 'customer', refunded: true } }]);
+  });
+});
+
 describe('reading orders', () => {
   it("when another user asks for an order, then 404; with Orders.Read.All it is returned", async () => {
     const store = new MemoryOrderStore();
@@ -274,7 +315,8 @@ describe('resolving stranded checkouts and orders', () => {
     expect(store.outbox).toMatchObject([{ type: 'CartCheckedOut', payload: aCheckout() }]);
     expect(store.redriven.has(aCheckout().orderId)).toBe(true);
     expect(await resolveStrandedOrders({ orders: store, stranded: queries([{ event: aCheckout(), ageSeconds: 2000 }], []), provider, bounds })).toMatchObject({ cancelled: 1 });
-    expect(await store.get(aCheckout().orderId)).toMatchObject({ status: 'CANCELLED', reason: 'not completed within 1800 s of checkout' });
+    expect(await store.get(aCheckout().orderId)).toMatchObject({ status: 'CANCELLED', reason: 'not completed within 1800 s of checkout', cancelReason: 'timeout' });
+    expect(store.outbox.at(-1)).toMatchObject({ type: 'OrderCancelled', payload: { orderId: aCheckout().orderId, reason: 'timeout', refunded: false } });
   });
 
   it('when a PENDING order has no payment, then OrderCreated is published again; past the cancel bound it is CANCELLED and its stock returned', async () => {

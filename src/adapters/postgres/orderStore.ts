@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import type { OutgoingEvent } from '../../domain/events.js';
 import { centsFromDecimal, decimalFromCents } from '../../domain/money.js';
-import type { Order, OrderLine, OrderStatus, OrderStore, OrderUnitOfWork, Payment } from '../../domain/orders.js';
+import type { CancelReason } from '../../domain/events.js';
+import type { Order, OrderChange, OrderLine, OrderStatus, OrderStore, OrderUnitOfWork, Payment } from '../../domain/orders.js';
 import { insertOutboxRow, type OutboxRelay } from './outbox.js';
 import { inTransaction, query } from './pool.js';
 
@@ -19,8 +20,8 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
       // The order and its items in one statement, its checkout marked PLACED; on a redelivered checkout (the order exists) nothing is written.
       const { rows } = await run<{ inserted: number }>('orders-insert-with-items',
         `WITH inserted AS (
-           INSERT INTO orders (id, checkout_id, user_id, status, total, reason, checked_out_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING id
+           INSERT INTO orders (id, checkout_id, user_id, status, total, reason, checked_out_at, cancel_reason)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $12) ON CONFLICT DO NOTHING RETURNING id
          ), items AS (
            INSERT INTO order_items (order_id, product_id, name, unit_price, quantity)
            SELECT inserted.id, line.* FROM inserted, unnest($8::uuid[], $9::text[], $10::numeric[], $11::int[]) AS line
@@ -40,6 +41,7 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
           order.lines.map((l) => l.name),
           order.lines.map((l) => decimalFromCents(l.unitPriceCents)),
           order.lines.map((l) => l.quantity),
+          order.cancelReason,
         ],
       );
       return rows[0]!.inserted === 1;
@@ -80,12 +82,13 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
       throw new Error('stock reservation refused although every line fits');
     },
 
-    async transition(orderId: string, from: OrderStatus, to: OrderStatus, reason?: string) {
-      const { rows } = await run<{ checked_out_at: Date }>('orders-transition',
-        'UPDATE orders SET status = $3, reason = COALESCE($4, reason), updated_at = now() WHERE id = $1 AND status = $2 RETURNING checked_out_at',
-        [orderId, from, to, reason ?? null],
+    async transition(orderId: string, from: OrderStatus, to: OrderStatus, change: OrderChange) {
+      const { rows } = await run<{ user_id: string; total: string; checked_out_at: Date }>('orders-transition',
+        `UPDATE orders SET status = $3, reason = COALESCE($4, reason), cancel_reason = COALESCE($5, cancel_reason), updated_at = now()
+          WHERE id = $1 AND status = $2 RETURNING user_id, total::text AS total, checked_out_at`,
+        [orderId, from, to, change.reason ?? null, change.cancelReason ?? null],
       );
-      return rows[0] && { checkedOutAt: rows[0].checked_out_at };
+      return rows[0] && { userId: rows[0].user_id, totalCents: centsFromDecimal(rows[0].total), checkedOutAt: rows[0].checked_out_at };
     },
 
     async releaseStock(orderId: string) {
@@ -144,6 +147,7 @@ interface OrderRow {
   user_id: string;
   status: OrderStatus;
   reason: string | null;
+  cancel_reason: CancelReason | null;
   total: string;
   checked_out_at: Date;
   created_at: Date;
@@ -153,7 +157,7 @@ interface OrderRow {
 }
 
 const orderSelect = `
-  SELECT o.id, o.checkout_id, o.user_id, o.status, o.reason, o.total::text AS total, o.checked_out_at, o.created_at, o.updated_at,
+  SELECT o.id, o.checkout_id, o.user_id, o.status, o.reason, o.cancel_reason, o.total::text AS total, o.checked_out_at, o.created_at, o.updated_at,
          (SELECT coalesce(json_agg(json_build_object('product_id', i.product_id, 'name', i.name, 'unit_price', i.unit_price::text, 'quantity', i.quantity) ORDER BY i.product_id), '[]')
             FROM order_items i WHERE i.order_id = o.id) AS items,
          (SELECT json_build_object('id', p.id, 'status', p.status, 'amount', p.amount::text, 'reason', p.reason, 'created_at', p.created_at)
@@ -167,6 +171,7 @@ function toOrder(row: OrderRow): Order {
     userId: row.user_id,
     status: row.status,
     reason: row.reason,
+    cancelReason: row.cancel_reason,
     totalCents: centsFromDecimal(row.total),
     checkedOutAt: row.checked_out_at,
     createdAt: row.created_at,
