@@ -5,6 +5,7 @@ import { shopMetrics } from '../src/adapters/telemetry/metrics.js';
 import { outgoingTraceContext } from '../src/adapters/telemetry/traceContext.js';
 import { addItemBodySchema, cartSchema, setQuantityBodySchema } from '../src/domain/cart.js';
 import { idempotencyKeyPattern } from '../src/domain/checkout.js';
+import { shippingAddressSchema } from '../src/domain/shippingAddress.js';
 import { apiRoute } from '../src/http/api.js';
 
 const tags = ['cart'];
@@ -67,8 +68,8 @@ apiRoute('checkout', {
   access: 'user',
   summary: 'Check out the cart: the order is placed asynchronously (optional Idempotency-Key header)',
   tags,
-  // No fields are defined yet; any JSON object is accepted and, with the Idempotency-Key, fingerprinted.
-  body: z.record(z.string(), z.unknown()),
+  // Other members are ignored; the raw body is what an Idempotency-Key is fingerprinted with.
+  body: z.object({ shippingAddress: shippingAddressSchema.nullable().optional() }),
   bodyOptional: true,
   headers: {
     'Idempotency-Key': {
@@ -78,6 +79,7 @@ apiRoute('checkout', {
   },
   responses: {
     202: { description: 'Accepted; Location names the order', schema: checkoutAcceptedSchema },
+    400: { description: 'The shipping address is invalid (each problem named in `errors`)', codes: ['invalid_request'] },
     409: {
       description: 'The cart is empty, holds products that no longer exist, or kept changing during checkout',
       codes: ['cart_empty', 'cart_products_unavailable', 'checkout_in_progress'],
@@ -85,11 +87,13 @@ apiRoute('checkout', {
     422: { description: 'The Idempotency-Key was used with a different body, or the total is too large', codes: ['idempotency_key_reused', 'order_total_too_large'] },
     503: { description: 'The database or cache is unavailable; a retry (with any key, or none) answers with the same orderId if the checkout went through' },
   },
-  handler: async ({ principal, request, context, rawBody }) => {
+  handler: async ({ principal, request, context, rawBody, body }) => {
     const accepted = await services().checkoutService.checkout({
       userId: principal.userId,
       idempotencyKey: request.headers.get('idempotency-key') ?? undefined,
       body: rawBody,
+      ...(body?.shippingAddress ? { shippingAddress: body.shippingAddress } : {}),
+      ...(principal.email ? { email: principal.email } : {}),
       trace: outgoingTraceContext({ traceparent: request.headers.get('traceparent') ?? context.traceContext?.traceParent ?? undefined }),
     });
     annotateInvocation({ orderId: accepted.orderId, checkoutId: accepted.checkoutId });

@@ -5,6 +5,7 @@ import type { CartCheckedOut, TraceContext } from './events.js';
 import { uuidv7 } from './ids.js';
 import { maxCents, numberFromCents } from './money.js';
 import type { ProductCatalog } from './products.js';
+import type { ShippingAddress } from './shippingAddress.js';
 
 export interface CheckoutAccepted {
   checkoutId: string;
@@ -71,6 +72,10 @@ export interface CheckoutRequest {
   idempotencyKey: string | undefined;
   /** The raw request body ('' when none): the same key with another body is refused. */
   body: string;
+  /** Validated: where the order goes. A request that joins a checkout in flight keeps that checkout's address. */
+  shippingAddress?: ShippingAddress;
+  /** The customer's email address (from the token), for the order's notifications. */
+  email?: string;
   trace: TraceContext;
 }
 
@@ -109,7 +114,8 @@ const keyReused = () => new AppError('idempotency_key_reused', 'This Idempotency
 export function checkoutService(deps: CheckoutDependencies) {
   const now = deps.now ?? Date.now;
 
-  async function newClaim(userId: string, lines: CartLine[], key: RequestKey | undefined): Promise<CheckoutClaim> {
+  async function newClaim(request: CheckoutRequest, lines: CartLine[], key: RequestKey | undefined): Promise<CheckoutClaim> {
+    const { userId } = request;
     const priced = await priceLines(lines, deps.products);
     if (priced.length < lines.length) {
       const gone = lines.filter((line) => !priced.some((p) => p.product.id === line.productId)).map((line) => line.productId);
@@ -133,6 +139,8 @@ export function checkoutService(deps: CheckoutDependencies) {
         userId,
         items: priced.map(({ product, quantity }) => ({ productId: product.id, name: product.name, unitPrice: numberFromCents(product.priceCents), quantity })),
         total: numberFromCents(totalCents),
+        ...(request.shippingAddress ? { shippingAddress: request.shippingAddress } : {}),
+        ...(request.email ? { email: request.email } : {}),
         occurredAt: new Date(now()).toISOString(),
       },
     };
@@ -205,7 +213,7 @@ export function checkoutService(deps: CheckoutDependencies) {
           if (recorded) return recorded;
           throw new AppError('cart_empty', 'The cart is empty: add items before checking out');
         }
-        const claim = await newClaim(request.userId, cart.lines, key);
+        const claim = await newClaim(request, cart.lines, key);
         const claimed = await deps.claims.claim(request.userId, cart.version, claim);
         // Changed since it was read (an add, another tab's claim): read again; a claim found is joined.
         const answer = claimed.ok && (await accept(request.userId, claim, key, request.trace, true));

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { shippingAddressSchema } from './shippingAddress.js';
 
 /*
  * Integration events (contract: Events). Payloads are validated on the way in: a consumer never
@@ -31,6 +32,10 @@ export const cartCheckedOutSchema = z.strictObject({
   userId: z.string().min(1).max(200),
   items: z.array(eventItemSchema).min(1).max(100),
   total: money,
+  /** Where the order goes, when the customer gave an address at checkout. */
+  shippingAddress: shippingAddressSchema.optional(),
+  /** Where the customer's notifications go, taken from the token at checkout. */
+  email: z.email().max(320).optional(),
   occurredAt,
 });
 

@@ -3,6 +3,7 @@ import { AppError } from '../errors.js';
 import { cancelReasons, type CancelReason, type CartCheckedOut, type OutgoingEvent, type PaymentProcessed, type TraceContext } from './events.js';
 import { isUuid, uuidv7 } from './ids.js';
 import { centsFromNumber, numberFromCents, type Cents } from './money.js';
+import type { ShippingAddress } from './shippingAddress.js';
 import { orderEntries, orderStatuses, orderTransition, visiblePaymentStatuses, type OrderStatus, type PaymentStatus } from './orderLifecycle.js';
 
 export { orderStatuses, type OrderStatus } from './orderLifecycle.js';
@@ -33,6 +34,9 @@ export interface Order {
   /** Why a CANCELLED order was cancelled. */
   cancelReason: CancelReason | null;
   totalCents: Cents;
+  shippingAddress: ShippingAddress | null;
+  /** Where the customer's notifications go (taken from the token at checkout). */
+  email: string | null;
   lines: OrderLine[];
   checkedOutAt: Date;
   createdAt: Date;
@@ -148,6 +152,8 @@ export async function placeOrderFromCheckout(store: OrderStore, event: CartCheck
       cancelReason: null,
       totalCents,
       lines,
+      shippingAddress: event.shippingAddress ?? null,
+      email: event.email ?? null,
       checkedOutAt: new Date(event.occurredAt),
     });
     if (!inserted) return 'duplicate';
@@ -189,6 +195,9 @@ export const orderSchema = z.object({
   cancelReason: z.enum(cancelReasons).optional(),
   items: z.array(z.object({ productId: z.string(), name: z.string(), unitPrice: z.number(), quantity: z.int() })),
   total: z.number(),
+  shippingAddress: z
+    .object({ name: z.string(), line1: z.string(), line2: z.string().optional(), city: z.string(), postalCode: z.string(), country: z.string().length(2) })
+    .nullable(),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
   payment: z
@@ -208,6 +217,7 @@ export function orderView(order: Order): OrderView {
     ...(order.cancelReason ? { cancelReason: order.cancelReason } : {}),
     items: order.lines.map((line) => ({ productId: line.productId, name: line.name, unitPrice: numberFromCents(line.unitPriceCents), quantity: line.quantity })),
     total: numberFromCents(order.totalCents),
+    shippingAddress: order.shippingAddress,
     createdAt: order.createdAt.toISOString(),
     updatedAt: order.updatedAt.toISOString(),
     ...(order.payment && isVisible(order.payment.status)

@@ -98,6 +98,8 @@ export async function resolveStrandedOrders(
           cancelReason: 'timeout',
           totalCents: centsFromNumber(event.total)!,
           lines,
+          shippingAddress: event.shippingAddress ?? null,
+          email: event.email ?? null,
           checkedOutAt: new Date(event.occurredAt),
         },
         { cancelReason: 'timeout' },

@@ -10,6 +10,8 @@ export interface Principal {
   kind: 'user' | 'app';
   scopes: readonly string[];
   roles: readonly string[];
+  /** A user's email address, from the token's `email` or `preferred_username` claim, when it holds one. */
+  email?: string;
 }
 
 /** The app roles this API defines in its Entra app registration. */

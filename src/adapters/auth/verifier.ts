@@ -1,4 +1,5 @@
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
+import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { forbidden, invalidToken } from './challenge.js';
 import { createSigningKeys } from './keys.js';
@@ -154,7 +155,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     if (typeof claims.scp === 'string' && claims.idtyp !== 'app') {
       const scopes = Object.freeze(claims.scp.split(' ').filter(Boolean));
       if (!scopes.includes(userScope)) throw forbidden(`The token lacks the delegated scope ${userScope}`);
-      return remember(token, { userId, tenantId, kind: 'user', scopes, roles }, claims.exp!);
+      const email = emailOf(claims);
+      return remember(token, { userId, tenantId, kind: 'user', scopes, roles, ...(email ? { email } : {}) }, claims.exp!);
     }
     if (!roles.some((role) => (appRoles as readonly string[]).includes(role))) {
       throw forbidden(`An app-only token must carry one of this API's app roles: ${appRoles.join(', ')}`);
@@ -170,4 +172,19 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       return verifyToken(token);
     },
   };
+}
+
+const emailAddress = z.email().max(320);
+
+/**
+ * Where the user's notifications go: the `email` claim (an optional claim in Entra), else
+ * `preferred_username` when it is an address (a user principal name usually is; it may also be a
+ * phone number, then there is none).
+ */
+function emailOf(claims: Record<string, unknown>): string | undefined {
+  for (const claim of [claims.email, claims.preferred_username]) {
+    const parsed = emailAddress.safeParse(claim);
+    if (parsed.success) return parsed.data;
+  }
+  return undefined;
 }

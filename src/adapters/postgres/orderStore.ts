@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { OutgoingEvent } from '../../domain/events.js';
 import { centsFromDecimal, decimalFromCents } from '../../domain/money.js';
 import type { CancelReason } from '../../domain/events.js';
+import type { ShippingAddress } from '../../domain/shippingAddress.js';
 import type { Order, OrderChange, OrderLine, OrderStatus, OrderStore, OrderUnitOfWork, Payment } from '../../domain/orders.js';
 import { insertOutboxRow, type OutboxRelay } from './outbox.js';
 import { inTransaction, query } from './pool.js';
@@ -20,8 +21,8 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
       // The order and its items in one statement, its checkout marked PLACED; on a redelivered checkout (the order exists) nothing is written.
       const { rows } = await run<{ inserted: number }>('orders-insert-with-items',
         `WITH inserted AS (
-           INSERT INTO orders (id, checkout_id, user_id, status, total, reason, checked_out_at, cancel_reason)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $12) ON CONFLICT DO NOTHING RETURNING id
+           INSERT INTO orders (id, checkout_id, user_id, status, total, reason, checked_out_at, cancel_reason, shipping_address, email)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $12, $13, $14) ON CONFLICT DO NOTHING RETURNING id
          ), items AS (
            INSERT INTO order_items (order_id, product_id, name, unit_price, quantity)
            SELECT inserted.id, line.* FROM inserted, unnest($8::uuid[], $9::text[], $10::numeric[], $11::int[]) AS line
@@ -42,6 +43,8 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
           order.lines.map((l) => decimalFromCents(l.unitPriceCents)),
           order.lines.map((l) => l.quantity),
           order.cancelReason,
+          order.shippingAddress && JSON.stringify(order.shippingAddress),
+          order.email,
         ],
       );
       return rows[0]!.inserted === 1;
@@ -149,6 +152,8 @@ interface OrderRow {
   reason: string | null;
   cancel_reason: CancelReason | null;
   total: string;
+  shipping_address: ShippingAddress | null;
+  email: string | null;
   checked_out_at: Date;
   created_at: Date;
   updated_at: Date;
@@ -157,7 +162,7 @@ interface OrderRow {
 }
 
 const orderSelect = `
-  SELECT o.id, o.checkout_id, o.user_id, o.status, o.reason, o.cancel_reason, o.total::text AS total, o.checked_out_at, o.created_at, o.updated_at,
+  SELECT o.id, o.checkout_id, o.user_id, o.status, o.reason, o.cancel_reason, o.total::text AS total, o.shipping_address, o.email, o.checked_out_at, o.created_at, o.updated_at,
          (SELECT coalesce(json_agg(json_build_object('product_id', i.product_id, 'name', i.name, 'unit_price', i.unit_price::text, 'quantity', i.quantity) ORDER BY i.product_id), '[]')
             FROM order_items i WHERE i.order_id = o.id) AS items,
          (SELECT json_build_object('id', p.id, 'status', p.status, 'amount', p.amount::text, 'reason', p.reason, 'created_at', p.created_at)
@@ -173,6 +178,8 @@ function toOrder(row: OrderRow): Order {
     reason: row.reason,
     cancelReason: row.cancel_reason,
     totalCents: centsFromDecimal(row.total),
+    shippingAddress: row.shipping_address,
+    email: row.email,
     checkedOutAt: row.checked_out_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

@@ -42,7 +42,14 @@ describe('createTokenVerifier', () => {
       kind: 'user',
       scopes: ['access_as_user'],
       roles: ['Orders.Read.All'],
+      email: 'test.user@example.test',
     });
+  });
+
+  it('when a token carries an email claim, then it is the email; a preferred_username that is no address gives none', async () => {
+    await expect(verifier.verify(bearer(await idp.sign({ email: 'ada@example.test' })))).resolves.toMatchObject({ email: 'ada@example.test' });
+    const principal = await verifier.verify(bearer(await idp.sign({ preferred_username: '+44 20 7946 0000' })));
+    expect(principal.email).toBeUndefined();
   });
 
   it('when the scheme is written in another case, then the token is still accepted', async () => {

@@ -1,0 +1,73 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addToCart, createProduct, postgresUrl, waitForFinalOrder } from '../support/pipeline.js';
+import { startShop, uniqueUser, type Shop } from '../support/shop.js';
+
+/*
+ * After the order, through the local host on the real services: the shipping address and the
+ * recipient taken at checkout.
+ */
+describe('shipping address and recipient at checkout', () => {
+  let shop: Shop;
+  let db: pg.Pool;
+  let productId: string;
+  const address = { name: 'Ada Lovelace', line1: '12 St James Square', line2: 'Flat 3', city: 'London', postalCode: 'SW1Y 4JH', country: 'gb' };
+
+  beforeAll(async () => {
+    shop = await startShop();
+    db = new pg.Pool({ connectionString: postgresUrl, max: 2 });
+    productId = await createProduct(shop, { price: 10, stock: 1_000 });
+  });
+  afterAll(async () => {
+    await shop?.stop();
+    await db?.end();
+  });
+
+  const checkout = (token: string, body?: unknown, key?: string) =>
+    shop.call('/cart/checkout', { method: 'POST', token, ...(body !== undefined ? { body } : {}), headers: key ? { 'idempotency-key': key } : {} });
+
+  it('when a user checks out with an address, then the order shows it (country in capitals) and keeps the email of the token', async () => {
+    const user = uniqueUser('ship');
+    const token = await shop.token({ user });
+    await addToCart(shop, token, productId);
+    const response = await checkout(token, { shippingAddress: address });
+    expect(response.status).toBe(202);
+    const { orderId } = (await response.json()) as { orderId: string };
+    const order = await waitForFinalOrder(shop, token, orderId);
+    expect(order).toMatchObject({ status: 'PAID', shippingAddress: { ...address, country: 'GB' } });
+    const { rows } = await db.query<{ email: string }>('SELECT email FROM orders WHERE id = $1', [orderId]);
+    expect(rows[0]!.email).toBe(`${user}@dev.local`);
+  });
+
+  it('when a user checks out without a body, then the order has no address (null)', async () => {
+    const token = await shop.token();
+    await addToCart(shop, token, productId);
+    const { orderId } = (await (await checkout(token)).json()) as { orderId: string };
+    expect((await waitForFinalOrder(shop, token, orderId)) as unknown).toMatchObject({ shippingAddress: null });
+  });
+
+  it('when the address is invalid, then 400 problem+json names the member and the cart is left as it was', async () => {
+    const token = await shop.token();
+    await addToCart(shop, token, productId, 2);
+    const response = await checkout(token, { shippingAddress: { ...address, country: 'XX' } });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toContain('application/problem+json');
+    expect(await response.json()).toMatchObject({ code: 'invalid_request', errors: [{ path: 'body.shippingAddress.country' }] });
+    expect(await (await shop.call('/cart', { token })).json()).toMatchObject({ items: [{ productId, quantity: 2 }] });
+  });
+
+  it('when an Idempotency-Key is reused with another address, then 422 idempotency_key_reused and the first order keeps its address', async () => {
+    const token = await shop.token();
+    await addToCart(shop, token, productId);
+    const first = await checkout(token, { shippingAddress: address }, 'ship-key-1');
+    expect(first.status).toBe(202);
+    const { orderId } = (await first.json()) as { orderId: string };
+    await addToCart(shop, token, productId);
+    const reused = await checkout(token, { shippingAddress: { ...address, city: 'Paris', country: 'FR' } }, 'ship-key-1');
+    expect(reused.status).toBe(422);
+    expect(await reused.json()).toMatchObject({ code: 'idempotency_key_reused' });
+    const same = await checkout(token, { shippingAddress: address }, 'ship-key-1');
+    expect(await same.json()).toMatchObject({ orderId });
+    expect(await waitForFinalOrder(shop, token, orderId)).toMatchObject({ shippingAddress: { city: 'London' } });
+  });
+});
