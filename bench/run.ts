@@ -1,18 +1,23 @@
 /*
- * Benchmarks (npm run bench [-- <read|checkout|jwks|all> options]); JSON lines on stdout, progress on stderr.
+ * Benchmarks (npm run bench [-- <read|checkout|jwks|capacity|all> options]); JSON lines on stdout, progress on stderr.
  *
  *   read      authenticated GET /api/products?limit=20 through the local host, autocannon
  *   checkout  N users each add one item and check out (concurrency C); HTTP accept rate and latency,
  *             orders/s to a final status and checkout-to-PAID latency (from the database clock)
  *   jwks      requests with tokens naming an unknown kid: JWKS fetches seen at the key endpoint
- *   all       the three (default)
+ *   capacity  open loop: a new shopper every 1/R s adds one item and checks out, at each rate of a
+ *             schedule; click-to-final p50/p99 per step, the highest rate meeting the SLO, and per
+ *             order: Postgres commits and statements, Redis commands, broker publishes, CPU per process
+ *   all       read, checkout and jwks (default; capacity runs only when asked for)
  *
  * Options: --n 2000 --c 32 --duration 15 --connections 64 --profile (CPU-profile the host with
  * node --cpu-prof and print the top self-time functions; --keep-profile also keeps the .cpuprofile files) --out FILE (append the JSON lines)
  * --compare FILE (print the change against an earlier --out file) --workers N (the host's
- * FUNCTIONS_WORKER_PROCESS_COUNT for read and checkout; default 1, the host's default) --shared (read bench against
+ * FUNCTIONS_WORKER_PROCESS_COUNT for read, checkout and capacity; default 1, the host's default) --shared (read bench against
  * the shared services on 5432/6379/5672, read-only). Everything else runs against private
  * Postgres/Redis/RabbitMQ instances started for the run and removed after it.
+ * Capacity: --start-rate 25 --rate-step 25 --max-rate 400 (or --rates 10,20,40) --step-duration 30
+ * --slo-ms 1000 --stop-after-failures 1 --drain-timeout 60 --settle 11 --products 20; see docs/performance.md.
  */
 import { createServer, type Server } from 'node:http';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -25,11 +30,26 @@ import { projectRoot } from '../test/support/hostProcess.js';
 import { checkPool, startPrivateServices, type PrivateServices } from '../test/support/privateServices.js';
 import { createProducts, orderTimings, percentile, round, runCheckoutLoad, waitForFinal, type LoadUser } from '../test/faults/support/load.js';
 import { summarizeProfileDir } from './lib/profile.js';
+import { benchCapacity, defaultCapacityOptions, type CapacityOptions } from './lib/capacityBench.js';
+import { rateSchedule } from './lib/capacity.js';
 
-type Args = { cmd: string; n: number; c: number; duration: number; connections: number; profile: boolean; keepProfile: boolean; workers: number; out?: string; compare?: string; shared: boolean };
+type Args = {
+  cmd: string;
+  n: number;
+  c: number;
+  duration: number;
+  connections: number;
+  profile: boolean;
+  keepProfile: boolean;
+  workers: number;
+  out?: string;
+  compare?: string;
+  shared: boolean;
+  capacity: CapacityOptions;
+};
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { cmd: 'all', n: 2000, c: 32, duration: 15, connections: 64, profile: false, keepProfile: false, workers: 1, shared: false };
+  const args: Args = { cmd: 'all', n: 2000, c: 32, duration: 15, connections: 64, profile: false, keepProfile: false, workers: 1, shared: false, capacity: { ...defaultCapacityOptions } };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -47,10 +67,21 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--shared') args.shared = true;
     else if (a === '--out') args.out = value();
     else if (a === '--compare') args.compare = value();
+    else if (a === '--start-rate') args.capacity.startRate = Number(value());
+    else if (a === '--rate-step') args.capacity.rateStep = Number(value());
+    else if (a === '--max-rate') args.capacity.maxRate = Number(value());
+    else if (a === '--rates') args.capacity.rates = value().split(',').map(Number);
+    else if (a === '--step-duration') args.capacity.stepDurationS = Number(value());
+    else if (a === '--slo-ms') args.capacity.sloMs = Number(value());
+    else if (a === '--stop-after-failures') args.capacity.stopAfterFailures = Number(value());
+    else if (a === '--drain-timeout') args.capacity.drainTimeoutS = Number(value());
+    else if (a === '--settle') args.capacity.settleS = Number(value());
+    else if (a === '--products') args.capacity.products = Number(value());
     else if (!a.startsWith('-')) args.cmd = a;
     else throw new Error(`unknown option ${a}`);
   }
-  if (!['read', 'checkout', 'jwks', 'all'].includes(args.cmd)) throw new Error(`unknown bench ${args.cmd}: read, checkout, jwks or all`);
+  if (!['read', 'checkout', 'jwks', 'capacity', 'all'].includes(args.cmd)) throw new Error(`unknown bench ${args.cmd}: read, checkout, jwks, capacity or all`);
+  if (args.cmd === 'capacity') rateSchedule(args.capacity); // fail on a bad schedule before starting anything
   return args;
 }
 
@@ -333,12 +364,23 @@ async function main(): Promise<void> {
   try {
     if (needPrivate) {
       log('starting private Postgres, Redis and RabbitMQ');
-      services = await startPrivateServices('bench');
+      // pg_stat_statements must be preloaded at server start (the capacity bench reads it).
+      services = await startPrivateServices('bench', { postgresSettings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track_utility': 'on' } });
     }
     const readServices = args.shared ? undefined : services;
     if (args.cmd === 'read' || args.cmd === 'all') await benchRead(args, readServices);
     if (args.cmd === 'checkout' || args.cmd === 'all') await benchCheckout(args, services!);
     if (args.cmd === 'jwks' || args.cmd === 'all') await benchJwks(args, services);
+    if (args.cmd === 'capacity') {
+      await benchCapacity({
+        options: args.capacity,
+        services: services!,
+        workers: args.workers,
+        startShop: () => shopOn(args, services!.env, undefined),
+        emit: (line) => emit({ ...line, machine }, args),
+        log,
+      });
+    }
   } finally {
     await cleanup();
   }

@@ -105,13 +105,14 @@ function asPostgres(command: string): Promise<{ stdout: string; stderr: string }
   return run('runuser', ['-u', 'postgres', '--', 'sh', '-c', command], { maxBuffer: 10 * 1024 * 1024 });
 }
 
-async function startPostgres(dir: string, port: number): Promise<ServiceControl> {
+async function startPostgres(dir: string, port: number, settings: Readonly<Record<string, string>>): Promise<ServiceControl> {
   const data = join(dir, 'pgdata');
   const sock = join(dir, 'pgsock');
   mkdirSync(sock, { recursive: true });
   for (const d of [dir, sock]) chownSync(d, uidOf('postgres'), gidOf('postgres'));
   await asPostgres(`${pgBin}/initdb -D '${data}' -U postgres -A trust -E UTF8 --no-sync >'${dir}/initdb.log' 2>&1`);
-  const opts = `-p ${port} -k ${sock} -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=256MB`;
+  const extra = Object.entries(settings).map(([name, value]) => ` -c ${name}=${value}`).join('');
+  const opts = `-p ${port} -k ${sock} -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=256MB${extra}`;
   const control: ServiceControl = {
     async start() {
       await asPostgres(`${pgBin}/pg_ctl -D '${data}' -l '${dir}/postgres.log' -o '${opts}' -w -t 60 start >/dev/null`);
@@ -245,8 +246,10 @@ function startRabbit(dir: string, port: number, node: string) {
 /**
  * Starts private Postgres, Redis and RabbitMQ, migrates the database and declares the topology.
  * `close()` stops everything and removes the temp dir; it is also registered for process exit.
+ * `postgresSettings` are extra server settings (`-c name=value`), e.g. the bench's
+ * `shared_preload_libraries=pg_stat_statements`.
  */
-export async function startPrivateServices(label = 'faults'): Promise<PrivateServices> {
+export async function startPrivateServices(label = 'faults', options: { postgresSettings?: Readonly<Record<string, string>> } = {}): Promise<PrivateServices> {
   if (!pgBin || !rabbitSbin) throw new Error('Postgres or RabbitMQ binaries not found under /usr/lib');
   const dir = mkdtempSync(join(tmpdir(), `${label}-svc-`));
   const ports = { postgres: await freePort(), redis: await freePort(), rabbit: await freePort(20_000, 40_000) };
@@ -273,7 +276,7 @@ export async function startPrivateServices(label = 'faults'): Promise<PrivateSer
   process.once('exit', onExit);
 
   try {
-    const [pgControl] = await Promise.all([startPostgres(dir, ports.postgres), redis.start(), rabbit.start()]);
+    const [pgControl] = await Promise.all([startPostgres(dir, ports.postgres, options.postgresSettings ?? {}), redis.start(), rabbit.start()]);
     postgres = pgControl;
     const postgresUrl = `postgres://postgres:postgres@127.0.0.1:${ports.postgres}/ecommerce`;
     const redisUrl = `redis://127.0.0.1:${ports.redis}`;

@@ -1,0 +1,175 @@
+import { percentile } from '../../test/faults/support/load.js';
+
+/*
+ * The pure parts of the capacity benchmark (`npm run bench -- capacity`): the rate schedule, the
+ * arrival times of an open loop, the verdict on one step against the SLO, the capacity over the
+ * steps, counter deltas per order, and CPU time per process tree from /proc/<pid>/stat.
+ */
+
+export interface ScheduleOptions {
+  startRate: number;
+  rateStep: number;
+  maxRate: number;
+  /** An explicit list of rates; overrides start/step/max when given. */
+  rates?: readonly number[];
+}
+
+/** The arrival rates (shoppers per second) to run, in order. */
+export function rateSchedule(options: ScheduleOptions): number[] {
+  const rates = options.rates?.length
+    ? [...options.rates]
+    : (() => {
+        if (!(options.rateStep > 0)) throw new Error('the rate step must be above 0');
+        const out: number[] = [];
+        // Rounded so 0.1-steps do not drift past maxRate through float error.
+        for (let rate = options.startRate; rate <= options.maxRate + 1e-9; rate = Math.round((rate + options.rateStep) * 1e6) / 1e6) out.push(rate);
+        return out;
+      })();
+  if (rates.length === 0) throw new Error('the rate schedule is empty (start rate above the max rate?)');
+  for (const rate of rates) if (!(rate > 0 && Number.isFinite(rate))) throw new Error(`rate ${rate} is not a positive number`);
+  return rates;
+}
+
+/** Open loop: shopper i arrives i/rate seconds after the step starts, whatever happened to the others. */
+export function arrivalOffsetsMs(rate: number, durationS: number): number[] {
+  const count = Math.round(rate * durationS);
+  return Array.from({ length: count }, (_, i) => (i * 1000) / rate);
+}
+
+/** What one shopper of a step ended as; `finalAtMs` and `clickAtMs` are epoch ms (same machine clock as the database). */
+export interface ShopperOutcome {
+  clickAtMs: number;
+  addStatus: number;
+  checkoutStatus?: number;
+  orderStatus?: string;
+  finalAtMs?: number;
+}
+
+export const finalStatuses = ['PAID', 'PAYMENT_FAILED', 'REJECTED', 'CANCELLED'] as const;
+
+/**
+ * Click-to-final latency per shopper: from the click (the add request's scheduled time) to the
+ * order's final status in the database. A shopper without a final order counts as infinitely slow,
+ * so failures can never improve a percentile.
+ */
+export function clickToFinalMs(outcomes: readonly ShopperOutcome[]): number[] {
+  return outcomes.map((o) =>
+    o.finalAtMs !== undefined && o.orderStatus !== undefined && (finalStatuses as readonly string[]).includes(o.orderStatus) ? o.finalAtMs - o.clickAtMs : Infinity,
+  );
+}
+
+export interface StepVerdict {
+  passed: boolean;
+  p50Ms: number;
+  p99Ms: number;
+  /** Why the step failed; empty when it passed. */
+  failures: string[];
+}
+
+/** A step meets the SLO when every shopper's order is PAID and click-to-final p99 <= the SLO. */
+export function judgeStep(outcomes: readonly ShopperOutcome[], sloMs: number): StepVerdict {
+  const latencies = clickToFinalMs(outcomes);
+  const p50Ms = percentile(latencies, 50);
+  const p99Ms = percentile(latencies, 99);
+  const failures: string[] = [];
+  if (outcomes.length === 0) failures.push('no shoppers');
+  const count = (predicate: (o: ShopperOutcome) => boolean) => outcomes.filter(predicate).length;
+  const addFailed = count((o) => o.addStatus !== 200);
+  const checkoutFailed = count((o) => o.addStatus === 200 && o.checkoutStatus !== 202);
+  const notPaid = count((o) => o.checkoutStatus === 202 && o.orderStatus !== 'PAID');
+  if (addFailed) failures.push(`${addFailed} add-to-cart not 200`);
+  if (checkoutFailed) failures.push(`${checkoutFailed} checkout not 202`);
+  if (notPaid) failures.push(`${notPaid} orders not PAID`);
+  if (!(p99Ms <= sloMs)) failures.push(`click-to-final p99 ${Number.isFinite(p99Ms) ? `${Math.round(p99Ms)} ms` : 'unbounded'} > SLO ${sloMs} ms`);
+  return { passed: failures.length === 0, p50Ms, p99Ms, failures };
+}
+
+/** The highest rate among the steps that passed; undefined when none did. */
+export function capacityOf(steps: readonly { rate: number; passed: boolean }[]): number | undefined {
+  const passed = steps.filter((s) => s.passed).map((s) => s.rate);
+  return passed.length ? Math.max(...passed) : undefined;
+}
+
+/** Whether the schedule should stop: after `limit` failed steps in a row (the SLO is past). */
+export function shouldStop(steps: readonly { passed: boolean }[], limit: number): boolean {
+  if (steps.length < limit) return false;
+  return steps.slice(-limit).every((s) => !s.passed);
+}
+
+/** after - before for every counter present in both (a counter that appeared counts from 0). */
+export function counterDeltas(before: Readonly<Record<string, number>>, after: Readonly<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, value] of Object.entries(after)) out[name] = value - (before[name] ?? 0);
+  return out;
+}
+
+/** Each delta divided by the number of orders, rounded; empty when there were no orders. */
+export function perOrder(deltas: Readonly<Record<string, number>>, orders: number, digits = 3): Record<string, number> {
+  if (!(orders > 0)) return {};
+  const scale = 10 ** digits;
+  return Object.fromEntries(Object.entries(deltas).map(([name, value]) => [name, Math.round((value / orders) * scale) / scale]));
+}
+
+// ---------- CPU from /proc ----------
+
+/** The fields of /proc/<pid>/stat the bench needs; times in clock ticks. */
+export interface ProcStat {
+  pid: number;
+  ppid: number;
+  comm: string;
+  utime: number;
+  stime: number;
+  /** CPU of children that exited and were waited for. */
+  cutime: number;
+  cstime: number;
+}
+
+/** Parses /proc/<pid>/stat; the command name may contain spaces and parentheses, so fields count from the last ')'. */
+export function parseProcStat(text: string): ProcStat {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) throw new Error(`not a /proc/<pid>/stat line: ${text.slice(0, 80)}`);
+  // After the name: state(3) ppid(4) ... utime(14) stime(15) cutime(16) cstime(17), numbered from 1 as in proc(5).
+  const rest = text.slice(close + 2).trim().split(/\s+/);
+  const field = (n: number) => Number(rest[n - 3]);
+  return { pid: Number(text.slice(0, open).trim()), ppid: field(4), comm: text.slice(open + 1, close), utime: field(14), stime: field(15), cutime: field(16), cstime: field(17) };
+}
+
+/**
+ * CPU ticks of the given roots and all their live descendants, each with its waited-for children
+ * (cutime/cstime: a Postgres backend that exited during the step is in the postmaster's cutime).
+ * With `selfOnly`, just the roots' own threads (the bench process, whose children are other groups).
+ */
+export function treeTicks(processes: readonly ProcStat[], roots: readonly number[], selfOnly = false): number {
+  const byPid = new Map(processes.map((p) => [p.pid, p]));
+  const children = new Map<number, number[]>();
+  for (const p of processes) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p.pid]);
+  const seen = new Set<number>();
+  const stack = [...roots];
+  let ticks = 0;
+  while (stack.length) {
+    const pid = stack.pop()!;
+    if (seen.has(pid)) continue;
+    seen.add(pid);
+    const p = byPid.get(pid);
+    if (!p) continue;
+    ticks += p.utime + p.stime;
+    if (selfOnly) continue;
+    ticks += p.cutime + p.cstime;
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return ticks;
+}
+
+/** How late the load generator sent each arrival against its schedule (ms), summarised. */
+export function lateness(scheduledMs: readonly number[], sentMs: readonly number[]): { p50Ms: number; p99Ms: number; maxMs: number } {
+  const late = scheduledMs.map((s, i) => Math.max(0, sentMs[i]! - s));
+  return { p50Ms: percentile(late, 50), p99Ms: percentile(late, 99), maxMs: late.length ? Math.max(...late) : NaN };
+}
+
+/** Sums every `name => number` in `rabbitmqctl eval 'rabbit_global_counters:overview().'` by name (across protocols and queue types). */
+export function parseRabbitCounters(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [, name, value] of text.matchAll(/(\w+)\s*=>\s*(-?\d+)/g)) out[name!] = (out[name!] ?? 0) + Number(value);
+  return out;
+}

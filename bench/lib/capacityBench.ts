@@ -1,0 +1,342 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { Shop } from '../../test/support/shop.js';
+import type { PrivateServices } from '../../test/support/privateServices.js';
+import { createProducts, percentile, round } from '../../test/faults/support/load.js';
+import { capacityOf, clickToFinalMs, counterDeltas, finalStatuses, judgeStep, lateness, perOrder, rateSchedule, shouldStop, type ShopperOutcome } from './capacity.js';
+import { cpuBetween, cpuSnapshot, pidsMatching, PostgresStats, rabbitCounters, redisStats, statementsBetween, type ProcessGroup } from './observe.js';
+import { runOpenLoop, type Shopper, type ShopperRecord } from './openLoop.js';
+
+/*
+ * `npm run bench -- capacity`: the open-loop capacity benchmark (docs/performance.md, "Capacity").
+ * Per step: mint the step's shoppers (one user and token each), snapshot the counters, run the
+ * arrivals at the step's rate, wait until every accepted order is final, snapshot CPU and the
+ * broker, read the orders' final times, let Postgres flush its statistics, snapshot Postgres.
+ * Steps are separated by that quiet settle, so each step's deltas are its own.
+ */
+
+export interface CapacityOptions {
+  startRate: number;
+  rateStep: number;
+  maxRate: number;
+  rates?: number[];
+  stepDurationS: number;
+  sloMs: number;
+  /** Stop the schedule after this many failed steps in a row. */
+  stopAfterFailures: number;
+  /** How long to wait after the last arrival for the step's orders to become final. */
+  drainTimeoutS: number;
+  /** Quiet wait before the Postgres snapshot: a backend flushes its statistics within 10 s of going idle (PGSTAT_IDLE_INTERVAL). */
+  settleS: number;
+  products: number;
+  requestTimeoutMs: number;
+}
+
+export const defaultCapacityOptions: CapacityOptions = {
+  startRate: 25,
+  rateStep: 25,
+  maxRate: 400,
+  stepDurationS: 30,
+  sloMs: 1000,
+  stopAfterFailures: 1,
+  drainTimeoutS: 60,
+  settleS: 11,
+  products: 20,
+  requestTimeoutMs: 10_000,
+};
+
+/** The generator kept its schedule when arrivals were sent at most this share of the SLO late (p99). */
+const latenessBudgetShareOfSlo = 0.01;
+
+const observerRole = 'bench_observer';
+/** A few seconds of load before the first step, so JIT warm-up and first connections are not measured. */
+const warmUp = { rate: 20, durationS: 3 };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface CapacityContext {
+  options: CapacityOptions;
+  services: PrivateServices;
+  workers: number;
+  startShop: () => Promise<Shop>;
+  emit: (line: { bench: string; date: string; settings: Record<string, unknown>; results: Record<string, unknown> }) => void;
+  log: (message: string) => void;
+}
+
+/**
+ * The bench's own queries on the shop's database, as a role pg_stat_statements can leave out; its
+ * commits are counted so they can be taken off pg_stat_database's.
+ */
+class Observer {
+  commits = 0;
+  private constructor(private readonly client: pg.Client) {}
+
+  static async open(postgresUrl: string): Promise<Observer> {
+    const url = new URL(postgresUrl);
+    url.username = observerRole;
+    const client = new pg.Client({ connectionString: url.toString() });
+    await client.connect();
+    return new Observer(client);
+  }
+
+  async query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+    const { rows } = await this.client.query<R>(text, values);
+    this.commits++;
+    return rows;
+  }
+
+  /** Database clock minus this machine's clock (ms), from the midpoint of one round trip; both read the same kernel clock, so this should be ~0. */
+  async clockOffsetMs(): Promise<number> {
+    const before = performance.timeOrigin + performance.now();
+    const [row] = await this.query<{ ms: number }>('SELECT extract(epoch FROM clock_timestamp()) * 1000 AS ms');
+    const after = performance.timeOrigin + performance.now();
+    return Number(row!.ms) - (before + after) / 2;
+  }
+
+  async finalCount(orderIds: readonly string[]): Promise<number> {
+    const [row] = await this.query<{ n: string }>(`SELECT count(*) AS n FROM orders WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[])`, [orderIds, finalStatuses]);
+    return Number(row!.n);
+  }
+
+  async orders(orderIds: readonly string[]): Promise<Map<string, { status: string; finalAtMs: number }>> {
+    const rows = await this.query<{ id: string; status: string; final_ms: number }>(`SELECT id, status, extract(epoch FROM updated_at) * 1000 AS final_ms FROM orders WHERE id = ANY($1::uuid[])`, [orderIds]);
+    return new Map(rows.map((r) => [r.id, { status: r.status, finalAtMs: Number(r.final_ms) }]));
+  }
+
+  close(): Promise<void> {
+    return this.client.end();
+  }
+}
+
+/** The processes whose CPU the bench reports, found from the private services' pid files and command lines. */
+function processGroups(services: PrivateServices, shop: Shop): Record<string, ProcessGroup> {
+  const pidFile = (path: string) => () => (existsSync(path) ? [Number(readFileSync(path, 'utf8').split('\n')[0])] : []);
+  return {
+    host: { roots: () => (shop.host.child.pid ? [shop.host.child.pid] : []) },
+    postgres: { roots: pidFile(join(services.dir, 'pgdata', 'postmaster.pid')) },
+    redis: { roots: () => pidsMatching(`redis-server 127.0.0.1:${services.ports.redis}`) },
+    rabbitmq: { roots: pidFile(join(services.dir, 'rabbit', 'rabbit.pid')) },
+    loadGenerator: { roots: () => [process.pid], selfOnly: true },
+  };
+}
+
+export async function benchCapacity(ctx: CapacityContext): Promise<void> {
+  const { options, services, log } = ctx;
+  const schedule = rateSchedule(options);
+  const admin = new pg.Pool({ connectionString: services.postgresUrl, max: 2 });
+  await admin.query(`DO $$ BEGIN CREATE ROLE ${observerRole} LOGIN SUPERUSER; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+  const plannedShoppers = schedule.reduce((sum, rate) => sum + Math.round(rate * options.stepDurationS), 0) + warmUp.rate * warmUp.durationS;
+  const products = await createProducts(admin, options.products, Math.ceil(plannedShoppers / options.products) + 10, 19.9, 'capacity');
+  await admin.end();
+
+  const shop = await ctx.startShop();
+  const observer = await Observer.open(services.postgresUrl);
+  const pgStats = await PostgresStats.open(services.postgresUrl, 'ecommerce', observerRole);
+  const groups = processGroups(services, shop);
+  const clockOffsetMs = await observer.clockOffsetMs();
+  let minted = 0;
+  const mint = (count: number): Promise<Shopper[]> =>
+    Promise.all(
+      Array.from({ length: count }, async (_, i) => {
+        const name = `shopper-${process.pid}-${minted + i}`;
+        return { name, token: await shop.token({ user: name }), productId: products[(minted + i) % products.length]! };
+      }),
+    ).finally(() => (minted += count));
+
+  try {
+    log(`capacity: warm-up, ${warmUp.rate}/s for ${warmUp.durationS} s`);
+    const warm = await runOpenLoop({ api: shop.api, shoppers: await mint(warmUp.rate * warmUp.durationS), rate: warmUp.rate, timeoutMs: options.requestTimeoutMs });
+    await waitFinal(observer, warm.records.flatMap((r) => (r.orderId ? [r.orderId] : [])), options.drainTimeoutS * 1000);
+
+    // What the stack costs doing nothing (timers, heartbeats), so the per-order figures can be read against it.
+    await sleep(options.settleS * 1000);
+    const idleCpu = cpuSnapshot(groups);
+    const idlePg = await pgStats.snapshot();
+    const idleCommits = observer.commits;
+    await sleep(options.settleS * 1000);
+    const idleCpuAfter = cpuBetween(idleCpu, cpuSnapshot(groups));
+    const idlePgAfter = await pgStats.snapshot();
+    const idle = {
+      seconds: round(idleCpuAfter.seconds, 1),
+      coresBusy: Object.fromEntries(Object.entries(idleCpuAfter.cpuSeconds).map(([k, v]) => [k, round(v / idleCpuAfter.seconds, 3)])),
+      otherCoresBusy: round(idleCpuAfter.otherCoresBusy, 2),
+      postgresCommitsPerSec: round(((idlePgAfter.database.xact_commit ?? 0) - (idlePg.database.xact_commit ?? 0) - (observer.commits - idleCommits)) / idleCpuAfter.seconds, 2),
+    };
+    log(`capacity: idle ${JSON.stringify(idle)}`);
+
+    const steps: StepResult[] = [];
+    for (const rate of schedule) {
+      const shoppers = await mint(Math.round(rate * options.stepDurationS));
+      log(`capacity: ${rate}/s for ${options.stepDurationS} s (${shoppers.length} shoppers)`);
+      const step = await runStep(ctx, { rate, shoppers, shop, observer, pgStats, groups });
+      steps.push(step);
+      log(`capacity: ${rate}/s ${step.passed ? 'met' : 'missed'} the SLO: click-to-final p50 ${step.clickToFinal.p50Ms} ms, p99 ${step.clickToFinal.p99Ms} ms${step.failures.length ? ` (${step.failures.join('; ')})` : ''}`);
+      if (shouldStop(steps, options.stopAfterFailures)) break;
+    }
+    const capacity = capacityOf(steps);
+    ctx.emit({
+      bench: 'capacity',
+      date: new Date().toISOString(),
+      settings: {
+        schedule,
+        stepDurationS: options.stepDurationS,
+        sloMs: options.sloMs,
+        stopAfterFailures: options.stopAfterFailures,
+        drainTimeoutS: options.drainTimeoutS,
+        settleS: options.settleS,
+        products: options.products,
+        itemsPerShopper: 1,
+        services: 'private',
+        postgresPath: 'direct',
+        host: 'local',
+        workerProcesses: ctx.workers,
+        clockOffsetMs: round(clockOffsetMs, 2),
+        clickToFinal: 'scheduled time of the add request (the click) to orders.updated_at of the final status, epoch ms on the one machine clock',
+      },
+      results: {
+        capacityPerSec: capacity ?? 0,
+        sloMet: capacity !== undefined,
+        generatorKeptUp: steps.every((s) => s.loadGenerator.keptUp),
+        idle,
+        steps,
+      },
+    });
+  } finally {
+    await observer.close().catch(() => undefined);
+    await pgStats.close().catch(() => undefined);
+    await shop.stop();
+  }
+}
+
+async function waitFinal(observer: Observer, orderIds: readonly string[], timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pending = orderIds.length - (await observer.finalCount(orderIds));
+    if (pending === 0 || Date.now() > deadline) return pending;
+    await sleep(100);
+  }
+}
+
+type StepResult = Awaited<ReturnType<typeof runStep>>;
+
+async function runStep(
+  ctx: CapacityContext,
+  step: { rate: number; shoppers: Shopper[]; shop: Shop; observer: Observer; pgStats: PostgresStats; groups: Record<string, ProcessGroup> },
+) {
+  const { options, services } = ctx;
+  const { observer, pgStats, groups } = step;
+  const pgBefore = await pgStats.snapshot();
+  const commitsBefore = observer.commits;
+  const brokerBefore = await rabbitCounters(services.rabbit.ctl);
+  const redisBefore = await redisStats(services.ports.redis);
+  const cpuBefore = cpuSnapshot(groups);
+
+  const load = await runOpenLoop({ api: step.shop.api, shoppers: step.shoppers, rate: step.rate, timeoutMs: options.requestTimeoutMs });
+  const lastClickMs = Math.max(...load.records.map((r) => r.clickAtMs));
+  const orderIds = load.records.flatMap((r) => (r.orderId ? [r.orderId] : []));
+  const notFinal = await waitFinal(observer, orderIds, options.drainTimeoutS * 1000);
+  const allFinalAfterS = (Date.now() - lastClickMs) / 1000;
+
+  const cpu = cpuBetween(cpuBefore, cpuSnapshot(groups));
+  const redisAfter = await redisStats(services.ports.redis);
+  const brokerAfter = await rabbitCounters(services.rabbit.ctl);
+  const orders = await observer.orders(orderIds);
+  await sleep(options.settleS * 1000);
+  const pgAfter = await pgStats.snapshot();
+  const observerCommits = observer.commits - commitsBefore;
+
+  const outcomes: ShopperOutcome[] = load.records.map((r) => {
+    const order = r.orderId ? orders.get(r.orderId) : undefined;
+    return { clickAtMs: r.clickAtMs, addStatus: r.addStatus, checkoutStatus: r.checkoutStatus, orderStatus: order?.status, finalAtMs: order?.finalAtMs };
+  });
+  const verdict = judgeStep(outcomes, options.sloMs);
+  const paid = outcomes.filter((o) => o.orderStatus === 'PAID').length;
+  const orderCount = orderIds.length;
+
+  const database = counterDeltas(pgBefore.database, pgAfter.database);
+  database.xact_commit = (database.xact_commit ?? 0) - observerCommits;
+  const statements = statementsBetween(pgBefore, pgAfter);
+  // The snapshot's own INFO is counted once between the two snapshots.
+  const redisCommands = (redisAfter.total_commands_processed ?? 0) - (redisBefore.total_commands_processed ?? 0) - 1;
+  const broker = counterDeltas(brokerBefore, brokerAfter);
+  const cpuMs = Object.fromEntries(Object.entries(cpu.cpuSeconds).map(([k, v]) => [k, v * 1000]));
+  cpuMs.total = Object.values(cpu.cpuSeconds).reduce((a, b) => a + b, 0) * 1000;
+
+  const late = lateness(
+    load.records.map((r) => r.clickAtMs),
+    load.records.map((r) => r.sentAtMs),
+  );
+  const generatorCores = cpu.cpuSeconds.loadGenerator! / cpu.seconds;
+  const ms = (values: number[]) => ({ p50Ms: round(percentile(values, 50)), p99Ms: round(percentile(values, 99)) });
+  const clickToFinal = clickToFinalMs(outcomes);
+
+  return {
+    rate: step.rate,
+    durationS: options.stepDurationS,
+    passed: verdict.passed,
+    failures: verdict.failures,
+    shoppers: load.records.length,
+    clickToFinal: { p50Ms: round(verdict.p50Ms), p90Ms: round(percentile(clickToFinal, 90)), p99Ms: round(verdict.p99Ms), maxMs: round(Math.max(...clickToFinal)) },
+    orders: { accepted: orderCount, final: orderCount - notFinal, paid, notFinal, allFinalAfterLastClickS: round(allFinalAfterS, 2) },
+    http: {
+      addStatuses: countBy(load.records.map((r) => String(r.addStatus))),
+      checkoutStatuses: countBy(load.records.filter((r) => r.checkoutStatus !== undefined).map((r) => String(r.checkoutStatus))),
+      add: ms(load.records.map((r) => r.addMs)),
+      checkout: ms(load.records.flatMap((r) => (r.checkoutMs !== undefined ? [r.checkoutMs] : []))),
+      firstErrors: [...new Set(load.records.flatMap((r: ShopperRecord) => (r.error ? [r.error] : [])))].slice(0, 5),
+    },
+    loadGenerator: {
+      latenessP50Ms: round(late.p50Ms, 2),
+      latenessP99Ms: round(late.p99Ms, 2),
+      latenessMaxMs: round(late.maxMs, 2),
+      eventLoopDelayP99Ms: round(load.eventLoopDelayP99Ms, 2),
+      coresBusy: round(generatorCores, 3),
+      keptUp: late.p99Ms <= options.sloMs * latenessBudgetShareOfSlo,
+    },
+    perOrder: {
+      postgres: perOrder(
+        {
+          commits: database.xact_commit,
+          rollbacks: database.xact_rollback ?? 0,
+          statements: statements.calls,
+          transactionControlStatements: statements.controlCalls,
+          execMs: statements.execMs,
+          walRecords: database.wal_records ?? 0,
+          walWrites: database.wal_write ?? 0,
+          walSyncs: database.wal_sync ?? 0,
+          walBytes: database.wal_bytes ?? 0,
+        },
+        orderCount,
+        2,
+      ),
+      redisCommands: perOrder({ commands: redisCommands }, orderCount, 2).commands,
+      broker: perOrder(
+        {
+          published: broker.messages_received_total ?? 0,
+          publishedWithConfirm: broker.messages_received_confirm_total ?? 0,
+          confirmed: broker.messages_confirmed_total ?? 0,
+          delivered: broker.messages_delivered_total ?? 0,
+          acked: broker.messages_acknowledged_total ?? 0,
+          redelivered: broker.messages_redelivered_total ?? 0,
+        },
+        orderCount,
+        2,
+      ),
+      cpuMs: perOrder(cpuMs, orderCount, 2),
+    },
+    cpu: {
+      windowS: round(cpu.seconds, 2),
+      coresBusy: Object.fromEntries(Object.entries(cpu.cpuSeconds).map(([k, v]) => [k, round(v / cpu.seconds, 3)])),
+      machineCoresBusy: round(cpu.machineCoresBusy, 2),
+      otherCoresBusy: round(cpu.otherCoresBusy, 2),
+      machineCores: cpu.machineCores,
+    },
+    topStatements: statements.top.map((s) => ({ query: s.query, perOrder: round(s.calls / Math.max(1, orderCount), 2), execMsPerOrder: round(s.execMs / Math.max(1, orderCount), 3) })),
+  };
+}
+
+function countBy(values: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) out[v] = (out[v] ?? 0) + 1;
+  return out;
+}
