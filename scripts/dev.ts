@@ -1,12 +1,13 @@
 /*
  * The last step of `npm run dev`: starts the local development issuer when the ENTRA_* settings
  * point at it (the default in local.settings.sample.json), the storefront's server (web/dist, with
- * /api forwarded to the host) and the local Functions host with the built app. Ctrl-C stops them
- * all, letting the host drain in-flight work first.
+ * /api forwarded to the host) and the Functions host with the built app: the local host, or the
+ * command in FUNCTIONS_HOST_COMMAND (scripts/functionsHost.ts). Ctrl-C stops them all, letting the
+ * host drain in-flight work first.
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { DEV_TENANT_ID, startDevIssuer, type DevIssuer } from '../src/dev-issuer/index.js';
+import { spawnFunctionsHost } from './functionsHost.js';
 import { loadLocalSettings, projectRoot } from './localSettings.js';
 import { configFromEnvironment, DEFAULT_STOREFRONT_PORT, startStorefront } from './storefront.js';
 
@@ -36,7 +37,9 @@ const storefront = await startStorefront({
 });
 console.log(`[dev] storefront at ${storefront.url} (sign in as alice, bob or admin)`);
 
-const host = spawn(process.execPath, [join(projectRoot, 'dist/src/host/main.js'), '--app-root', projectRoot], { stdio: 'inherit' });
+const port = Number(process.env.PORT ?? 7071);
+const { child: host, command } = await spawnFunctionsHost({ appRoot: projectRoot, port, env: process.env, stdio: 'inherit' });
+if (command) console.log(`[dev] serving through ${command} on http://localhost:${port}/api`);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => host.kill(signal));
 host.on('exit', (code) => {
   void Promise.all([issuer?.close(), storefront.close()]).finally(() => process.exit(code ?? 0));

@@ -165,7 +165,9 @@ describe('fuzzing every route', () => {
         const where = `${r.method} ${url} -> ${response.status} ${text.slice(0, 300)}`;
 
         expect(response.status, where).toBeLessThan(500);
-        if (response.status >= 400 && r.method !== 'HEAD') {
+        // Kestrel, the real host's server, answers a path holding an encoded NUL with an empty 400 before any function runs.
+        const refusedByServer = shop.host.command !== undefined && response.status === 400 && text === '' && /%00/i.test(r.path);
+        if (response.status >= 400 && r.method !== 'HEAD' && !refusedByServer) {
           expect(response.headers.get('content-type'), where).toMatch(/^application\/problem\+json/);
           const problem = JSON.parse(text) as Record<string, unknown>;
           expect(problem, where).toMatchObject({ type: expect.any(String), title: expect.any(String), status: response.status, detail: expect.any(String) });

@@ -50,7 +50,9 @@ describe('health when a trigger queue loses its consumer', () => {
   });
 
   it('when a queue is deleted, then 503 names it missing; declared again, it stays unconsumed and 503 names it', async () => {
-    expect(shop.host.output()).not.toMatch(/outboxSweep|resolveStrandedOrders/);
+    // Neither timer is scheduled: the local host leaves a disabled function out of its list, the real host lists it as disabled.
+    if (shop.host.command) expect(shop.host.output()).toMatch(/Function 'Functions.outboxSweep' is disabled[^]*Function 'Functions.resolveStrandedOrders' is disabled/);
+    else expect(shop.host.output()).not.toMatch(/outboxSweep|resolveStrandedOrders/);
     await expect.poll(async () => (await health(shop)).status, { timeout: 15_000 }).toBe(200);
     const connection = await amqp.connect(vhost.url);
     try {

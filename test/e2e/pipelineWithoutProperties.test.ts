@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostCommand } from '../../scripts/functionsHost.js';
 import { devUserObjectId } from '../../src/dev-issuer/index.js';
 import { uuidv7 } from '../../src/domain/ids.js';
 import { addToCart, createProduct, postgresUrl, productStock, waitForFinalOrder } from '../support/pipeline.js';
@@ -10,7 +11,9 @@ import { startShop, uniqueUser, type Shop } from '../support/shop.js';
 // The host as azure-functions-rabbitmq-extension#119 shows it: `basicProperties` reaches the
 // functions as the string "RabbitMQ.Client.Framing.BasicProperties", so no type, messageId,
 // headers or trace context. The pipeline must still complete from the bodies alone.
-describe('checkout pipeline when the host delivers no message properties', () => {
+// The real host of this project (extension 2.0.3, RabbitMQ.Client 6.4) delivers them as a JSON object
+// (docs/local-host.md): only the local host's `opaque` mode makes this case, so a host command skips it.
+describe.skipIf(hostCommand())('checkout pipeline when the host delivers no message properties', () => {
   let shop: Shop;
   let db: pg.Pool;
   let rabbit: RabbitTestClient;

@@ -1,30 +1,43 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { spawnFunctionsHost, uniqueHostId, unwrapWorkerConsole, waitForHostCommand } from '../../scripts/functionsHost.js';
 
 export const projectRoot = join(import.meta.dirname, '../..');
 
 export interface HostProcess {
   baseUrl: string;
   child: ChildProcess;
+  /** The host command (FUNCTIONS_HOST_COMMAND) serving the app, or undefined for the local host. */
+  command: string | undefined;
+  /** What the host printed; under a host command, the app's lines unwrapped from the host's console entries. */
   output(): string;
   /** Sends a signal and waits for the process to exit; resolves with its exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
 /**
- * Starts the built local host (`dist/src/host/main.js`) as a child process on a free port, the way
- * `npm run dev` does, and resolves once it prints its base URL.
+ * Starts the built app the way `npm run dev` does, as a child process on a free port: under the
+ * local host (`dist/src/host/main.js`), resolving once it prints its base URL, or, when
+ * FUNCTIONS_HOST_COMMAND is set, under that command (the real host), resolving once it serves.
  */
 export async function startHostProcess(options: {
   appRoot: string;
   env?: Record<string, string | undefined>;
   timeoutMs?: number;
-  /** Extra node flags, e.g. `--cpu-prof` for the bench (not allowed in NODE_OPTIONS). */
+  /** Extra node flags, e.g. `--cpu-prof` for the bench (not allowed in NODE_OPTIONS; local host only). */
   nodeArgs?: string[];
 }): Promise<HostProcess> {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(projectRoot, 'dist/src/host/main.js'), '--app-root', options.appRoot, '--port', '0'], {
-    env: { ...process.env, ...options.env },
+  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
+  // Each host under test runs its own timers, as local hosts do, instead of waiting for another's lock.
+  env.AzureFunctionsWebHost__hostid ??= uniqueHostId();
+  const { child, command, port } = await spawnFunctionsHost({
+    appRoot: options.appRoot,
+    port: 0,
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group: a stop ends the real host's worker processes as well.
+    detached: true,
+    nodeArgs: options.nodeArgs,
   });
   // Kept for assertions and failure messages; bounded so a long load test stays cheap.
   const maxOutput = 4 * 1024 * 1024;
@@ -35,32 +48,62 @@ export async function startHostProcess(options: {
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-
-  const baseUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`host did not start in time:\n${output}`)), options.timeoutMs ?? 30_000);
-    const check = () => {
-      const match = /Host started on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        child.stdout!.off('data', check);
-        resolve(match[1]!);
+  const readOutput = command ? () => unwrapWorkerConsole(output) : () => output;
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      // Whatever the host left behind (a worker process of a host that was killed).
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // the group is gone already
       }
-    };
-    child.stdout!.on('data', check);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`host exited with ${code} before starting:\n${output}`));
+      resolve(code);
+    }),
+  );
+
+  const timeoutMs = options.timeoutMs ?? (command ? 120_000 : 30_000);
+  let baseUrl: string;
+  if (command) {
+    baseUrl = `http://127.0.0.1:${port}`;
+    await waitForHostCommand(baseUrl, readOutput, exited, timeoutMs).catch((error: unknown) => {
+      stopGroup(child);
+      throw error;
     });
-  });
+  } else {
+    baseUrl = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`host did not start in time:\n${output}`)), timeoutMs);
+      const check = () => {
+        const match = /Host started on (http:\/\/\S+)/.exec(output);
+        if (match) {
+          clearTimeout(timer);
+          child.stdout!.off('data', check);
+          resolve(match[1]!);
+        }
+      };
+      child.stdout!.on('data', check);
+      void exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`host exited with ${code} before starting:\n${output}`));
+      });
+    });
+  }
 
   return {
     baseUrl,
     child,
-    output: () => output,
+    command,
+    output: readOutput,
     stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode === null) child.kill(signal);
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
     },
   };
+}
+
+function stopGroup(child: ChildProcess): void {
+  try {
+    process.kill(-child.pid!, 'SIGTERM');
+  } catch {
+    // already gone
+  }
 }

@@ -1,0 +1,138 @@
+/*
+ * Which Functions host serves the app. By default the project's local host (`src/host/`); with the
+ * setting FUNCTIONS_HOST_COMMAND, the command it names: `func start` (Core Tools) or the path of a
+ * launcher that takes `<app-root> [--port N]`, as the real host's `func-host` does. `npm run dev` and
+ * the test harness (test/support/hostProcess.ts) both start the host through here.
+ */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+export const HOST_COMMAND_SETTING = 'FUNCTIONS_HOST_COMMAND';
+
+const projectRoot = join(import.meta.dirname, '..');
+
+/** The host command from the environment (or local.settings.json, once loaded), or undefined for the local host. */
+export function hostCommand(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env[HOST_COMMAND_SETTING]?.trim() || undefined;
+}
+
+/*
+ * What the real host needs that the local host does without: the worker runtime, and storage for
+ * timer and host locks (Azurite). local.settings.sample.json's values, used when neither the
+ * environment nor local.settings.json sets them.
+ */
+const realHostDefaults: Record<string, string> = {
+  FUNCTIONS_WORKER_RUNTIME: 'node',
+  AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+};
+
+const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
+
+/**
+ * The bash line that runs the command: in the app root, with `--port N`; a command other than Core
+ * Tools' `... start` (which serves the current folder) is given the app root as its first argument.
+ * `exec` makes the host the process we signal, not a shell in front of it.
+ */
+export function hostCommandLine(command: string, appRoot: string, port: number): string {
+  const servesCurrentFolder = /(^|\s)start$/.test(command);
+  return `exec ${command}${servesCurrentFolder ? '' : ` ${quote(appRoot)}`} --port ${port}`;
+}
+
+export interface HostSpawnOptions {
+  appRoot: string;
+  /** The port to serve on; 0 lets the local host pick one (a host command is given a free one). */
+  port: number;
+  env: NodeJS.ProcessEnv;
+  stdio: StdioOptions;
+  /** Its own process group, so a stop can end the host's worker processes too. */
+  detached?: boolean;
+  /** Node flags for the local host (e.g. `--cpu-prof`); a host command starts its workers itself. */
+  nodeArgs?: string[];
+}
+
+export interface SpawnedHost {
+  child: ChildProcess;
+  /** The host command, or undefined for the local host. */
+  command: string | undefined;
+  /** The port a host command was given (the local host prints its own). */
+  port: number;
+}
+
+/** Starts the local host, or the host command when FUNCTIONS_HOST_COMMAND is set in `env`. */
+export async function spawnFunctionsHost(options: HostSpawnOptions): Promise<SpawnedHost> {
+  const command = hostCommand(options.env);
+  if (!command) {
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(projectRoot, 'dist/src/host/main.js'), '--app-root', options.appRoot, '--port', String(options.port)], {
+      env: options.env,
+      stdio: options.stdio,
+      detached: options.detached,
+    });
+    return { child, command, port: options.port };
+  }
+  if (options.nodeArgs?.length) throw new Error(`${HOST_COMMAND_SETTING} starts its own worker processes: node flags (${options.nodeArgs.join(' ')}) need the local host`);
+  const port = options.port || (await freePort());
+  const env: NodeJS.ProcessEnv = { ...options.env };
+  for (const [name, value] of Object.entries(realHostDefaults)) if (!env[name]) env[name] = value;
+  // bash, not sh: dash drops variables whose names are not shell names, such as AzureWebJobs.<fn>.Disabled.
+  const child = spawn('bash', ['-c', hostCommandLine(command, options.appRoot, port)], {
+    cwd: options.appRoot,
+    env,
+    stdio: options.stdio,
+    detached: options.detached,
+  });
+  return { child, command, port };
+}
+
+/** A port nothing listens on now (the host command binds it a moment later). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A host id of its own, so timer and host locks in the shared storage are not another host's. */
+export const uniqueHostId = () => `shop-${randomUUID().slice(0, 23)}`;
+
+/*
+ * The real host answers `/admin/host/ping` once Kestrel listens, whatever the state of the script
+ * host (azure-functions-host 89dc438, src/WebJobs.Script.WebHost/Controllers/HostController.cs,
+ * `Ping`); the WebJobs SDK's job host logs `Job host started` (category `Host.Startup`) once the
+ * functions and their listeners run. Core Tools, below `--verbose`, prints its `Functions:` list then.
+ */
+const hostStartedLine = /Job host started|^Functions:\s*$/m;
+
+/** Resolves once the host command's ping answers and it has said its functions run. */
+export async function waitForHostCommand(baseUrl: string, output: () => string, exited: Promise<unknown>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let gone = false;
+  void exited.then(() => (gone = true));
+  while (Date.now() < deadline) {
+    if (gone) throw new Error(`the host exited before starting:\n${output()}`);
+    const pinged = await fetch(`${baseUrl}/admin/host/ping`, { signal: AbortSignal.timeout(2_000) }).then(
+      (response) => response.ok,
+      () => false,
+    );
+    if (pinged && hostStartedLine.test(output())) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`the host did not start in ${timeoutMs} ms:\n${output()}`);
+}
+
+/*
+ * The real host writes each line a worker prints as a console log entry of its own
+ * (`info: Host.Function.Console[0]` then the line, indented; the category from
+ * src/WebJobs.Script/Workers/WorkerConstants.cs). Unwrapped, the app's lines read as under the
+ * local host; the host's own entries stay as they are.
+ */
+const consoleEntry = /^(?:info|warn|fail|crit|dbug|trce): Host\.Function\.Console\[\d+\]\n((?: {6}.*(?:\n|$))+)/gm;
+
+export function unwrapWorkerConsole(output: string): string {
+  return output.replace(consoleEntry, (_, body: string) => body.replace(/^ {6}/gm, ''));
+}
