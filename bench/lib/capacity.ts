@@ -110,6 +110,33 @@ export function perOrder(deltas: Readonly<Record<string, number>>, orders: numbe
   return Object.fromEntries(Object.entries(deltas).map(([name, value]) => [name, Math.round((value / orders) * scale) / scale]));
 }
 
+// ---------- Postgres statements ----------
+
+export interface PostgresSnapshot {
+  database: Record<string, number>;
+  statements: Map<string, { calls: number; execMs: number; query: string }>;
+}
+
+const transactionControl = /^\s*(BEGIN|START TRANSACTION|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE)\b/i;
+
+/** Statement calls and execution time between two snapshots: in total, transaction control apart, and the most frequent. */
+export function statementsBetween(before: PostgresSnapshot, after: PostgresSnapshot, top = 12) {
+  let calls = 0;
+  let controlCalls = 0;
+  let execMs = 0;
+  const each: { query: string; calls: number; execMs: number }[] = [];
+  for (const [id, s] of after.statements) {
+    const earlier = before.statements.get(id);
+    const delta = { query: s.query.replace(/\s+/g, ' ').slice(0, 120), calls: s.calls - (earlier?.calls ?? 0), execMs: s.execMs - (earlier?.execMs ?? 0) };
+    if (delta.calls <= 0) continue;
+    calls += delta.calls;
+    execMs += delta.execMs;
+    if (transactionControl.test(s.query)) controlCalls += delta.calls;
+    each.push(delta);
+  }
+  return { calls, controlCalls, execMs, top: each.sort((a, b) => b.calls - a.calls).slice(0, top) };
+}
+
 // ---------- CPU from /proc ----------
 
 /** The fields of /proc/<pid>/stat the bench needs; times in clock ticks. */

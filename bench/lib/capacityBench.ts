@@ -4,8 +4,8 @@ import pg from 'pg';
 import type { Shop } from '../../test/support/shop.js';
 import type { PrivateServices } from '../../test/support/privateServices.js';
 import { createProducts, percentile, round } from '../../test/faults/support/load.js';
-import { capacityOf, clickToFinalMs, counterDeltas, finalStatuses, judgeStep, lateness, perOrder, rateSchedule, shouldStop, type ShopperOutcome } from './capacity.js';
-import { cpuBetween, cpuSnapshot, pidsMatching, PostgresStats, rabbitCounters, redisStats, statementsBetween, type ProcessGroup } from './observe.js';
+import { capacityOf, clickToFinalMs, counterDeltas, statementsBetween, finalStatuses, judgeStep, lateness, perOrder, rateSchedule, shouldStop, type ShopperOutcome } from './capacity.js';
+import { cpuBetween, cpuSnapshot, pidsMatching, PostgresStats, rabbitCounters, redisStats, type ProcessGroup } from './observe.js';
 import { runOpenLoop, type Shopper, type ShopperRecord } from './openLoop.js';
 
 /*

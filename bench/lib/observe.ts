@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import pg from 'pg';
-import { parseProcStat, parseRabbitCounters, treeTicks, type ProcStat } from './capacity.js';
+import { parseProcStat, parseRabbitCounters, treeTicks, type PostgresSnapshot, type ProcStat } from './capacity.js';
 
 /*
  * Counter snapshots for the capacity benchmark, taken between steps: CPU per process tree
@@ -90,10 +90,6 @@ export function cpuBetween(before: CpuSnapshot, after: CpuSnapshot) {
 
 // ---------- Postgres ----------
 
-export interface PostgresSnapshot {
-  database: Record<string, number>;
-  statements: Map<string, { calls: number; execMs: number; query: string }>;
-}
 
 /**
  * Reads the statistics of one database from a client on another (`postgres`), so the snapshot's
@@ -138,26 +134,6 @@ export class PostgresStats {
   close(): Promise<void> {
     return this.client.end();
   }
-}
-
-const transactionControl = /^\s*(BEGIN|START TRANSACTION|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE)\b/i;
-
-/** Statement calls and execution time between two snapshots: in total, transaction control apart, and the most frequent. */
-export function statementsBetween(before: PostgresSnapshot, after: PostgresSnapshot, top = 12) {
-  let calls = 0;
-  let controlCalls = 0;
-  let execMs = 0;
-  const each: { query: string; calls: number; execMs: number }[] = [];
-  for (const [id, s] of after.statements) {
-    const earlier = before.statements.get(id);
-    const delta = { query: s.query.replace(/\s+/g, ' ').slice(0, 120), calls: s.calls - (earlier?.calls ?? 0), execMs: s.execMs - (earlier?.execMs ?? 0) };
-    if (delta.calls <= 0) continue;
-    calls += delta.calls;
-    execMs += delta.execMs;
-    if (transactionControl.test(s.query)) controlCalls += delta.calls;
-    each.push(delta);
-  }
-  return { calls, controlCalls, execMs, top: each.sort((a, b) => b.calls - a.calls).slice(0, top) };
 }
 
 // ---------- Redis ----------

@@ -10,6 +10,7 @@ import {
   perOrder,
   rateSchedule,
   shouldStop,
+  statementsBetween,
   treeTicks,
   type ProcStat,
   type ShopperOutcome,
@@ -136,6 +137,35 @@ describe('capacity bench: per-order deltas', () => {
 
   it('when arrivals were sent after their schedule, then lateness is measured per arrival and early sends count as 0', () => {
     expect(lateness([0, 10, 20, 30], [0, 5, 15, 33])).toEqual({ p50Ms: 0, p99Ms: 3, maxMs: 3 });
+  });
+});
+
+describe('capacity bench: statements per order', () => {
+  const snapshot = (statements: [string, number, string][]) => ({ database: {}, statements: new Map(statements.map(([id, calls, query]) => [id, { calls, execMs: calls * 0.1, query }])) });
+
+  it('when statements ran during the step, then their call deltas add up, transaction control apart, new ones counted from 0', () => {
+    const before = snapshot([
+      ['1', 500, 'BEGIN'],
+      ['2', 500, 'COMMIT'],
+      ['3', 100, 'UPDATE orders SET status = $3'],
+      ['4', 40, 'SELECT 1'],
+    ]);
+    const after = snapshot([
+      ['1', 700, 'BEGIN'],
+      ['2', 700, 'COMMIT'],
+      ['3', 200, 'UPDATE orders SET status = $3'],
+      ['4', 40, 'SELECT 1'],
+      ['5', 100, 'INSERT INTO outbox (id)\n   VALUES ($1)'],
+    ]);
+    const delta = statementsBetween(before, after);
+    expect(delta).toMatchObject({ calls: 600, controlCalls: 400 });
+    expect(delta.execMs).toBeCloseTo(60);
+    expect(delta.top.map((s) => [s.query, s.calls])).toEqual([
+      ['BEGIN', 200],
+      ['COMMIT', 200],
+      ['UPDATE orders SET status = $3', 100],
+      ['INSERT INTO outbox (id) VALUES ($1)', 100],
+    ]);
   });
 });
 
