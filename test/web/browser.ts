@@ -73,7 +73,7 @@ export type DevUserChoice = { preset: 'alice' | 'bob' | 'admin' } | { name: stri
 /** Opens `url`, chooses "Sign in" and picks `user` on the dev issuer's page; resolves once signed in. */
 export async function signIn(page: Page, url: string, user: DevUserChoice): Promise<void> {
   await page.goto(url);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in' }).first().click(); // the page's, or the header's on a public catalog
   await page.getByRole('heading', { name: 'Sign in to the dev tenant' }).waitFor();
   if ('preset' in user) await page.getByRole('button', { name: new RegExp(`^Sign in as ${user.preset}\\b`) }).click();
   else {
@@ -81,4 +81,24 @@ export async function signIn(page: Page, url: string, user: DevUserChoice): Prom
     await page.getByRole('button', { name: 'Sign in as this user' }).click();
   }
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
+}
+
+export const sampleAddress = { name: 'Alice Example', line1: 'Hauptstraße 5', city: 'Berlin', postalCode: '10115', country: 'DE', countryName: 'Germany' };
+
+/** From the cart page: "Check out", fills in the shipping address and places the order; resolves on the order's page. */
+export async function checkOutFromCart(page: Page, options: { placeClick?: 'click' | 'dblclick' } = {}): Promise<string> {
+  await page.getByRole('link', { name: 'Check out' }).click();
+  await fillAddress(page);
+  await page.getByRole('button', { name: 'Place order' })[options.placeClick ?? 'click']();
+  await page.waitForURL(/\/orders\/[0-9a-f-]+/);
+  return new URL(page.url()).pathname.split('/').pop()!;
+}
+
+export async function fillAddress(page: Page, address = sampleAddress): Promise<void> {
+  await page.getByRole('heading', { name: 'Checkout', level: 1 }).waitFor();
+  await page.getByLabel('Full name').fill(address.name);
+  await page.getByLabel('Address', { exact: true }).fill(address.line1);
+  await page.getByLabel('Postal code').fill(address.postalCode);
+  await page.getByLabel('City').fill(address.city);
+  await page.getByLabel('Country').selectOption(address.country);
 }

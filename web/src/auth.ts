@@ -13,7 +13,8 @@ export interface Auth {
   accessToken(): Promise<string>;
   /** App roles in the current access token: only to decide which links to show, the API decides access. */
   roles(): Promise<string[]>;
-  signIn(): Promise<void>;
+  /** Leaves for the identity provider's sign-in page; back at `returnTo` (default: this page) afterwards. */
+  signIn(returnTo?: string): Promise<never>;
   signOut(): Promise<void>;
 }
 
@@ -33,9 +34,11 @@ function rolesOf(accessToken: string): string[] {
 }
 
 /**
- * Sign-in with MSAL: authorization code with PKCE by full-page redirect. Tokens are cached in
- * sessionStorage (MSAL's default): they survive the sign-in redirect and reloads of this tab, and
- * end with it; nothing is written to localStorage, which every tab and later visit would share.
+ * Sign-in with MSAL: authorization code with PKCE by full-page redirect. The token cache is in
+ * localStorage, so every tab of the site shares one sign-in (MSAL keeps the tabs' caches in step over a
+ * BroadcastChannel). MSAL encrypts what it writes there with a key kept in a session cookie, so the
+ * cached tokens cannot be read once the browser is closed: a sign-in lasts for the browser session.
+ * The trade-off against sessionStorage is in docs/storefront.md ("Token cache").
  */
 export async function createAuth(config: StorefrontConfig['auth']): Promise<Auth> {
   const home = `${window.location.origin}/`;
@@ -48,7 +51,7 @@ export async function createAuth(config: StorefrontConfig['auth']): Promise<Auth
       redirectUri: home,
       postLogoutRedirectUri: home,
     },
-    cache: { cacheLocation: BrowserCacheLocation.SessionStorage },
+    cache: { cacheLocation: BrowserCacheLocation.LocalStorage },
   });
   await msal.initialize();
   const redirected = await msal.handleRedirectPromise();
@@ -59,8 +62,8 @@ export async function createAuth(config: StorefrontConfig['auth']): Promise<Auth
   }
   const request = { scopes: [config.apiScope] };
 
-  const signIn = async () => {
-    await msal.loginRedirect({ ...request, redirectStartPage: window.location.href });
+  const signIn = async (returnTo = window.location.href): Promise<never> => {
+    await msal.loginRedirect({ ...request, redirectStartPage: returnTo });
     throw new SigningIn('Redirecting to sign in');
   };
 

@@ -3,39 +3,60 @@ import { ApiError, ShopApi } from './api';
 import { createAuth, SigningIn, type Auth } from './auth';
 import { loadConfig } from './config';
 import { h } from './dom';
-import { clearNotices, describeError, showProblem } from './notices';
+import { clearNotices, describeError, showProblem, type ErrorSubject } from './notices';
 import type { Page, PageContext } from './page';
 import { cartPage } from './pages/cart';
 import { catalogPage } from './pages/catalog';
+import { checkoutPage } from './pages/checkout';
 import { orderPage } from './pages/order';
 import { ordersPage } from './pages/orders';
 import { productPage } from './pages/product';
 import { productFormPage } from './pages/productForm';
 
-const routes: { pattern: RegExp; page: Page }[] = [
-  { pattern: /^\/$/, page: catalogPage },
-  { pattern: /^\/products\/(?<id>[^/]+)$/, page: productPage },
+interface Route {
+  pattern: RegExp;
+  page: Page;
+  /** A page a signed-out visitor may try: the API answers it without a token when the catalog is public. */
+  public?: boolean;
+  /** What a "not found" on this page is about, for its wording. */
+  subject?: ErrorSubject;
+}
+
+const routes: Route[] = [
+  { pattern: /^\/$/, page: catalogPage, public: true },
+  { pattern: /^\/search$/, page: catalogPage, public: true },
+  { pattern: /^\/categories\/(?<category>[^/]+)$/, page: catalogPage, public: true },
+  { pattern: /^\/products\/(?<id>[^/]+)$/, page: productPage, public: true, subject: 'product' },
   { pattern: /^\/cart$/, page: cartPage },
+  { pattern: /^\/checkout$/, page: checkoutPage },
   { pattern: /^\/orders$/, page: ordersPage },
-  { pattern: /^\/orders\/(?<id>[^/]+)$/, page: orderPage },
+  { pattern: /^\/orders\/(?<id>[^/]+)$/, page: orderPage, subject: 'order' },
   { pattern: /^\/admin\/products\/new$/, page: productFormPage },
-  { pattern: /^\/admin\/products\/(?<id>[^/]+)$/, page: productFormPage },
+  { pattern: /^\/admin\/products\/(?<id>[^/]+)$/, page: productFormPage, subject: 'product' },
 ];
 
 const main = document.getElementById('main')!;
 const nav = document.getElementById('nav')!;
+const search = document.getElementById('search') as HTMLFormElement;
 
 function show(title: string, ...content: (Node | null)[]): void {
   document.title = `${title} · Shop`;
   main.replaceChildren(h('h1', { tabindex: -1 }, title), ...content.filter((node): node is Node => node !== null));
 }
 
+function signInButton(auth: Auth, label = 'Sign in') {
+  return h('button', { type: 'button', class: 'primary', onclick: () => void auth.signIn().catch(() => undefined) }, label);
+}
+
 function renderNav(auth: Auth, canEditCatalog: boolean, cartCount: number | undefined): void {
   const session = auth.session();
-  if (!session) return nav.replaceChildren();
   const here = window.location.pathname;
   const link = (href: string, label: string, ...extra: Node[]) =>
     h('a', { href, 'aria-current': (href === '/' ? here === '/' : here.startsWith(href)) ? 'page' : undefined }, label, ...extra);
+  if (!session) {
+    nav.replaceChildren(h('ul', {}, h('li', {}, link('/', 'Catalog')), h('li', { class: 'account' }, h('button', { type: 'button', class: 'link-button', onclick: () => void auth.signIn().catch(() => undefined) }, 'Sign in'))));
+    return;
+  }
   nav.replaceChildren(
     h(
       'ul',
@@ -49,17 +70,18 @@ function renderNav(auth: Auth, canEditCatalog: boolean, cartCount: number | unde
   );
 }
 
+function welcome(auth: Auth): void {
+  show(
+    'Welcome to the shop',
+    h('p', {}, 'Sign in to browse the catalog, fill your cart and follow your orders.'),
+    h('p', {}, signInButton(auth)),
+  );
+}
+
 async function start(): Promise<void> {
   const config = await loadConfig();
   const auth = await createAuth(config.auth);
-  if (!auth.session()) {
-    show(
-      'Welcome to the shop',
-      h('p', {}, 'Sign in to browse the catalog, fill your cart and follow your orders.'),
-      h('p', {}, h('button', { type: 'button', class: 'primary', onclick: () => void auth.signIn().catch(() => undefined) }, 'Sign in')),
-    );
-    return;
-  }
+  const signedIn = auth.session() !== undefined;
 
   // A refused token means the session is over: sign in again, unless that just happened (a loop would never end).
   const reauthItem = 'shop.reauthenticatedAt';
@@ -67,11 +89,11 @@ async function start(): Promise<void> {
     const last = Number(sessionStorage.getItem(reauthItem) ?? 0);
     if (Date.now() - last < 30_000) return;
     sessionStorage.setItem(reauthItem, String(Date.now()));
-    showProblem(new ApiError(error.status, 'Please sign in again', `${error.detail} Taking you to sign in…`, error.code));
+    showProblem(error);
     await auth.signIn().catch(() => undefined);
   };
-  const api = new ShopApi(config.apiBaseUrl, auth.accessToken, onUnauthorized);
-  const canEditCatalog = (await auth.roles()).includes('Products.Write');
+  const api = new ShopApi(config.apiBaseUrl, { signedIn: () => signedIn, accessToken: auth.accessToken }, onUnauthorized);
+  const canEditCatalog = signedIn && (await auth.roles()).includes('Products.Write');
   let cartCount: number | undefined;
   let current: AbortController | undefined;
 
@@ -80,20 +102,25 @@ async function start(): Promise<void> {
     const controller = new AbortController();
     current = controller;
     const path = window.location.pathname;
+    const query = new URLSearchParams(window.location.search);
     renderNav(auth, canEditCatalog, cartCount);
-    const match = routes.map(({ pattern, page }) => ({ page, found: pattern.exec(path) })).find(({ found }) => found);
+    (search.elements.namedItem('q') as HTMLInputElement).value = path === '/search' ? (query.get('q') ?? '') : '';
+    const match = routes.map((candidate) => ({ ...candidate, found: candidate.pattern.exec(path) })).find(({ found }) => found);
     if (!match) {
       show('Page not found', h('p', {}, 'There is no page at this address.'), h('p', {}, h('a', { href: '/' }, 'Go to the catalog')));
       return;
     }
+    if (!signedIn && !match.public) return welcome(auth);
     main.setAttribute('aria-busy', 'true');
     const context: PageContext = {
       api,
-      params: match.found!.groups ?? {},
-      query: new URLSearchParams(window.location.search),
+      params: Object.fromEntries(Object.entries(match.found!.groups ?? {}).map(([name, value]) => [name, decodeURIComponent(value)])),
+      query,
       signal: controller.signal,
+      signedIn,
       canEditCatalog,
       navigate,
+      signIn: (returnTo) => auth.signIn(returnTo),
       show: (title, ...content) => {
         show(title, ...content);
         main.removeAttribute('aria-busy');
@@ -108,9 +135,12 @@ async function start(): Promise<void> {
       await match.page(context);
     } catch (error) {
       if (controller.signal.aborted || error instanceof SigningIn) return;
-      const { title } = describeError(error);
-      show(title, h('p', {}, h('a', { href: '/' }, 'Go to the catalog')));
-      showProblem(error);
+      // The catalog is not public here: a visitor must sign in to see it.
+      if (!signedIn && error instanceof ApiError && error.status === 401) return welcome(auth);
+      // One heading says what went wrong; no alert repeats it.
+      const { title, detail } = describeError(error, match.subject);
+      show(title, h('p', { role: 'alert', 'data-code': error instanceof ApiError ? error.code : undefined }, detail), h('p', {}, h('a', { href: '/' }, 'Go to the catalog')));
+      if (focus) main.querySelector('h1')?.focus();
     } finally {
       main.removeAttribute('aria-busy');
     }
@@ -135,17 +165,24 @@ async function start(): Promise<void> {
     clearNotices();
     void route(true);
   });
+  search.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const q = (search.elements.namedItem('q') as HTMLInputElement).value.trim();
+    navigate(q ? `/search?${new URLSearchParams({ q })}` : '/');
+  });
+  search.hidden = false;
 
   // The cart count in the navigation; the page being shown reports errors of its own.
-  void api.getCart().then((cart) => {
-    cartCount ??= cart.items.reduce((sum, line) => sum + line.quantity, 0);
-    renderNav(auth, canEditCatalog, cartCount);
-  }, () => undefined);
+  if (signedIn) {
+    void api.getCart().then((cart) => {
+      cartCount ??= cart.items.reduce((sum, line) => sum + line.quantity, 0);
+      renderNav(auth, canEditCatalog, cartCount);
+    }, () => undefined);
+  }
   await route(false);
 }
 
 start().catch((error: unknown) => {
   if (error instanceof SigningIn) return;
-  show('The shop could not start', h('p', {}, 'Reload the page to try again.'));
-  showProblem(error);
+  show('The shop could not start', h('p', { role: 'alert' }, describeError(error).detail));
 });

@@ -7,6 +7,10 @@ export interface PageContext {
   query: URLSearchParams;
   /** Aborted when the person leaves the page: stops its requests and polling. */
   signal: AbortSignal;
+  /** Whether a person is signed in; a signed-out visitor sees only public pages (CATALOG_PUBLIC_READ). */
+  signedIn: boolean;
+  /** Leaves for sign-in, coming back to `returnTo` (default: this page). */
+  signIn(returnTo?: string): Promise<never>;
   /** Whether the access token carries Products.Write (to show the catalog editing links). */
   canEditCatalog: boolean;
   navigate(path: string): void;

@@ -1,28 +1,19 @@
 import { ApiError, type Cart } from '../api';
-import { delay, formatPrice, h } from '../dom';
-import { clearNotices, showProblem } from '../notices';
+import { formatPrice, h, shortId } from '../dom';
+import { clearNotices, describeError, showNotice, showProblem } from '../notices';
 import type { Page, PageContext } from '../page';
-
-/*
- * One checkout attempt keeps one Idempotency-Key from the first click until a definite answer, so a
- * retry after a timeout, a 503 or a reload can only ever return the same order. Changing the cart
- * starts a new attempt.
- */
-const checkoutKeyItem = 'shop.checkoutKey';
-const checkoutKey = () => {
-  let key = sessionStorage.getItem(checkoutKeyItem);
-  if (!key) {
-    key = crypto.randomUUID();
-    sessionStorage.setItem(checkoutKeyItem, key);
-  }
-  return key;
-};
-const newCheckoutAttempt = () => sessionStorage.removeItem(checkoutKeyItem);
-/** Answers after which the same key may be sent again: nothing was decided yet. */
-const undecided = (error: unknown) => error instanceof ApiError && (error.status === 0 || error.status === 503 || error.code === 'checkout_in_progress');
+import { newCheckoutAttempt } from './checkout';
+import { onOrderPlacedElsewhere } from './otherTabs';
 
 export const cartPage: Page = async (context) => {
   render(context, await context.api.getCart(context.signal));
+  // Another tab ordered this cart: show what is left of it, not the lines that were just ordered.
+  onOrderPlacedElsewhere(context.signal, (placed) => {
+    void context.api.getCart(context.signal).then((cart) => {
+      render(context, cart);
+      showNotice(`Your cart was ordered in another tab or window: order ${shortId(placed.orderId)}.`, h('a', { href: `/orders/${placed.orderId}` }, 'View the order'));
+    }, () => undefined);
+  });
 };
 
 function render(context: PageContext, cart: Cart): void {
@@ -33,19 +24,25 @@ function render(context: PageContext, cart: Cart): void {
     return;
   }
 
-  const change = async (work: () => Promise<Cart>) => {
+  const change = async (work: () => Promise<Cart>, lineStatus: HTMLElement) => {
     try {
       const updated = await work();
       newCheckoutAttempt();
       clearNotices();
       render(context, updated);
     } catch (error) {
-      showProblem(error);
+      // Too many for the stock is said at the line it is about; anything else at the top.
+      if (error instanceof ApiError && error.code === 'insufficient_stock') {
+        const { title, detail } = describeError(error);
+        lineStatus.replaceChildren(h('strong', {}, `${title}. `), detail);
+      } else showProblem(error);
     }
   };
 
   const lines = cart.items.map((line) => {
     const inputId = `quantity-${line.productId}`;
+    const statusId = `status-${line.productId}`;
+    const lineStatus = h('p', { id: statusId, class: 'cart-line-status', 'aria-live': 'polite' });
     const quantity = h('input', {
       id: inputId,
       type: 'number',
@@ -53,8 +50,9 @@ function render(context: PageContext, cart: Cart): void {
       min: 0,
       max: 99,
       value: line.quantity,
+      'aria-describedby': statusId,
       onchange: () => {
-        if (quantity.reportValidity()) void change(() => api.setQuantity(line.productId, quantity.valueAsNumber));
+        if (quantity.reportValidity()) void change(() => api.setQuantity(line.productId, quantity.valueAsNumber), lineStatus);
       },
     });
     return h(
@@ -64,30 +62,9 @@ function render(context: PageContext, cart: Cart): void {
       h('span', { class: 'cart-unit' }, `${formatPrice(line.unitPrice)} each`),
       h('span', { class: 'cart-quantity' }, h('label', { for: inputId }, h('span', { class: 'visually-hidden' }, `Quantity of ${line.name}`), h('span', { 'aria-hidden': 'true' }, 'Qty')), quantity),
       h('span', { class: 'cart-total', 'data-testid': 'line-total' }, formatPrice(line.lineTotal)),
-      h('button', { type: 'button', class: 'link-button', 'aria-label': `Remove ${line.name}`, onclick: () => void change(() => api.removeFromCart(line.productId)) }, 'Remove'),
+      h('button', { type: 'button', class: 'link-button', 'aria-label': `Remove ${line.name}`, onclick: () => void change(() => api.removeFromCart(line.productId), lineStatus) }, 'Remove'),
+      lineStatus,
     );
-  });
-
-  const place = h('button', { type: 'button', class: 'primary' }, 'Place order');
-  let placing = false;
-  place.addEventListener('click', async () => {
-    // A second click (or a double click) while the first is in flight does nothing.
-    if (placing) return;
-    placing = true;
-    place.disabled = true;
-    place.textContent = 'Placing order…';
-    try {
-      const accepted = await placeOrder(context);
-      newCheckoutAttempt();
-      cartChanged({ items: [] });
-      context.navigate(`/orders/${accepted.orderId}?placed=1`);
-    } catch (error) {
-      if (!undecided(error)) newCheckoutAttempt();
-      if (!context.signal.aborted) showProblem(error);
-      placing = false;
-      place.disabled = false;
-      place.textContent = 'Place order';
-    }
   });
 
   const units = cart.items.reduce((sum, line) => sum + line.quantity, 0);
@@ -95,18 +72,6 @@ function render(context: PageContext, cart: Cart): void {
     'Your cart',
     h('ul', { class: 'cart-lines', 'aria-label': 'Products in your cart' }, lines),
     h('p', { class: 'cart-sum' }, `${units} ${units === 1 ? 'item' : 'items'} · Total `, h('strong', { 'data-testid': 'cart-total' }, formatPrice(cart.total))),
-    h('div', { class: 'actions' }, place),
+    h('div', { class: 'actions' }, h('a', { class: 'button primary', href: '/checkout' }, 'Check out')),
   );
-}
-
-/** Checks out with the attempt's key, waiting out a checkout of this cart that is still in progress. */
-async function placeOrder(context: PageContext) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await context.api.checkout(checkoutKey());
-    } catch (error) {
-      if (!(error instanceof ApiError) || error.code !== 'checkout_in_progress' || attempt >= 5) throw error;
-      await delay((error.retryAfterSeconds ?? 1) * 1000, context.signal);
-    }
-  }
 }

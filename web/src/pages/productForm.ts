@@ -36,13 +36,9 @@ function renderForm(context: PageContext, product: Product | undefined, etag: st
       showNotice(product ? `Saved ${saved.name}.` : `Created ${saved.name}.`);
     } catch (error) {
       save.disabled = false;
-      if (error instanceof ApiError && error.code === 'product_version_mismatch') {
-        const reload = h('button', { type: 'button', onclick: () => navigate(`/admin/products/${product!.id}`) }, 'Load the current version');
-        showProblem(
-          new ApiError(error.status, 'Someone else changed this product', `${error.detail}. Your changes were not saved: load the current version and apply them again.`, error.code),
-          h('p', {}, reload),
-        );
-      } else showProblem(error);
+      // Someone else saved meanwhile: the message says so; the button loads their version.
+      const reload = error instanceof ApiError && error.code === 'product_version_mismatch' ? h('p', {}, h('button', { type: 'button', onclick: () => navigate(`/admin/products/${product!.id}`) }, 'Load the current version')) : undefined;
+      showProblem(error, reload, 'product');
     }
   };
 
