@@ -143,6 +143,7 @@ describe('storefront across tabs and reloads', () => {
     await expect.poll(() => page.getByRole('navigation', { name: 'Catalog pages' }).textContent()).toContain('Page 2');
     await page.getByRole('link', { name: 'Previous page' }).click();
     await page.waitForURL(pageUrls[0]!);
+    await page.locator('main[aria-busy]').waitFor({ state: 'detached' }); // the URL changes before the page is shown
     expect(await page.getByRole('link', { name: 'Previous page' }).count()).toBe(0);
 
     // A page opened from a link, without this tab's trail, offers the first page instead.

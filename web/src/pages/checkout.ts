@@ -170,7 +170,7 @@ function render(context: PageContext, cart: Cart, before: Before, address: Shipp
   const line1 = text('ship-line1', 'shipping address-line1', address?.line1, { maxlength: 200 });
   const line2 = text('ship-line2', 'shipping address-line2', address?.line2, { required: false, maxlength: 200 });
   const city = text('ship-city', 'shipping address-level2', address?.city, { maxlength: 100 });
-  const postalCode = text('ship-postal-code', 'shipping postal-code', address?.postalCode, { maxlength: 20, pattern: '\\s*[A-Za-z0-9][A-Za-z0-9 \\-]{0,18}\\s*' });
+  const postalCode = text('ship-postal-code', 'shipping postal-code', address?.postalCode, { maxlength: 20, pattern: '\\s*[\\p{L}\\p{N}][\\p{L}\\p{N} \\-]*' });
   const country = h(
     'select',
     { id: 'ship-country', name: 'ship-country', autocomplete: 'shipping country', required: true },
