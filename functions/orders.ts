@@ -64,12 +64,13 @@ observeOutboxBacklog(() => services().relay.backlog());
 app.timer('resolveStrandedOrders', {
   schedule: '*/15 * * * * *',
   handler: async (_timer, context) => {
-    const { orders, stranded, paymentProvider, settings, checkoutLedger } = services();
+    const { orders, stranded, paymentProvider, paymentPolicy, settings, checkoutLedger } = services();
     const done = await resolveStrandedOrders({
       orders,
       stranded,
       provider: paymentProvider,
       bounds: { redriveAfterSeconds: settings.ORDER_REDRIVE_AFTER_SECONDS, cancelAfterSeconds: settings.ORDER_CANCEL_AFTER_SECONDS },
+      payments: paymentPolicy,
       onItemFailure: (orderId, error) => logger.warn('could not resolve a stranded order; the next run tries again', { function: context.functionName, orderId, error }),
     });
     for (const [action, count] of Object.entries(done)) shopMetrics.ordersRecovered(action, count);

@@ -10,8 +10,8 @@ eventConsumer('processPayment', {
   queue: queues.orderCreated,
   handle: async (event, { trace, attemptId }, context) => {
     annotateInvocation({ orderId: event.orderId });
-    const { orders, paymentProvider } = services();
-    const outcome = await processPayment(orders, paymentProvider, event, outgoingTraceContext(trace), attemptId);
+    const { orders, paymentProvider, paymentPolicy } = services();
+    const outcome = await processPayment(orders, paymentProvider, event, outgoingTraceContext(trace), attemptId, paymentPolicy);
     logger.info('payment processed', { function: context.functionName, orderId: event.orderId, outcome });
   },
 });

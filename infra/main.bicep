@@ -114,6 +114,16 @@ param paymentDeclineAbove string = '10000'
 @maxValue(60000)
 param paymentLatencyMs int = 0
 
+@description('Deadline of one payment provider call (ms). The app refuses to start unless it ends at least 2 s before paymentLeaseSeconds, and is above paymentLatencyMs.')
+@minValue(100)
+@maxValue(48000)
+param paymentProviderTimeoutMs int = 8000
+
+@description('How long a PENDING payment stays leased to the attempt calling the provider before a redelivery or the resolver may take it over (s).')
+@minValue(1)
+@maxValue(50)
+param paymentLeaseSeconds int = 12
+
 @minValue(1)
 @maxValue(86400)
 param orderRedriveAfterSeconds int = 120
@@ -302,6 +312,8 @@ module api 'modules/function-app.bicep' = {
     workerProcessCount: workerProcessCount
     paymentDeclineAbove: paymentDeclineAbove
     paymentLatencyMs: paymentLatencyMs
+    paymentProviderTimeoutMs: paymentProviderTimeoutMs
+    paymentLeaseSeconds: paymentLeaseSeconds
     orderRedriveAfterSeconds: orderRedriveAfterSeconds
     orderCancelAfterSeconds: orderCancelAfterSeconds
   }

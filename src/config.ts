@@ -23,6 +23,20 @@ const settingsSchema = z.object({
     .default(10000)
     .describe('Simulated payment provider: orders with a total above this amount are declined'),
   PAYMENT_LATENCY_MS: z.coerce.number().int().min(0).max(60000).default(0).describe('Simulated payment provider latency'),
+  PAYMENT_PROVIDER_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(48000)
+    .default(8000)
+    .describe('Deadline of one provider call; past it the call is given up on and its outcome settled later from the provider\'s record'),
+  PAYMENT_LEASE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(50)
+    .default(12)
+    .describe('How long a PENDING payment stays leased to the attempt calling the provider; another delivery or the resolver takes it over only after that'),
   ORDER_REDRIVE_AFTER_SECONDS: z.coerce
     .number()
     .int()
@@ -61,6 +75,7 @@ export function parseSettings(env: NodeJS.ProcessEnv): Settings {
   const present = Object.fromEntries(settingNames.map((name) => [name, env[name] === '' ? undefined : env[name]]));
   const result = settingsSchema.safeParse(present);
   if (result.success) {
+    refuseContradictions(result.data);
     if (env.WEBSITE_SITE_NAME) refuseDevelopmentValues(result.data);
     return result.data;
   }
@@ -68,6 +83,33 @@ export function parseSettings(env: NodeJS.ProcessEnv): Settings {
   const name = String(issue.path[0]);
   const problem = env[name] === undefined || env[name] === '' ? 'is missing' : `is invalid (${issue.message})`;
   throw new ConfigError(`Setting ${name} ${problem}`);
+}
+
+/** How much longer than the provider call's deadline a payment lease lasts, at least: the timers' lag and a request the provider was still finishing. */
+export const leaseMarginMs = 2_000;
+
+/**
+ * Settings each valid alone but wrong together. The lease must outlast the provider call's deadline,
+ * or a delivery or the resolver could take a payment over while its holder's call is still live (two
+ * calls for one payment); a simulated latency at or past the deadline times every call out; and an
+ * order cancelled before it is ever re-driven was never given its second chance. (host.json's
+ * functionTimeout, 5 min, stays above the largest lease and deadline accepted here:
+ * test/unit/config.test.ts.)
+ */
+function refuseContradictions(s: Settings): void {
+  if (s.PAYMENT_PROVIDER_TIMEOUT_MS + leaseMarginMs > s.PAYMENT_LEASE_SECONDS * 1000) {
+    throw new ConfigError(
+      `Settings PAYMENT_PROVIDER_TIMEOUT_MS (${s.PAYMENT_PROVIDER_TIMEOUT_MS}) and PAYMENT_LEASE_SECONDS (${s.PAYMENT_LEASE_SECONDS}) contradict each other: the lease must outlast the provider deadline by at least ${leaseMarginMs / 1000} s, or a payment could be taken over while its call is live`,
+    );
+  }
+  if (s.PAYMENT_LATENCY_MS >= s.PAYMENT_PROVIDER_TIMEOUT_MS) {
+    throw new ConfigError(`Settings PAYMENT_LATENCY_MS (${s.PAYMENT_LATENCY_MS}) and PAYMENT_PROVIDER_TIMEOUT_MS (${s.PAYMENT_PROVIDER_TIMEOUT_MS}) contradict each other: every simulated provider call would pass its deadline`);
+  }
+  if (s.ORDER_REDRIVE_AFTER_SECONDS >= s.ORDER_CANCEL_AFTER_SECONDS) {
+    throw new ConfigError(
+      `Settings ORDER_REDRIVE_AFTER_SECONDS (${s.ORDER_REDRIVE_AFTER_SECONDS}) and ORDER_CANCEL_AFTER_SECONDS (${s.ORDER_CANCEL_AFTER_SECONDS}) contradict each other: an idle order would be cancelled before its event is ever published again`,
+    );
+  }
 }
 
 /**

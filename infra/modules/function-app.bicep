@@ -64,6 +64,8 @@ param workerProcessCount int
 
 param paymentDeclineAbove string
 param paymentLatencyMs int
+param paymentProviderTimeoutMs int
+param paymentLeaseSeconds int
 param orderRedriveAfterSeconds int
 param orderCancelAfterSeconds int
 
@@ -116,6 +118,8 @@ var applicationSettings = {
   PG_POOL_MAX: string(pgPoolMax)
   PAYMENT_DECLINE_ABOVE: paymentDeclineAbove
   PAYMENT_LATENCY_MS: string(paymentLatencyMs)
+  PAYMENT_PROVIDER_TIMEOUT_MS: string(paymentProviderTimeoutMs)
+  PAYMENT_LEASE_SECONDS: string(paymentLeaseSeconds)
   ORDER_REDRIVE_AFTER_SECONDS: string(orderRedriveAfterSeconds)
   ORDER_CANCEL_AFTER_SECONDS: string(orderCancelAfterSeconds)
 }

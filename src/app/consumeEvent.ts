@@ -6,6 +6,7 @@ import { logger } from '../adapters/telemetry/logger.js';
 import { shopMetrics } from '../adapters/telemetry/metrics.js';
 import { eventSchema, type EventPayload } from '../domain/events.js';
 import { isUuid, uuidv7 } from '../domain/ids.js';
+import { PaymentLeaseHeld } from '../domain/payments.js';
 import { AppError } from '../errors.js';
 import { services } from './container.js';
 
@@ -27,8 +28,9 @@ export interface Delivery<T extends string> extends TriggerMessage {
   type: T;
   /**
    * New for each delivery, and the same across this invocation's retries after a dependency failed
-   * and when the message comes back from `<queue>.retry`, so the use-case can tell work it started
-   * itself (and may resume, nothing else being in flight for it) from another delivery's.
+   * and when the message comes back from `<queue>.retry`: the payment id when this attempt starts a
+   * payment, and the lease holder's id when it takes one over. Nothing depends on it surviving
+   * parking: any attempt takes a payment over only once its lease has expired.
    */
   attemptId: string;
 }
@@ -42,8 +44,12 @@ export const transientRetryBudgetMs = 60_000;
 // Serialization failure, deadlock, statement timeout (a lock held by a dying session), lock not available.
 const transientSqlStates = new Set(['40001', '40P01', '57014', '55P03']);
 
-/** A failure that says nothing about the message: the same message succeeds once the dependency recovers. */
+/**
+ * A failure that says nothing about the message: the same message succeeds once the dependency
+ * recovers, or once the lease another attempt holds on the order's payment has expired.
+ */
 export function isTransient(error: unknown): boolean {
+  if (error instanceof PaymentLeaseHeld) return true;
   if (error instanceof AppError) return error.code === 'dependency_unavailable';
   const code = (error as { code?: unknown } | undefined)?.code;
   return (typeof code === 'string' && transientSqlStates.has(code)) || isPostgresUnavailable(error);

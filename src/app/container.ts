@@ -19,6 +19,7 @@ import { cartService } from '../domain/cart.js';
 import { checkoutService } from '../domain/checkout.js';
 import { centsFromNumber } from '../domain/money.js';
 import { orderQueries } from '../domain/orders.js';
+import type { PaymentPolicy } from '../domain/payments.js';
 import { cachedCatalog, productService } from '../domain/products.js';
 import type { ReadCache } from '../domain/readCache.js';
 import { ReadThroughCache } from './readThroughCache.js';
@@ -78,6 +79,7 @@ function build(s: Settings) {
     orders,
     stranded: postgresStrandedQueries(db),
     checkoutLedger,
+    paymentPolicy: { providerTimeoutMs: s.PAYMENT_PROVIDER_TIMEOUT_MS, leaseMs: s.PAYMENT_LEASE_SECONDS * 1000 } satisfies PaymentPolicy,
     paymentProvider: simulatedPaymentProvider(db, {
       declineAboveCents: centsFromNumber(s.PAYMENT_DECLINE_ABOVE) ?? Math.round(s.PAYMENT_DECLINE_ABOVE * 100),
       latencyMs: s.PAYMENT_LATENCY_MS,

@@ -107,17 +107,21 @@ export interface OrderUnitOfWork {
   releaseStock(orderId: string): Promise<void>;
   /** Locks the order's row for the rest of the transaction and answers its status (undefined: no such order). */
   lockOrder(orderId: string): Promise<OrderStatus | undefined>;
-  /** Records a payment; false when the order already has one. */
-  insertPayment(payment: Omit<Payment, 'createdAt'>): Promise<boolean>;
+  /**
+   * Records a PENDING payment leased to the attempt whose id it carries, for `leaseMs` from now (the
+   * database's clock); false when the order already has a payment.
+   */
+  insertPayment(payment: Omit<Payment, 'createdAt'>, leaseMs: number): Promise<boolean>;
   /** The order's payment, if one was started. */
-  paymentOf(orderId: string): Promise<Pick<Payment, 'id' | 'status'> | undefined>;
+  paymentOf(orderId: string): Promise<Pick<Payment, 'id' | 'status' | 'amountCents'> | undefined>;
   /** Notes that the resolver published the order's (or its checkout's) event again, so it waits before the next time. */
   markRedriven(orderId: string): Promise<void>;
   /**
-   * Locks a PENDING payment's row for the rest of the transaction; false when it is no longer PENDING
-   * or another transaction holds it (that one is resuming it: no waiting).
+   * Leases a PENDING payment to `holder` for `leaseMs` from now, only if its current lease has
+   * expired: atomic under the payment's row lock, so of two takers one wins and the other gets false
+   * (as it does when the payment is settled or its lease is still live).
    */
-  lockPendingPayment(paymentId: string): Promise<boolean>;
+  takeOverPayment(paymentId: string, holder: string, leaseMs: number): Promise<boolean>;
   /** Records the provider's answer for a PENDING payment; false when it is no longer PENDING. */
   settlePayment(paymentId: string, status: 'SUCCEEDED' | 'FAILED', reason: string | null): Promise<boolean>;
   addToOutbox(event: OutgoingEvent): Promise<void>;

@@ -17,42 +17,118 @@ export interface ChargeRequest {
   amountCents: Cents;
 }
 
-/** A payment service provider; `charge` is idempotent per `idempotencyKey`, as real PSPs are. */
+/**
+ * A payment service provider; `charge` is idempotent per `idempotencyKey`, as real PSPs are. Both
+ * calls end by `deadline`: once it fires the adapter gives up on the call and rejects, and the
+ * outcome is unknown (the provider may or may not have recorded the charge).
+ */
 export interface PaymentProvider {
-  charge(request: ChargeRequest): Promise<ChargeResult>;
+  charge(request: ChargeRequest, deadline: AbortSignal): Promise<ChargeResult>;
   /** The result of an earlier charge with this key; undefined when the provider never received one. */
-  lookup(idempotencyKey: string): Promise<ChargeResult | undefined>;
+  lookup(idempotencyKey: string, deadline: AbortSignal): Promise<ChargeResult | undefined>;
 }
 
-export type PaymentHandling = 'succeeded' | 'failed' | 'duplicate' | 'order_not_pending' | 'unknown_to_provider';
+/**
+ * How long a provider call may last, and how long a PENDING payment stays leased to the attempt
+ * calling the provider for it. The lease outlasts the deadline (src/config.ts refuses settings where
+ * it does not by at least 2 s), so once a lease has expired no call made under it can still be live.
+ */
+export interface PaymentPolicy {
+  providerTimeoutMs: number;
+  leaseMs: number;
+}
 
 /**
- * Finishes a payment whose row is PENDING: charges through the provider (the payment id is the
- * idempotency key) and records the result with its Payment* event in one transaction.
- *
- * `resume` is for a payment a failure interrupted around the provider call: under the payment's row
- * lock (whoever else is resuming it holds the lock, and this one leaves it to them), the provider is
- * asked what became of the key, and charged only if it never saw it and `chargeIfUnknown` says no
- * call for it can still be in flight. The lock spans the provider call, which a resume makes rarely.
+ * The order's payment is leased to another attempt whose provider call may still be live. Transient:
+ * the delivery retries, and takes the payment over once the lease has expired, unless its holder
+ * settled it meanwhile.
  */
-export async function settlePayment(
+export class PaymentLeaseHeld extends Error {
+  override name = 'PaymentLeaseHeld';
+  constructor(readonly orderId: string) {
+    super(`the payment of order ${orderId} is leased to another attempt whose provider call may still be live`);
+  }
+}
+
+export type PaymentHandling = 'succeeded' | 'failed' | 'duplicate' | 'order_not_pending';
+
+interface PaymentToSettle {
+  id: string;
+  orderId: string;
+  userId: string;
+  amountCents: Cents;
+}
+
+/**
+ * payments function, on OrderCreated: charge once per order, with at most one live provider call.
+ *
+ * The payment row is written PENDING (unique per order) and committed, under the order's row lock,
+ * before the provider is called, leased to this attempt until just past the call's deadline. Another
+ * delivery (a duplicate, the broker's redelivery after a crash, the resolver's re-drive) finds it:
+ * - settled: nothing to do;
+ * - leased, and the lease still live: `PaymentLeaseHeld`, so the delivery waits and tries again;
+ * - lease expired (its holder died, or its call timed out): it takes the lease over, asks the provider
+ *   what became of the key, and charges with the same key only if the provider never saw it.
+ * An order no longer PENDING (cancelled) is never charged.
+ *
+ * `attemptId` stays the same while one delivery is retried after a dependency failed (it is the
+ * payment's id when this attempt starts the payment, and the lease holder's otherwise).
+ */
+export async function processPayment(
   store: OrderStore,
   provider: PaymentProvider,
-  payment: { id: string; orderId: string; userId: string; amountCents: Cents },
+  event: OrderCreated,
   trace: TraceContext,
-  options: { resume?: boolean; chargeIfUnknown?: boolean } = {},
+  attemptId: string,
+  policy: PaymentPolicy,
 ): Promise<PaymentHandling> {
-  const charge = () => provider.charge({ idempotencyKey: payment.id, orderId: payment.orderId, userId: payment.userId, amountCents: payment.amountCents });
-  if (!options.resume) {
-    const result = await charge();
-    return store.transaction((uow) => recordResult(uow, payment, result, trace));
-  }
-  return store.transaction(async (uow) => {
-    if (!(await uow.lockPendingPayment(payment.id))) return 'duplicate';
-    const known = await provider.lookup(payment.id);
-    if (!known && !options.chargeIfUnknown) return 'unknown_to_provider';
-    return recordResult(uow, payment, known ?? (await charge()), trace);
+  // Started before the lease is taken, so the calls it bounds end before the lease (counted from later) expires.
+  const deadline = AbortSignal.timeout(policy.providerTimeoutMs);
+  const amountCents = centsFromNumber(event.total)!;
+  const held = await store.transaction(async (uow) => {
+    if ((await uow.lockOrder(event.orderId)) !== 'PENDING') return 'order_not_pending' as const;
+    if (await uow.insertPayment({ id: attemptId, orderId: event.orderId, status: 'PENDING', amountCents, reason: null }, policy.leaseMs)) {
+      return { payment: { id: attemptId, orderId: event.orderId, userId: event.userId, amountCents }, takenOver: false };
+    }
+    const existing = await uow.paymentOf(event.orderId);
+    if (existing?.status !== 'PENDING') return 'duplicate' as const;
+    if (!(await uow.takeOverPayment(existing.id, attemptId, policy.leaseMs))) return 'lease_held' as const;
+    return { payment: { id: existing.id, orderId: event.orderId, userId: event.userId, amountCents: existing.amountCents }, takenOver: true };
   });
+  if (held === 'lease_held') throw new PaymentLeaseHeld(event.orderId);
+  if (held === 'order_not_pending' || held === 'duplicate') return held;
+  return settleLeased(store, provider, held.payment, trace, deadline, held.takenOver);
+}
+
+/**
+ * The resolver's way into a PENDING payment nobody is finishing: it takes the lease over when it has
+ * expired and settles the payment as a delivery would (the provider's record first, a charge with
+ * the same key only if the provider never saw it). Undefined when the lease is live or the payment
+ * already settled: someone else has it.
+ */
+export async function takeOverPayment(
+  store: OrderStore,
+  provider: PaymentProvider,
+  payment: PaymentToSettle,
+  trace: TraceContext,
+  policy: PaymentPolicy,
+): Promise<PaymentHandling | undefined> {
+  const deadline = AbortSignal.timeout(policy.providerTimeoutMs);
+  if (!(await store.transaction((uow) => uow.takeOverPayment(payment.id, uuidv7(), policy.leaseMs)))) return undefined;
+  return settleLeased(store, provider, payment, trace, deadline, true);
+}
+
+/**
+ * Calls the provider under a lease this attempt holds, and records the answer with its Payment*
+ * event in one transaction. After a takeover the provider is asked first: the earlier holder's call
+ * may have reached it. A call that fails or passes `deadline` rejects, leaving the payment PENDING
+ * under this lease; whoever takes it over after the lease expires settles it from the provider's
+ * record, so a lost answer never becomes a blind second charge.
+ */
+async function settleLeased(store: OrderStore, provider: PaymentProvider, payment: PaymentToSettle, trace: TraceContext, deadline: AbortSignal, takenOver: boolean): Promise<PaymentHandling> {
+  const known = takenOver ? await provider.lookup(payment.id, deadline) : undefined;
+  const result = known ?? (await provider.charge({ idempotencyKey: payment.id, orderId: payment.orderId, userId: payment.userId, amountCents: payment.amountCents }, deadline));
+  return store.transaction((uow) => recordResult(uow, payment, result, trace));
 }
 
 async function recordResult(uow: OrderUnitOfWork, payment: { id: string; orderId: string }, result: ChargeResult, trace: TraceContext): Promise<PaymentHandling> {
@@ -66,35 +142,4 @@ async function recordResult(uow: OrderUnitOfWork, payment: { id: string; orderId
     trace,
   });
   return result.approved ? 'succeeded' : 'failed';
-}
-
-/**
- * payments function, on OrderCreated: charge once per order. The payment row is written (PENDING,
- * unique per order) and committed before the provider is called, under the order's row lock, so
- * another OrderCreated, at once or later, finds it and never calls the provider; an order no longer
- * PENDING (cancelled) is never charged.
- *
- * `attemptId` names the payment this attempt would start, and must stay the same while the caller
- * retries one delivery after a dependency failed: a retry that finds its own payment PENDING resumes
- * it (the provider's record first, a charge with the same key only if the provider never saw it):
- * its own call has ended, and the resolver, the only other resumer, is kept out by the payment's row
- * lock. Left alone, a dropped connection between
- * starting and settling would leave the order PENDING until the resolver's idle bound.
- */
-export async function processPayment(
-  store: OrderStore,
-  provider: PaymentProvider,
-  event: OrderCreated,
-  trace: TraceContext,
-  attemptId: string,
-): Promise<PaymentHandling> {
-  const payment = { id: attemptId, orderId: event.orderId, userId: event.userId, amountCents: centsFromNumber(event.total)! };
-  const started = await store.transaction(async (uow) => {
-    if ((await uow.lockOrder(event.orderId)) !== 'PENDING') return 'order_not_pending' as const;
-    if (await uow.insertPayment({ id: payment.id, orderId: payment.orderId, status: 'PENDING', amountCents: payment.amountCents, reason: null })) return 'started' as const;
-    const existing = await uow.paymentOf(event.orderId);
-    return existing?.id === attemptId && existing.status === 'PENDING' ? ('resumed' as const) : ('duplicate' as const);
-  });
-  if (started === 'order_not_pending' || started === 'duplicate') return started;
-  return settlePayment(store, provider, payment, trace, started === 'resumed' ? { resume: true, chargeIfUnknown: true } : {});
 }

@@ -2,7 +2,7 @@ import type { CartCheckedOut, TraceContext } from './events.js';
 import { uuidv7 } from './ids.js';
 import { centsFromNumber, numberFromCents, type Cents } from './money.js';
 import { applyPaymentResult, enterOrder, moveOrder, type OrderLine, type OrderStore } from './orders.js';
-import { settlePayment, type PaymentProvider } from './payments.js';
+import { takeOverPayment, type PaymentPolicy, type PaymentProvider } from './payments.js';
 
 /** An accepted checkout whose order row does not exist yet. */
 export interface CheckoutWithoutOrder {
@@ -10,16 +10,19 @@ export interface CheckoutWithoutOrder {
   ageSeconds: number;
 }
 
-/** A PENDING order untouched for a while, with its payment if one was started. */
+/** A PENDING order untouched for a while, or whose PENDING payment's lease has expired, with its payment if one was started. */
 export interface PendingOrder {
   orderId: string;
   userId: string;
   totalCents: Cents;
   ageSeconds: number;
-  payment?: { id: string; status: 'PENDING' | 'SUCCEEDED' | 'FAILED'; reason: string | null; amountCents: Cents; idleSeconds: number };
+  payment?: { id: string; status: 'PENDING' | 'SUCCEEDED' | 'FAILED'; reason: string | null; amountCents: Cents };
 }
 
-/** Finds the work the resolver may have to do; each list holds only what was untouched for `idleSeconds`. */
+/**
+ * Finds the work the resolver may have to do; each list holds only what was untouched for
+ * `idleSeconds`, but for PENDING payments whose lease has expired, which are listed at once.
+ */
 export interface StrandedQueries {
   checkoutsWithoutOrder(idleSeconds: number, limit: number): Promise<CheckoutWithoutOrder[]>;
   pendingOrders(idleSeconds: number, limit: number): Promise<PendingOrder[]>;
@@ -43,8 +46,9 @@ const noTrace: TraceContext = {};
  * was dead-lettered or lost. A checkout without its order, or an order without its payment, is
  * published again (the consumers are idempotent) and, past the cancel bound, CANCELLED; a payment the
  * provider answered whose result never reached the order is applied; a payment left PENDING by a crash
- * around the provider call is settled with the same idempotency key (the provider answers its first
- * result, no second charge). Returns what it did, for the metric and the log.
+ * around the provider call is taken over once its lease has expired and settled from the provider's
+ * record (charged with the same idempotency key only if the provider never saw it). Returns what it
+ * did, for the metric and the log.
  */
 export async function resolveStrandedOrders(
   deps: {
@@ -52,6 +56,7 @@ export async function resolveStrandedOrders(
     stranded: StrandedQueries;
     provider: PaymentProvider;
     bounds: RecoveryBounds;
+    payments: PaymentPolicy;
     batchSize?: number;
     /** Told about an item that failed; the others go on, so one bad row cannot hold up the rest. */
     onItemFailure?: (orderId: string, error: unknown) => void;
@@ -112,12 +117,9 @@ export async function resolveStrandedOrders(
   const resolveOrder = async (order: PendingOrder): Promise<RecoveryAction | undefined> => {
     const { payment } = order;
     if (payment?.status === 'PENDING') {
-      // What the provider recorded for the key settles it; it is charged only once the payment is idle
-      // for twice the bound, so a slow call still in flight is not made a second time.
-      const outcome = await settlePayment(orders, deps.provider, { id: payment.id, orderId: order.orderId, userId: order.userId, amountCents: payment.amountCents }, noTrace, {
-        resume: true,
-        chargeIfUnknown: payment.idleSeconds >= 2 * bounds.redriveAfterSeconds,
-      });
+      // Listed once its lease has expired: no call for it can still be live. Taken over, it is settled
+      // from the provider's record, and charged with the same key only if the provider never saw it.
+      const outcome = await takeOverPayment(orders, deps.provider, { id: payment.id, orderId: order.orderId, userId: order.userId, amountCents: payment.amountCents }, noTrace, deps.payments);
       return outcome === 'succeeded' || outcome === 'failed' ? 'payment_settled' : undefined;
     }
     if (payment) {

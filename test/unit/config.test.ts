@@ -1,6 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseSettings } from '../../src/config.js';
+import { transientRetryBudgetMs } from '../../src/app/consumeEvent.js';
+import { ConfigError, parseSettings, settingNames } from '../../src/config.js';
 import { DEV_TENANT_ID, devIssuerSettings } from '../../src/dev-issuer/constants.js';
+import { projectRoot } from '../support/bicep.js';
 
 const tenant = '3f6c2d1a-8b7e-4c5d-9e0f-1a2b3c4d5e6f';
 const base = {
@@ -41,5 +45,49 @@ describe('settings in Azure', () => {
 
   it('when not in Azure, then the dev issuer settings (http JWKS on loopback, dev tenant) are accepted', () => {
     expect(parseSettings({ ...base, ...devIssuerSettings() }).ENTRA_TENANT_ID).toBe(DEV_TENANT_ID);
+  });
+});
+
+describe('settings that contradict each other', () => {
+  it('when the defaults are used, then the provider deadline ends 4 s before the payment lease expires', () => {
+    const s = parseSettings(base);
+    expect(s.PAYMENT_PROVIDER_TIMEOUT_MS).toBe(8000);
+    expect(s.PAYMENT_LEASE_SECONDS).toBe(12);
+  });
+
+  it.each([
+    [{ PAYMENT_PROVIDER_TIMEOUT_MS: '10000', PAYMENT_LEASE_SECONDS: '10' }, /^Settings PAYMENT_PROVIDER_TIMEOUT_MS \(10000\) and PAYMENT_LEASE_SECONDS \(10\) contradict each other: the lease must outlast the provider deadline by at least 2 s/],
+    [{ PAYMENT_PROVIDER_TIMEOUT_MS: '8001', PAYMENT_LEASE_SECONDS: '10' }, /^Settings PAYMENT_PROVIDER_TIMEOUT_MS \(8001\) and PAYMENT_LEASE_SECONDS \(10\)/],
+    [{ PAYMENT_LATENCY_MS: '8000' }, /^Settings PAYMENT_LATENCY_MS \(8000\) and PAYMENT_PROVIDER_TIMEOUT_MS \(8000\) contradict each other/],
+    [{ ORDER_REDRIVE_AFTER_SECONDS: '600', ORDER_CANCEL_AFTER_SECONDS: '600' }, /^Settings ORDER_REDRIVE_AFTER_SECONDS \(600\) and ORDER_CANCEL_AFTER_SECONDS \(600\) contradict each other/],
+  ])('when %o, then start-up fails with one line naming both settings', (values, message) => {
+    const error = errorOf({ ...base, ...values });
+    expect(error.message).toMatch(message);
+    expect(error.message).not.toContain('\n');
+  });
+
+  it('when the provider deadline is exactly 2 s under the lease, then the settings are accepted', () => {
+    expect(parseSettings({ ...base, PAYMENT_PROVIDER_TIMEOUT_MS: '8000', PAYMENT_LEASE_SECONDS: '10' }).PAYMENT_LEASE_SECONDS).toBe(10);
+  });
+
+  it("when host.json is read, then its functionTimeout outlasts the largest lease the settings accept plus a delivery's in-invocation wait for it", () => {
+    // A delivery that finds a payment leased waits for the lease inside its invocation (up to the
+    // transient-retry budget); the host must not fail that invocation first.
+    const hostJson = JSON.parse(readFileSync(join(projectRoot, 'host.json'), 'utf8')) as { functionTimeout: string };
+    const [h, m, sec] = hostJson.functionTimeout.split(':').map(Number) as [number, number, number];
+    const functionTimeoutMs = ((h * 60 + m) * 60 + sec) * 1000;
+    const largest = parseSettings({ ...base, PAYMENT_PROVIDER_TIMEOUT_MS: '48000', PAYMENT_LEASE_SECONDS: '50' });
+    expect(largest.PAYMENT_LEASE_SECONDS * 1000).toBeLessThan(transientRetryBudgetMs);
+    expect(functionTimeoutMs).toBeGreaterThan(transientRetryBudgetMs + largest.PAYMENT_LEASE_SECONDS * 1000);
+    expect(errorOf({ ...base, PAYMENT_LEASE_SECONDS: '51' }).message).toMatch(/^Setting PAYMENT_LEASE_SECONDS is invalid/);
+    expect(errorOf({ ...base, PAYMENT_PROVIDER_TIMEOUT_MS: '48001' }).message).toMatch(/^Setting PAYMENT_PROVIDER_TIMEOUT_MS is invalid/);
+  });
+});
+
+describe('local.settings.sample.json', () => {
+  it('when it is read, then it names every setting src/config.ts reads and its values are accepted together', () => {
+    const sample = JSON.parse(readFileSync(join(projectRoot, 'local.settings.sample.json'), 'utf8')) as { Values: Record<string, string> };
+    expect(settingNames.filter((name) => !(name in sample.Values))).toEqual([]);
+    expect(() => parseSettings(sample.Values)).not.toThrow();
   });
 });

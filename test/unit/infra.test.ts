@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { secretSettingNames, settingNames } from '../../src/config.js';
+import { parseSettings, secretSettingNames, settingNames } from '../../src/config.js';
 import {
   type ArmResource,
   type ArmTemplate,
@@ -113,6 +113,25 @@ describe('infra: function app settings', () => {
       const parameter = keyVaultReference.exec(settings[name] ?? '');
       expect(parameter, `${name} must be @Microsoft.KeyVault(SecretUri=...): ${settings[name]}`).not.toBeNull();
       expect(secretBehind(passedParameter(api.call, parameter![1]!)), name).toBe(secret);
+    }
+  });
+
+  it("when main.bicep's defaults for the payment and recovery bounds are deployed, then src/config.ts accepts them together, and each parameter's range is its setting's", () => {
+    const bounds = {
+      PAYMENT_LATENCY_MS: 'paymentLatencyMs',
+      PAYMENT_PROVIDER_TIMEOUT_MS: 'paymentProviderTimeoutMs',
+      PAYMENT_LEASE_SECONDS: 'paymentLeaseSeconds',
+      ORDER_REDRIVE_AFTER_SECONDS: 'orderRedriveAfterSeconds',
+      ORDER_CANCEL_AFTER_SECONDS: 'orderCancelAfterSeconds',
+    } as const;
+    const parameter = (name: string) => main.parameters?.[name] as { defaultValue: number; minValue: number; maxValue: number };
+    const deployed = Object.fromEntries(Object.entries(bounds).map(([setting, name]) => [setting, String(parameter(name).defaultValue)]));
+    const required = { POSTGRES_URL: 'postgres://u:p@db:5432/shop', REDIS_URL: 'rediss://cache:6380', RABBITMQ_URL: 'amqps://u:p@broker:5671', ENTRA_TENANT_ID: '3f6c2d1a-8b7e-4c5d-9e0f-1a2b3c4d5e6f', ENTRA_CLIENT_ID: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d' };
+    expect(() => parseSettings({ ...required, ...deployed })).not.toThrow();
+    for (const [setting, name] of Object.entries(bounds)) {
+      const { minValue, maxValue } = parameter(name);
+      expect(() => parseSettings({ ...required, [setting]: String(minValue - 1) }), `${name} min`).toThrow(new RegExp(`^Setting ${setting} is invalid`));
+      expect(() => parseSettings({ ...required, [setting]: String(maxValue + 1) }), `${name} max`).toThrow(new RegExp(`^Setting ${setting} is invalid`));
     }
   });
 

@@ -3,19 +3,22 @@ import type { CartCheckedOut, OutgoingEvent } from '../../src/domain/events.js';
 import { applyPaymentResult, moveOrder, orderQueries, placeOrderFromCheckout, type Order, type OrderStatus, type OrderStore, type OrderUnitOfWork, type Payment, type Reservation } from '../../src/domain/orders.js';
 import { uuidv7 } from '../../src/domain/ids.js';
 import { cancellableStatuses, orderStatuses, orderTransition } from '../../src/domain/orderLifecycle.js';
-import { processPayment, type PaymentProvider } from '../../src/domain/payments.js';
+import { PaymentLeaseHeld, processPayment, type PaymentProvider } from '../../src/domain/payments.js';
 import { resolveStrandedOrders, type PendingOrder, type StrandedQueries } from '../../src/domain/recovery.js';
 
 /** An in-memory OrderStore with all-or-nothing transactions, to test the use-cases' decisions. */
 class MemoryOrderStore implements OrderStore {
   orders = new Map<string, Order>();
   payments = new Map<string, Payment>();
+  /** Payment leases by payment id (none: free to take over); times on `clockMs`, which tests move. */
+  leases = new Map<string, { holder: string; expiresAt: number }>();
+  clockMs = 0;
   stock = new Map<string, number>();
   outbox: OutgoingEvent[] = [];
   redriven = new Set<string>();
 
   async transaction<T>(work: (uow: OrderUnitOfWork) => Promise<T>): Promise<T> {
-    const snapshot = structuredClone({ orders: this.orders, payments: this.payments, stock: this.stock, outbox: this.outbox, redriven: this.redriven });
+    const snapshot = structuredClone({ orders: this.orders, payments: this.payments, leases: this.leases, stock: this.stock, outbox: this.outbox, redriven: this.redriven });
     try {
       return await work(this.#uow());
     } catch (error) {
@@ -47,14 +50,20 @@ class MemoryOrderStore implements OrderStore {
       releaseStock: async (orderId) => {
         for (const line of this.orders.get(orderId)!.lines) this.stock.set(line.productId, this.stock.get(line.productId)! + line.quantity);
       },
-      insertPayment: async (payment) => {
+      insertPayment: async (payment, leaseMs) => {
         if (this.payments.has(payment.orderId)) return false;
         this.payments.set(payment.orderId, { ...payment, createdAt: new Date() });
+        this.leases.set(payment.id, { holder: payment.id, expiresAt: this.clockMs + leaseMs });
         return true;
       },
       lockOrder: async (orderId) => this.orders.get(orderId)?.status,
       paymentOf: async (orderId) => this.payments.get(orderId),
-      lockPendingPayment: async (paymentId) => [...this.payments.values()].some((p) => p.id === paymentId && p.status === 'PENDING'),
+      takeOverPayment: async (paymentId, holder, leaseMs) => {
+        const pending = [...this.payments.values()].some((p) => p.id === paymentId && p.status === 'PENDING');
+        if (!pending || (this.leases.get(paymentId)?.expiresAt ?? -Infinity) > this.clockMs) return false;
+        this.leases.set(paymentId, { holder, expiresAt: this.clockMs + leaseMs });
+        return true;
+      },
       markRedriven: async (orderId) => {
         this.redriven.add(orderId);
       },
@@ -106,6 +115,8 @@ const aCheckout = (overrides: Partial<CartCheckedOut> = {}): CartCheckedOut => (
   ...overrides,
 });
 const trace = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
+/** The domain's own bounds; the memory store's lease clock moves only when a test moves it. */
+const policy = { providerTimeoutMs: 1_000, leaseMs: 3_000 };
 
 describe('placing an order from a checkout', () => {
   it('when stock suffices, then the order is PENDING, stock reserved and OrderCreated is in the outbox with the trace', async () => {
@@ -152,61 +163,82 @@ describe('payments and their results', () => {
 
   it('when the amount is within the limit, then the payment succeeds once and the provider is called once, even if OrderCreated comes twice', async () => {
     const store = await pendingOrder();
-    expect(await processPayment(store, provider, orderCreated(25), trace, uuidv7())).toBe('succeeded');
-    expect(await processPayment(store, provider, orderCreated(25), trace, uuidv7())).toBe('duplicate');
+    expect(await processPayment(store, provider, orderCreated(25), trace, uuidv7(), policy)).toBe('succeeded');
+    expect(await processPayment(store, provider, orderCreated(25), trace, uuidv7(), policy)).toBe('duplicate');
     expect(store.outbox.map((e) => e.type)).toEqual(['PaymentSucceeded']);
     expect(provider.calls).toEqual([store.payments.get(aCheckout().orderId)!.id]);
   });
 
-  it('when OrderCreated comes twice at once, then the provider is called once', async () => {
+  it('when OrderCreated comes twice at once, then the provider is called once: the second delivery finds the lease live, waits, and then finds the payment settled', async () => {
     const store = await pendingOrder();
-    const outcomes = await Promise.all([processPayment(store, provider, orderCreated(25), trace, uuidv7()), processPayment(store, provider, orderCreated(25), trace, uuidv7())]);
-    expect(outcomes.sort()).toEqual(['duplicate', 'succeeded']);
+    const outcomes = await Promise.allSettled([processPayment(store, provider, orderCreated(25), trace, uuidv7(), policy), processPayment(store, provider, orderCreated(25), trace, uuidv7(), policy)]);
+    expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as Error).name))).toEqual(['succeeded', 'PaymentLeaseHeld']);
+    expect(await processPayment(store, provider, orderCreated(25), trace, uuidv7(), policy)).toBe('duplicate');
     expect(provider.calls).toHaveLength(1);
   });
 
   it('when the order is no longer PENDING (cancelled), then no payment is started and the provider is not called', async () => {
     const store = await pendingOrder();
     store.orders.get(aCheckout().orderId)!.status = 'CANCELLED';
-    expect(await processPayment(store, provider, orderCreated(25), trace, uuidv7())).toBe('order_not_pending');
+    expect(await processPayment(store, provider, orderCreated(25), trace, uuidv7(), policy)).toBe('order_not_pending');
     expect(provider.calls).toEqual([]);
     expect(store.payments.size).toBe(0);
   });
 
-  it('when the provider call fails, then the payment row stays PENDING and a second OrderCreated does not call again', async () => {
+  it('when the provider call fails, then the payment stays PENDING under its lease: another delivery waits until the lease expires, then takes it over and charges with the same key, once', async () => {
     const store = await pendingOrder();
+    const first = uuidv7();
     const failing: PaymentProvider = { charge: async () => Promise.reject(new Error('provider timed out')), lookup: async () => undefined };
-    await expect(processPayment(store, failing, orderCreated(25), trace, uuidv7())).rejects.toThrow('provider timed out');
+    await expect(processPayment(store, failing, orderCreated(25), trace, first, policy)).rejects.toThrow('provider timed out');
     expect(store.payments.get(aCheckout().orderId)?.status).toBe('PENDING');
-    expect(await processPayment(store, provider, orderCreated(25), trace, uuidv7())).toBe('duplicate');
+    const second = uuidv7();
+    store.clockMs += policy.leaseMs - 1;
+    await expect(processPayment(store, provider, orderCreated(25), trace, second, policy)).rejects.toBeInstanceOf(PaymentLeaseHeld);
     expect(provider.calls).toEqual([]);
+    store.clockMs += 1;
+    expect(await processPayment(store, provider, orderCreated(25), trace, second, policy)).toBe('succeeded');
+    expect(provider.calls).toEqual([first]);
+    expect(store.leases.get(first)?.holder).toBe(second);
   });
 
-  it('when the provider call fails and the same delivery retries, then the payment is resumed and charged once with its own key', async () => {
+  it('when the provider call fails and the same delivery retries, then it too waits for its lease to expire, and then charges once with its own key', async () => {
     const store = await pendingOrder();
     const attempt = uuidv7();
     const failing: PaymentProvider = { charge: async () => Promise.reject(new Error('connection terminated')), lookup: async () => undefined };
-    await expect(processPayment(store, failing, orderCreated(25), trace, attempt)).rejects.toThrow('connection terminated');
-    expect(await processPayment(store, provider, orderCreated(25), trace, attempt)).toBe('succeeded');
+    await expect(processPayment(store, failing, orderCreated(25), trace, attempt, policy)).rejects.toThrow('connection terminated');
+    await expect(processPayment(store, provider, orderCreated(25), trace, attempt, policy)).rejects.toBeInstanceOf(PaymentLeaseHeld);
+    store.clockMs += policy.leaseMs;
+    expect(await processPayment(store, provider, orderCreated(25), trace, attempt, policy)).toBe('succeeded');
     expect(provider.calls).toEqual([attempt]);
     expect(store.payments.get(aCheckout().orderId)).toMatchObject({ id: attempt, status: 'SUCCEEDED' });
     expect(store.outbox.map((e) => e.type)).toEqual(['PaymentSucceeded']);
   });
 
-  it('when the provider charged but its answer was lost, then the retry settles from its record without a second call', async () => {
+  it('when the provider charged but its answer was lost, then whoever takes over after the lease settles from its record without a second call', async () => {
     const store = await pendingOrder();
     const attempt = uuidv7();
-    const answerLost: PaymentProvider = { ...provider, charge: async (request) => provider.charge(request).then(() => Promise.reject(new Error('socket hang up'))) };
-    await expect(processPayment(store, answerLost, orderCreated(25), trace, attempt)).rejects.toThrow('socket hang up');
-    expect(await processPayment(store, provider, orderCreated(25), trace, attempt)).toBe('succeeded');
+    const answerLost: PaymentProvider = { ...provider, charge: async (request, deadline) => provider.charge(request, deadline).then(() => Promise.reject(new Error('socket hang up'))) };
+    await expect(processPayment(store, answerLost, orderCreated(25), trace, attempt, policy)).rejects.toThrow('socket hang up');
+    store.clockMs += policy.leaseMs;
+    expect(await processPayment(store, provider, orderCreated(25), trace, uuidv7(), policy)).toBe('succeeded');
     expect(provider.calls).toEqual([attempt]);
-    expect(await processPayment(store, provider, orderCreated(25), trace, attempt)).toBe('duplicate');
+    expect(await processPayment(store, provider, orderCreated(25), trace, attempt, policy)).toBe('duplicate');
     expect(store.outbox.map((e) => e.type)).toEqual(['PaymentSucceeded']);
+  });
+
+  it('when two deliveries find the same expired lease, then one takes the payment over and the other waits: one call', async () => {
+    const store = await pendingOrder();
+    const failing: PaymentProvider = { charge: async () => Promise.reject(new Error('connection terminated')), lookup: async () => undefined };
+    await expect(processPayment(store, failing, orderCreated(25), trace, uuidv7(), policy)).rejects.toThrow('connection terminated');
+    store.clockMs += policy.leaseMs;
+    const outcomes = await Promise.allSettled([processPayment(store, provider, orderCreated(25), trace, uuidv7(), policy), processPayment(store, provider, orderCreated(25), trace, uuidv7(), policy)]);
+    expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as Error).name))).toEqual(['succeeded', 'PaymentLeaseHeld']);
+    expect(provider.calls).toHaveLength(1);
   });
 
   it('when the amount is above the limit, then the payment fails with the documented reason', async () => {
     const store = await pendingOrder(200);
-    expect(await processPayment(store, provider, orderCreated(200), trace, uuidv7())).toBe('failed');
+    expect(await processPayment(store, provider, orderCreated(200), trace, uuidv7(), policy)).toBe('failed');
     expect(store.outbox[0]).toMatchObject({ type: 'PaymentFailed', payload: { reason: 'amount exceeds the card limit' } });
   });
 
@@ -294,6 +326,7 @@ describe('reading orders', () => {
 
 describe('resolving stranded checkouts and orders', () => {
   const bounds = { redriveAfterSeconds: 120, cancelAfterSeconds: 1800 };
+  const payments = policy;
   const queries = (checkouts: { event: CartCheckedOut; ageSeconds: number }[], pending: PendingOrder[], outboxBehind = false): StrandedQueries => ({
     checkoutsWithoutOrder: async () => checkouts,
     pendingOrders: async () => pending,
@@ -311,10 +344,10 @@ describe('resolving stranded checkouts and orders', () => {
   it('when a checkout has no order within the redrive bound, then its CartCheckedOut is published again; past the cancel bound its order is CANCELLED', async () => {
     const store = new MemoryOrderStore();
     const provider = countingProvider();
-    expect(await resolveStrandedOrders({ orders: store, stranded: queries([{ event: aCheckout(), ageSeconds: 300 }], []), provider, bounds })).toMatchObject({ redriven: 1 });
+    expect(await resolveStrandedOrders({ orders: store, stranded: queries([{ event: aCheckout(), ageSeconds: 300 }], []), provider, bounds, payments })).toMatchObject({ redriven: 1 });
     expect(store.outbox).toMatchObject([{ type: 'CartCheckedOut', payload: aCheckout() }]);
     expect(store.redriven.has(aCheckout().orderId)).toBe(true);
-    expect(await resolveStrandedOrders({ orders: store, stranded: queries([{ event: aCheckout(), ageSeconds: 2000 }], []), provider, bounds })).toMatchObject({ cancelled: 1 });
+    expect(await resolveStrandedOrders({ orders: store, stranded: queries([{ event: aCheckout(), ageSeconds: 2000 }], []), provider, bounds, payments })).toMatchObject({ cancelled: 1 });
     expect(await store.get(aCheckout().orderId)).toMatchObject({ status: 'CANCELLED', reason: 'not completed within 1800 s of checkout', cancelReason: 'timeout' });
     expect(store.outbox.at(-1)).toMatchObject({ type: 'OrderCancelled', payload: { orderId: aCheckout().orderId, reason: 'timeout', refunded: false } });
   });
@@ -322,10 +355,10 @@ describe('resolving stranded checkouts and orders', () => {
   it('when a PENDING order has no payment, then OrderCreated is published again; past the cancel bound it is CANCELLED and its stock returned', async () => {
     const store = await placed();
     const provider = countingProvider();
-    expect(await resolveStrandedOrders({ orders: store, stranded: queries([], [pendingOf(300)]), provider, bounds })).toMatchObject({ redriven: 1 });
+    expect(await resolveStrandedOrders({ orders: store, stranded: queries([], [pendingOf(300)]), provider, bounds, payments })).toMatchObject({ redriven: 1 });
     expect(store.outbox).toMatchObject([{ type: 'OrderCreated', payload: { orderId: aCheckout().orderId, total: 25 } }]);
     expect(store.stock.get(productId)).toBe(8);
-    expect(await resolveStrandedOrders({ orders: store, stranded: queries([], [pendingOf(2000)]), provider, bounds })).toMatchObject({ cancelled: 1 });
+    expect(await resolveStrandedOrders({ orders: store, stranded: queries([], [pendingOf(2000)]), provider, bounds, payments })).toMatchObject({ cancelled: 1 });
     expect((await store.get(aCheckout().orderId))?.status).toBe('CANCELLED');
     expect(store.stock.get(productId)).toBe(10);
     expect(provider.calls).toEqual([]);
@@ -334,10 +367,10 @@ describe('resolving stranded checkouts and orders', () => {
   it('when a payment started meanwhile, then the order is not cancelled', async () => {
     const store = await placed();
     // The provider call never returns: the payment row is written and stays PENDING.
-    void processPayment(store, { charge: () => new Promise(() => {}), lookup: async () => undefined }, { orderId: aCheckout().orderId, userId: 'u1', total: 25, occurredAt: new Date().toISOString() }, trace, uuidv7());
+    void processPayment(store, { charge: () => new Promise(() => {}), lookup: async () => undefined }, { orderId: aCheckout().orderId, userId: 'u1', total: 25, occurredAt: new Date().toISOString() }, trace, uuidv7(), policy);
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(store.payments.get(aCheckout().orderId)?.status).toBe('PENDING');
-    expect(await resolveStrandedOrders({ orders: store, stranded: queries([], [pendingOf(2000)]), provider: countingProvider(), bounds })).toMatchObject({ cancelled: 0 });
+    expect(await resolveStrandedOrders({ orders: store, stranded: queries([], [pendingOf(2000)]), provider: countingProvider(), bounds, payments })).toMatchObject({ cancelled: 0 });
     expect((await store.get(aCheckout().orderId))?.status).toBe('PENDING');
   });
 
@@ -345,7 +378,7 @@ describe('resolving stranded checkouts and orders', () => {
     const store = await placed();
     const provider = countingProvider();
     expect(
-      await resolveStrandedOrders({ orders: store, stranded: queries([], [pendingOf(300, { id: 'p1', status: 'SUCCEEDED', reason: null, amountCents: 2500, idleSeconds: 300 })]), provider, bounds }),
+      await resolveStrandedOrders({ orders: store, stranded: queries([], [pendingOf(300, { id: 'p1', status: 'SUCCEEDED', reason: null, amountCents: 2500 })]), provider, bounds, payments }),
     ).toMatchObject({ payment_applied: 1 });
     expect((await store.get(aCheckout().orderId))?.status).toBe('PAID');
 
@@ -353,7 +386,7 @@ describe('resolving stranded checkouts and orders', () => {
     const other = await placed();
     other.payments.set(aCheckout().orderId, { id: 'p2', orderId: aCheckout().orderId, status: 'PENDING', amountCents: 2500, reason: null, createdAt: new Date() });
     expect(
-      await resolveStrandedOrders({ orders: other, stranded: queries([], [pendingOf(300, { id: 'p2', status: 'PENDING', reason: null, amountCents: 2500, idleSeconds: 300 })]), provider, bounds }),
+      await resolveStrandedOrders({ orders: other, stranded: queries([], [pendingOf(300, { id: 'p2', status: 'PENDING', reason: null, amountCents: 2500 })]), provider, bounds, payments }),
     ).toMatchObject({ payment_settled: 1 });
     expect(provider.calls).toEqual(['p2']);
     expect(other.outbox).toMatchObject([{ type: 'PaymentSucceeded', payload: { paymentId: 'p2' } }]);
@@ -362,7 +395,7 @@ describe('resolving stranded checkouts and orders', () => {
     const third = await placed();
     third.payments.set(aCheckout().orderId, { id: 'p3', orderId: aCheckout().orderId, status: 'PENDING', amountCents: 2500, reason: null, createdAt: new Date() });
     provider.answers.set('p3', { approved: false, reason: 'card declined' });
-    await resolveStrandedOrders({ orders: third, stranded: queries([], [pendingOf(300, { id: 'p3', status: 'PENDING', reason: null, amountCents: 2500, idleSeconds: 130 })]), provider, bounds });
+    await resolveStrandedOrders({ orders: third, stranded: queries([], [pendingOf(300, { id: 'p3', status: 'PENDING', reason: null, amountCents: 2500 })]), provider, bounds, payments });
     expect(provider.calls).toEqual(['p2']);
     expect(third.outbox).toMatchObject([{ type: 'PaymentFailed', payload: { paymentId: 'p3', reason: 'card declined' } }]);
   });
@@ -371,20 +404,24 @@ describe('resolving stranded checkouts and orders', () => {
     const store = await placed();
     const provider = countingProvider();
     const other = { ...aCheckout(), orderId: '01935e00-0000-7000-8000-00000000a0ff', checkoutId: '01935e00-0000-7000-8000-00000000c0ff' };
-    const done = await resolveStrandedOrders({ orders: store, stranded: queries([{ event: other, ageSeconds: 300 }], [pendingOf(300)], true), provider, bounds });
+    const done = await resolveStrandedOrders({ orders: store, stranded: queries([{ event: other, ageSeconds: 300 }], [pendingOf(300)], true), provider, bounds, payments });
     expect(done).toMatchObject({ redriven: 0, cancelled: 0 });
     expect(store.outbox).toEqual([]);
-    expect(await resolveStrandedOrders({ orders: store, stranded: queries([{ event: other, ageSeconds: 2000 }], [], true), provider, bounds })).toMatchObject({ cancelled: 1 });
+    expect(await resolveStrandedOrders({ orders: store, stranded: queries([{ event: other, ageSeconds: 2000 }], [], true), provider, bounds, payments })).toMatchObject({ cancelled: 1 });
   });
 
-  it('when a PENDING payment is unknown to the provider but idle less than twice the bound, then it is not charged yet (its call may still be in flight)', async () => {
+  it('when a PENDING payment is still leased (its call may be live), then the resolver leaves it alone; once the lease expires it takes it over', async () => {
     const store = await placed();
     store.payments.set(aCheckout().orderId, { id: 'p4', orderId: aCheckout().orderId, status: 'PENDING', amountCents: 2500, reason: null, createdAt: new Date() });
+    store.leases.set('p4', { holder: 'p4', expiresAt: store.clockMs + 1 });
     const provider = countingProvider();
-    const done = await resolveStrandedOrders({ orders: store, stranded: queries([], [pendingOf(300, { id: 'p4', status: 'PENDING', reason: null, amountCents: 2500, idleSeconds: 150 })]), provider, bounds });
-    expect(done).toMatchObject({ payment_settled: 0, failed: 0 });
+    const stranded = queries([], [pendingOf(300, { id: 'p4', status: 'PENDING', reason: null, amountCents: 2500 })]);
+    expect(await resolveStrandedOrders({ orders: store, stranded, provider, bounds, payments })).toMatchObject({ payment_settled: 0, failed: 0 });
     expect(provider.calls).toEqual([]);
     expect(store.payments.get(aCheckout().orderId)?.status).toBe('PENDING');
+    store.clockMs += 1;
+    expect(await resolveStrandedOrders({ orders: store, stranded, provider, bounds, payments })).toMatchObject({ payment_settled: 1 });
+    expect(provider.calls).toEqual(['p4']);
   });
 
   it('when one item fails, then it is counted and the items after it are still resolved', async () => {
@@ -395,9 +432,10 @@ describe('resolving stranded checkouts and orders', () => {
     const failures: string[] = [];
     const done = await resolveStrandedOrders({
       orders: store,
-      stranded: queries([{ event: other, ageSeconds: 300 }], [pendingOf(300, { id: 'p5', status: 'PENDING', reason: null, amountCents: 2500, idleSeconds: 300 }), { ...pendingOf(300), orderId: other.orderId }]),
+      stranded: queries([{ event: other, ageSeconds: 300 }], [pendingOf(300, { id: 'p5', status: 'PENDING', reason: null, amountCents: 2500 }), { ...pendingOf(300), orderId: other.orderId }]),
       provider: failing,
       bounds,
+      payments,
       onItemFailure: (orderId) => failures.push(orderId),
     });
     expect(done).toMatchObject({ failed: 1, redriven: 2 });

@@ -110,8 +110,8 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
     },
 
     async paymentOf(orderId: string) {
-      const { rows } = await run<Pick<Payment, 'id' | 'status'>>('payments-of-order', 'SELECT id, status FROM payments WHERE order_id = $1', [orderId]);
-      return rows[0];
+      const { rows } = await run<{ id: string; status: Payment['status']; amount: string }>('payments-of-order', 'SELECT id, status, amount::text AS amount FROM payments WHERE order_id = $1', [orderId]);
+      return rows[0] && { id: rows[0].id, status: rows[0].status, amountCents: centsFromDecimal(rows[0].amount) };
     },
 
     async markRedriven(orderId: string) {
@@ -119,8 +119,14 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
       await run('checkouts-mark-redriven', "UPDATE checkouts SET redriven_at = now() WHERE order_id = $1 AND state = 'ACCEPTED'", [orderId]);
     },
 
-    async lockPendingPayment(paymentId: string) {
-      const { rowCount } = await run('payments-lock-pending', "SELECT 1 FROM payments WHERE id = $1 AND status = 'PENDING' FOR UPDATE SKIP LOCKED", [paymentId]);
+    // Leases are set and compared on the database's clock (clock_timestamp(): the statement's time,
+    // not the transaction's start), so the app servers' clocks never enter into who may call the provider.
+    async takeOverPayment(paymentId: string, holder: string, leaseMs: number) {
+      const { rowCount } = await run('payments-take-over',
+        `UPDATE payments SET lease_holder = $2, lease_expires_at = clock_timestamp() + make_interval(secs => $3::float8 / 1000), updated_at = now()
+          WHERE id = $1 AND status = 'PENDING' AND lease_expires_at <= clock_timestamp()`,
+        [paymentId, holder, leaseMs],
+      );
       return rowCount === 1;
     },
 
@@ -129,10 +135,11 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
       return rowCount === 1;
     },
 
-    async insertPayment(payment: Omit<Payment, 'createdAt'>) {
+    async insertPayment(payment: Omit<Payment, 'createdAt'>, leaseMs: number) {
       const { rowCount } = await run('payments-insert',
-        'INSERT INTO payments (id, order_id, status, amount, reason) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (order_id) DO NOTHING',
-        [payment.id, payment.orderId, payment.status, decimalFromCents(payment.amountCents), payment.reason],
+        `INSERT INTO payments (id, order_id, status, amount, reason, lease_holder, lease_expires_at)
+         VALUES ($1, $2, $3, $4, $5, $1, clock_timestamp() + make_interval(secs => $6::float8 / 1000)) ON CONFLICT (order_id) DO NOTHING`,
+        [payment.id, payment.orderId, payment.status, decimalFromCents(payment.amountCents), payment.reason, leaseMs],
       );
       return rowCount === 1;
     },

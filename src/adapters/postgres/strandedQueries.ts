@@ -4,7 +4,7 @@ import { centsFromDecimal } from '../../domain/money.js';
 import type { PendingOrder, StrandedQueries } from '../../domain/recovery.js';
 import { query } from './pool.js';
 
-/** The resolver's reads: both use partial indexes over rows still waiting (ACCEPTED checkouts, PENDING orders). */
+/** The resolver's reads: they use partial indexes over rows still waiting (ACCEPTED checkouts, PENDING orders and payments). */
 export function postgresStrandedQueries(pool: pg.Pool): StrandedQueries {
   return {
     async checkoutsWithoutOrder(idleSeconds, limit) {
@@ -42,18 +42,21 @@ export function postgresStrandedQueries(pool: pg.Pool): StrandedQueries {
         payment_status: 'PENDING' | 'SUCCEEDED' | 'FAILED' | null;
         payment_reason: string | null;
         payment_amount: string | null;
-        payment_idle_seconds: number | null;
       }>(
         pool,
         {
           name: 'stranded-orders',
           text: `SELECT o.id, o.user_id, o.total::text AS total, extract(epoch FROM now() - o.checked_out_at)::float8 AS age_seconds,
-                        p.id AS payment_id, p.status AS payment_status, p.reason AS payment_reason, p.amount::text AS payment_amount,
-                        extract(epoch FROM now() - p.updated_at)::float8 AS payment_idle_seconds
+                        p.id AS payment_id, p.status AS payment_status, p.reason AS payment_reason, p.amount::text AS payment_amount
                    FROM orders o LEFT JOIN payments p ON p.order_id = o.id
-                  WHERE o.status = 'PENDING' AND o.updated_at < now() - make_interval(secs => $1)
-                    AND (o.redriven_at IS NULL OR o.redriven_at < now() - make_interval(secs => $1))
-                    AND (p.id IS NULL OR p.updated_at < now() - make_interval(secs => $1))
+                  WHERE o.status = 'PENDING'
+                    AND (
+                      -- A payment whose lease expired has no live provider call: taken over at once, whatever the idle bound.
+                      (p.status = 'PENDING' AND p.lease_expires_at <= clock_timestamp())
+                      OR (o.updated_at < now() - make_interval(secs => $1)
+                          AND (o.redriven_at IS NULL OR o.redriven_at < now() - make_interval(secs => $1))
+                          AND (p.id IS NULL OR (p.status <> 'PENDING' AND p.updated_at < now() - make_interval(secs => $1))))
+                    )
                   ORDER BY o.updated_at LIMIT $2`,
         },
         [idleSeconds, limit],
@@ -71,7 +74,6 @@ export function postgresStrandedQueries(pool: pg.Pool): StrandedQueries {
                   status: row.payment_status!,
                   reason: row.payment_reason,
                   amountCents: centsFromDecimal(row.payment_amount!),
-                  idleSeconds: row.payment_idle_seconds!,
                 },
               }
             : {}),
