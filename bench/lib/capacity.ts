@@ -164,28 +164,32 @@ export function parseProcStat(text: string): ProcStat {
 
 /**
  * CPU ticks of the given roots and all their live descendants, each with its waited-for children
- * (cutime/cstime: a Postgres backend that exited during the step is in the postmaster's cutime).
+ * (cutime/cstime: a Postgres backend that exited during the step is in the postmaster's cutime),
+ * by command name (under the real host: `dotnet` for the host, `node` for its language worker).
  * With `selfOnly`, just the roots' own threads (the bench process, whose children are other groups).
  */
-export function treeTicks(processes: readonly ProcStat[], roots: readonly number[], selfOnly = false): number {
+export function treeTicksByCommand(processes: readonly ProcStat[], roots: readonly number[], selfOnly = false): Record<string, number> {
   const byPid = new Map(processes.map((p) => [p.pid, p]));
   const children = new Map<number, number[]>();
   for (const p of processes) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p.pid]);
   const seen = new Set<number>();
   const stack = [...roots];
-  let ticks = 0;
+  const ticks: Record<string, number> = {};
   while (stack.length) {
     const pid = stack.pop()!;
     if (seen.has(pid)) continue;
     seen.add(pid);
     const p = byPid.get(pid);
     if (!p) continue;
-    ticks += p.utime + p.stime;
-    if (selfOnly) continue;
-    ticks += p.cutime + p.cstime;
-    stack.push(...(children.get(pid) ?? []));
+    ticks[p.comm] = (ticks[p.comm] ?? 0) + p.utime + p.stime + (selfOnly ? 0 : p.cutime + p.cstime);
+    if (!selfOnly) stack.push(...(children.get(pid) ?? []));
   }
   return ticks;
+}
+
+/** All of a tree's ticks (see treeTicksByCommand). */
+export function treeTicks(processes: readonly ProcStat[], roots: readonly number[], selfOnly = false): number {
+  return Object.values(treeTicksByCommand(processes, roots, selfOnly)).reduce((a, b) => a + b, 0);
 }
 
 /** How late the load generator sent each arrival against its schedule (ms), summarised. */

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import pg from 'pg';
-import { parseProcStat, parseRabbitCounters, treeTicks, type PostgresSnapshot, type ProcStat } from './capacity.js';
+import { parseProcStat, parseRabbitCounters, treeTicksByCommand, type PostgresSnapshot, type ProcStat } from './capacity.js';
 
 /*
  * Counter snapshots for the capacity benchmark, taken between steps: CPU per process tree
@@ -45,11 +45,15 @@ export interface ProcessGroup {
   roots: () => number[];
   /** Only the roots' own threads, not their children (the bench process, whose children are the host and rabbitmqctl). */
   selfOnly?: boolean;
+  /** Also report the group's CPU by command name (the real host's .NET process apart from its Node worker). */
+  byCommand?: boolean;
 }
 
 export interface CpuSnapshot {
   atMs: number;
   ticks: Record<string, number>;
+  /** For groups with `byCommand`: ticks per command name. */
+  commands: Record<string, Record<string, number>>;
   /** The whole machine from /proc/stat: busy and total ticks over all cores. */
   machineBusyTicks: number;
   machineTotalTicks: number;
@@ -66,8 +70,13 @@ export function cpuSnapshot(groups: Record<string, ProcessGroup>): CpuSnapshot {
   const processes = allProcStats();
   const machine = machineTicks();
   const ticks: Record<string, number> = {};
-  for (const [name, group] of Object.entries(groups)) ticks[name] = treeTicks(processes, group.roots(), group.selfOnly);
-  return { atMs: Date.now(), ticks, machineBusyTicks: machine.busy, machineTotalTicks: machine.total };
+  const commands: Record<string, Record<string, number>> = {};
+  for (const [name, group] of Object.entries(groups)) {
+    const byCommand = treeTicksByCommand(processes, group.roots(), group.selfOnly);
+    ticks[name] = Object.values(byCommand).reduce((a, b) => a + b, 0);
+    if (group.byCommand) commands[name] = byCommand;
+  }
+  return { atMs: Date.now(), ticks, commands, machineBusyTicks: machine.busy, machineTotalTicks: machine.total };
 }
 
 /** CPU seconds per group between two snapshots, cores busy over the interval, and the machine's other load. */
@@ -75,12 +84,18 @@ export function cpuBetween(before: CpuSnapshot, after: CpuSnapshot) {
   const seconds = (after.atMs - before.atMs) / 1000;
   const cpuSeconds: Record<string, number> = {};
   for (const name of Object.keys(after.ticks)) cpuSeconds[name] = (after.ticks[name]! - (before.ticks[name] ?? 0)) / clockTicksPerSecond;
+  const commandSeconds: Record<string, Record<string, number>> = {};
+  for (const [group, after_] of Object.entries(after.commands)) {
+    commandSeconds[group] = {};
+    for (const [command, ticks] of Object.entries(after_)) commandSeconds[group][command] = (ticks - (before.commands[group]?.[command] ?? 0)) / clockTicksPerSecond;
+  }
   const ours = Object.values(cpuSeconds).reduce((a, b) => a + b, 0);
   const machineBusy = (after.machineBusyTicks - before.machineBusyTicks) / clockTicksPerSecond;
   const cores = (after.machineTotalTicks - before.machineTotalTicks) / clockTicksPerSecond / seconds;
   return {
     seconds,
     cpuSeconds,
+    commandSeconds,
     machineCoresBusy: machineBusy / seconds,
     machineCores: Math.round(cores),
     /** Load on the machine outside the measured processes (other users of the box). */

@@ -12,6 +12,7 @@ import {
   shouldStop,
   statementsBetween,
   treeTicks,
+  treeTicksByCommand,
   type ProcStat,
   type ShopperOutcome,
 } from '../../bench/lib/capacity.js';
@@ -188,6 +189,11 @@ describe('capacity bench: CPU from /proc', () => {
     expect(treeTicks(processes, [100])).toBe(15 + 60 + 300 + 10);
     expect(treeTicks(processes, [100], true)).toBe(15);
     expect(treeTicks(processes, [999])).toBe(0);
+  });
+
+  it('when the real host runs its language worker as a child, then the tree is split by command name', () => {
+    const processes: ProcStat[] = [parseProcStat(stat(300, 'dotnet', 1, 500, 100, 2, 0)), parseProcStat(stat(301, 'node', 300, 250, 50)), parseProcStat(stat(302, 'node', 300, 5, 5))];
+    expect(treeTicksByCommand(processes, [300])).toEqual({ dotnet: 602, node: 310 });
   });
 });
 
