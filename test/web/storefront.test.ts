@@ -8,7 +8,7 @@ import { startDevIssuer } from '../../src/dev-issuer/index.js';
 import { projectRoot } from '../support/hostProcess.js';
 import { createProduct } from '../support/pipeline.js';
 import { startShop, uniqueUser, type Shop } from '../support/shop.js';
-import { checkOutFromCart, fillAddress, launchBrowser, seriousAccessibilityViolations, signIn, type DevUserChoice, type TestBrowser } from './browser.js';
+import { checkOutFromCart, fillAddress, launchBrowser, sampleAddress, seriousAccessibilityViolations, signIn, type DevUserChoice, type TestBrowser } from './browser.js';
 
 /*
  * The storefront as a person uses it: web/dist served by the storefront server, signing in through
@@ -115,6 +115,9 @@ describe('storefront in headless Chromium', () => {
     expect(await line.textContent()).toContain(`3 × ${productName}`);
     expect(await line.textContent()).toContain('$7.25 each');
     expect(await line.textContent()).toContain('$21.75');
+    // The address given at checkout, as the API stored it.
+    const shipTo = await page.getByRole('region', { name: 'Shipping to' }).textContent();
+    for (const part of [sampleAddress.name, sampleAddress.line1, `${sampleAddress.postalCode} ${sampleAddress.city}`, sampleAddress.countryName]) expect(shipTo).toContain(part);
     await expectAccessible(page);
     if (screenshotDir) await screenshots(page, 'order-paid');
     const orderId = new URL(page.url()).pathname.split('/').pop()!;
@@ -137,6 +140,15 @@ describe('storefront in headless Chromium', () => {
     expect(text).not.toContain(orderId);
     expect(text.split('We cannot find this order').length - 1).toBe(1);
     await bob.context.close();
+  });
+
+  it('when the catalog is not public and a visitor is signed out, then the shop asks them to sign in', async () => {
+    const { context, page } = await browser.newPage();
+    await page.goto(`${storefront.url}/products/${productId}`);
+    await page.getByRole('heading', { name: 'Welcome to the shop', level: 1 }).waitFor();
+    expect(await page.locator('main').getByRole('button', { name: 'Sign in' }).count()).toBe(1);
+    expect(await page.locator('body').textContent()).not.toContain(productName);
+    await context.close();
   });
 
   it('when "Place order" is double-clicked, then exactly one order is placed', async () => {

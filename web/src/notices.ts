@@ -67,6 +67,10 @@ export function describeError(error: unknown, subject: ErrorSubject = 'page'): S
       return { title: 'This order cannot be cancelled', detail: 'It was not completed, so there is nothing to cancel or refund.' };
     case 'product_version_mismatch':
       return { title: 'Someone else changed this product', detail: 'Your changes were not saved: load the current version and apply them again.' };
+    case 'product_image_limit':
+      return { title: 'This product has all the pictures it can hold', detail: 'Remove one before adding another.' };
+    case 'unknown_category':
+      return { title: 'There is no such category', detail: 'Choose one of the shop’s categories.' };
     case 'payload_too_large':
       return { title: 'That file is too large', detail: 'Choose a picture of at most 5 MB.' };
     case 'unsupported_media_type':

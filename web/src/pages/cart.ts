@@ -24,7 +24,7 @@ function render(context: PageContext, cart: Cart): void {
     return;
   }
 
-  const change = async (work: () => Promise<Cart>, lineStatus: HTMLElement) => {
+  const change = async (work: () => Promise<Cart>, lineStatus: HTMLElement, quantity: HTMLInputElement, held: number) => {
     try {
       const updated = await work();
       newCheckoutAttempt();
@@ -35,6 +35,8 @@ function render(context: PageContext, cart: Cart): void {
       if (error instanceof ApiError && error.code === 'insufficient_stock') {
         const { title, detail } = describeError(error);
         lineStatus.replaceChildren(h('strong', {}, `${title}. `), detail);
+        quantity.value = String(held); // the cart was not changed: show what it holds
+        quantity.focus();
       } else showProblem(error);
     }
   };
@@ -52,7 +54,7 @@ function render(context: PageContext, cart: Cart): void {
       value: line.quantity,
       'aria-describedby': statusId,
       onchange: () => {
-        if (quantity.reportValidity()) void change(() => api.setQuantity(line.productId, quantity.valueAsNumber), lineStatus);
+        if (quantity.reportValidity()) void change(() => api.setQuantity(line.productId, quantity.valueAsNumber), lineStatus, quantity, line.quantity);
       },
     });
     return h(
@@ -62,7 +64,7 @@ function render(context: PageContext, cart: Cart): void {
       h('span', { class: 'cart-unit' }, `${formatPrice(line.unitPrice)} each`),
       h('span', { class: 'cart-quantity' }, h('label', { for: inputId }, h('span', { class: 'visually-hidden' }, `Quantity of ${line.name}`), h('span', { 'aria-hidden': 'true' }, 'Qty')), quantity),
       h('span', { class: 'cart-total', 'data-testid': 'line-total' }, formatPrice(line.lineTotal)),
-      h('button', { type: 'button', class: 'link-button', 'aria-label': `Remove ${line.name}`, onclick: () => void change(() => api.removeFromCart(line.productId), lineStatus) }, 'Remove'),
+      h('button', { type: 'button', class: 'link-button', 'aria-label': `Remove ${line.name}`, onclick: () => void change(() => api.removeFromCart(line.productId), lineStatus, quantity, line.quantity) }, 'Remove'),
       lineStatus,
     );
   });
