@@ -10,6 +10,7 @@ import './products.js';
 import './cart.js';
 import './orders.js';
 import './payments.js';
+import './notifications.js';
 import './docs.js';
 import './routeNotFound.js';
 

@@ -18,6 +18,27 @@ param environmentName string
 })
 param location string
 
+@description('Where Azure Communication Services (customer emails) keeps data at rest.')
+@allowed([
+  'Africa'
+  'Asia Pacific'
+  'Australia'
+  'Brazil'
+  'Canada'
+  'Europe'
+  'France'
+  'Germany'
+  'India'
+  'Japan'
+  'Korea'
+  'Norway'
+  'Switzerland'
+  'UAE'
+  'UK'
+  'United States'
+])
+param communicationDataLocation string = 'Europe'
+
 @description('Function app plan (Elastic Premium: the plan that runs the RabbitMQ trigger and scales on queue depth).')
 @allowed([
   'EP1'
@@ -279,6 +300,17 @@ module storefront 'modules/storefront.bicep' = {
   }
 }
 
+module communication 'modules/communication.bicep' = {
+  name: 'communication'
+  scope: rg
+  params: {
+    name: '${abbrs.communicationCommunicationServices}${resourceToken}'
+    tags: tags
+    dataLocation: communicationDataLocation
+    appPrincipalId: identity.outputs.principalId
+  }
+}
+
 module api 'modules/function-app.bicep' = {
   name: 'api'
   scope: rg
@@ -316,6 +348,8 @@ module api 'modules/function-app.bicep' = {
     paymentLeaseSeconds: paymentLeaseSeconds
     orderRedriveAfterSeconds: orderRedriveAfterSeconds
     orderCancelAfterSeconds: orderCancelAfterSeconds
+    acsEmailEndpoint: communication.outputs.endpoint
+    emailSender: communication.outputs.senderAddress
   }
 }
 

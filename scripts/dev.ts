@@ -36,6 +36,7 @@ const storefront = await startStorefront({
   process.exit(1);
 });
 console.log(`[dev] storefront at ${storefront.url} (sign in as alice, bob or admin)`);
+console.log(`[dev] customer emails (SMTP ${process.env.SMTP_URL ?? 'smtp://127.0.0.1:1025'}) at http://127.0.0.1:${process.env.MAILDEV_WEB_PORT ?? 1080}`);
 
 const port = Number(process.env.PORT ?? 7071);
 const { child: host, command } = await spawnFunctionsHost({ appRoot: projectRoot, port, env: process.env, stdio: 'inherit' });

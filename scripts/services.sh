@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Brings up what the app and its tests need and is not already listening: Postgres (5432),
-# Redis (6379), RabbitMQ (5672, management UI on 15672) and Azurite (10000-10002).
+# Redis (6379), RabbitMQ (5672, management UI on 15672), Azurite (10000-10002) and the SMTP catcher
+# for customer notifications (MailDev from node_modules: SMTP on MAILDEV_SMTP_PORT, default 1025, web
+# view of received mail on MAILDEV_WEB_PORT, default 1080; set them when another instance holds those).
 # With a Docker engine it uses docker-compose.yml; otherwise (Debian/Ubuntu, as root) it installs
 # the OS packages when absent and starts the servers without systemd. Idempotent; quiet when all is up.
 set -euo pipefail
@@ -20,12 +22,26 @@ wait_for() { # port name seconds
   done
 }
 
-all_up() { listening 5432 && listening 6379 && listening 5672 && listening 10000; }
+mail_smtp_port=${MAILDEV_SMTP_PORT:-1025}
+mail_web_port=${MAILDEV_WEB_PORT:-1080}
+start_mail_catcher() {
+  listening "$mail_smtp_port" && return 0
+  say "starting the SMTP catcher (MailDev: SMTP $mail_smtp_port, web view http://127.0.0.1:$mail_web_port)"
+  local maildev_bin="$PWD/node_modules/.bin/maildev"
+  [ -x "$maildev_bin" ] || die "MailDev is not installed: run npm ci first"
+  mkdir -p "$state_dir/mail"
+  nohup "$maildev_bin" --smtp "$mail_smtp_port" --web "$mail_web_port" --ip 127.0.0.1 --web-ip 127.0.0.1 \
+    --mail-directory "$state_dir/mail" --max-emails 1000 >"$state_dir/logs/maildev.log" 2>&1 &
+  wait_for "$mail_smtp_port" MailDev 30
+}
+
+all_up() { listening 5432 && listening 6379 && listening 5672 && listening 10000 && listening "$mail_smtp_port"; }
 all_up && exit 0
 
 if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
   say "Docker engine found: docker compose up"
   docker compose up -d --wait postgres redis rabbitmq azurite
+  start_mail_catcher
   exit 0
 fi
 
@@ -94,4 +110,5 @@ if ! listening 10000; then
     --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 >"$state_dir/logs/azurite.log" 2>&1 &
   wait_for 10000 Azurite 30
 fi
-say "Postgres, Redis, RabbitMQ and Azurite are up"
+start_mail_catcher
+say "Postgres, Redis, RabbitMQ, Azurite and the SMTP catcher are up"

@@ -51,6 +51,13 @@ const settingsSchema = z.object({
     .max(604800)
     .default(1800)
     .describe('A checkout still not PAID/failed this long after checkout, with no payment started, is CANCELLED and its stock returned'),
+  EMAIL_SENDER: z.string().min(3).max(320).default('Shop <shop@localhost>').describe("The From address of customer notifications (in Azure, an address of the Communication Services email domain)"),
+  SMTP_URL: z
+    .url({ protocol: /^smtps?$/ })
+    .default('smtp://127.0.0.1:1025')
+    .describe('Customer notifications go to this SMTP server unless ACS_EMAIL_ENDPOINT is set (locally the SMTP catcher npm run dev starts)'),
+  ACS_EMAIL_ENDPOINT: z.url({ protocol: /^https$/ }).optional().describe('Azure Communication Services endpoint: when set, notifications are sent through its Email service with the managed identity'),
+  AZURE_CLIENT_ID: z.guid().optional().describe("Client id of the app's user-assigned managed identity (Azure Communication Services Email)"),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -123,6 +130,9 @@ function refuseDevelopmentValues(s: Settings): void {
     if (value !== undefined && new URL(value).protocol !== 'https:') {
       throw new ConfigError(`Setting ${name} must be an https:// URL in Azure (WEBSITE_SITE_NAME is set), not ${JSON.stringify(value)}`);
     }
+  }
+  if (!s.ACS_EMAIL_ENDPOINT) {
+    throw new ConfigError('Setting ACS_EMAIL_ENDPOINT is missing: in Azure (WEBSITE_SITE_NAME is set) customer emails go through Azure Communication Services, not an SMTP catcher');
   }
   if (s.ENTRA_TENANT_ID.toLowerCase() === DEV_TENANT_ID) {
     throw new ConfigError(`Setting ENTRA_TENANT_ID is the local development issuer's tenant; in Azure (WEBSITE_SITE_NAME is set) use your Entra tenant id`);

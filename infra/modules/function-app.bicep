@@ -52,6 +52,12 @@ param entraTenantId string
 @maxLength(36)
 param entraClientId string
 
+@description('Azure Communication Services endpoint whose Email service sends customer notifications.')
+param acsEmailEndpoint string
+
+@description('From address of customer notifications (of the Communication Services email domain).')
+param emailSender string
+
 param entraIssuer string
 param entraJwksUri string
 param otelExporterOtlpEndpoint string
@@ -122,6 +128,12 @@ var applicationSettings = {
   PAYMENT_LEASE_SECONDS: string(paymentLeaseSeconds)
   ORDER_REDRIVE_AFTER_SECONDS: string(orderRedriveAfterSeconds)
   ORDER_CANCEL_AFTER_SECONDS: string(orderCancelAfterSeconds)
+  ACS_EMAIL_ENDPOINT: acsEmailEndpoint
+  EMAIL_SENDER: emailSender
+  // Sent through ACS in Azure; the SMTP server is the local alternative.
+  SMTP_URL: ''
+  // The user-assigned identity ACS Email is called as.
+  AZURE_CLIENT_ID: identityClientId
 }
 
 resource site 'Microsoft.Web/sites@2024-11-01' = {

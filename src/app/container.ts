@@ -1,7 +1,10 @@
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { createTokenVerifier, type TokenVerifier } from '../adapters/auth/index.js';
+import { acsEmailNotifier } from '../adapters/notifications/acsEmailNotifier.js';
+import { smtpNotifier } from '../adapters/notifications/smtpNotifier.js';
 import { simulatedPaymentProvider } from '../adapters/payments/simulatedProvider.js';
+import { postgresNotificationLedger } from '../adapters/postgres/notificationLedger.js';
 import { postgresCheckoutLedger } from '../adapters/postgres/checkoutLedger.js';
 import { postgresOrderStore } from '../adapters/postgres/orderStore.js';
 import { postgresStrandedQueries } from '../adapters/postgres/strandedQueries.js';
@@ -68,6 +71,11 @@ function build(s: Settings) {
     onAfterAcceptFailure: (step, error) => logger.warn(`checkout accepted, but could not ${step}`, { error }),
   });
 
+  const smtp = s.ACS_EMAIL_ENDPOINT ? undefined : smtpNotifier(s.SMTP_URL, s.EMAIL_SENDER);
+  const notifier = s.ACS_EMAIL_ENDPOINT
+    ? acsEmailNotifier({ endpoint: s.ACS_EMAIL_ENDPOINT, sender: s.EMAIL_SENDER, ...(s.AZURE_CLIENT_ID ? { managedIdentityClientId: s.AZURE_CLIENT_ID } : {}) })
+    : smtp!;
+
   return {
     settings: s,
     db,
@@ -88,9 +96,12 @@ function build(s: Settings) {
     cartService: cartService(carts, catalog, (userId, claim) => checkout.settleStaleClaim(userId, claim)),
     checkoutService: checkout,
     orderQueries: orderQueries(orders),
+    notifier,
+    notificationLedger: postgresNotificationLedger(db),
     async close(): Promise<void> {
       // Published events not yet marked sent would only be published again by the sweep; wait a little.
       await Promise.race([relay.flush(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+      smtp?.close();
       await Promise.allSettled([publisher.close(), queueMonitor.close(), productChanges.close(), db.end(), redis.quit()]);
     },
   };

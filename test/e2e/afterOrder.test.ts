@@ -1,26 +1,39 @@
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addToCart, createProduct, postgresUrl, waitForFinalOrder } from '../support/pipeline.js';
+import { RabbitTestClient } from '../support/rabbit.js';
 import { startShop, uniqueUser, type Shop } from '../support/shop.js';
+
+/** Waits until the host has logged `count` notifications of the order with this outcome. */
+async function notificationsLogged(shop: Shop, orderId: string, outcome: string, count: number, timeoutMs = 20_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  const logged = () => shop.host.output().split('\n').filter((line) => line.includes('customer notified') && line.includes(orderId) && line.includes(`"outcome":"${outcome}"`)).length;
+  while (logged() < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  return logged();
+}
 
 /*
  * After the order, through the local host on the real services: the shipping address and the
  * recipient taken at checkout.
  */
-describe('shipping address and recipient at checkout', () => {
+describe('shipping address, recipient and notifications', () => {
   let shop: Shop;
   let db: pg.Pool;
+  let rabbit: RabbitTestClient;
   let productId: string;
   const address = { name: 'Ada Lovelace', line1: '12 St James Square', line2: 'Flat 3', city: 'London', postalCode: 'SW1Y 4JH', country: 'gb' };
 
   beforeAll(async () => {
     shop = await startShop();
     db = new pg.Pool({ connectionString: postgresUrl, max: 2 });
+    rabbit = await RabbitTestClient.connect();
     productId = await createProduct(shop, { price: 10, stock: 1_000 });
   });
   afterAll(async () => {
     await shop?.stop();
     await db?.end();
+    await rabbit?.close();
   });
 
   const checkout = (token: string, body?: unknown, key?: string) =>
@@ -69,5 +82,25 @@ describe('shipping address and recipient at checkout', () => {
     const same = await checkout(token, { shippingAddress: address }, 'ship-key-1');
     expect(await same.json()).toMatchObject({ orderId });
     expect(await waitForFinalOrder(shop, token, orderId)).toMatchObject({ shippingAddress: { city: 'London' } });
+  });
+
+  it('when an order is paid, then its customer gets one confirmation email; the same OrderPaid delivered twice more sends none', async () => {
+    const user = uniqueUser('mail');
+    const token = await shop.token({ user });
+    await addToCart(shop, token, productId, 2);
+    const { orderId } = (await (await checkout(token, { shippingAddress: address })).json()) as { orderId: string };
+    expect(await waitForFinalOrder(shop, token, orderId)).toMatchObject({ status: 'PAID' });
+    const to = `${user}@dev.local`;
+    const mails = await shop.host.mail!.waitFor((mail) => mail.to.some((r) => r.address === to));
+    expect(mails).toHaveLength(1);
+    expect(mails[0]).toMatchObject({ subject: `Order ${orderId.slice(-8)} is confirmed`, headers: { 'x-shop-notification': `OrderPaid/${orderId}` } });
+    expect(mails[0]!.text).toContain('2 x ');
+
+    const duplicate = { orderId, userId: 'any', total: 20, occurredAt: new Date().toISOString() };
+    for (let i = 0; i < 2; i++) {
+      rabbit.channel.publish('shop.events', 'OrderPaid', Buffer.from(JSON.stringify(duplicate)), { persistent: true, messageId: randomUUID(), type: 'OrderPaid', contentType: 'application/json' });
+    }
+    expect(await notificationsLogged(shop, orderId, 'already_sent', 2)).toBe(2);
+    expect(await shop.host.mail!.waitFor((mail) => mail.to.some((r) => r.address === to), 2, 500)).toHaveLength(1);
   });
 });

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { startMailCatcher, type MailCatcher } from './mailCatcher.js';
 import { spawnFunctionsHost, uniqueHostId, unwrapWorkerConsole, waitForHostCommand } from '../../scripts/functionsHost.js';
 
 export const projectRoot = join(import.meta.dirname, '../..');
@@ -11,6 +12,8 @@ export interface HostProcess {
   command: string | undefined;
   /** What the host printed; under a host command, the app's lines unwrapped from the host's console entries. */
   output(): string;
+  /** The SMTP catcher the host sends notifications to, when the test gave no SMTP_URL of its own. */
+  mail: MailCatcher | undefined;
   /** Sends a signal and waits for the process to exit; resolves with its exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -27,7 +30,9 @@ export async function startHostProcess(options: {
   /** Extra node flags, e.g. `--cpu-prof` for the bench (not allowed in NODE_OPTIONS; local host only). */
   nodeArgs?: string[];
 }): Promise<HostProcess> {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
+  // Every host of the app gets a catcher of its own, so notifications neither fail nor reach another test's.
+  const mail = options.appRoot === projectRoot && options.env?.SMTP_URL === undefined && process.env.SMTP_URL === undefined ? await startMailCatcher() : undefined;
+  const env: NodeJS.ProcessEnv = { ...process.env, ...(mail ? { SMTP_URL: mail.smtpUrl } : {}), ...options.env };
   // Each host under test runs its own timers, as local hosts do, instead of waiting for another's lock.
   env.AzureFunctionsWebHost__hostid ??= uniqueHostId();
   const { child, command, port } = await spawnFunctionsHost({
@@ -57,6 +62,7 @@ export async function startHostProcess(options: {
       } catch {
         // the group is gone already
       }
+      void mail?.stop();
       resolve(code);
     }),
   );
@@ -92,6 +98,7 @@ export async function startHostProcess(options: {
     baseUrl,
     child,
     command,
+    mail,
     output: readOutput,
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);

@@ -14,7 +14,7 @@ const base = {
   ENTRA_TENANT_ID: tenant,
   ENTRA_CLIENT_ID: '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d',
 };
-const inAzure = { WEBSITE_SITE_NAME: 'shop-func' };
+const inAzure = { WEBSITE_SITE_NAME: 'shop-func', ACS_EMAIL_ENDPOINT: 'https://acs-shop.europe.communication.azure.com' };
 
 const errorOf = (env: NodeJS.ProcessEnv): ConfigError => {
   try {
@@ -41,6 +41,11 @@ describe('settings in Azure', () => {
 
   it("when the tenant is the dev issuer's, then start-up fails naming ENTRA_TENANT_ID", () => {
     expect(errorOf({ ...base, ...inAzure, ENTRA_TENANT_ID: DEV_TENANT_ID.toUpperCase() }).message).toMatch(/^Setting ENTRA_TENANT_ID is the local development issuer's tenant/);
+  });
+
+  it('when no Communication Services endpoint is set in Azure, then start-up fails naming ACS_EMAIL_ENDPOINT; locally the SMTP catcher is the default', () => {
+    expect(errorOf({ ...base, ...inAzure, ACS_EMAIL_ENDPOINT: '' }).message).toMatch(/^Setting ACS_EMAIL_ENDPOINT is missing/);
+    expect(parseSettings(base)).toMatchObject({ SMTP_URL: 'smtp://127.0.0.1:1025', ACS_EMAIL_ENDPOINT: undefined });
   });
 
   it('when not in Azure, then the dev issuer settings (http JWKS on loopback, dev tenant) are accepted', () => {

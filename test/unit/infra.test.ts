@@ -89,6 +89,32 @@ describe('infra: the real Bicep CLI', () => {
   });
 });
 
+describe('infra: customer notifications through Azure Communication Services Email', () => {
+  it('when the app sends email, then it is through an ACS resource linked to an Azure-managed email domain, as its managed identity', () => {
+    const { call, template } = module(main, 'communication');
+    const communication = single(template, 'Microsoft.Communication/communicationServices');
+    const domain = single(template, 'Microsoft.Communication/emailServices/domains');
+    expect(domain.properties).toMatchObject({ domainManagement: 'AzureManaged', userEngagementTracking: 'Disabled' });
+    expect(JSON.stringify(communication.properties.linkedDomains)).toContain('Microsoft.Communication/emailServices/domains');
+
+    // The identity may send through this one resource, with no key or connection string anywhere.
+    expect(passedParameter(call, 'appPrincipalId')).toMatch(/'identity'\), '[^']+'\)\.outputs\.principalId\.value\]$/);
+    const grant = single(template, 'Microsoft.Authorization/roleAssignments');
+    expect(JSON.stringify([grant.properties.roleDefinitionId, template.variables])).toContain('09976791-48a7-449e-bb21-39d1a415f350'); // Communication and Email Service Owner
+    expect(grant.properties.principalId).toBe("[parameters('appPrincipalId')]");
+    expect(String(grant.scope)).toContain('Microsoft.Communication/communicationServices');
+    expect(JSON.stringify(templates(main))).not.toMatch(/listKeys\([^)]*Communication/);
+
+    const settings = appSettings();
+    expect(moduleOutputReference(passedParameter(api.call, 'acsEmailEndpoint'))).toEqual({ module: 'communication', output: 'endpoint' });
+    expect(moduleOutputReference(passedParameter(api.call, 'emailSender'))).toEqual({ module: 'communication', output: 'senderAddress' });
+    expect(settings.ACS_EMAIL_ENDPOINT).toBe("[parameters('acsEmailEndpoint')]");
+    expect(settings.EMAIL_SENDER).toBe("[parameters('emailSender')]");
+    expect(settings.AZURE_CLIENT_ID).toBe("[parameters('identityClientId')]");
+    expect(template.outputs?.endpoint?.value).toMatch(/^\[format\('https:\/\/\{0\}'/);
+  });
+});
+
 describe('infra: function app settings', () => {
   it('when the app settings are compiled, then the application settings are exactly those src/config.ts reads', () => {
     expect(Object.keys(variable(api.template, 'applicationSettings')).sort()).toEqual([...settingNames].sort());

@@ -20,6 +20,7 @@ export const bindings = {
   'cart-checked-out': ['CartCheckedOut'],
   'order-created': ['OrderCreated'],
   'payment-processed': ['PaymentSucceeded', 'PaymentFailed'],
+  'order-notifications': ['OrderPaid', 'OrderCancelled'],
 } as const satisfies Record<string, readonly EventType[]>;
 
 export type QueueName = keyof typeof bindings;
@@ -31,6 +32,7 @@ export const queues = {
   cartCheckedOut: 'cart-checked-out',
   orderCreated: 'order-created',
   paymentProcessed: 'payment-processed',
+  orderNotifications: 'order-notifications',
 } as const satisfies Record<string, QueueName>;
 
 export const deadLetterQueueOf = (queue: QueueName) => `${queue}.dlq` as const;
