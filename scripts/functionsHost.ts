@@ -75,6 +75,8 @@ export async function spawnFunctionsHost(options: HostSpawnOptions): Promise<Spa
   const port = options.port || (await freePort());
   const env: NodeJS.ProcessEnv = { ...options.env };
   for (const [name, value] of Object.entries(realHostDefaults)) if (!env[name]) env[name] = value;
+  // The app exports OTLP over HTTP; the host's own exporter (OpenTelemetry .NET) defaults to gRPC on the same endpoint.
+  if (env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_PROTOCOL) env.OTEL_EXPORTER_OTLP_PROTOCOL = 'http/protobuf';
   // bash, not sh: dash drops variables whose names are not shell names, such as AzureWebJobs.<fn>.Disabled.
   const child = spawn('bash', ['-c', hostCommandLine(command, options.appRoot, port)], {
     cwd: options.appRoot,

@@ -92,6 +92,11 @@ async function readBody(request: HttpRequest): Promise<Buffer> {
   if (declared > maxBodyBytes) throw new AppError('payload_too_large', `The body is larger than ${maxBodyBytes} bytes`);
   const bytes = Buffer.from(await request.arrayBuffer());
   if (bytes.length > maxBodyBytes) throw new AppError('payload_too_large', `The body is larger than ${maxBodyBytes} bytes`);
+  // The Functions host passes a body on only when Content-Length is above 0 (GrpcMessageConversionExtensions.ToRpcHttp):
+  // a chunked one arrives empty, and must not be judged as absent.
+  if (bytes.length === 0 && /chunked/i.test(request.headers.get('transfer-encoding') ?? '')) {
+    throw new AppError('length_required', 'The body was sent chunked; send it with Content-Length');
+  }
   return bytes;
 }
 

@@ -115,6 +115,7 @@ const genericCodes: Partial<Record<number, readonly ErrorCode[]>> = {
   401: ['unauthorized'],
   403: ['forbidden'],
   404: ['not_found'],
+  411: ['length_required'],
   413: ['payload_too_large'],
   415: ['unsupported_media_type'],
   422: ['unprocessable'],
@@ -153,6 +154,7 @@ function apiOperation({ name, spec }: RegisteredRoute, params: string[]): Record
       ? [403, 'The token lacks the scope this API needs, or is an app-only token', true, ['forbidden', 'user_token_required']]
       : [403, spec.access === 'authenticated' ? 'The token lacks the scope or app role this API needs' : `The token lacks the app role ${spec.access}`, signedIn],
     [404, 'Not found', params.length > 0],
+    [411, 'The body was sent chunked (no `Content-Length`), which the Functions host drops', Boolean(spec.body)],
     [413, `The body is larger than ${maxBodyBytes} bytes`, Boolean(spec.body)],
     [415, 'The body is not JSON (`Content-Type: application/json`)', Boolean(spec.body)],
     [503, 'A dependency (Postgres, Redis, RabbitMQ) is unavailable; retry after `Retry-After` seconds', true],

@@ -61,7 +61,9 @@ describe('one trace per checkout, through the local host with OTLP export', () =
     const ids = new Set(spans.map((s) => s.spanId));
     const roots = spans.filter((s) => !s.parentSpanId || !ids.has(s.parentSpanId));
     expect(roots.map((s) => s.name)).toEqual([checkout.name]);
-    expect(checkout.parentSpanId ?? '').toBe('');
+    // The real host passes its own request activity as the invocation's trace context: the request span nests
+    // under it (the host exports that span itself, in OTLP protobuf, which this stub does not read).
+    if (!shop.host.command) expect(checkout.parentSpanId ?? '').toBe('');
     expect(ids.size).toBe(spans.length);
 
     // Every hop: consumer <- PRODUCER span <- the previous invocation; each consumer carries the order id.
