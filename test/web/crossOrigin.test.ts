@@ -92,10 +92,10 @@ describe('storefront calling the API cross-origin', () => {
   it('when an admin saves a stale form, then the API refuses it: the ETag was readable across origins', async () => {
     const { context, page } = await browser.newPage();
     await signIn(page, `${storefront.url}/admin/products/${productId}`, { preset: 'admin' });
-    await page.getByLabel('Price (USD)').waitFor();
+    await page.getByLabel('Price (USD)', { exact: true }).waitFor();
     const admin = await shop.token({ user: 'other-admin', roles: ['Products.Write'] });
     expect((await shop.call(`/products/${productId}`, { method: 'PUT', token: admin, body: { name: productName, price: 5 } })).status).toBe(200);
-    await page.getByLabel('Price (USD)').fill('1.00');
+    await page.getByLabel('Price (USD)', { exact: true }).fill('1.00');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await expect.poll(() => page.getByRole('alert').getAttribute('data-code')).toBe('product_version_mismatch');
     await context.close();

@@ -185,7 +185,7 @@ describe('storefront in headless Chromium', () => {
     await expectAccessible(page);
     await page.getByLabel('Name').fill(name);
     await page.getByLabel('Description').fill('Made by the browser test.');
-    await page.getByLabel('Price (USD)').fill('19.99');
+    await page.getByLabel('Price (USD)', { exact: true }).fill('19.99');
     await page.getByLabel('Stock').fill('3');
     await page.getByRole('button', { name: 'Create product' }).click();
     await page.getByRole('heading', { name, level: 1 }).waitFor();
@@ -207,7 +207,7 @@ describe('storefront in headless Chromium', () => {
     await card.getByRole('link', { name: `Edit ${productName}` }).click();
     await page.getByRole('heading', { name: `Edit ${productName}` }).waitFor();
     await expectAccessible(page);
-    await page.getByLabel('Price (USD)').fill('8.40');
+    await page.getByLabel('Price (USD)', { exact: true }).fill('8.40');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.getByRole('heading', { name: productName, level: 1 }).waitFor();
     await expect.poll(() => page.locator('.price-large').textContent()).toBe('$8.40');
@@ -216,17 +216,17 @@ describe('storefront in headless Chromium', () => {
 
     // Someone else changes the product while the form is open: saving must not overwrite it.
     await card.getByRole('link', { name: `Edit ${productName}` }).click();
-    await page.getByLabel('Price (USD)').waitFor();
+    await page.getByLabel('Price (USD)', { exact: true }).waitFor();
     const admin = await shop.token({ user: 'other-admin', roles: ['Products.Write'] });
     const changed = await shop.call(`/products/${productId}`, { method: 'PUT', token: admin, body: { name: productName, price: 9.1 } });
     expect(changed.status).toBe(200);
-    await page.getByLabel('Price (USD)').fill('1.00');
+    await page.getByLabel('Price (USD)', { exact: true }).fill('1.00');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await expect.poll(() => page.getByRole('alert').textContent()).toContain('Someone else changed this product');
     expect(await page.getByRole('alert').getAttribute('data-code')).toBe('product_version_mismatch');
     expect(await page.getByRole('alert').textContent()).not.toContain('product_version_mismatch');
     await page.getByRole('button', { name: 'Load the current version' }).click();
-    await expect.poll(() => page.getByLabel('Price (USD)').inputValue()).toBe('9.1');
+    await expect.poll(() => page.getByLabel('Price (USD)', { exact: true }).inputValue()).toBe('9.1');
     await context.close();
   });
 

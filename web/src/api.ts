@@ -91,6 +91,8 @@ export interface ProductInput {
   description: string;
   price: number;
   stock: number;
+  /** A category's slug, or null for none; left out, an edit keeps the product's category. */
+  category?: string | null;
 }
 
 /** An error answer of the API (application/problem+json), or a request that never got one. */

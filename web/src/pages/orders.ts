@@ -22,7 +22,7 @@ export const ordersPage: Page = async ({ api, query, signal, show }) => {
           h('a', { href: `/orders/${order.id}` }, `Order ${shortId(order.id)}`),
           h('span', { class: 'muted' }, formatDate(order.createdAt)),
           h('span', {}, `${units} ${units === 1 ? 'item' : 'items'} · ${formatPrice(order.total)}`),
-          statusBadge(order.status),
+          h('span', {}, statusBadge(order.status), order.payment?.status === 'REFUNDED' ? h('span', { class: 'badge badge-refunded' }, 'Refunded') : null),
         );
       }),
     ),

@@ -1,4 +1,4 @@
-import { ApiError, type Product, type ProductInput } from '../api';
+import { ApiError, type Category, type Product, type ProductInput } from '../api';
 import { h } from '../dom';
 import { showNotice, showProblem } from '../notices';
 import type { Page, PageContext } from '../page';
@@ -6,26 +6,40 @@ import type { Page, PageContext } from '../page';
 /** Create (no id) or edit a product. An edit sends If-Match with the ETag it read, so it never overwrites a change it has not seen. */
 export const productFormPage: Page = async (context) => {
   const id = context.params.id;
-  if (!id) return renderForm(context, undefined, null);
-  const { product, etag } = await context.api.getProduct(id, context.signal);
-  renderForm(context, product, etag);
+  // Without categories (an older API) the form simply has no category field.
+  const categories = context.api.listCategories(context.signal).catch((): Category[] => []);
+  if (!id) return renderForm(context, undefined, null, await categories);
+  const [{ product, etag }, known] = await Promise.all([context.api.getProduct(id, context.signal), categories]);
+  renderForm(context, product, etag, known);
 };
 
-function field(id: string, label: string, input: HTMLInputElement | HTMLTextAreaElement, hint?: string): HTMLElement {
+function field(id: string, label: string, input: HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement, hint?: string): HTMLElement {
   if (hint) input.setAttribute('aria-describedby', `${id}-hint`);
   return h('div', { class: 'field' }, h('label', { for: id }, label), input, hint ? h('p', { id: `${id}-hint`, class: 'hint' }, hint) : null);
 }
 
-function renderForm(context: PageContext, product: Product | undefined, etag: string | null): void {
+function renderForm(context: PageContext, product: Product | undefined, etag: string | null, categories: Category[]): void {
   const { api, show, navigate } = context;
   const name = h('input', { id: 'name', name: 'name', type: 'text', required: true, maxlength: 200, value: product?.name ?? '' });
   const description = h('textarea', { id: 'description', name: 'description', maxlength: 2000, rows: 4 });
   description.value = product?.description ?? '';
   const price = h('input', { id: 'price', name: 'price', type: 'number', inputmode: 'decimal', required: true, min: 0, step: '0.01', value: product?.price ?? '' });
   const stock = h('input', { id: 'stock', name: 'stock', type: 'number', inputmode: 'numeric', required: true, min: 0, step: 1, value: product?.stock ?? 0 });
+  const category = h(
+    'select',
+    { id: 'category', name: 'category' },
+    h('option', { value: '' }, 'No category'),
+    categories.map((c) => h('option', { value: c.slug, selected: c.slug === product?.category }, c.name)),
+  );
   const save = h('button', { type: 'submit', class: 'primary' }, product ? 'Save changes' : 'Create product');
 
-  const input = (): ProductInput => ({ name: name.value.trim(), description: description.value, price: price.valueAsNumber, stock: stock.valueAsNumber });
+  const input = (): ProductInput => ({
+    name: name.value.trim(),
+    description: description.value,
+    price: price.valueAsNumber,
+    stock: stock.valueAsNumber,
+    ...(categories.length > 0 ? { category: category.value || null } : {}),
+  });
   const submit = async (event: Event) => {
     event.preventDefault();
     if (!(event.target as HTMLFormElement).reportValidity()) return;
@@ -51,6 +65,7 @@ function renderForm(context: PageContext, product: Product | undefined, etag: st
       field('description', 'Description', description, 'Optional, up to 2000 characters.'),
       field('price', 'Price (USD)', price, 'Up to two decimals.'),
       field('stock', 'Stock', stock, 'Units available to order.'),
+      categories.length > 0 ? field('category', 'Category', category) : null,
       h('div', { class: 'actions' }, save, product ? h('a', { href: `/products/${product.id}` }, 'Cancel') : h('a', { href: '/' }, 'Cancel')),
     ),
   );
