@@ -176,10 +176,15 @@ export async function benchCapacity(ctx: CapacityContext): Promise<void> {
     for (const rate of schedule) {
       const shoppers = await mint(Math.round(rate * options.stepDurationS));
       log(`capacity: ${rate}/s for ${options.stepDurationS} s (${shoppers.length} shoppers)`);
-      const step = await runStep(ctx, { rate, shoppers, shop, observer, pgStats, groups });
+      const { step, orderIds } = await runStep(ctx, { rate, shoppers, shop, observer, pgStats, groups });
       steps.push(step);
       log(`capacity: ${rate}/s ${step.passed ? 'met' : 'missed'} the SLO: click-to-final p50 ${step.clickToFinal.p50Ms} ms, p99 ${step.clickToFinal.p99Ms} ms${step.failures.length ? ` (${step.failures.join('; ')})` : ''}`);
       if (shouldStop(steps, options.stopAfterFailures)) break;
+      // A backlog carried into the next step would be counted as that step's work.
+      if (step.orders.notFinal > 0 && (await waitFinal(observer, orderIds, options.drainTimeoutS * 1000)) > 0) {
+        log(`capacity: orders of the ${rate}/s step still not final after a second drain timeout; stopping the schedule`);
+        break;
+      }
     }
     const capacity = capacityOf(steps);
     ctx.emit({
@@ -226,7 +231,7 @@ async function waitFinal(observer: Observer, orderIds: readonly string[], timeou
   }
 }
 
-type StepResult = Awaited<ReturnType<typeof runStep>>;
+type StepResult = Awaited<ReturnType<typeof runStep>>['step'];
 
 async function runStep(
   ctx: CapacityContext,
@@ -279,7 +284,7 @@ async function runStep(
   const ms = (values: number[]) => ({ p50Ms: round(percentile(values, 50)), p99Ms: round(percentile(values, 99)) });
   const clickToFinal = clickToFinalMs(outcomes);
 
-  return {
+  const result = {
     rate: step.rate,
     durationS: options.stepDurationS,
     passed: verdict.passed,
@@ -343,6 +348,7 @@ async function runStep(
     },
     topStatements: statements.top.map((s) => ({ query: s.query, perOrder: round(s.calls / Math.max(1, orderCount), 2), execMsPerOrder: round(s.execMs / Math.max(1, orderCount), 3) })),
   };
+  return { step: result, orderIds };
 }
 
 function countBy(values: string[]): Record<string, number> {
