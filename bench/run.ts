@@ -378,7 +378,7 @@ async function main(): Promise<void> {
         options: args.capacity,
         services: services!,
         workers: args.workers,
-        startShop: () => shopOn(args, services!.env, undefined),
+        startShop: (env) => shopOn(args, { ...services!.env, ...env }, undefined),
         emit: (line) => emit({ ...line, machine }, args),
         log,
       });

@@ -1,8 +1,10 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { Shop } from '../../test/support/shop.js';
-import type { PrivateServices } from '../../test/support/privateServices.js';
+import { freePort, listening, type PrivateServices } from '../../test/support/privateServices.js';
+import { projectRoot } from '../../test/support/hostProcess.js';
 import { createProducts, percentile, round } from '../../test/faults/support/load.js';
 import { capacityOf, clickToFinalMs, counterDeltas, statementsBetween, finalStatuses, judgeStep, lateness, perOrder, rateSchedule, shouldStop, type ShopperOutcome } from './capacity.js';
 import { cpuBetween, cpuSnapshot, pidsMatching, PostgresStats, rabbitCounters, redisStats, type ProcessGroup } from './observe.js';
@@ -58,7 +60,8 @@ export interface CapacityContext {
   options: CapacityOptions;
   services: PrivateServices;
   workers: number;
-  startShop: () => Promise<Shop>;
+  /** Starts the shop on the private services, with `env` added (the bench's own SMTP catcher). */
+  startShop: (env: Record<string, string>) => Promise<Shop>;
   emit: (line: { bench: string; date: string; settings: Record<string, unknown>; results: Record<string, unknown> }) => void;
   log: (message: string) => void;
 }
@@ -137,10 +140,14 @@ export async function benchCapacity(ctx: CapacityContext): Promise<void> {
   const products = await createProducts(admin, options.products, Math.ceil(plannedShoppers / options.products) + 10, 19.9, 'capacity');
   await admin.end();
 
-  const shop = await ctx.startShop();
+  const mail = await startSmtpCatcher(services.dir);
+  const shop = await ctx.startShop({ SMTP_URL: mail.smtpUrl }).catch(async (error: unknown) => {
+    await mail.stop();
+    throw error;
+  });
   const observer = await Observer.open(services.postgresUrl);
   const pgStats = await PostgresStats.open(services.postgresUrl, 'ecommerce', observerRole);
-  const groups = processGroups(services, shop);
+  const groups = { ...processGroups(services, shop), smtpCatcher: { roots: () => (mail.child.pid ? [mail.child.pid] : []) } };
   const clock = await observer.clockOffset();
   let minted = 0;
   const mint = (count: number): Promise<Shopper[]> =>
@@ -219,6 +226,46 @@ export async function benchCapacity(ctx: CapacityContext): Promise<void> {
     await observer.close().catch(() => undefined);
     await pgStats.close().catch(() => undefined);
     await shop.stop();
+    await mail.stop();
+  }
+}
+
+/**
+ * The notifications' SMTP catcher (MailDev, as `npm run dev` runs it) as a process of its own:
+ * the harness would otherwise run one inside the bench process, where receiving an email per order
+ * would count as the load generator's CPU and delay its arrivals. In memory, no web interface.
+ */
+async function startSmtpCatcher(dir: string): Promise<{ smtpUrl: string; child: ChildProcess; stop(): Promise<void> }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(projectRoot, 'node_modules/.bin/maildev'), '--smtp', String(port), '--ip', '127.0.0.1', '--disable-web', '--max-emails', '1000', '--silent'], {
+    cwd: dir,
+    stdio: 'ignore',
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const deadline = Date.now() + 15_000;
+  while (!(await listening(port))) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the SMTP catcher (maildev) did not listen on ${port}`);
+    await sleep(100);
+  }
+  return {
+    smtpUrl: `smtp://127.0.0.1:${port}`,
+    child,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Polls the broker until no queue holds a ready or unacknowledged message; returns the queues still busy. */
+async function waitQueuesEmpty(services: PrivateServices, timeoutMs: number): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const busy = Object.entries(await services.rabbit.queues())
+      .filter(([, q]) => q.ready + q.unacked > 0)
+      .map(([name, q]) => `${name}: ${q.ready} ready, ${q.unacked} unacked`);
+    if (busy.length === 0 || Date.now() > deadline) return busy;
+    await sleep(250);
   }
 }
 
@@ -250,6 +297,8 @@ async function runStep(
   const orderIds = load.records.flatMap((r) => (r.orderId ? [r.orderId] : []));
   const notFinal = await waitFinal(observer, orderIds, options.drainTimeoutS * 1000);
   const allFinalAfterS = (Date.now() - lastClickMs) / 1000;
+  // Work that follows PAID (the customer's email) belongs to the order too: wait for the queues to empty.
+  const queuesBusy = await waitQueuesEmpty(services, options.drainTimeoutS * 1000);
 
   const cpu = cpuBetween(cpuBefore, cpuSnapshot(groups));
   const redisAfter = await redisStats(services.ports.redis);
@@ -291,7 +340,7 @@ async function runStep(
     failures: verdict.failures,
     shoppers: load.records.length,
     clickToFinal: { p50Ms: round(verdict.p50Ms), p90Ms: round(percentile(clickToFinal, 90)), p99Ms: round(verdict.p99Ms), maxMs: round(Math.max(...clickToFinal)) },
-    orders: { accepted: orderCount, final: orderCount - notFinal, paid, notFinal, allFinalAfterLastClickS: round(allFinalAfterS, 2) },
+    orders: { accepted: orderCount, final: orderCount - notFinal, paid, notFinal, allFinalAfterLastClickS: round(allFinalAfterS, 2), queuesBusyAfterDrain: queuesBusy },
     http: {
       addStatuses: countBy(load.records.map((r) => String(r.addStatus))),
       checkoutStatuses: countBy(load.records.filter((r) => r.checkoutStatus !== undefined).map((r) => String(r.checkoutStatus))),
