@@ -31,7 +31,7 @@ apiRoute('addCartItem', {
   responses: {
     ...cartResponse,
     404: { description: 'No such product' },
-    409: { description: 'A cart limit would be exceeded', codes: ['cart_line_limit', 'cart_quantity_limit'] },
+    409: { description: 'The line would exceed the stock (`available` gives it) or a cart limit; the cart is unchanged', codes: ['insufficient_stock', 'cart_line_limit', 'cart_quantity_limit'] },
   },
   handler: async ({ principal, body }) => ({ status: 200, body: await services().cartService.add(principal.userId, body.productId, body.quantity ?? 1) }),
 });
@@ -43,7 +43,14 @@ apiRoute('setCartItem', {
   summary: "Set a line's quantity (0 removes it)",
   tags,
   body: setQuantityBodySchema,
-  responses: { ...cartResponse, 404: { description: 'No such product' }, 409: { description: 'A new line would exceed the cart limit', codes: ['cart_line_limit'] } },
+  responses: {
+    ...cartResponse,
+    404: { description: 'No such product' },
+    409: {
+      description: 'The line would exceed the stock (`available` gives it) or a cart limit, or a checkout holds the cart; the cart is unchanged',
+      codes: ['insufficient_stock', 'cart_line_limit', 'checkout_in_progress'],
+    },
+  },
   handler: async ({ principal, params, body }) => ({
     status: 200,
     body: await services().cartService.setQuantity(principal.userId, params.productId!, body.quantity),

@@ -7,6 +7,7 @@ import { prepareDependencies } from '../src/app/prepareDependencies.js';
 import { settings } from '../src/config.js';
 import './health.js';
 import './products.js';
+import './categories.js';
 import './cart.js';
 import './orders.js';
 import './payments.js';

@@ -153,6 +153,9 @@ param orderRedriveAfterSeconds int = 120
 @maxValue(604800)
 param orderCancelAfterSeconds int = 1800
 
+@description('CATALOG_PUBLIC_READ: signed-out visitors may browse, search and view products.')
+param catalogPublicRead bool = false
+
 @description('Region of the storefront (Static Web Apps runs in a few regions only; it serves from a global edge anyway).')
 @allowed([
   'westus2'
@@ -238,6 +241,18 @@ module storage 'modules/storage.bicep' = {
     privateDnsZoneIds: network.outputs.dnsZoneIds
     appPrincipalId: identity.outputs.principalId
     contentShareName: functionAppName
+  }
+}
+
+module images 'modules/images.bicep' = {
+  name: 'images'
+  scope: rg
+  params: {
+    name: '${abbrs.storageStorageAccounts}img${resourceToken}'
+    location: location
+    tags: tags
+    appPrincipalId: identity.outputs.principalId
+    containerName: 'product-images'
   }
 }
 
@@ -350,6 +365,9 @@ module api 'modules/function-app.bicep' = {
     orderCancelAfterSeconds: orderCancelAfterSeconds
     acsEmailEndpoint: communication.outputs.endpoint
     emailSender: communication.outputs.senderAddress
+    catalogPublicRead: catalogPublicRead
+    productImagesBlobEndpoint: images.outputs.blobEndpoint
+    productImagesContainer: images.outputs.containerName
   }
 }
 
@@ -366,3 +384,4 @@ output RABBITMQ_HOST string = rabbitMq.outputs.host
 @description('Outbound address of the app and the broker VM (NAT gateway), for allow-lists of outside services.')
 output OUTBOUND_IP_ADDRESS string = network.outputs.natPublicIpAddress
 output ENTRA_CLIENT_ID string = entraClientId
+output PRODUCT_IMAGES_STORAGE string = images.outputs.blobEndpoint

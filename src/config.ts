@@ -16,6 +16,23 @@ const settingsSchema = z.object({
   ENTRA_JWKS_URI: z.url().optional().describe("Signing keys; default from the issuer's OpenID discovery document"),
   APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().min(1).optional().describe('Azure Monitor export when set'),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional().describe('OTLP/HTTP export when set'),
+  CATALOG_PUBLIC_READ: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((value) => value === 'true')
+    .describe('true: GET /products, GET /products/{id} and GET /categories answer without a token (a token sent must still be valid)'),
+  PRODUCT_IMAGES_STORAGE: z
+    .string()
+    .min(1)
+    .default('UseDevelopmentStorage=true')
+    .refine((value) => /^https:\/\/[^\s/]+\/?$/i.test(value) || value.includes('='), 'must be an https:// blob service URL or a storage connection string')
+    .describe('Product images: a blob service URL (https://<account>.blob.core.windows.net, reached with the managed identity) or a connection string (UseDevelopmentStorage=true: Azurite)'),
+  PRODUCT_IMAGES_CONTAINER: z
+    .string()
+    .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'must be a blob container name')
+    .default('product-images')
+    .describe('Blob container of product images; its blobs are publicly readable'),
+  MANAGED_IDENTITY_CLIENT_ID: z.guid().optional().describe("Client id of the user-assigned identity the app reaches blob storage with (a URL in PRODUCT_IMAGES_STORAGE); unset: the system-assigned identity"),
   PG_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10).describe('Postgres pool size per worker process'),
   PAYMENT_DECLINE_ABOVE: z.coerce
     .number()

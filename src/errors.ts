@@ -4,6 +4,7 @@
  */
 export const errorStatus = {
   invalid_request: 400,
+  unknown_category: 400,
   unauthorized: 401,
   forbidden: 403,
   user_token_required: 403,
@@ -13,6 +14,9 @@ export const errorStatus = {
   cart_line_limit: 409,
   cart_quantity_limit: 409,
   cart_products_unavailable: 409,
+  insufficient_stock: 409,
+  category_exists: 409,
+  product_image_limit: 409,
   checkout_in_progress: 409,
   product_version_mismatch: 412,
   length_required: 411,
@@ -31,6 +35,7 @@ export type ErrorCode = keyof typeof errorStatus;
 /** What each code means, for the OpenAPI document. */
 export const errorCodeDescriptions: Record<ErrorCode, string> = {
   invalid_request: 'The body, query or a header is invalid; `errors` lists where',
+  unknown_category: 'The product names a category that does not exist; create it with POST /categories first',
   unauthorized: 'No valid access token',
   forbidden: 'The token lacks the app role or scope the route needs',
   user_token_required: 'The route acts for a signed-in user; an app-only token cannot own a cart or orders',
@@ -40,11 +45,14 @@ export const errorCodeDescriptions: Record<ErrorCode, string> = {
   cart_line_limit: 'The cart already holds the most different products it can',
   cart_quantity_limit: 'The line would exceed the most units a line can hold',
   cart_products_unavailable: 'Some products in the cart no longer exist; `unavailableProducts` lists them',
+  insufficient_stock: 'The line would hold more units than the product has in stock; `available` is its stock',
+  category_exists: 'A category with this slug already exists',
+  product_image_limit: 'The product already holds the most images it can',
   checkout_in_progress: 'Another checkout of this cart is being placed; retry shortly (Retry-After)',
   product_version_mismatch: 'If-Match names a version of the product that is no longer current; read it again',
   length_required: 'The body was sent chunked, without Content-Length: the Functions host does not pass such a body on; send it with Content-Length',
-  payload_too_large: 'The body is larger than 1 MiB',
-  unsupported_media_type: 'The body must be JSON',
+  payload_too_large: 'The body is larger than the route accepts: 1 MiB, or 5 MiB for an image',
+  unsupported_media_type: 'The body must be JSON, or for an image upload a PNG, JPEG or WebP image of the type its Content-Type names',
   unprocessable: 'The request is well-formed but cannot be carried out',
   idempotency_key_reused: 'This Idempotency-Key was used with a different request body',
   order_total_too_large: 'The order total exceeds the largest amount an order can hold',
@@ -55,6 +63,7 @@ export const errorCodeDescriptions: Record<ErrorCode, string> = {
 
 const titleOf: Record<ErrorCode, string> = {
   invalid_request: 'Invalid request',
+  unknown_category: 'Unknown category',
   unauthorized: 'Unauthorized',
   forbidden: 'Forbidden',
   user_token_required: 'A user token is required',
@@ -64,6 +73,9 @@ const titleOf: Record<ErrorCode, string> = {
   cart_line_limit: 'Too many products in the cart',
   cart_quantity_limit: 'Too many units of one product',
   cart_products_unavailable: 'Products no longer available',
+  insufficient_stock: 'Not enough stock',
+  category_exists: 'The category exists',
+  product_image_limit: 'Too many images',
   checkout_in_progress: 'Checkout in progress',
   product_version_mismatch: 'The product has changed',
   length_required: 'Content-Length required',

@@ -6,7 +6,8 @@
 // (identity.bicep, keyvault.bicep, storage.bicep) and named as keyVaultReferenceIdentity, so the first
 // start resolves every Key Vault reference, the content share's included.
 // Network: VNet integration with all outbound traffic, the content share's included, routed into the
-// VNet, where the private endpoints of Postgres, Redis, Key Vault and Storage answer.
+// VNet, where the private endpoints of Postgres, Redis, Key Vault and Storage answer (the product images
+// account, images.bicep, is public for reads and reached over the NAT gateway).
 param name string
 param planName string
 param location string
@@ -74,6 +75,11 @@ param paymentProviderTimeoutMs int
 param paymentLeaseSeconds int
 param orderRedriveAfterSeconds int
 param orderCancelAfterSeconds int
+param catalogPublicRead bool
+
+@description('Blob endpoint of the product images account (images.bicep), reached with identityClientId.')
+param productImagesBlobEndpoint string
+param productImagesContainer string
 
 resource plan 'Microsoft.Web/serverfarms@2024-11-01' = {
   name: planName
@@ -134,6 +140,10 @@ var applicationSettings = {
   SMTP_URL: ''
   // The user-assigned identity ACS Email is called as.
   AZURE_CLIENT_ID: identityClientId
+  CATALOG_PUBLIC_READ: catalogPublicRead ? 'true' : 'false'
+  PRODUCT_IMAGES_STORAGE: productImagesBlobEndpoint
+  PRODUCT_IMAGES_CONTAINER: productImagesContainer
+  MANAGED_IDENTITY_CLIENT_ID: identityClientId
 }
 
 resource site 'Microsoft.Web/sites@2024-11-01' = {

@@ -1,9 +1,11 @@
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { createTokenVerifier, type TokenVerifier } from '../adapters/auth/index.js';
+import { blobImageStore } from '../adapters/blob/imageStore.js';
 import { acsEmailNotifier } from '../adapters/notifications/acsEmailNotifier.js';
 import { smtpNotifier } from '../adapters/notifications/smtpNotifier.js';
 import { simulatedPaymentProvider } from '../adapters/payments/simulatedProvider.js';
+import { postgresCategoryRepository } from '../adapters/postgres/categoryRepository.js';
 import { postgresNotificationLedger } from '../adapters/postgres/notificationLedger.js';
 import { postgresCheckoutLedger } from '../adapters/postgres/checkoutLedger.js';
 import { postgresOrderStore } from '../adapters/postgres/orderStore.js';
@@ -19,6 +21,7 @@ import { createRedis } from '../adapters/redis/client.js';
 import { logger } from '../adapters/telemetry/logger.js';
 import { expectedIssuer, settings, type Settings } from '../config.js';
 import { cartService } from '../domain/cart.js';
+import { categoryService } from '../domain/categories.js';
 import { checkoutService } from '../domain/checkout.js';
 import { centsFromNumber } from '../domain/money.js';
 import { orderQueries } from '../domain/orders.js';
@@ -43,7 +46,9 @@ function build(s: Settings) {
     jwksUri: s.ENTRA_JWKS_URI,
   });
   const products = postgresProductRepository(db);
-  // Product pages and products as the API shows them: cleared on catalog changes in any process (the
+  const categories = postgresCategoryRepository(db);
+  const images = blobImageStore({ storage: s.PRODUCT_IMAGES_STORAGE, container: s.PRODUCT_IMAGES_CONTAINER, managedIdentityClientId: s.MANAGED_IDENTITY_CLIENT_ID });
+  // Product pages, products and categories as the API shows them: cleared on catalog changes in any process (the
   // listener), after this process's own stock changes, and never older than 1 s (stock changed by
   // another instance's orders, or a missed notification).
   const productCache = new ReadThroughCache({ maxAgeMs: 1_000, maxEntries: 1_000 });
@@ -92,7 +97,8 @@ function build(s: Settings) {
       declineAboveCents: centsFromNumber(s.PAYMENT_DECLINE_ABOVE) ?? Math.round(s.PAYMENT_DECLINE_ABOVE * 100),
       latencyMs: s.PAYMENT_LATENCY_MS,
     }),
-    productService: productService(products, catalogWrites),
+    productService: productService(products, catalogWrites, { categories, images }),
+    categoryService: categoryService(categories, catalogWrites),
     cartService: cartService(carts, catalog, (userId, claim) => checkout.settleStaleClaim(userId, claim)),
     checkoutService: checkout,
     orderQueries: orderQueries(orders),

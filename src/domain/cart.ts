@@ -28,6 +28,7 @@ export interface CartSnapshot {
 export type CartChange =
   | { ok: true; cart: CartSnapshot }
   | { ok: false; reason: 'quantity_limit'; current: number }
+  | { ok: false; reason: 'insufficient_stock'; available: number }
   | { ok: false; reason: 'line_limit' }
   | { ok: false; reason: 'checkout_in_progress'; claim: CheckoutClaim };
 
@@ -37,8 +38,10 @@ export type CartChange =
  */
 export interface CartStore {
   read(userId: string): Promise<CartSnapshot>;
-  add(userId: string, productId: string, quantity: number): Promise<CartChange>;
-  set(userId: string, productId: string, quantity: number): Promise<CartChange>;
+  /** Adds to the line unless it would then hold more than `stock` units (or the line limit). */
+  add(userId: string, productId: string, quantity: number, stock: number): Promise<CartChange>;
+  /** Sets the line unless it would then hold more than `stock` units (or the line limit). */
+  set(userId: string, productId: string, quantity: number, stock: number): Promise<CartChange>;
   remove(userId: string, productId: string): Promise<CartChange>;
 }
 
@@ -95,6 +98,9 @@ export function cartView(lines: readonly PricedLine[]): CartView {
 
 function changedCart(change: CartChange): CartSnapshot {
   if (change.ok) return change.cart;
+  if (change.reason === 'insufficient_stock') {
+    throw new AppError('insufficient_stock', `Only ${change.available} in stock`, { extensions: { available: change.available } });
+  }
   if (change.reason === 'line_limit') throw new AppError('cart_line_limit', `A cart holds at most ${maxLinesPerCart} different products`);
   if (change.reason === 'checkout_in_progress') {
     throw new AppError('checkout_in_progress', 'A checkout of this cart is being placed; change it again in a moment', { headers: { 'Retry-After': '1' } });
@@ -108,10 +114,11 @@ function changedCart(change: CartChange): CartSnapshot {
  */
 export function cartService(carts: CartStore, products: ProductCatalog, settleStaleClaim: (userId: string, claim: CheckoutClaim) => Promise<boolean> = async () => false) {
   const priced = async (cart: CartSnapshot, known: readonly CatalogEntry[] = []) => cartView(await priceLines(cart.lines, products, known));
-  const requireProduct = async (productId: string): Promise<CatalogEntry> => {
-    const product = isUuid(productId) ? await products.get(productId) : undefined;
-    if (!product) throw notFoundProduct(productId);
-    return product;
+  /** The product and its stock as it is now: a line may hold at most that many (checkout still reserves at payment). */
+  const requireProduct = async (productId: string): Promise<{ product: CatalogEntry; stock: number }> => {
+    const [product, stock] = isUuid(productId) ? await Promise.all([products.get(productId), products.stockOf(productId)]) : [];
+    if (!product || stock === undefined) throw notFoundProduct(productId);
+    return { product, stock };
   };
   /** Runs a change; one refused by a claim a crash left behind is tried again once that claim is settled. */
   const settlingClaim = async (userId: string, change: () => Promise<CartChange>): Promise<CartSnapshot> => {
@@ -131,14 +138,14 @@ export function cartService(carts: CartStore, products: ProductCatalog, settleSt
     },
 
     async add(userId: string, productId: string, quantity: number): Promise<CartView> {
-      const product = await requireProduct(productId);
-      return priced(changedCart(await carts.add(userId, productId, quantity)), [product]);
+      const { product, stock } = await requireProduct(productId);
+      return priced(changedCart(await carts.add(userId, productId, quantity, stock)), [product]);
     },
 
     async setQuantity(userId: string, productId: string, quantity: number): Promise<CartView> {
       if (quantity === 0) return remove(userId, productId);
-      const product = await requireProduct(productId);
-      return priced(await settlingClaim(userId, () => carts.set(userId, productId, quantity)), [product]);
+      const { product, stock } = await requireProduct(productId);
+      return priced(await settlingClaim(userId, () => carts.set(userId, productId, quantity, stock)), [product]);
     },
 
     remove,

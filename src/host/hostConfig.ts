@@ -11,8 +11,8 @@ export interface HostOptions {
   /** How long stopping waits for in-flight invocations (the host's ProcessShutdownTimeout, 10 s). */
   shutdownDrainMs: number;
   /**
-   * Largest request body the host reads: a little above the app's own 1 MiB limit, so the app still
-   * answers its 413 up to there, and the host never holds a larger body in memory (the real host's
+   * Largest request body the host reads: a little above the app's largest limit (5 MiB, an image
+   * upload; JSON bodies 1 MiB), so the app still answers its 413 up to there, and the host never holds a larger body in memory (the real host's
    * default, FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, is about 100 MB).
    */
   maxRequestBodyBytes: number;
@@ -64,7 +64,7 @@ export function readHostOptions(appRoot: string, env: NodeJS.ProcessEnv = proces
     prefetchCount,
     functionTimeoutMs: hostJson.functionTimeout ? parseTimeSpan(hostJson.functionTimeout, 'functionTimeout') : 30 * 60_000,
     shutdownDrainMs: 10_000,
-    maxRequestBodyBytes: 1024 * 1024 + 64 * 1024,
+    maxRequestBodyBytes: 5 * 1024 * 1024 + 64 * 1024,
     rabbitMqProperties: rabbitMqPropertiesDelivery(env),
   };
 }

@@ -7,16 +7,18 @@ import { services } from '../app/container.js';
 import { logger } from '../adapters/telemetry/logger.js';
 import { exposedHeaders, toProblem } from './problem.js';
 
+/** The largest JSON body; a route taking raw bytes (an image) names its own limit. */
 export const maxBodyBytes = 1024 * 1024;
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /**
  * Who may call a route: anyone, any signed-in caller, a signed-in user (a delegated token: what the
- * route acts on belongs to a person, so app-only tokens get 403 user_token_required), or a caller
- * with an app role.
+ * route acts on belongs to a person, so app-only tokens get 403 user_token_required), a caller
+ * with an app role, or for the catalog's reads: anyone when CATALOG_PUBLIC_READ is true (a token
+ * sent must still be valid), else any signed-in caller.
  */
-export type Access = 'anonymous' | 'authenticated' | 'user' | AppRole;
+export type Access = 'anonymous' | 'authenticated' | 'catalog' | 'user' | AppRole;
 
 export interface RouteRequest<Body, Query> {
   request: HttpRequest;
@@ -25,6 +27,8 @@ export interface RouteRequest<Body, Query> {
   body: Body;
   /** The body's text as received ('' when none): the request body can be read only once. */
   rawBody: string;
+  /** The body's bytes, on routes that take raw bytes (`binaryBody`). */
+  bytes: Buffer;
   query: Query;
   /** Present on every route but anonymous ones. */
   principal: Principal;
@@ -61,6 +65,8 @@ export interface RouteSpec<BodySchema extends z.ZodType | undefined, QuerySchema
   body?: BodySchema;
   /** The body may be absent (e.g. checkout); when present it must still be valid. */
   bodyOptional?: boolean;
+  /** The body is raw bytes of these media types, up to `maxBytes` (413 above); the handler checks them. */
+  binaryBody?: { contentTypes: readonly string[]; maxBytes: number; description: string };
   query?: QuerySchema;
   /** Request headers the route reads, by name as documented (matched case-insensitively). */
   headers?: Record<string, HeaderSpec>;
@@ -87,17 +93,28 @@ function validationError(error: z.ZodError, where: 'body' | 'query'): AppError {
   return new AppError('invalid_request', `Invalid ${where}: ${first.path} ${first.message}`, { extensions: { errors } });
 }
 
-async function readBody(request: HttpRequest): Promise<Buffer> {
+async function readBody(request: HttpRequest, limit: number): Promise<Buffer> {
   const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > maxBodyBytes) throw new AppError('payload_too_large', `The body is larger than ${maxBodyBytes} bytes`);
+  if (declared > limit) throw new AppError('payload_too_large', `The body is larger than ${limit} bytes`);
   const bytes = Buffer.from(await request.arrayBuffer());
-  if (bytes.length > maxBodyBytes) throw new AppError('payload_too_large', `The body is larger than ${maxBodyBytes} bytes`);
+  if (bytes.length > limit) throw new AppError('payload_too_large', `The body is larger than ${limit} bytes`);
   // The Functions host passes a body on only when Content-Length is above 0 (GrpcMessageConversionExtensions.ToRpcHttp):
   // a chunked one arrives empty, and must not be judged as absent.
   if (bytes.length === 0 && /chunked/i.test(request.headers.get('transfer-encoding') ?? '')) {
     throw new AppError('length_required', 'The body was sent chunked; send it with Content-Length');
   }
   return bytes;
+}
+
+/** The caller, per the route's access: a verified token, or no one where no token is needed. */
+async function authenticate(access: Access, request: HttpRequest): Promise<Principal> {
+  if (access === 'anonymous') return anonymousPrincipal;
+  const authorization = request.headers.get('authorization');
+  if (access === 'catalog' && authorization === null && services().settings.CATALOG_PUBLIC_READ) return anonymousPrincipal;
+  const principal = await services().verifier.verify(authorization);
+  if (access === 'user') requireUser(principal);
+  else if (access !== 'authenticated' && access !== 'catalog') requireRole(principal, access);
+  return principal;
 }
 
 function parseJsonBody(request: HttpRequest, bytes: Buffer, schema: z.ZodType, optional: boolean): unknown {
@@ -160,15 +177,13 @@ export function apiRoute<B extends z.ZodType | undefined = undefined, Q extends 
     authLevel: 'anonymous',
     handler: async (request, context) => {
       try {
-        const principal = spec.access === 'anonymous' ? anonymousPrincipal : await services().verifier.verify(request.headers.get('authorization'));
-        if (spec.access === 'user') requireUser(principal);
-        else if (spec.access !== 'anonymous' && spec.access !== 'authenticated') requireRole(principal, spec.access);
+        const principal = await authenticate(spec.access, request);
         if (spec.headers) checkHeaders(request, spec.headers);
-        const bytes = spec.body ? await readBody(request) : Buffer.alloc(0);
-        const body = spec.body ? parseJsonBody(request, bytes, spec.body, spec.bodyOptional ?? false) : undefined;
         const query = spec.query ? parseQuery(request, spec.query) : undefined;
-        const rawBody = bytes.toString('utf8');
-        const result = await spec.handler({ request, context, params: request.params, principal, body, rawBody, query } as Parameters<typeof spec.handler>[0]);
+        const bytes = spec.body ? await readBody(request, maxBodyBytes) : spec.binaryBody ? await readBody(request, spec.binaryBody.maxBytes) : Buffer.alloc(0);
+        const body = spec.body ? parseJsonBody(request, bytes, spec.body, spec.bodyOptional ?? false) : undefined;
+        const rawBody = spec.binaryBody ? '' : bytes.toString('utf8');
+        const result = await spec.handler({ request, context, params: request.params, principal, body, rawBody, bytes, query } as Parameters<typeof spec.handler>[0]);
         return toResponse(result);
       } catch (error) {
         const { response, unexpected } = toProblem(error, context.invocationId);

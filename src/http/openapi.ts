@@ -93,6 +93,7 @@ export function openApiPath(template: string): { path: string; params: string[] 
 export function accessDescription(access: Access): string {
   if (access === 'anonymous') return 'Anonymous: no token needed.';
   if (access === 'authenticated') return 'Any signed-in caller (a bearer token from Entra ID).';
+  if (access === 'catalog') return 'Any signed-in caller; anyone, with no token, when the setting `CATALOG_PUBLIC_READ` is `true` (a token sent must still be valid).';
   if (access === 'user') return `A signed-in user: a delegated token with the scope \`${userScope}\`; app-only tokens are refused (403 \`user_token_required\`).`;
   return `Requires the app role \`${access}\`.`;
 }
@@ -124,6 +125,8 @@ const genericCodes: Partial<Record<number, readonly ErrorCode[]>> = {
 
 function securityOf(access: Access): Array<Record<string, string[]>> {
   if (access === 'anonymous') return [];
+  // The empty requirement: the token is optional when the catalog is public (it depends on a setting).
+  if (access === 'catalog') return [{ bearerAuth: [] }, {}];
   // OpenAPI 3.1 lets a non-OAuth requirement list the role names it needs.
   return [{ bearerAuth: access === 'authenticated' || access === 'user' ? [] : [access] }];
 }
@@ -152,11 +155,13 @@ function apiOperation({ name, spec }: RegisteredRoute, params: string[]): Record
     [401, 'No valid bearer token (`WWW-Authenticate: Bearer error="invalid_token"`)', signedIn],
     spec.access === 'user'
       ? [403, 'The token lacks the scope this API needs, or is an app-only token', true, ['forbidden', 'user_token_required']]
-      : [403, spec.access === 'authenticated' ? 'The token lacks the scope or app role this API needs' : `The token lacks the app role ${spec.access}`, signedIn],
+      : [403, spec.access === 'authenticated' || spec.access === 'catalog' ? 'The token lacks the scope or app role this API needs' : `The token lacks the app role ${spec.access}`, signedIn],
     [404, 'Not found', params.length > 0],
-    [411, 'The body was sent chunked (no `Content-Length`), which the Functions host drops', Boolean(spec.body)],
-    [413, `The body is larger than ${maxBodyBytes} bytes`, Boolean(spec.body)],
-    [415, 'The body is not JSON (`Content-Type: application/json`)', Boolean(spec.body)],
+    [411, 'The body was sent chunked (no `Content-Length`), which the Functions host drops', Boolean(spec.body || spec.binaryBody)],
+    [413, `The body is larger than ${spec.binaryBody?.maxBytes ?? maxBodyBytes} bytes`, Boolean(spec.body || spec.binaryBody)],
+    spec.binaryBody
+      ? [415, `The body is not one of ${spec.binaryBody.contentTypes.join(', ')}, by its Content-Type and its content`, true]
+      : [415, 'The body is not JSON (`Content-Type: application/json`)', Boolean(spec.body)],
     [503, 'A dependency (Postgres, Redis, RabbitMQ) is unavailable; retry after `Retry-After` seconds', true],
   ];
   for (const [status, description, applies, codes] of shared) {
@@ -185,6 +190,15 @@ function apiOperation({ name, spec }: RegisteredRoute, params: string[]): Record
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(spec.body
       ? { requestBody: { required: !spec.bodyOptional, content: { 'application/json': { schema: jsonSchemaOf(spec.body, 'input') } } } }
+      : {}),
+    ...(spec.binaryBody
+      ? {
+          requestBody: {
+            required: true,
+            description: spec.binaryBody.description,
+            content: Object.fromEntries(spec.binaryBody.contentTypes.map((type) => [type, { schema: { type: 'string', contentMediaType: type } }])),
+          },
+        }
       : {}),
     responses,
   };

@@ -117,12 +117,54 @@ describe('cart', () => {
 
   it('when a line would pass 99, then it is a 409 and the line keeps its quantity', async () => {
     const { token } = await aShopper();
-    const productId = await aProductId();
+    const productId = await aProductId({ stock: 1_000 });
     await cartCall(token, '/cart/items', 'POST', { productId, quantity: 98 });
     expect(await expectProblem(await shop.call('/cart/items', { method: 'POST', token, body: { productId, quantity: 2 } }), 409)).toMatch(/99/);
     expect((await cartCall(token, '/cart/items', 'POST', { productId })).items[0]!.quantity).toBe(99);
     await expectProblem(await shop.call('/cart/items', { method: 'POST', token, body: { productId } }), 409);
     await expectProblem(await shop.call(`/cart/items/${productId}`, { method: 'PUT', token, body: { quantity: 100 } }), 400);
+  });
+
+  it('when an add would take a line beyond the stock, then it is 409 insufficient_stock with available, and the cart is unchanged', async () => {
+    const { token } = await aShopper();
+    const productId = await aProductId({ stock: 35 });
+    const refused = await shop.call('/cart/items', { method: 'POST', token, body: { productId, quantity: 60 } });
+    expect(refused.status).toBe(409);
+    expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await refused.json()).toMatchObject({ status: 409, code: 'insufficient_stock', available: 35, detail: expect.any(String) });
+    expect(await cartCall(token, '/cart')).toEqual({ items: [], total: 0 });
+    await cartCall(token, '/cart/items', 'POST', { productId, quantity: 30 });
+    expect(await (await shop.call('/cart/items', { method: 'POST', token, body: { productId, quantity: 6 } })).json()).toMatchObject({ code: 'insufficient_stock', available: 35 });
+    expect((await cartCall(token, '/cart/items', 'POST', { productId, quantity: 5 })).items[0]!.quantity).toBe(35);
+  });
+
+  it('when a quantity beyond the stock is set, then it is 409 insufficient_stock and the line keeps its quantity; the stock itself fits', async () => {
+    const { token } = await aShopper();
+    const productId = await aProductId({ stock: 35 });
+    await cartCall(token, '/cart/items', 'POST', { productId, quantity: 2 });
+    expect(await (await shop.call(`/cart/items/${productId}`, { method: 'PUT', token, body: { quantity: 36 } })).json()).toMatchObject({ code: 'insufficient_stock', available: 35 });
+    expect((await cartCall(token, '/cart')).items[0]!.quantity).toBe(2);
+    expect((await cartCall(token, `/cart/items/${productId}`, 'PUT', { quantity: 35 })).items[0]!.quantity).toBe(35);
+  });
+
+  it('when the stock is 0 or was just lowered, then adding is refused with the stock as it is now', async () => {
+    const { token } = await aShopper();
+    const soldOut = await aProductId({ stock: 0 });
+    expect(await (await shop.call('/cart/items', { method: 'POST', token, body: { productId: soldOut } })).json()).toMatchObject({ code: 'insufficient_stock', available: 0 });
+    const productId = await aProductId({ stock: 10 });
+    await cartCall(token, '/cart/items', 'POST', { productId, quantity: 2 });
+    const lowered = await shop.call(`/products/${productId}`, { method: 'PUT', token: writer, body: aProductBody({ stock: 2 }) });
+    expect(lowered.status).toBe(200);
+    expect(await (await shop.call('/cart/items', { method: 'POST', token, body: { productId } })).json()).toMatchObject({ code: 'insufficient_stock', available: 2 });
+  });
+
+  it('when parallel adds would pass the stock, then exactly the ones that fit succeed and the rest are insufficient_stock', async () => {
+    const { token } = await aShopper();
+    const productId = await aProductId({ stock: 20 });
+    const responses = await Promise.all(Array.from({ length: 12 }, () => shop.call('/cart/items', { method: 'POST', token, body: { productId, quantity: 2 } })));
+    expect(responses.filter((response) => response.status === 200)).toHaveLength(10);
+    expect(responses.filter((response) => response.status === 409)).toHaveLength(2);
+    expect((await cartCall(token, '/cart')).items[0]!.quantity).toBe(20);
   });
 
   it('when the cart has 100 lines, then a 101st product is a 409 but existing lines still change', async () => {
@@ -152,7 +194,7 @@ describe('cart', () => {
 
   it('when one user adds the same product from 50 parallel requests, then no add is lost', async () => {
     const { token } = await aShopper();
-    const productId = await aProductId();
+    const productId = await aProductId({ stock: 1_000 });
     const responses = await Promise.all(Array.from({ length: 50 }, () => shop.call('/cart/items', { method: 'POST', token, body: { productId, quantity: 1 } })));
     expect(responses.map((response) => response.status)).toEqual(Array(50).fill(200));
     expect((await cartCall(token, '/cart')).items[0]!.quantity).toBe(50);
@@ -160,7 +202,7 @@ describe('cart', () => {
 
   it('when parallel adds would pass 99, then exactly the ones that fit succeed and the rest are 409', async () => {
     const { token } = await aShopper();
-    const productId = await aProductId();
+    const productId = await aProductId({ stock: 1_000 });
     const responses = await Promise.all(Array.from({ length: 40 }, () => shop.call('/cart/items', { method: 'POST', token, body: { productId, quantity: 3 } })));
     const statuses = responses.map((response) => response.status);
     expect(statuses.filter((status) => status === 200)).toHaveLength(33);

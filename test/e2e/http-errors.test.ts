@@ -146,7 +146,7 @@ describe('hostile input', () => {
     await expectProblem(await shop.call(`/cart/items/${uuidv7()}`, { method: 'PUT', token: reader, body: `${polluting},"quantity":1}` }), 400);
     // The worker still behaves: a plain object shows no inherited members, roles are still enforced.
     const created = await shop.call('/products', { method: 'POST', token: writer, body: aProductBody() });
-    expect(Object.keys((await created.json()) as object).sort()).toEqual(['createdAt', 'description', 'id', 'name', 'price', 'stock', 'updatedAt', 'version']);
+    expect(Object.keys((await created.json()) as object).sort()).toEqual(['category', 'createdAt', 'description', 'id', 'images', 'name', 'price', 'stock', 'updatedAt', 'version']);
     await expectProblem(await shop.call('/products', { method: 'POST', token: reader, body: aProductBody() }), 403);
     const query = await shop.call(`/products?__proto__[polluted]=yes&constructor[prototype][polluted]=yes`, { token: reader });
     expect(query.status).toBeLessThan(500);

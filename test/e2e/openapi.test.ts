@@ -23,10 +23,14 @@ interface Document {
 }
 
 /** The contract's routes (base /api) and who may call them. */
-const contract: Array<[method: string, path: string, access: 'anonymous' | 'authenticated' | 'Products.Write']> = [
+const contract: Array<[method: string, path: string, access: 'anonymous' | 'authenticated' | 'catalog' | 'Products.Write']> = [
   ['get', '/health', 'anonymous'],
-  ['get', '/products', 'authenticated'],
-  ['get', '/products/{id}', 'authenticated'],
+  ['get', '/products', 'catalog'],
+  ['get', '/products/{id}', 'catalog'],
+  ['get', '/categories', 'catalog'],
+  ['post', '/categories', 'Products.Write'],
+  ['post', '/products/{id}/images', 'Products.Write'],
+  ['delete', '/products/{id}/images/{n}', 'Products.Write'],
   ['post', '/products', 'Products.Write'],
   ['put', '/products/{id}', 'Products.Write'],
   ['delete', '/products/{id}', 'Products.Write'],
@@ -67,6 +71,8 @@ describe('GET /api/openapi.json', () => {
     const op = document.paths[path]?.[method];
     expect(op, `${method} ${path}`).toBeDefined();
     if (access === 'anonymous') expect(op!.security).toEqual([]);
+    // The catalog's reads: a token, or none when CATALOG_PUBLIC_READ is true (the empty requirement).
+    else if (access === 'catalog') expect(op!.security).toEqual([{ bearerAuth: [] }, {}]);
     else expect(op!.security).toEqual([{ bearerAuth: access === 'authenticated' ? [] : [access] }]);
     if (access !== 'anonymous') expect(op!.responses['401']).toBeDefined();
     if (access === 'Products.Write') expect(op!.responses['403']).toBeDefined();
@@ -88,18 +94,21 @@ describe('GET /api/openapi.json', () => {
   });
 
   it('when a list is paginated, then limit (1..100, default 20) and cursor are query parameters', () => {
-    for (const path of ['/products', '/orders']) {
+    for (const [path, filters] of [
+      ['/products', ['category', 'maxPrice', 'minPrice', 'q', 'sort']],
+      ['/orders', []],
+    ] as const) {
       const query = document.paths[path]!.get!.parameters!.filter((p) => p.in === 'query');
-      expect(query.map((p) => p.name).sort()).toEqual(['cursor', 'limit']);
+      expect(query.map((p) => p.name).sort()).toEqual(['cursor', 'limit', ...filters].sort());
       expect(query.find((p) => p.name === 'limit')!.schema).toMatchObject({ type: 'integer', minimum: 1, maximum: 100, default: 20 });
       expect(query.every((p) => p.required === false)).toBe(true);
     }
   });
 
   it('when an operation takes a JSON body, then its schema rejects unknown fields', () => {
-    const withBodies = operations().filter(({ op }) => op.requestBody);
+    const withBodies = operations().filter(({ op }) => op.requestBody?.content['application/json']);
     expect(withBodies.map(({ method, path }) => `${method} ${path}`).sort()).toEqual(
-      ['post /cart/checkout', 'post /cart/items', 'post /products', 'put /cart/items/{productId}', 'put /products/{id}'].sort(),
+      ['post /cart/checkout', 'post /cart/items', 'post /categories', 'post /products', 'put /cart/items/{productId}', 'put /products/{id}'].sort(),
     );
     // Checkout's optional body is free-form: it only feeds the Idempotency-Key fingerprint.
     for (const { op } of withBodies.filter(({ path }) => path !== '/cart/checkout')) {
@@ -109,6 +118,14 @@ describe('GET /api/openapi.json', () => {
       expect(schema).not.toHaveProperty('$schema');
     }
     expect(document.paths['/cart/checkout']!.post!.requestBody!.required).toBe(false);
+  });
+
+  it('when an image is uploaded, then the document gives the raw body types, the 5 MiB limit and the 415 code', () => {
+    const op = document.paths['/products/{id}/images']!.post!;
+    expect(Object.keys(op.requestBody!.content).sort()).toEqual(['image/jpeg', 'image/png', 'image/webp']);
+    expect(op.responses['413']).toBeDefined();
+    expect(op.responses['415']).toMatchObject({ 'x-error-codes': ['unsupported_media_type'] });
+    expect(document.paths['/products']!.get!.parameters!.find((p) => p.name === 'sort')!.schema).toMatchObject({ enum: ['relevance', 'newest', 'price', '-price', 'name'] });
   });
 
   it('when the product body is documented, then it says what the validator checks', () => {

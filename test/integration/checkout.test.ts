@@ -22,10 +22,13 @@ import { uniqueUser as uniqueName } from '../support/shop.js';
  * means: every request has answered and every claim was completed or given up.
  */
 
+/** Stock never limits these carts: what is tested is the cart and checkout, not the stock check. */
+const plentyOfStock = 1_000_000;
 const products: CatalogEntry[] = ['A', 'B', 'C'].map((name, i) => ({ id: uuidv7(), name: `Model product ${name}`, priceCents: 100 * (i + 1) }));
 const catalog: ProductCatalog = {
   get: async (id) => products.find((p) => p.id === id),
   getMany: async (ids) => new Map(products.filter((p) => ids.includes(p.id)).map((p) => [p.id, p])),
+  stockOf: async (id) => (products.some((p) => p.id === id) ? plentyOfStock : undefined),
 };
 const noTrace = {};
 
@@ -99,7 +102,7 @@ describe('one order per cart, whatever the client sends', () => {
     for (let run = 0; run < 20; run++) {
       const user = uniqueUser('double');
       const { carts, checkout } = shopFor(realAdapters());
-      await carts.add(user, products[0]!.id, 1);
+      await carts.add(user, products[0]!.id, 1, plentyOfStock);
       const answers = await Promise.all([outcome(checkout.checkout(checkoutRequest(user))), outcome(checkout.checkout(checkoutRequest(user)))]);
       const state = await settledState(user);
       expect(state.accepted).toHaveLength(1);
@@ -114,7 +117,7 @@ describe('one order per cart, whatever the client sends', () => {
   it('when eight tabs check out one cart with different keys, then one order holds the cart once, and every 202 names it', async () => {
     const user = uniqueUser('tabs');
     const { carts, checkout } = shopFor(realAdapters());
-    await carts.add(user, products[0]!.id, 2);
+    await carts.add(user, products[0]!.id, 2, plentyOfStock);
     const answers = await Promise.all(Array.from({ length: 8 }, (_, tab) => outcome(checkout.checkout(checkoutRequest(user, `tab-${tab}`)))));
     const state = await settledState(user);
     expect(state.accepted).toHaveLength(1);
@@ -134,8 +137,8 @@ describe('one order per cart, whatever the client sends', () => {
     for (let run = 0; run < 5; run++) {
       const user = uniqueUser('race');
       const { carts, checkout } = shopFor(realAdapters());
-      await carts.add(user, products[0]!.id, 1);
-      await Promise.all([checkout.checkout(checkoutRequest(user)), carts.add(user, products[1]!.id, 1)]);
+      await carts.add(user, products[0]!.id, 1, plentyOfStock);
+      await Promise.all([checkout.checkout(checkoutRequest(user)), carts.add(user, products[1]!.id, 1, plentyOfStock)]);
       const state = await settledState(user);
       expect(state.accepted).toHaveLength(1);
       for (const product of [products[0]!, products[1]!]) expect((state.ordered.get(product.id) ?? 0) + (state.cart.get(product.id) ?? 0)).toBe(1);
@@ -146,7 +149,7 @@ describe('one order per cart, whatever the client sends', () => {
   it('when a tab read the cart before another tab checked it out, then its claim is refused and it orders nothing twice', async () => {
     const user = uniqueUser('stale-read');
     const real = realAdapters();
-    await real.carts.add(user, products[0]!.id, 1);
+    await real.carts.add(user, products[0]!.id, 1, plentyOfStock);
     // The late tab stops right after its read until the other checkout has completed.
     let releaseRead!: () => void;
     const readHeld = new Promise<void>((resolve) => (releaseRead = resolve));
@@ -177,7 +180,7 @@ describe('one order per cart, whatever the client sends', () => {
   it('when a key is reused with another body, then 422 idempotency_key_reused, before and after the first is accepted', async () => {
     const user = uniqueUser('reuse');
     const { carts, checkout } = shopFor(realAdapters());
-    await carts.add(user, products[0]!.id, 1);
+    await carts.add(user, products[0]!.id, 1, plentyOfStock);
     const [first, second] = await Promise.all([outcome(checkout.checkout(checkoutRequest(user, 'k', '{"a":1}'))), outcome(checkout.checkout(checkoutRequest(user, 'k', '{"a":2}')))]);
     expect([first, second].filter((a) => 'code' in a && a.code === 'idempotency_key_reused')).toHaveLength(1);
     await expect(checkout.checkout(checkoutRequest(user, 'k', '{"a":3}'))).rejects.toMatchObject({ code: 'idempotency_key_reused', status: 422 });
@@ -223,8 +226,8 @@ describe('a crash between any two steps of checkout', () => {
         it(`when the host dies ${point} and the client retries with ${retry.name}${later ? ' after the claim went stale' : ''}, then one order holds the cart once`, async () => {
           const user = uniqueUser('crash');
           const setup = shopFor(realAdapters());
-          await setup.carts.add(user, products[0]!.id, 2);
-          await setup.carts.add(user, products[1]!.id, 1);
+          await setup.carts.add(user, products[0]!.id, 2, plentyOfStock);
+          await setup.carts.add(user, products[1]!.id, 1, plentyOfStock);
 
           const crashing = crashingAt(point);
           void shopFor(crashing).checkout.checkout(checkoutRequest(user, 'first'));
@@ -376,7 +379,7 @@ describe('model: tabs of one user changing the cart and checking out in random i
           const productId = products[op.product]!.id;
           const before = (await real.carts.read(user)).lines.find((l) => l.productId === productId)?.quantity ?? 0;
           const result =
-            op.kind === 'add' ? await real.carts.add(user, productId, op.quantity) : op.kind === 'set' ? await real.carts.set(user, productId, op.quantity) : await real.carts.remove(user, productId);
+            op.kind === 'add' ? await real.carts.add(user, productId, op.quantity, plentyOfStock) : op.kind === 'set' ? await real.carts.set(user, productId, op.quantity, plentyOfStock) : await real.carts.remove(user, productId);
           const after = result.ok ? (result.cart.lines.find((l) => l.productId === productId)?.quantity ?? 0) : before;
           return { productId, delta: after - before, refused: !result.ok };
         });

@@ -85,11 +85,36 @@ describe('cart service', () => {
   });
 
   it('when a line would exceed 99, then it is a 409 and the line keeps its quantity', async () => {
-    const { service, products } = aShop();
+    const { service, products } = aShop([aProduct({ stock: 500 })]);
     await service.add(user, products[0]!.id, 98);
     await expectAppError(service.add(user, products[0]!.id, 2), 'cart_quantity_limit');
     expect((await service.view(user)).items[0]!.quantity).toBe(98);
     expect((await service.add(user, products[0]!.id, 1)).items[0]!.quantity).toBe(99);
+  });
+
+  it('when an add would take a line beyond the stock, then it is insufficient_stock with the stock available and the cart is unchanged', async () => {
+    const { service, carts, products } = aShop([aProduct({ stock: 35 })]);
+    await service.add(user, products[0]!.id, 30);
+    const refused = await service.add(user, products[0]!.id, 6).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ code: 'insufficient_stock', status: 409, extensions: { available: 35 } });
+    expect((await carts.read(user)).lines).toEqual([{ productId: products[0]!.id, quantity: 30 }]);
+    expect((await service.add(user, products[0]!.id, 5)).items[0]!.quantity).toBe(35);
+  });
+
+  it('when a quantity beyond the stock is set, then it is insufficient_stock; the stock itself is allowed; stock 0 refuses even 1', async () => {
+    const [some, none] = [aProduct({ stock: 35 }), aProduct({ stock: 0 })];
+    const { service, carts } = aShop([some!, none!]);
+    await expectAppError(service.setQuantity(user, some!.id, 60), 'insufficient_stock');
+    expect((await carts.read(user)).lines).toEqual([]);
+    expect((await service.setQuantity(user, some!.id, 35)).items[0]!.quantity).toBe(35);
+    await expectAppError(service.add(user, none!.id, 1), 'insufficient_stock');
+  });
+
+  it('when the stock drops after a read, then the next add is judged on the stock as it is now', async () => {
+    const { service, repository, products } = aShop([aProduct({ stock: 35 })]);
+    await service.add(user, products[0]!.id, 1);
+    repository.all.set(products[0]!.id, { ...products[0]!, stock: 1 });
+    await expectAppError(service.add(user, products[0]!.id, 1), 'insufficient_stock');
   });
 
   it('when the cart has 100 lines, then a new product is a 409 but an existing line can still grow', async () => {

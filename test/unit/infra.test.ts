@@ -292,6 +292,42 @@ describe('infra: private network', () => {
   });
 });
 
+describe('infra: product images', () => {
+  const blobDataContributorRoleId = 'ba92f5b4-2d11-453d-a57c-3bae3ef82a8b';
+
+  it('when the images account is declared, then anyone may read a blob by its URL but not list them, and no key or SAS can write', () => {
+    const { template } = module(main, 'images');
+    const account = single(template, 'Microsoft.Storage/storageAccounts');
+    expect(account.properties).toMatchObject({ allowBlobPublicAccess: true, allowSharedKeyAccess: false, supportsHttpsTrafficOnly: true, minimumTlsVersion: 'TLS1_2' });
+    const container = single(template, 'Microsoft.Storage/storageAccounts/blobServices/containers');
+    expect(container.properties.publicAccess).toBe('Blob');
+  });
+
+  it("when roles are granted on the images, then the app's identity is the only writer, on the container alone", () => {
+    const { call, template } = module(main, 'images');
+    const grants = resourcesOfType(template, 'Microsoft.Authorization/roleAssignments');
+    expect(grants).toHaveLength(1);
+    expect(String(grants[0]!.properties.roleDefinitionId)).toContain("variables('blobDataContributorRoleId')");
+    expect(template.variables?.blobDataContributorRoleId).toBe(blobDataContributorRoleId);
+    expect(grants[0]!.properties.principalId).toBe("[parameters('appPrincipalId')]");
+    expect(String(grants[0]!.scope)).toContain('blobServices/containers');
+    expect(passedParameter(call, 'appPrincipalId')).toMatch(/'identity'\), '[^']+'\)\.outputs\.principalId\.value\]$/);
+  });
+
+  it('when the app is configured, then it writes images to that account and container with its user-assigned identity', () => {
+    const settings = appSettings();
+    expect(settings.PRODUCT_IMAGES_STORAGE).toBe("[parameters('productImagesBlobEndpoint')]");
+    expect(passedParameter(api.call, 'productImagesBlobEndpoint')).toMatch(/'images'\), '[^']+'\)\.outputs\.blobEndpoint\.value\]$/);
+    expect(passedParameter(api.call, 'productImagesContainer')).toMatch(/'images'\), '[^']+'\)\.outputs\.containerName\.value\]$/);
+    expect(settings.MANAGED_IDENTITY_CLIENT_ID).toBe("[parameters('identityClientId')]");
+  });
+
+  it('when CATALOG_PUBLIC_READ is set from the boolean parameter, then it is the lower-case true/false src/config.ts accepts', () => {
+    expect(appSettings().CATALOG_PUBLIC_READ).toBe("[if(parameters('catalogPublicRead'), 'true', 'false')]");
+    expect(main.parameters!.catalogPublicRead).toMatchObject({ type: 'bool', defaultValue: false });
+  });
+});
+
 describe('infra: Redis', () => {
   it('when the cache is declared, then it is Azure Managed Redis, TLS only, persistent, and never evicts a cart', () => {
     const { template } = module(main, 'redis');

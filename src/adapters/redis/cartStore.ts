@@ -17,6 +17,8 @@ local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 if current == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then return {-1, 0} end
 local wanted = current + tonumber(ARGV[2])
 if ARGV[5] == 'set' then wanted = tonumber(ARGV[2]) end
+-- Stock first: "only 35 in stock" helps more than the line limit when both are exceeded.
+if wanted > tonumber(ARGV[7]) then return {-4, current} end
 if wanted > tonumber(ARGV[3]) then return {-2, current} end
 redis.call('HSET', KEYS[1], ARGV[1], wanted)
 local version = redis.call('INCR', KEYS[2])
@@ -95,10 +97,11 @@ const claimOf = (raw: string): CheckoutClaim | undefined => (raw ? (JSON.parse(r
 export function redisCartStore(redis: Redis): CartStore & CheckoutClaims {
   const scripts = cartCommands(redis);
 
-  const change = async (mode: 'add' | 'set', userId: string, productId: string, quantity: number): Promise<CartChange> => {
+  const change = async (mode: 'add' | 'set', userId: string, productId: string, quantity: number, stock: number): Promise<CartChange> => {
     const [result, current, flat, version] = (await redisCall(() =>
-      scripts.cartChange(...keys(userId), productId, quantity, maxQuantityPerLine, maxLinesPerCart, mode, cartTtlSeconds),
+      scripts.cartChange(...keys(userId), productId, quantity, maxQuantityPerLine, maxLinesPerCart, mode, cartTtlSeconds, stock),
     )) as [number, number, string[] | string, number];
+    if (result === -4) return { ok: false, reason: 'insufficient_stock', available: stock };
     if (result === -3) return { ok: false, reason: 'checkout_in_progress', claim: claimOf(flat as string)! };
     if (result === -1) return { ok: false, reason: 'line_limit' };
     if (result === -2) return { ok: false, reason: 'quantity_limit', current };
@@ -124,8 +127,8 @@ export function redisCartStore(redis: Redis): CartStore & CheckoutClaims {
     async release(userId, checkoutId) {
       await redisCall(() => scripts.cartRelease(...keys(userId), checkoutId));
     },
-    add: (userId, productId, quantity) => change('add', userId, productId, quantity),
-    set: (userId, productId, quantity) => change('set', userId, productId, quantity),
+    add: (userId, productId, quantity, stock) => change('add', userId, productId, quantity, stock),
+    set: (userId, productId, quantity, stock) => change('set', userId, productId, quantity, stock),
     async remove(userId, productId): Promise<CartChange> {
       const [outcome, flat, version] = (await redisCall(() => scripts.cartRemove(...keys(userId), productId, cartTtlSeconds))) as [string, string[] | string, string];
       if (outcome === 'claimed') return { ok: false, reason: 'checkout_in_progress', claim: claimOf(flat as string)! };
