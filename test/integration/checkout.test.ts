@@ -264,8 +264,8 @@ describe('a crash after the checkout was accepted, and its order placed before a
       it(`when the host dies ${point}, placeOrder inserts the order, and ${comeback.name} comes after the claim went stale, then the claim is completed: the ordered lines leave the cart and the first orderId is the only one`, async () => {
         const user = uniqueUser('placed');
         const setup = shopFor(realAdapters());
-        await setup.carts.add(user, products[0]!.id, 2);
-        await setup.carts.add(user, products[1]!.id, 1);
+        await setup.carts.add(user, products[0]!.id, 2, plentyOfStock);
+        await setup.carts.add(user, products[1]!.id, 1, plentyOfStock);
         const crashing = crashingAt(point);
         void shopFor(crashing).checkout.checkout(checkoutRequest(user, 'first'));
         await crashing.halted;
