@@ -32,7 +32,6 @@ const settingsSchema = z.object({
     .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'must be a blob container name')
     .default('product-images')
     .describe('Blob container of product images; its blobs are publicly readable'),
-  MANAGED_IDENTITY_CLIENT_ID: z.guid().optional().describe("Client id of the user-assigned identity the app reaches blob storage with (a URL in PRODUCT_IMAGES_STORAGE); unset: the system-assigned identity"),
   PG_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10).describe('Postgres pool size per worker process'),
   PAYMENT_DECLINE_ABOVE: z.coerce
     .number()
@@ -74,7 +73,7 @@ const settingsSchema = z.object({
     .default('smtp://127.0.0.1:1025')
     .describe('Customer notifications go to this SMTP server unless ACS_EMAIL_ENDPOINT is set (locally the SMTP catcher npm run dev starts)'),
   ACS_EMAIL_ENDPOINT: z.url({ protocol: /^https$/ }).optional().describe('Azure Communication Services endpoint: when set, notifications are sent through its Email service with the managed identity'),
-  AZURE_CLIENT_ID: z.guid().optional().describe("Client id of the app's user-assigned managed identity (Azure Communication Services Email)"),
+  AZURE_CLIENT_ID: z.guid().optional().describe("Client id of the app's user-assigned managed identity (Azure Communication Services Email, product images in blob storage)"),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

@@ -138,12 +138,11 @@ var applicationSettings = {
   EMAIL_SENDER: emailSender
   // Sent through ACS in Azure; the SMTP server is the local alternative.
   SMTP_URL: ''
-  // The user-assigned identity ACS Email is called as.
+  // The user-assigned identity ACS Email and the product images are reached as.
   AZURE_CLIENT_ID: identityClientId
   CATALOG_PUBLIC_READ: catalogPublicRead ? 'true' : 'false'
   PRODUCT_IMAGES_STORAGE: productImagesBlobEndpoint
   PRODUCT_IMAGES_CONTAINER: productImagesContainer
-  MANAGED_IDENTITY_CLIENT_ID: identityClientId
 }
 
 resource site 'Microsoft.Web/sites@2024-11-01' = {

@@ -47,7 +47,7 @@ function build(s: Settings) {
   });
   const products = postgresProductRepository(db);
   const categories = postgresCategoryRepository(db);
-  const images = blobImageStore({ storage: s.PRODUCT_IMAGES_STORAGE, container: s.PRODUCT_IMAGES_CONTAINER, managedIdentityClientId: s.MANAGED_IDENTITY_CLIENT_ID });
+  const images = blobImageStore({ storage: s.PRODUCT_IMAGES_STORAGE, container: s.PRODUCT_IMAGES_CONTAINER, ...(s.AZURE_CLIENT_ID ? { managedIdentityClientId: s.AZURE_CLIENT_ID } : {}) });
   // Product pages, products and categories as the API shows them: cleared on catalog changes in any process (the
   // listener), after this process's own stock changes, and never older than 1 s (stock changed by
   // another instance's orders, or a missed notification).

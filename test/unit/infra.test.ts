@@ -319,7 +319,7 @@ describe('infra: product images', () => {
     expect(settings.PRODUCT_IMAGES_STORAGE).toBe("[parameters('productImagesBlobEndpoint')]");
     expect(passedParameter(api.call, 'productImagesBlobEndpoint')).toMatch(/'images'\), '[^']+'\)\.outputs\.blobEndpoint\.value\]$/);
     expect(passedParameter(api.call, 'productImagesContainer')).toMatch(/'images'\), '[^']+'\)\.outputs\.containerName\.value\]$/);
-    expect(settings.MANAGED_IDENTITY_CLIENT_ID).toBe("[parameters('identityClientId')]");
+    expect(settings.AZURE_CLIENT_ID).toBe("[parameters('identityClientId')]");
   });
 
   it('when CATALOG_PUBLIC_READ is set from the boolean parameter, then it is the lower-case true/false src/config.ts accepts', () => {
