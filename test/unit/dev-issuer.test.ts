@@ -178,7 +178,7 @@ describe('dev issuer', () => {
       roles: ['Products.Write'],
     });
     const principal = await verifierFor(issuer).verify(`Bearer ${token}`);
-    expect(principal).toEqual({ userId: devUserObjectId('alice'), tenantId: DEV_TENANT_ID, kind: 'user', scopes: ['access_as_user'], roles: ['Products.Write'] });
+    expect(principal).toEqual({ userId: devUserObjectId('alice'), tenantId: DEV_TENANT_ID, kind: 'user', scopes: ['access_as_user'], roles: ['Products.Write'], email: 'alice@dev.local' });
     expect(principal.userId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(decodeJwt(await issuer.mintUserToken({ user: 'alice' })).oid).toBe(principal.userId);
     expect(decodeJwt(await issuer.mintUserToken({ user: 'bob' })).oid).not.toBe(principal.userId);
