@@ -17,7 +17,8 @@
  * the shared services on 5432/6379/5672, read-only). Everything else runs against private
  * Postgres/Redis/RabbitMQ instances started for the run and removed after it.
  * Capacity: --start-rate 25 --rate-step 25 --max-rate 400 (or --rates 10,20,40) --step-duration 30
- * --slo-ms 1000 --stop-after-failures 1 --drain-timeout 60 --settle 11 --products 20; see docs/performance.md.
+ * --slo-ms 1000 --stop-after-failures 1 --drain-timeout 60 --settle 11 --products 20 --postgres pgbouncer|direct;
+ * see docs/performance.md.
  */
 import { createServer, type Server } from 'node:http';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -77,6 +78,11 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--drain-timeout') args.capacity.drainTimeoutS = Number(value());
     else if (a === '--settle') args.capacity.settleS = Number(value());
     else if (a === '--products') args.capacity.products = Number(value());
+    else if (a === '--postgres') {
+      const path = value();
+      if (path !== 'pgbouncer' && path !== 'direct') throw new Error(`--postgres takes pgbouncer or direct, not ${path}`);
+      args.capacity.postgresPath = path;
+    }
     else if (!a.startsWith('-')) args.cmd = a;
     else throw new Error(`unknown option ${a}`);
   }

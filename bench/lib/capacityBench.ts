@@ -33,6 +33,11 @@ export interface CapacityOptions {
   settleS: number;
   products: number;
   requestTimeoutMs: number;
+  /**
+   * How the app reaches Postgres: `pgbouncer` through the private instance's PgBouncer (transaction
+   * pooling, as in Azure) when the services have one, or `direct` to Postgres.
+   */
+  postgresPath: 'pgbouncer' | 'direct';
 }
 
 export const defaultCapacityOptions: CapacityOptions = {
@@ -46,6 +51,7 @@ export const defaultCapacityOptions: CapacityOptions = {
   settleS: 11,
   products: 20,
   requestTimeoutMs: 10_000,
+  postgresPath: 'pgbouncer',
 };
 
 /** The generator kept its schedule when arrivals were sent at most this share of the SLO late (p99). */
@@ -127,6 +133,7 @@ function processGroups(services: PrivateServices, shop: Shop): Record<string, Pr
     postgres: { roots: pidFile(join(services.dir, 'pgdata', 'postmaster.pid')) },
     redis: { roots: () => pidsMatching(`redis-server 127.0.0.1:${services.ports.redis}`) },
     rabbitmq: { roots: pidFile(join(services.dir, 'rabbit', 'rabbit.pid')) },
+    pgbouncer: { roots: pidFile(join(services.dir, 'pgbouncer', 'pgbouncer.pid')) },
     loadGenerator: { roots: () => [process.pid], selfOnly: true },
   };
 }
@@ -140,8 +147,10 @@ export async function benchCapacity(ctx: CapacityContext): Promise<void> {
   const products = await createProducts(admin, options.products, Math.ceil(plannedShoppers / options.products) + 10, 19.9, 'capacity');
   await admin.end();
 
+  // The app's pool takes POSTGRES_URL: the services' PgBouncer unless told to go direct.
+  const postgresPath = options.postgresPath === 'direct' || services.env.POSTGRES_URL === services.postgresUrl ? 'direct' : 'pgbouncer';
   const mail = await startSmtpCatcher(services.dir);
-  const shop = await ctx.startShop({ SMTP_URL: mail.smtpUrl }).catch(async (error: unknown) => {
+  const shop = await ctx.startShop({ SMTP_URL: mail.smtpUrl, ...(postgresPath === 'direct' ? { POSTGRES_URL: services.postgresUrl } : {}) }).catch(async (error: unknown) => {
     await mail.stop();
     throw error;
   });
@@ -207,7 +216,7 @@ export async function benchCapacity(ctx: CapacityContext): Promise<void> {
         products: options.products,
         itemsPerShopper: 1,
         services: 'private',
-        postgresPath: 'direct',
+        postgresPath,
         host: shop.host.command ?? 'local',
         workerProcesses: ctx.workers,
         clockOffsetMs: round(clock.offsetMs, 2),
