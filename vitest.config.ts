@@ -1,4 +1,9 @@
 import { defineConfig } from 'vitest/config';
+import { routeThroughLocalPgBouncer } from './scripts/localPgBouncer.js';
+
+// Every suite reaches the local stack's Postgres through its PgBouncer, as the app does in Azure
+// (README, "PgBouncer"); the fault suite and the bench start private instances with their own.
+routeThroughLocalPgBouncer(process.env);
 
 export default defineConfig({
   test: {

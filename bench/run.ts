@@ -28,6 +28,7 @@ import autocannon from 'autocannon';
 import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { startShop, type Shop } from '../test/support/shop.js';
 import { projectRoot } from '../test/support/hostProcess.js';
+import { routeThroughLocalPgBouncer } from '../scripts/localPgBouncer.js';
 import { checkPool, startPrivateServices, type PrivateServices } from '../test/support/privateServices.js';
 import { createProducts, orderTimings, percentile, round, runCheckoutLoad, waitForFinal, type LoadUser } from '../test/faults/support/load.js';
 import { summarizeProfileDir } from './lib/profile.js';
@@ -300,9 +301,10 @@ async function benchJwks(args: Args, services: PrivateServices | undefined): Pro
   const host = await startHostProcess({
     appRoot: projectRoot,
     env: {
-      POSTGRES_URL: services?.env.POSTGRES_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/ecommerce',
-      REDIS_URL: services?.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-      RABBITMQ_URL: services?.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+      // Without private services, the shared ones (POSTGRES_URL already routed through PgBouncer by main()).
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      RABBITMQ_URL: 'amqp://guest:guest@127.0.0.1:5672',
+      ...services?.env,
       ...devIssuerSettings({ issuer: issuerForShop.issuer, jwksUri: jwks.url }),
     },
   });
@@ -361,6 +363,7 @@ async function benchJwks(args: Args, services: PrivateServices | undefined): Pro
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  routeThroughLocalPgBouncer(process.env);
   const needPrivate = args.cmd !== 'read' || !args.shared;
   let services: PrivateServices | undefined;
   const cleanup = async () => {

@@ -344,6 +344,7 @@ module api 'modules/function-app.bicep' = {
     contentShareName: storage.outputs.contentShareName
     contentShareConnectionSecretUri: storage.outputs.contentShareConnectionSecretUri
     postgresUrlSecretUri: postgres.outputs.urlSecretUri
+    postgresDirectUrlSecretUri: postgres.outputs.directUrlSecretUri
     redisUrlSecretUri: redis.outputs.urlSecretUri
     rabbitMqUrlSecretUri: rabbitMq.outputs.urlSecretUri
     applicationInsightsConnectionStringSecretUri: monitoring.outputs.connectionStringSecretUri

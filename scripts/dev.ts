@@ -8,10 +8,13 @@
 import { join } from 'node:path';
 import { DEV_TENANT_ID, startDevIssuer, type DevIssuer } from '../src/dev-issuer/index.js';
 import { spawnFunctionsHost } from './functionsHost.js';
+import { routeThroughLocalPgBouncer } from './localPgBouncer.js';
 import { loadLocalSettings, projectRoot } from './localSettings.js';
 import { configFromEnvironment, DEFAULT_STOREFRONT_PORT, startStorefront } from './storefront.js';
 
 loadLocalSettings();
+const routed = routeThroughLocalPgBouncer(process.env);
+if (routed.POSTGRES_URL) console.log(`[dev] the app reaches Postgres through PgBouncer at ${new URL(routed.POSTGRES_URL).host} (transaction pooling, as in Azure)`);
 
 let issuer: DevIssuer | undefined;
 if (process.env.ENTRA_TENANT_ID === DEV_TENANT_ID) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Brings up what the app and its tests need and is not already listening: Postgres (5432),
-# Redis (6379), RabbitMQ (5672, management UI on 15672), Azurite (10000-10002) and the SMTP catcher
+# Brings up what the app and its tests need and is not already listening: Postgres (5432), PgBouncer
+# in front of it (6432, transaction pooling like Azure's built-in one: scripts/pgbouncer.sh), Redis
+# (6379), RabbitMQ (5672, management UI on 15672), Azurite (10000-10002) and the SMTP catcher
 # for customer notifications (MailDev from node_modules: SMTP on MAILDEV_SMTP_PORT, default 1025, web
 # view of received mail on MAILDEV_WEB_PORT, default 1080; set them when another instance holds those).
 # With a Docker engine it uses docker-compose.yml; otherwise (Debian/Ubuntu, as root) it installs
@@ -35,21 +36,22 @@ start_mail_catcher() {
   wait_for "$mail_smtp_port" MailDev 30
 }
 
-all_up() { listening 5432 && listening 6379 && listening 5672 && listening 10000 && listening "$mail_smtp_port"; }
+all_up() { listening 5432 && listening 6432 && listening 6379 && listening 5672 && listening 10000 && listening "$mail_smtp_port"; }
 all_up && exit 0
 
 if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
   say "Docker engine found: docker compose up"
-  docker compose up -d --wait postgres redis rabbitmq azurite
+  docker compose up -d --wait postgres pgbouncer redis rabbitmq azurite
   start_mail_catcher
   exit 0
 fi
 
-[ "$(id -u)" = 0 ] || die "no Docker engine and not root: start Postgres, Redis, RabbitMQ and Azurite yourself (see README), or run as root to install them"
-command -v apt-get >/dev/null 2>&1 || die "no Docker engine and no apt-get: start Postgres, Redis, RabbitMQ and Azurite yourself (see README)"
+[ "$(id -u)" = 0 ] || die "no Docker engine and not root: start Postgres, PgBouncer, Redis, RabbitMQ and Azurite yourself (see README), or run as root to install them"
+command -v apt-get >/dev/null 2>&1 || die "no Docker engine and no apt-get: start Postgres, PgBouncer, Redis, RabbitMQ and Azurite yourself (see README)"
 
 missing=()
 command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
+command -v pgbouncer >/dev/null 2>&1 || missing+=(pgbouncer)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v rabbitmq-server >/dev/null 2>&1 || missing+=(rabbitmq-server)
 if ((${#missing[@]})); then
@@ -77,6 +79,12 @@ if ! listening 5432; then
 fi
 if ! PGPASSWORD=postgres psql -h 127.0.0.1 -U postgres -qAt -c "SELECT 1 FROM pg_database WHERE datname = 'ecommerce'" | grep -q 1; then
   PGPASSWORD=postgres psql -h 127.0.0.1 -U postgres -q -c "CREATE DATABASE ecommerce" >/dev/null
+fi
+
+if ! listening 6432; then
+  say "starting PgBouncer"
+  bash scripts/pgbouncer.sh "$state_dir/pgbouncer" 6432 127.0.0.1 5432
+  wait_for 6432 PgBouncer 30
 fi
 
 if ! listening 6379; then
@@ -111,4 +119,4 @@ if ! listening 10000; then
   wait_for 10000 Azurite 30
 fi
 start_mail_catcher
-say "Postgres, Redis, RabbitMQ, Azurite and the SMTP catcher are up"
+say "Postgres, PgBouncer, Redis, RabbitMQ, Azurite and the SMTP catcher are up"

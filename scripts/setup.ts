@@ -22,7 +22,8 @@ function required(name: string): string {
 
 async function main(): Promise<void> {
   loadLocalSettings();
-  const postgresUrl = required('POSTGRES_URL');
+  // Migrations hold a session advisory lock: past PgBouncer when a direct URL is given.
+  const postgresUrl = process.env.POSTGRES_DIRECT_URL || required('POSTGRES_URL');
   const rabbitMqUrl = required('RABBITMQ_URL');
 
   const applied = await migrateUp(postgresUrl);

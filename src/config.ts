@@ -7,7 +7,11 @@ import { DEV_TENANT_ID } from './dev-issuer/constants.js';
  * tested against this list.
  */
 const settingsSchema = z.object({
-  POSTGRES_URL: z.url({ protocol: /^postgres(ql)?$/ }).describe('Postgres connection string'),
+  POSTGRES_URL: z.url({ protocol: /^postgres(ql)?$/ }).describe('Postgres connection string (through PgBouncer in Azure, dev and tests)'),
+  POSTGRES_DIRECT_URL: z
+    .url({ protocol: /^postgres(ql)?$/ })
+    .optional()
+    .describe("Session connection past PgBouncer, for LISTEN and the migrations' advisory lock; default POSTGRES_URL"),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).describe('Redis connection string'),
   RABBITMQ_URL: z.url({ protocol: /^amqps?$/ }).describe("AMQP URL; also the RabbitMQ trigger's connectionStringSetting"),
   ENTRA_TENANT_ID: z.guid().describe('Entra tenant id'),
@@ -84,6 +88,7 @@ export const settingNames = Object.keys(settingsSchema.shape) as (keyof Settings
 /** Names of the settings whose values are secrets (kept in Key Vault in Azure, never logged). */
 export const secretSettingNames: readonly (keyof Settings)[] = [
   'POSTGRES_URL',
+  'POSTGRES_DIRECT_URL',
   'REDIS_URL',
   'RABBITMQ_URL',
   'APPLICATIONINSIGHTS_CONNECTION_STRING',

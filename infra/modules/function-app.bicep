@@ -38,6 +38,7 @@ param contentShareName string
 param contentShareConnectionSecretUri string
 
 param postgresUrlSecretUri string
+param postgresDirectUrlSecretUri string
 param redisUrlSecretUri string
 param rabbitMqUrlSecretUri string
 param applicationInsightsConnectionStringSecretUri string
@@ -119,6 +120,7 @@ var hostSettings = {
 // Every setting of src/config.ts (test/unit/infra.test.ts compares the compiled template with it).
 var applicationSettings = {
   POSTGRES_URL: '@Microsoft.KeyVault(SecretUri=${postgresUrlSecretUri})'
+  POSTGRES_DIRECT_URL: '@Microsoft.KeyVault(SecretUri=${postgresDirectUrlSecretUri})'
   REDIS_URL: '@Microsoft.KeyVault(SecretUri=${redisUrlSecretUri})'
   RABBITMQ_URL: '@Microsoft.KeyVault(SecretUri=${rabbitMqUrlSecretUri})'
   APPLICATIONINSIGHTS_CONNECTION_STRING: '@Microsoft.KeyVault(SecretUri=${applicationInsightsConnectionStringSecretUri})'

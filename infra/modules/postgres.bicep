@@ -3,9 +3,13 @@
 // server connections the app can hold however far the function app scales out.
 // https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-pgbouncer
 //
-// PgBouncer runs in session mode: the app holds a LISTEN connection (catalog changes), node-pg-migrate
-// takes a session advisory lock and the queries use named prepared statements, none of which survive
-// transaction pooling. The budget (test/unit/infra.test.ts checks it on the compiled template):
+// PgBouncer runs in transaction mode: a server connection serves a client for one transaction, so the
+// app's pools share few server connections. What needs a session takes the server's own port (5432,
+// POSTGRES_DIRECT_URL): the LISTEN connection (catalog changes) and the migrations (a session advisory
+// lock). The app sends no startup parameter PgBouncer would refuse (ignore_startup_parameters stays at
+// Azure's default, empty) and no named prepared statement (max_prepared_statements stays 0); the local
+// stack's PgBouncer is configured the same way (scripts/pgbouncer.sh). The budget (test/unit/infra.test.ts
+// checks it on the compiled template):
 //   PG_POOL_MAX x FUNCTIONS_WORKER_PROCESS_COUNT x maximumElasticWorkerCount <= pgbouncer.default_pool_size
 //   pgbouncer.default_pool_size + reservedConnections <= max_connections
 param name string
@@ -57,7 +61,7 @@ var serverParameters = [
   }
   {
     name: 'pgbouncer.pool_mode'
-    value: 'SESSION'
+    value: 'TRANSACTION'
   }
   {
     name: 'pgbouncer.default_pool_size'
@@ -149,6 +153,16 @@ resource urlSecret 'Microsoft.KeyVault/vaults/secrets@2024-11-01' = {
 
 output name string = server.name
 output fullyQualifiedDomainName string = server.properties.fullyQualifiedDomainName
+// LISTEN and the migrations' advisory lock need a session: the server's own port.
+resource directUrlSecret 'Microsoft.KeyVault/vaults/secrets@2024-11-01' = {
+  parent: vault
+  name: 'postgres-direct-url'
+  properties: {
+    value: 'postgres://${uriComponent(administratorLogin)}:${uriComponent(administratorLoginPassword)}@${server.properties.fullyQualifiedDomainName}:5432/${database.name}?sslmode=require'
+  }
+}
+
 output urlSecretUri string = urlSecret.properties.secretUri
+output directUrlSecretUri string = directUrlSecret.properties.secretUri
 output maxConnections int = maxConnections
 output reservedConnections int = reservedConnections

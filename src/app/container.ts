@@ -54,7 +54,8 @@ function build(s: Settings) {
   const productCache = new ReadThroughCache({ maxAgeMs: 1_000, maxEntries: 1_000 });
   // Names and prices for carts: no stock, so only catalog changes clear it; 60 s bounds a missed one.
   const catalogCache = new ReadThroughCache({ maxAgeMs: 60_000, maxEntries: 10_000 });
-  const productChanges = new ProductChangeListener(s.POSTGRES_URL, [productCache, catalogCache]);
+  // LISTEN needs a session of its own: PgBouncer's transaction pooling would drop it after the statement.
+  const productChanges = new ProductChangeListener(s.POSTGRES_DIRECT_URL ?? s.POSTGRES_URL, [productCache, catalogCache]);
   productChanges.start();
   const catalog = cachedCatalog(products, catalogCache);
   // The catalog routes' own writes clear both at once, before their notification comes back.

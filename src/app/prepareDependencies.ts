@@ -13,10 +13,10 @@ import type { Services } from './container.js';
 export const appStartDeadlineMs = 60_000;
 
 /**
- * At worker start: apply pending migrations (node-pg-migrate holds an advisory lock, so instances
- * starting together apply each once) and declare the broker topology (the publisher declares it on
- * connect). In Azure the database and the broker are reachable only from inside the network, so the
- * app itself is where this can run. A failure is logged and start-up goes on: the dependency may be
+ * At worker start: apply pending migrations over the direct session connection (node-pg-migrate holds
+ * an advisory lock, so instances starting together apply each once, the later ones waiting) and
+ * declare the broker topology (the publisher declares it on connect). In Azure the database and the
+ * broker are reachable only from inside the network, so the app itself is where this can run. A failure is logged and start-up goes on: the dependency may be
  * back in a moment, health reports it meanwhile, and `npm run setup` does the same by hand. So does
  * a preparation that outlasts the deadline: it goes on in the background and logs its outcome.
  */
@@ -25,7 +25,7 @@ export async function prepareDependencies(
   options: { deadlineMs?: number; migrate?: (postgresUrl: string) => Promise<string[]> } = {},
 ): Promise<void> {
   const { deadlineMs = appStartDeadlineMs, migrate = migrateUp } = options;
-  const prepared = Promise.allSettled([migrate(services.settings.POSTGRES_URL), services.publisher.check()]).then(([migrations, topology]) => {
+  const prepared = Promise.allSettled([migrate(services.settings.POSTGRES_DIRECT_URL ?? services.settings.POSTGRES_URL), services.publisher.check()]).then(([migrations, topology]) => {
     if (migrations.status === 'fulfilled' && migrations.value.length > 0) logger.info('migrations applied at start', { migrations: migrations.value });
     if (migrations.status === 'rejected') logger.error('could not apply migrations at start', { error: migrations.reason });
     if (topology.status === 'rejected') logger.error('could not declare the broker topology at start', { error: topology.reason });

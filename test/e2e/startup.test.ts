@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { withDatabase } from '../../scripts/localPgBouncer.js';
 import { postgresUrl } from '../support/pipeline.js';
 import { startShop, type Shop } from '../support/shop.js';
 
@@ -21,7 +22,7 @@ describe('the app prepares its dependencies at start', () => {
 
   it('when the host starts against an empty database, then the migrations are applied and the catalog answers', async () => {
     await admin.query(`CREATE DATABASE ${database}`);
-    shop = await startShop({ env: { POSTGRES_URL: postgresUrl.replace(/\/[^/]*$/, `/${database}`) } });
+    shop = await startShop({ env: { POSTGRES_URL: withDatabase(postgresUrl, database), POSTGRES_DIRECT_URL: withDatabase(process.env.POSTGRES_DIRECT_URL!, database) } });
     const response = await shop.call('/products', { token: await shop.token() });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ items: [], nextCursor: null });

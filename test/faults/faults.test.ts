@@ -38,6 +38,14 @@ const poisoned: Record<string, number> = Object.fromEntries(mainQueues.map((q) =
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** A fault: the service stops for `ms`, then starts again. */
+async function waitForHealthy(api: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await fetch(`${api}/health`).then((r) => r.status, () => 0)) !== 200) {
+    if (Date.now() > deadline) return; // the probe batch below then reports what is still failing
+    await sleep(250);
+  }
+}
+
 const outage = (service: { stop(): Promise<void>; start(): Promise<void> }, ms: number) => async () => {
   await service.stop();
   await sleep(ms);
@@ -142,7 +150,10 @@ async function scenario(name: string, h: Harness, fault: (() => Promise<void>) |
   const [{ records, wallMs }] = await Promise.all([runCheckoutLoad({ api: h.api, users, concurrency: C, ratePerSecond: options.rate ?? RATE }), faultDone]);
   if (faultError) throw faultError;
 
-  // A fresh batch after the fault: publishers and consumers must have reconnected by themselves.
+  // A fresh batch after the fault: publishers and consumers must have reconnected by themselves. First
+  // wait for health: PgBouncer (as in Azure) refuses logins for up to server_login_retry (15 s) after
+  // a failed one, so a Postgres outage lasts that much longer for the app.
+  await waitForHealthy(h.api(), 60_000);
   const probeUsers = await makeUsers(h, 20, products, `${name}-after`);
   const probe = await runCheckoutLoad({ api: h.api, users: probeUsers, concurrency: 10 });
 

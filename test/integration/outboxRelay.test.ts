@@ -14,7 +14,7 @@ function countingPool(): pg.Pool & { marks: number } {
     client.counted = true;
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
     (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args) => {
-      if ((args[0] as { name?: string } | undefined)?.name === 'outbox-mark-sent') pool.marks++;
+      if (typeof args[0] === 'string' && args[0].startsWith('UPDATE outbox SET sent_at')) pool.marks++;
       return query(...args);
     };
   });

@@ -5,6 +5,8 @@ import { ReadThroughCache } from '../../src/app/readThroughCache.js';
 import { uuidv7 } from '../../src/domain/ids.js';
 
 const postgresUrl = process.env.POSTGRES_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/ecommerce';
+// LISTEN takes the session connection, as in the app (container.ts); the writes go through PgBouncer.
+const directUrl = process.env.POSTGRES_DIRECT_URL ?? postgresUrl;
 
 describe('product change listener on real Postgres', () => {
   let db: pg.Pool;
@@ -15,7 +17,7 @@ describe('product change listener on real Postgres', () => {
   beforeAll(async () => {
     db = new pg.Pool({ connectionString: postgresUrl, max: 2 });
     cache = new ReadThroughCache({ maxAgeMs: 60_000, maxEntries: 10 });
-    listener = new ProductChangeListener(`${postgresUrl}?application_name=${applicationName}`, [cache]);
+    listener = new ProductChangeListener(`${directUrl}?application_name=${applicationName}`, [cache]);
     listener.start();
     await vi.waitFor(() => expect(cache.enabled).toBe(true), { timeout: 5_000 });
   });

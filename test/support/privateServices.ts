@@ -1,8 +1,9 @@
 import { spawn, spawnSync, execFile, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
 import pg from 'pg';
@@ -10,7 +11,8 @@ import { migrateUp } from '../../src/adapters/postgres/migrate.js';
 import { declareTopology } from '../../src/adapters/rabbitmq/topology.js';
 
 /*
- * Private Postgres, Redis and RabbitMQ instances owned by one test run or benchmark, on free ports
+ * Private Postgres (behind its own PgBouncer, as in Azure), Redis and RabbitMQ instances owned by one
+ * test run or benchmark, on free ports
  * and in temp dirs, so the fault suite can stop and start them without touching the shared servers
  * on 5432/6379/5672. Runs as root (the dev machine's setup): Postgres as the `postgres` OS user,
  * Redis and a second RabbitMQ node as root children with their own HOME, cookie and data dirs.
@@ -81,10 +83,13 @@ export interface ServiceControl {
 
 export interface PrivateServices {
   dir: string;
+  /** Postgres itself (the session connection: LISTEN, migrations, the tests' own checks). */
   postgresUrl: string;
+  /** The PgBouncer in front of it (transaction pooling), which the app's pool uses. */
+  pgbouncerUrl: string;
   redisUrl: string;
   rabbitUrl: string;
-  ports: { postgres: number; redis: number; rabbit: number };
+  ports: { postgres: number; pgbouncer: number; redis: number; rabbit: number };
   rabbitNode: string;
   postgres: ServiceControl;
   redis: ServiceControl;
@@ -243,8 +248,32 @@ function startRabbit(dir: string, port: number, node: string) {
   };
 }
 
+// ---------- PgBouncer ----------
+
+/** A PgBouncer configured as scripts/services.sh configures the local stack's, in front of a private Postgres. */
+async function startPgBouncer(dir: string, port: number, postgresPort: number): Promise<{ stop(): Promise<void>; kill(): void }> {
+  const script = fileURLToPath(new URL('../../scripts/pgbouncer.sh', import.meta.url));
+  await run('bash', [script, dir, String(port), '127.0.0.1', String(postgresPort)]);
+  await waitFor('pgbouncer', () => listening(port), 15_000);
+  const pid = Number(readFileSync(join(dir, 'pgbouncer.pid'), 'utf8'));
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(pid, name);
+    } catch {
+      // already gone
+    }
+  };
+  return {
+    async stop() {
+      signal('SIGTERM');
+      await waitFor('pgbouncer to stop', async () => !(await listening(port)), 15_000);
+    },
+    kill: () => signal('SIGKILL'),
+  };
+}
+
 /**
- * Starts private Postgres, Redis and RabbitMQ, migrates the database and declares the topology.
+ * Starts private Postgres (with a PgBouncer in front), Redis and RabbitMQ, migrates the database and declares the topology.
  * `close()` stops everything and removes the temp dir; it is also registered for process exit.
  * `postgresSettings` are extra server settings (`-c name=value`), e.g. the bench's
  * `shared_preload_libraries=pg_stat_statements`.
@@ -252,17 +281,18 @@ function startRabbit(dir: string, port: number, node: string) {
 export async function startPrivateServices(label = 'faults', options: { postgresSettings?: Readonly<Record<string, string>> } = {}): Promise<PrivateServices> {
   if (!pgBin || !rabbitSbin) throw new Error('Postgres or RabbitMQ binaries not found under /usr/lib');
   const dir = mkdtempSync(join(tmpdir(), `${label}-svc-`));
-  const ports = { postgres: await freePort(), redis: await freePort(), rabbit: await freePort(20_000, 40_000) };
+  const ports = { postgres: await freePort(), pgbouncer: await freePort(), redis: await freePort(), rabbit: await freePort(20_000, 40_000) };
   const rabbitNode = `${label}-${process.pid}-${ports.rabbit}@localhost`;
   const redis = startRedis(dir, ports.redis);
   const rabbit = startRabbit(dir, ports.rabbit, rabbitNode);
   let postgres: ServiceControl | undefined;
+  let pgbouncer: { stop(): Promise<void>; kill(): void } | undefined;
   let closed = false;
 
   const close = async () => {
     if (closed) return;
     closed = true;
-    await Promise.allSettled([postgres?.stop(), redis.stop(), rabbit.stop()]);
+    await Promise.allSettled([pgbouncer?.stop(), postgres?.stop(), redis.stop(), rabbit.stop()]);
     rmSync(dir, { recursive: true, force: true });
   };
   // Last resort if the runner dies without afterAll: kill the children synchronously.
@@ -270,6 +300,7 @@ export async function startPrivateServices(label = 'faults', options: { postgres
     if (closed) return;
     redis.child()?.kill('SIGKILL');
     rabbit.child()?.kill('SIGKILL');
+    pgbouncer?.kill();
     spawnSync('runuser', ['-u', 'postgres', '--', `${pgBin}/pg_ctl`, '-D', join(dir, 'pgdata'), '-m', 'immediate', 'stop'], { stdio: 'ignore' });
     rmSync(dir, { recursive: true, force: true });
   };
@@ -278,7 +309,9 @@ export async function startPrivateServices(label = 'faults', options: { postgres
   try {
     const [pgControl] = await Promise.all([startPostgres(dir, ports.postgres, options.postgresSettings ?? {}), redis.start(), rabbit.start()]);
     postgres = pgControl;
+    pgbouncer = await startPgBouncer(join(dir, 'pgbouncer'), ports.pgbouncer, ports.postgres);
     const postgresUrl = `postgres://postgres:postgres@127.0.0.1:${ports.postgres}/ecommerce`;
+    const pgbouncerUrl = `postgres://postgres:postgres@127.0.0.1:${ports.pgbouncer}/ecommerce`;
     const redisUrl = `redis://127.0.0.1:${ports.redis}`;
     const rabbitUrl = `amqp://guest:guest@127.0.0.1:${ports.rabbit}`;
     await migrateUp(postgresUrl);
@@ -294,12 +327,13 @@ export async function startPrivateServices(label = 'faults', options: { postgres
       ports,
       rabbitNode,
       postgresUrl,
+      pgbouncerUrl,
       redisUrl,
       rabbitUrl,
       postgres: pgControlFinal,
       redis: { start: redis.start, stop: redis.stop },
       rabbit: { start: rabbit.start, stop: rabbit.stop, queues: rabbit.queues, ctl: rabbit.ctl },
-      env: { POSTGRES_URL: postgresUrl, REDIS_URL: redisUrl, RABBITMQ_URL: rabbitUrl },
+      env: { POSTGRES_URL: pgbouncerUrl, POSTGRES_DIRECT_URL: postgresUrl, REDIS_URL: redisUrl, RABBITMQ_URL: rabbitUrl },
       async close() {
         process.removeListener('exit', onExit);
         await close();

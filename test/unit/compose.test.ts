@@ -69,7 +69,7 @@ function bindMounts(svc: Service): { source: string; target: string }[] {
   });
 }
 
-const coreServices = ['postgres', 'redis', 'rabbitmq', 'azurite'];
+const coreServices = ['postgres', 'pgbouncer', 'redis', 'rabbitmq', 'azurite'];
 const observabilityServices = ['otel-collector', 'tempo', 'loki', 'prometheus', 'grafana'];
 
 describe('docker-compose.yml', () => {
@@ -105,12 +105,22 @@ describe('docker-compose.yml', () => {
   });
 
   it('when the stack is brought up with --wait, then every core service has a healthcheck', () => {
-    const probes: Record<string, string> = { postgres: 'pg_isready', redis: 'redis-cli', rabbitmq: 'rabbitmq-diagnostics', azurite: 'node' };
+    const probes: Record<string, string> = { postgres: 'pg_isready', pgbouncer: '/dev/tcp/127.0.0.1/6432', redis: 'redis-cli', rabbitmq: 'rabbitmq-diagnostics', azurite: 'node' };
     for (const name of coreServices) {
       const check = service(name).healthcheck;
       expect(check?.disable, name).not.toBe(true);
       expect([check?.test ?? []].flat().join(' '), name).toContain(probes[name]);
     }
+  });
+
+  it('when the app and the tests reach Postgres, then PgBouncer is published on 6432 and runs the local configuration in front of the postgres service', () => {
+    const pgbouncer = service('pgbouncer') as Service & { command: string[] };
+    expect(publishedPorts(pgbouncer).get(6432)).toBe(6432);
+    expect(pgbouncer.image).toMatch(/^debian:bookworm/);
+    expect(bindMounts(pgbouncer)).toContainEqual({ source: 'scripts/pgbouncer.sh', target: '/scripts/pgbouncer.sh' });
+    expect(pgbouncer.command.join(' ')).toMatch(/apt-get install [^&]*pgbouncer/);
+    expect(pgbouncer.command.join(' ')).toContain('bash /scripts/pgbouncer.sh /var/lib/pgbouncer-local 6432 postgres 5432 0.0.0.0 --foreground');
+    expect(Object.keys((pgbouncer.depends_on ?? {}) as Record<string, unknown>)).toEqual(['postgres']);
   });
 
   it('when the database is created, then it is ecommerce owned by postgres/postgres on Postgres 16', () => {

@@ -129,6 +129,7 @@ describe('infra: function app settings', () => {
     const settings = appSettings();
     const expected: Record<string, string> = {
       POSTGRES_URL: 'postgres-url',
+      POSTGRES_DIRECT_URL: 'postgres-direct-url',
       REDIS_URL: 'redis-url',
       RABBITMQ_URL: 'rabbitmq-url',
       APPLICATIONINSIGHTS_CONNECTION_STRING: 'applicationinsights-connection-string',
@@ -245,13 +246,31 @@ describe('infra: Postgres connection budget', () => {
     expect(appSettings().FUNCTIONS_WORKER_PROCESS_COUNT).toBe("[string(parameters('workerProcessCount'))]");
   });
 
-  it('when the app connects to Postgres, then it goes through PgBouncer on 6432 with TLS required', () => {
+  it('when the app connects to Postgres, then it goes through PgBouncer on 6432 with TLS required, and its session connection to 5432', () => {
     expect(secretValue('postgres', 'postgres-url')).toMatch(/:6432\/\{\d\}\?sslmode=require'/);
+    expect(secretValue('postgres', 'postgres-direct-url')).toMatch(/:5432\/\{\d\}\?sslmode=require'/);
     const serverParameters = module(main, 'postgres').template.variables?.serverParameters as { name: string; value: string }[];
     expect(serverParameters).toContainEqual({ name: 'require_secure_transport', value: 'on' });
   });
 });
 
+
+describe('infra: PgBouncer locally as in Azure', () => {
+  it("when the local stack's PgBouncer is configured, then its pool mode and ignored startup parameters are the template's", () => {
+    const serverParameters = new Map(
+      (module(main, 'postgres').template.variables?.serverParameters as { name: string; value: string }[]).map((p) => [p.name, p.value]),
+    );
+    const local = new Map(
+      [...read('scripts/pgbouncer.sh').matchAll(/^(pool_mode|ignore_startup_parameters|max_prepared_statements) = ?(.*)$/gm)].map((m) => [m[1]!, m[2]!]),
+    );
+    expect(serverParameters.get('pgbouncer.pool_mode')).toBe('TRANSACTION');
+    expect(local.get('pool_mode')?.toUpperCase()).toBe(serverParameters.get('pgbouncer.pool_mode'));
+    // Azure's defaults (empty, 0) hold unless the template overrides them; so must the local ones.
+    expect(local.get('ignore_startup_parameters')).toBe(serverParameters.get('pgbouncer.ignore_startup_parameters') ?? '');
+    expect(serverParameters.has('pgbouncer.max_prepared_statements')).toBe(false);
+    expect(local.has('max_prepared_statements')).toBe(false);
+  });
+});
 
 describe('infra: private network', () => {
   const privateServices: { module: string; type: string; groupIds: string[] }[] = [

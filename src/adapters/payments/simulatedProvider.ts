@@ -22,11 +22,8 @@ export function simulatedPaymentProvider(pool: pg.Pool, options: { declineAboveC
         const approved = amountCents <= options.declineAboveCents;
         const { rows } = await query<{ approved: boolean; reason: string | null }>(
           pool,
-          {
-            name: 'simulated-provider-charge',
-            text: `INSERT INTO simulated_provider_charges AS c (idempotency_key, order_id, amount, approved, reason) VALUES ($1, $2, $3, $4, $5)
-                   ON CONFLICT (idempotency_key) DO UPDATE SET calls = c.calls + 1 RETURNING approved, reason`,
-          },
+          `INSERT INTO simulated_provider_charges AS c (idempotency_key, order_id, amount, approved, reason) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (idempotency_key) DO UPDATE SET calls = c.calls + 1 RETURNING approved, reason`,
           [idempotencyKey, orderId, decimalFromCents(amountCents), approved, approved ? null : 'amount exceeds the card limit'],
         );
         return rows[0]!.approved ? { approved: true } : { approved: false, reason: rows[0]!.reason ?? 'declined' };
@@ -36,7 +33,7 @@ export function simulatedPaymentProvider(pool: pg.Pool, options: { declineAboveC
       withinDeadline(deadline, async () => {
         const { rows } = await query<{ approved: boolean; reason: string | null }>(
           pool,
-          { name: 'simulated-provider-lookup', text: 'SELECT approved, reason FROM simulated_provider_charges WHERE idempotency_key = $1' },
+          'SELECT approved, reason FROM simulated_provider_charges WHERE idempotency_key = $1',
           [idempotencyKey],
         );
         if (!rows[0]) return undefined;

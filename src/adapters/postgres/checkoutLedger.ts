@@ -25,11 +25,8 @@ export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): Check
     async findByKey(userId, keyHash) {
       const { rows } = await query<{ fingerprint: string; checkout_id: string; order_id: string }>(
         pool,
-        {
-          name: 'checkout-requests-find',
-          text: `SELECT r.fingerprint, c.checkout_id, c.order_id FROM checkout_requests r JOIN checkouts c USING (order_id)
+        `SELECT r.fingerprint, c.checkout_id, c.order_id FROM checkout_requests r JOIN checkouts c USING (order_id)
                   WHERE r.user_id = $1 AND r.key_hash = $2 AND r.created_at > now() - make_interval(hours => $3)`,
-        },
         [userId, keyHash, idempotencyKeyTtlHours],
       );
       return rows[0] && { fingerprint: rows[0].fingerprint, accepted: acceptedOf(rows[0]) };
@@ -43,7 +40,6 @@ export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): Check
         outcome = await inTransaction(pool, async (client) => {
           inserted = false;
           const { rowCount } = await client.query({
-            name: 'checkouts-accept',
             text: `INSERT INTO checkouts (order_id, checkout_id, user_id, state, event) VALUES ($1, $2, $3, 'ACCEPTED', $4) ON CONFLICT DO NOTHING`,
             values: [claim.orderId, claim.checkoutId, userId, JSON.stringify(claim.event)],
           });
@@ -57,7 +53,6 @@ export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): Check
           if (!key) return { state: 'accepted' as const };
           // Two requests with one key race here; the first row stands (an expired one is replaced).
           await client.query({
-            name: 'checkout-requests-insert',
             text: `INSERT INTO checkout_requests AS r (user_id, key_hash, fingerprint, order_id) VALUES ($1, $2, $3, $4)
                    ON CONFLICT (user_id, key_hash) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, order_id = EXCLUDED.order_id, created_at = now()
                    WHERE r.created_at <= now() - make_interval(hours => $5)`,
@@ -86,10 +81,7 @@ export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): Check
     async pruneExpiredKeys(limit) {
       const { rowCount } = await query(
         pool,
-        {
-          name: 'checkout-requests-prune',
-          text: `DELETE FROM checkout_requests WHERE ctid IN (SELECT ctid FROM checkout_requests WHERE created_at <= now() - make_interval(hours => $1) LIMIT $2)`,
-        },
+        `DELETE FROM checkout_requests WHERE ctid IN (SELECT ctid FROM checkout_requests WHERE created_at <= now() - make_interval(hours => $1) LIMIT $2)`,
         [idempotencyKeyTtlHours, limit],
       );
       return rowCount ?? 0;
@@ -98,13 +90,13 @@ export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): Check
     async abandon(userId, claim) {
       const abandoned = await query(
         pool,
-        { name: 'checkouts-abandon', text: `INSERT INTO checkouts (order_id, checkout_id, user_id, state) VALUES ($1, $2, $3, 'ABANDONED') ON CONFLICT DO NOTHING` },
+        `INSERT INTO checkouts (order_id, checkout_id, user_id, state) VALUES ($1, $2, $3, 'ABANDONED') ON CONFLICT DO NOTHING`,
         [claim.orderId, claim.checkoutId, userId],
       );
       if (abandoned.rowCount === 1) return 'abandoned';
       // A separate statement: under READ COMMITTED it sees the row whose commit the INSERT waited for.
       // PLACED is accepted too (its order exists): the claim's lines were ordered and must leave the cart.
-      const { rows } = await query<{ state: string }>(pool, { name: 'checkouts-state', text: 'SELECT state FROM checkouts WHERE order_id = $1' }, [claim.orderId]);
+      const { rows } = await query<{ state: string }>(pool, 'SELECT state FROM checkouts WHERE order_id = $1', [claim.orderId]);
       return rows[0]!.state === 'ABANDONED' ? 'abandoned' : 'accepted';
     },
   };

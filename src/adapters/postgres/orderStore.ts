@@ -14,12 +14,11 @@ interface Effects {
 }
 
 function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
-  // Named statements: Postgres parses and plans each once per connection.
-  const run = <R extends pg.QueryResultRow>(name: string, text: string, values: unknown[]) => client.query<R>({ name, text, values });
+  const run = <R extends pg.QueryResultRow>(text: string, values: unknown[]) => client.query<R>(text, values);
   return {
     async insertOrder(order) {
       // The order and its items in one statement, its checkout marked PLACED; on a redelivered checkout (the order exists) nothing is written.
-      const { rows } = await run<{ inserted: number }>('orders-insert-with-items',
+      const { rows } = await run<{ inserted: number }>(
         `WITH inserted AS (
            INSERT INTO orders (id, checkout_id, user_id, status, total, reason, checked_out_at, cancel_reason, shipping_address, email)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $12, $13, $14) ON CONFLICT DO NOTHING RETURNING id
@@ -55,7 +54,7 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
       // cannot deadlock), decides on the locked rows, and takes the stock only if every line fits.
       // Under READ COMMITTED the lock returns each row's latest committed version and the UPDATE
       // re-reads it, so the decision and the new stock both use that version.
-      const { rows } = await run<{ id: string; name: string; stock: number; reserved: boolean }>('products-reserve',
+      const { rows } = await run<{ id: string; name: string; stock: number; reserved: boolean }>(
         `WITH wanted AS (
            SELECT * FROM unnest($1::uuid[], $2::int[]) AS w(id, quantity)
          ), locked AS (
@@ -86,7 +85,7 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
     },
 
     async transition(orderId: string, from: OrderStatus, to: OrderStatus, change: OrderChange) {
-      const { rows } = await run<{ user_id: string; total: string; checked_out_at: Date }>('orders-transition',
+      const { rows } = await run<{ user_id: string; total: string; checked_out_at: Date }>(
         `UPDATE orders SET status = $3, reason = COALESCE($4, reason), cancel_reason = COALESCE($5, cancel_reason), updated_at = now()
           WHERE id = $1 AND status = $2 RETURNING user_id, total::text AS total, checked_out_at`,
         [orderId, from, to, change.reason ?? null, change.cancelReason ?? null],
@@ -96,7 +95,7 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
 
     async releaseStock(orderId: string) {
       effects.stockChanged = true;
-      await run('products-release',
+      await run(
         `UPDATE products p SET stock = p.stock + i.quantity, version = p.version + 1, updated_at = now()
            FROM (SELECT product_id, quantity FROM order_items WHERE order_id = $1 ORDER BY product_id) i
           WHERE p.id = i.product_id`,
@@ -105,24 +104,24 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
     },
 
     async lockOrder(orderId: string) {
-      const { rows } = await run<{ status: OrderStatus }>('orders-lock', 'SELECT status FROM orders WHERE id = $1 FOR UPDATE', [orderId]);
+      const { rows } = await run<{ status: OrderStatus }>('SELECT status FROM orders WHERE id = $1 FOR UPDATE', [orderId]);
       return rows[0]?.status;
     },
 
     async paymentOf(orderId: string) {
-      const { rows } = await run<{ id: string; status: Payment['status']; amount: string }>('payments-of-order', 'SELECT id, status, amount::text AS amount FROM payments WHERE order_id = $1', [orderId]);
+      const { rows } = await run<{ id: string; status: Payment['status']; amount: string }>('SELECT id, status, amount::text AS amount FROM payments WHERE order_id = $1', [orderId]);
       return rows[0] && { id: rows[0].id, status: rows[0].status, amountCents: centsFromDecimal(rows[0].amount) };
     },
 
     async markRedriven(orderId: string) {
-      await run('orders-mark-redriven', 'UPDATE orders SET redriven_at = now() WHERE id = $1', [orderId]);
-      await run('checkouts-mark-redriven', "UPDATE checkouts SET redriven_at = now() WHERE order_id = $1 AND state = 'ACCEPTED'", [orderId]);
+      await run('UPDATE orders SET redriven_at = now() WHERE id = $1', [orderId]);
+      await run("UPDATE checkouts SET redriven_at = now() WHERE order_id = $1 AND state = 'ACCEPTED'", [orderId]);
     },
 
     // Leases are set and compared on the database's clock (clock_timestamp(): the statement's time,
     // not the transaction's start), so the app servers' clocks never enter into who may call the provider.
     async takeOverPayment(paymentId: string, holder: string, leaseMs: number) {
-      const { rowCount } = await run('payments-take-over',
+      const { rowCount } = await run(
         `UPDATE payments SET lease_holder = $2, lease_expires_at = clock_timestamp() + make_interval(secs => $3::float8 / 1000), updated_at = now()
           WHERE id = $1 AND status = 'PENDING' AND lease_expires_at <= clock_timestamp()`,
         [paymentId, holder, leaseMs],
@@ -131,12 +130,12 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
     },
 
     async settlePayment(paymentId: string, status: 'SUCCEEDED' | 'FAILED', reason: string | null) {
-      const { rowCount } = await run('payments-settle', "UPDATE payments SET status = $2, reason = $3, updated_at = now() WHERE id = $1 AND status = 'PENDING'", [paymentId, status, reason]);
+      const { rowCount } = await run("UPDATE payments SET status = $2, reason = $3, updated_at = now() WHERE id = $1 AND status = 'PENDING'", [paymentId, status, reason]);
       return rowCount === 1;
     },
 
     async insertPayment(payment: Omit<Payment, 'createdAt'>, leaseMs: number) {
-      const { rowCount } = await run('payments-insert',
+      const { rowCount } = await run(
         `INSERT INTO payments (id, order_id, status, amount, reason, lease_holder, lease_expires_at)
          VALUES ($1, $2, $3, $4, $5, $1, clock_timestamp() + make_interval(secs => $6::float8 / 1000)) ON CONFLICT (order_id) DO NOTHING`,
         [payment.id, payment.orderId, payment.status, decimalFromCents(payment.amountCents), payment.reason, leaseMs],
@@ -218,14 +217,14 @@ export function postgresOrderStore(pool: pg.Pool, relay: OutboxRelay, onStockCha
     },
 
     async get(orderId) {
-      const { rows } = await query<OrderRow>(pool, { name: 'orders-get', text: `${orderSelect} WHERE o.id = $1` }, [orderId]);
+      const { rows } = await query<OrderRow>(pool, `${orderSelect} WHERE o.id = $1`, [orderId]);
       return rows[0] && toOrder(rows[0]);
     },
 
     async listForUser(userId, limit, before) {
       const { rows } = before
-        ? await query<OrderRow>(pool, { name: 'orders-page-before', text: `${orderSelect} WHERE o.user_id = $1 AND o.id < $2 ORDER BY o.id DESC LIMIT $3` }, [userId, before, limit])
-        : await query<OrderRow>(pool, { name: 'orders-page-first', text: `${orderSelect} WHERE o.user_id = $1 ORDER BY o.id DESC LIMIT $2` }, [userId, limit]);
+        ? await query<OrderRow>(pool, `${orderSelect} WHERE o.user_id = $1 AND o.id < $2 ORDER BY o.id DESC LIMIT $3`, [userId, before, limit])
+        : await query<OrderRow>(pool, `${orderSelect} WHERE o.user_id = $1 ORDER BY o.id DESC LIMIT $2`, [userId, limit]);
       return rows.map(toOrder);
     },
   };

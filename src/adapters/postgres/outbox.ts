@@ -13,7 +13,6 @@ const sweepAfterSeconds = 30;
 /** Writes an event to the outbox inside the caller's transaction. */
 export async function insertOutboxRow(client: pg.PoolClient, event: OutgoingEvent): Promise<void> {
   await client.query({
-    name: 'outbox-insert',
     text: `INSERT INTO outbox (id, type, payload, traceparent, tracestate, relay_after) VALUES ($1, $2, $3, $4, $5, clock_timestamp() + make_interval(secs => $6))`,
     values: [event.id, event.type, JSON.stringify(event.payload), event.trace?.traceparent ?? null, event.trace?.tracestate ?? null, sweepAfterSeconds],
   });
@@ -81,7 +80,6 @@ export class OutboxRelay {
   async #publishLocked(events: readonly OutgoingEvent[]): Promise<void> {
     await inTransaction(this.pool, async (client) => {
       const { rows } = await client.query<{ id: string }>({
-        name: 'outbox-relay-lock',
         text: 'SELECT id FROM outbox WHERE id = ANY($1::uuid[]) AND sent_at IS NULL FOR UPDATE SKIP LOCKED',
         values: [events.map((event) => event.id)],
       });
@@ -89,7 +87,7 @@ export class OutboxRelay {
       const mine = events.filter((event) => locked.has(event.id));
       if (mine.length === 0) return;
       await this.publisher.publish(mine);
-      await client.query({ name: 'outbox-mark-sent', text: 'UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY($1::uuid[])', values: [mine.map((e) => e.id)] });
+      await client.query('UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY($1::uuid[])', [mine.map((e) => e.id)]);
     });
   }
 

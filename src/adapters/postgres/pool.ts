@@ -4,15 +4,19 @@ import { dependencyUnavailable } from '../../errors.js';
 export type Db = pg.Pool;
 export type DbClient = pg.PoolClient;
 
+/** Bounds a statement stuck behind a lock or a dying server; callers turn it into a 503 or a retry. */
+export const statementTimeoutMs = 10_000;
+
 export function createPool(connectionString: string, max: number): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
     max,
     connectionTimeoutMillis: 3_000,
     idleTimeoutMillis: 30_000,
-    // Bounds a statement stuck behind a lock or a dying server; callers turn it into a 503 or a retry.
-    statement_timeout: 10_000,
-    query_timeout: 12_000,
+    // The server's statement_timeout (10 s) is the role's default in this database (migrate.ts): a
+    // startup parameter would be refused by PgBouncer, a SET would not follow the transaction to its
+    // server connection. This bounds the wait for an answer just past it.
+    query_timeout: statementTimeoutMs + 2_000,
   });
   // A client losing its server (restart) must not crash the process: idle clients report through the
   // pool, but a checked-out client between queries (a transaction, the relay awaiting confirms) emits
@@ -53,12 +57,12 @@ export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClie
 }
 
 /**
- * A pool query whose unavailability becomes a 503 AppError. A `name` makes it a prepared statement:
- * Postgres parses and plans it once per connection instead of on every call.
+ * A pool query whose unavailability becomes a 503 AppError. Unnamed: a named prepared statement lives on
+ * one server connection, and PgBouncer's transaction pooling hands the next query another one.
  */
-export async function query<R extends pg.QueryResultRow>(pool: pg.Pool, statement: { name?: string; text: string }, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+export async function query<R extends pg.QueryResultRow>(pool: pg.Pool, text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
   try {
-    return await pool.query<R>({ ...statement, values });
+    return await pool.query<R>(text, values);
   } catch (error) {
     throw isPostgresUnavailable(error) ? dependencyUnavailable('postgres', error) : error;
   }

@@ -88,35 +88,35 @@ export function catalogStatement(query: CatalogQuery, after: CatalogKey | undefi
 }
 
 export function postgresProductRepository(pool: pg.Pool): ProductRepository {
-  const exists = async (id: string) => (await query(pool, { name: 'products-exists', text: 'SELECT 1 FROM products WHERE id = $1' }, [id])).rowCount === 1;
+  const exists = async (id: string) => (await query(pool, 'SELECT 1 FROM products WHERE id = $1', [id])).rowCount === 1;
   return {
     async search(catalogQuery, after, limit): Promise<FoundProduct[]> {
       // Unnamed: each query is planned with its values, so a rare category and a common one each get their plan.
       const { text, values } = catalogStatement(catalogQuery, after, limit);
-      const { rows } = await query<ProductRow & { rank?: number }>(pool, { text }, values);
+      const { rows } = await query<ProductRow & { rank?: number }>(pool, text, values);
       return rows.map((row) => (row.rank === undefined ? { product: toProduct(row) } : { product: toProduct(row), rank: row.rank }));
     },
 
     async stockOf(id) {
-      const { rows } = await query<{ stock: number }>(pool, { name: 'products-stock', text: 'SELECT stock FROM products WHERE id = $1' }, [id]);
+      const { rows } = await query<{ stock: number }>(pool, 'SELECT stock FROM products WHERE id = $1', [id]);
       return rows[0]?.stock;
     },
 
     async get(id) {
-      const { rows } = await query<ProductRow>(pool, { name: 'products-get', text: `SELECT ${columns} FROM products WHERE id = $1` }, [id]);
+      const { rows } = await query<ProductRow>(pool, `SELECT ${columns} FROM products WHERE id = $1`, [id]);
       return rows[0] && toProduct(rows[0]);
     },
 
     async getMany(ids) {
       if (ids.length === 0) return new Map();
-      const { rows } = await query<ProductRow>(pool, { name: 'products-get-many', text: `SELECT ${columns} FROM products WHERE id = ANY($1::uuid[])` }, [ids]);
+      const { rows } = await query<ProductRow>(pool, `SELECT ${columns} FROM products WHERE id = ANY($1::uuid[])`, [ids]);
       return new Map(rows.map((row) => [row.id, toProduct(row)]));
     },
 
     async create(id, input: ProductInput) {
       const { rows } = await query<ProductRow>(
         pool,
-        { text: `INSERT INTO products (id, name, description, price, stock, category, images) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) RETURNING ${columns}` },
+        `INSERT INTO products (id, name, description, price, stock, category, images) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) RETURNING ${columns}`,
         [id, input.name, input.description, decimalFromCents(input.priceCents), input.stock, input.category, JSON.stringify(input.images)],
       );
       return toProduct(rows[0]!);
@@ -125,13 +125,11 @@ export function postgresProductRepository(pool: pg.Pool): ProductRepository {
     async replace(id, change, expected) {
       const { rows } = await query<ProductRow>(
         pool,
-        {
-          // $7/$9: whether category/images were given (a given category may be null: no category).
-          text: `UPDATE products SET name = $2, description = $3, price = $4, stock = coalesce($5, stock),
-                   category = CASE WHEN $7::boolean THEN $8 ELSE category END, images = coalesce($9::jsonb, images),
-                   version = version + 1, updated_at = now()
-                 WHERE id = $1 AND ${versionMatches(6)} RETURNING ${columns}`,
-        },
+        // $7/$9: whether category/images were given (a given category may be null: no category).
+        `UPDATE products SET name = $2, description = $3, price = $4, stock = coalesce($5, stock),
+           category = CASE WHEN $7::boolean THEN $8 ELSE category END, images = coalesce($9::jsonb, images),
+           version = version + 1, updated_at = now()
+         WHERE id = $1 AND ${versionMatches(6)} RETURNING ${columns}`,
         [
           id,
           change.name,
@@ -149,7 +147,7 @@ export function postgresProductRepository(pool: pg.Pool): ProductRepository {
     },
 
     async delete(id, expected) {
-      const { rowCount } = await query(pool, { text: `DELETE FROM products WHERE id = $1 AND ${versionMatches(2)}` }, [id, expectedParam(expected)]);
+      const { rowCount } = await query(pool, `DELETE FROM products WHERE id = $1 AND ${versionMatches(2)}`, [id, expectedParam(expected)]);
       if (rowCount === 1) return true;
       return expected !== undefined && (await exists(id)) ? 'version_mismatch' : false;
     },
@@ -157,10 +155,8 @@ export function postgresProductRepository(pool: pg.Pool): ProductRepository {
     async addImage(id, image, maxImages) {
       const { rows } = await query<{ count: number }>(
         pool,
-        {
-          text: `UPDATE products SET images = images || jsonb_build_array($2::jsonb), version = version + 1, updated_at = now()
+        `UPDATE products SET images = images || jsonb_build_array($2::jsonb), version = version + 1, updated_at = now()
                  WHERE id = $1 AND jsonb_array_length(images) < $3 RETURNING jsonb_array_length(images) AS count`,
-        },
         [id, JSON.stringify(image), maxImages],
       );
       if (rows[0]) return rows[0].count - 1;
@@ -171,11 +167,9 @@ export function postgresProductRepository(pool: pg.Pool): ProductRepository {
       // The row lock of FOR UPDATE keeps the image read and the one removed the same under concurrent edits.
       const { rows } = await query<{ removed: ProductImage }>(
         pool,
-        {
-          text: `WITH target AS (SELECT images -> $2::int AS removed FROM products WHERE id = $1 FOR UPDATE)
+        `WITH target AS (SELECT images -> $2::int AS removed FROM products WHERE id = $1 FOR UPDATE)
                  UPDATE products SET images = images - $2::int, version = version + 1, updated_at = now()
                  FROM target WHERE products.id = $1 AND target.removed IS NOT NULL RETURNING target.removed`,
-        },
         [id, index],
       );
       return rows[0]?.removed;

@@ -10,14 +10,11 @@ export function postgresStrandedQueries(pool: pg.Pool): StrandedQueries {
     async checkoutsWithoutOrder(idleSeconds, limit) {
       const { rows } = await query<{ event: CartCheckedOut; age_seconds: number }>(
         pool,
-        {
-          name: 'stranded-checkouts',
-          text: `SELECT c.event, extract(epoch FROM now() - c.created_at)::float8 AS age_seconds FROM checkouts c
+        `SELECT c.event, extract(epoch FROM now() - c.created_at)::float8 AS age_seconds FROM checkouts c
                   WHERE c.state = 'ACCEPTED' AND c.created_at < now() - make_interval(secs => $1)
                     AND (c.redriven_at IS NULL OR c.redriven_at < now() - make_interval(secs => $1))
                     AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = c.order_id)
                   ORDER BY c.created_at LIMIT $2`,
-        },
         [idleSeconds, limit],
       );
       return rows.map((row) => ({ event: row.event, ageSeconds: row.age_seconds }));
@@ -25,10 +22,10 @@ export function postgresStrandedQueries(pool: pg.Pool): StrandedQueries {
 
     async outboxBehind() {
       // Only a recent backlog counts: a row stuck for longer must not switch re-driving off for good.
-      const { rowCount } = await query(pool, {
-        name: 'outbox-behind',
-        text: "SELECT 1 FROM outbox WHERE sent_at IS NULL AND relay_after < now() AND relay_after > now() - interval '10 minutes' LIMIT 1",
-      });
+      const { rowCount } = await query(
+        pool,
+        "SELECT 1 FROM outbox WHERE sent_at IS NULL AND relay_after < now() AND relay_after > now() - interval '10 minutes' LIMIT 1",
+      );
       return rowCount === 1;
     },
 
@@ -44,9 +41,7 @@ export function postgresStrandedQueries(pool: pg.Pool): StrandedQueries {
         payment_amount: string | null;
       }>(
         pool,
-        {
-          name: 'stranded-orders',
-          text: `SELECT o.id, o.user_id, o.total::text AS total, extract(epoch FROM now() - o.checked_out_at)::float8 AS age_seconds,
+        `SELECT o.id, o.user_id, o.total::text AS total, extract(epoch FROM now() - o.checked_out_at)::float8 AS age_seconds,
                         p.id AS payment_id, p.status AS payment_status, p.reason AS payment_reason, p.amount::text AS payment_amount
                    FROM orders o LEFT JOIN payments p ON p.order_id = o.id
                   WHERE o.status = 'PENDING'
@@ -58,7 +53,6 @@ export function postgresStrandedQueries(pool: pg.Pool): StrandedQueries {
                           AND (p.id IS NULL OR (p.status <> 'PENDING' AND p.updated_at < now() - make_interval(secs => $1))))
                     )
                   ORDER BY o.updated_at LIMIT $2`,
-        },
         [idleSeconds, limit],
       );
       return rows.map(
