@@ -11,11 +11,11 @@ export function postgresNotificationLedger(pool: pg.Pool): NotificationLedger {
   return {
     sendOnce: (key, send) =>
       inTransaction(pool, async (client) => {
-        await client.query({ name: 'notifications-lock', text: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 23))', values: [key] });
-        const { rowCount } = await client.query({ name: 'notifications-sent', text: 'SELECT 1 FROM notifications_sent WHERE notification_key = $1', values: [key] });
+        await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 23))', [key]);
+        const { rowCount } = await client.query('SELECT 1 FROM notifications_sent WHERE notification_key = $1', [key]);
         if (rowCount === 1) return 'already_sent' as const;
         await send();
-        await client.query({ name: 'notifications-mark', text: 'INSERT INTO notifications_sent (notification_key) VALUES ($1)', values: [key] });
+        await client.query('INSERT INTO notifications_sent (notification_key) VALUES ($1)', [key]);
         return 'sent' as const;
       }),
   };
