@@ -2,6 +2,8 @@
  * npm run demo: walks the shop's workflow against a running instance (npm run dev) and prints each
  * step: health, sign-in, product, cart, checkout, order, payment. Tokens come from the local
  * development issuer: an admin app via MSAL client credentials, a shopper as a delegated user.
+ * The demo's product is deleted at the end (its order keeps its own copy of name and price), so the
+ * storefront's catalog does not collect a "Demo grinder" per run.
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -29,13 +31,18 @@ const shopperToken = await minter.mintUserToken({ user: shopperName });
 const shopper = createShopClient({ apiBaseUrl: api, getToken: async () => shopperToken });
 step(2, 'Sign-in', `admin app: client credentials through MSAL against the dev issuer\nshopper: ${shopperName} (delegated token, scope access_as_user)`);
 
+const adminHeaders = { authorization: `Bearer ${await devIssuerTokenProvider({ dir })()}`, 'content-type': 'application/json' };
 const created = await fetch(`${api}/products`, {
   method: 'POST',
-  headers: { authorization: `Bearer ${await devIssuerTokenProvider({ dir })()}`, 'content-type': 'application/json' },
+  headers: adminHeaders,
   body: JSON.stringify({ name: 'Demo grinder', description: 'Created by npm run demo', price: 89.9, stock: 25 }),
 });
 const product = (await created.json()) as { id: string; name: string; price: number; stock: number };
 step(3, `Product created by the admin (${created.status}, Location ${created.headers.get('location')})`, product);
+const removeDemoProduct = async () => {
+  const deleted = await fetch(`${api}/products/${product.id}`, { method: 'DELETE', headers: adminHeaders });
+  return deleted.status;
+};
 
 const page = await admin.listProducts({ limit: 3 });
 step(4, 'Catalog, first page', page.items.map((p) => `${p.name}: ${p.price} (stock ${p.stock})`).join('\n'));
@@ -55,9 +62,11 @@ while ((order === undefined || order.status === 'PENDING') && Date.now() - start
 }
 if (!order) {
   console.error(`Order ${checkout.orderId} did not appear within 30 s: are the RabbitMQ-triggered functions running?`);
+  await removeDemoProduct();
   process.exit(1);
 }
 step(7, `Order ${order.status} ${Date.now() - started} ms after checkout (orders -> OrderCreated -> payments -> PaymentSucceeded -> orders)`, order);
 step(8, 'Payment', order.payment ?? 'none');
 step(9, 'Cart after checkout', await shopper.getCart());
+step(10, 'Demo product removed from the catalog (the order keeps its own copy of name and price)', `DELETE /products/${product.id}: ${await removeDemoProduct()}`);
 process.exit(order.status === 'PAID' ? 0 : 1);

@@ -1,6 +1,7 @@
 /*
  * npm run setup [-- --seed]: applies the SQL migrations and declares the broker topology; with
- * --seed, also loads the sample catalog. Idempotent. The RabbitMQ trigger never declares queues,
+ * --seed, also loads the sample catalog: categories, products and their pictures (drawn by
+ * scripts/sampleImages.ts, uploaded to PRODUCT_IMAGES_STORAGE, Azurite by default). Idempotent. The RabbitMQ trigger never declares queues,
  * so this runs before `func start` (prestart) and before the local host (npm run dev).
  */
 import { readFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import pg from 'pg';
 import { migrateUp } from '../src/adapters/postgres/migrate.js';
 import { declareTopology, replaceOutdatedQueues } from '../src/adapters/rabbitmq/topology.js';
 import { loadLocalSettings, projectRoot } from './localSettings.js';
+import { seedSampleImages } from './sampleImages.js';
 
 const { values } = parseArgs({ options: { seed: { type: 'boolean', default: false } } });
 
@@ -33,11 +35,19 @@ async function main(): Promise<void> {
     const client = new pg.Client({ connectionString: postgresUrl });
     await client.connect();
     try {
-      const { rowCount } = await client.query(readFileSync(join(projectRoot, 'seed/catalog.sql'), 'utf8'));
-      console.error(`[setup] seeded ${rowCount ?? 0} new sample products`);
+      // A multi-statement query answers one result per statement: categories, then products.
+      const results = [await client.query(readFileSync(join(projectRoot, 'seed/catalog.sql'), 'utf8'))].flat();
+      console.error(`[setup] seeded ${results[0]?.rowCount ?? 0} new categories and ${results[1]?.rowCount ?? 0} new sample products`);
     } finally {
       await client.end();
     }
+    const storage = process.env.PRODUCT_IMAGES_STORAGE || 'UseDevelopmentStorage=true';
+    const container = process.env.PRODUCT_IMAGES_CONTAINER || 'product-images';
+    // Pictures are a nicety: without blob storage the catalog still works, so this only warns.
+    await seedSampleImages({ postgresUrl, storage, container }).then(
+      (count) => console.error(`[setup] uploaded pictures for ${count} sample products to container ${container}`),
+      (error: unknown) => console.error(`[setup] warning: sample pictures not uploaded (${(error as Error).message}); is Azurite running (npm run services)?`),
+    );
   }
 
   const connection = await amqp.connect(rabbitMqUrl);
