@@ -1,5 +1,5 @@
 /*
- * Benchmarks (npm run bench [-- <read|checkout|jwks|capacity|all> options]); JSON lines on stdout, progress on stderr.
+ * Benchmarks (npm run bench [-- <read|checkout|jwks|capacity|catalog|all> options]); JSON lines on stdout, progress on stderr.
  *
  *   read      authenticated GET /api/products?limit=20 through the local host, autocannon
  *   checkout  N users each add one item and check out (concurrency C); HTTP accept rate and latency,
@@ -8,7 +8,9 @@
  *   capacity  open loop: a new shopper every 1/R s adds one item and checks out, at each rate of a
  *             schedule; click-to-final p50/p99 per step, the highest rate meeting the SLO, and per
  *             order: Postgres commits and statements, Redis commands, broker publishes, CPU per process
- *   all       read, checkout and jwks (default; capacity runs only when asked for)
+ *   catalog   search, a category page and a sort at --products-total (100 000) products: p50/p99 of the
+ *             SQL alone and of GET /api/products through the local host (bench/lib/catalogBench.ts)
+ *   all       read, checkout and jwks (default; capacity and catalog run only when asked for)
  *
  * Options: --n 2000 --c 32 --duration 15 --connections 64 --profile (CPU-profile the host with
  * node --cpu-prof and print the top self-time functions; --keep-profile also keeps the .cpuprofile files) --out FILE (append the JSON lines)
@@ -34,6 +36,7 @@ import { createProducts, orderTimings, percentile, round, runCheckoutLoad, waitF
 import { summarizeProfileDir } from './lib/profile.js';
 import { benchCapacity, defaultCapacityOptions, type CapacityOptions } from './lib/capacityBench.js';
 import { rateSchedule } from './lib/capacity.js';
+import { catalogScenarios, plans, seedCatalog, timeHttp, timeRepository } from './lib/catalogBench.js';
 
 type Args = {
   cmd: string;
@@ -48,10 +51,11 @@ type Args = {
   compare?: string;
   shared: boolean;
   capacity: CapacityOptions;
+  catalogProducts: number;
 };
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { cmd: 'all', n: 2000, c: 32, duration: 15, connections: 64, profile: false, keepProfile: false, workers: 1, shared: false, capacity: { ...defaultCapacityOptions } };
+  const args: Args = { cmd: 'all', n: 2000, c: 32, duration: 15, connections: 64, profile: false, keepProfile: false, workers: 1, shared: false, capacity: { ...defaultCapacityOptions }, catalogProducts: 100_000 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -84,10 +88,11 @@ function parseArgs(argv: string[]): Args {
       if (path !== 'pgbouncer' && path !== 'direct') throw new Error(`--postgres takes pgbouncer or direct, not ${path}`);
       args.capacity.postgresPath = path;
     }
+    else if (a === '--products-total') args.catalogProducts = Number(value());
     else if (!a.startsWith('-')) args.cmd = a;
     else throw new Error(`unknown option ${a}`);
   }
-  if (!['read', 'checkout', 'jwks', 'capacity', 'all'].includes(args.cmd)) throw new Error(`unknown bench ${args.cmd}: read, checkout, jwks, capacity or all`);
+  if (!['read', 'checkout', 'jwks', 'capacity', 'catalog', 'all'].includes(args.cmd)) throw new Error(`unknown bench ${args.cmd}: read, checkout, jwks, capacity, catalog or all`);
   if (args.cmd === 'capacity') rateSchedule(args.capacity); // fail on a bad schedule before starting anything
   return args;
 }
@@ -361,6 +366,47 @@ async function benchJwks(args: Args, services: PrivateServices | undefined): Pro
   }
 }
 
+async function benchCatalog(args: Args, services: PrivateServices): Promise<void> {
+  // The host applies the migrations at start; the catalog is seeded after.
+  const shop = await shopOn(args, services.env, undefined);
+  const db = checkPool(services.postgresUrl);
+  try {
+    const seedStarted = performance.now();
+    await seedCatalog(db, args.catalogProducts, log);
+    const seedS = round((performance.now() - seedStarted) / 1000);
+    const token = await shop.token({ user: 'bench-catalog' });
+    log('catalog: warm-up');
+    await timeRepository(db, 20);
+    await timeHttp(shop, token, 20, 4);
+    log(`catalog: ${args.n} queries of each kind, SQL alone`);
+    const sql = await timeRepository(db, args.n);
+    log(`catalog: ${args.n} requests of each kind through the host, ${args.c} at a time`);
+    const http = await timeHttp(shop, token, args.n, args.c);
+    emit(
+      {
+        bench: 'catalog',
+        date: new Date().toISOString(),
+        machine,
+        settings: {
+          products: args.catalogProducts,
+          categories: 20,
+          queries: Object.fromEntries(catalogScenarios.map((s) => [s.name, [s.query(0), s.query(1)]])),
+          sqlSequential: true,
+          httpConcurrency: args.c,
+          perKind: args.n,
+          workerProcesses: args.workers,
+          seedSeconds: seedS,
+        },
+        results: { sql, http, plans: await plans(db) },
+      },
+      args,
+    );
+  } finally {
+    await db.end();
+    await shop.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   routeThroughLocalPgBouncer(process.env);
@@ -382,6 +428,7 @@ async function main(): Promise<void> {
     if (args.cmd === 'read' || args.cmd === 'all') await benchRead(args, readServices);
     if (args.cmd === 'checkout' || args.cmd === 'all') await benchCheckout(args, services!);
     if (args.cmd === 'jwks' || args.cmd === 'all') await benchJwks(args, services);
+    if (args.cmd === 'catalog') await benchCatalog(args, services!);
     if (args.cmd === 'capacity') {
       await benchCapacity({
         options: args.capacity,
