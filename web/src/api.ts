@@ -116,6 +116,8 @@ export class ApiError extends Error {
 
 interface RequestOptions {
   body?: unknown;
+  /** A body sent as is (an image), with its own Content-Type. */
+  file?: Blob;
   headers?: Record<string, string>;
   signal?: AbortSignal;
   /** A route the API may answer without a token (CATALOG_PUBLIC_READ): a signed-out visitor calls it without one. */
@@ -168,12 +170,13 @@ export class ShopApi {
     const anonymous = options.public === true && !this.tokens.signedIn();
     const headers: Record<string, string> = { accept: 'application/json', ...(anonymous ? {} : { authorization: `Bearer ${await this.tokens.accessToken()}` }), ...options.headers };
     if (options.body !== undefined) headers['content-type'] = 'application/json';
+    if (options.file) headers['content-type'] = options.file.type;
     let response: Response;
     try {
       response = await fetch(`${this.baseUrl}${path}`, {
         method,
         headers,
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        body: options.file ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
         signal: options.signal,
         cache: 'no-store',
       });
@@ -216,6 +219,16 @@ export class ShopApi {
       headers: etag ? { 'if-match': etag } : {},
     });
     return { product: body, etag: headers.get('etag') };
+  }
+
+  /** Uploads a picture (PNG, JPEG or WebP, at most 5 MiB); it is added after the product's other pictures. */
+  async uploadImage(productId: string, file: Blob, alt: string): Promise<ProductImage> {
+    return (await this.request<ProductImage>('POST', `/products/${encodeURIComponent(productId)}/images?${new URLSearchParams({ alt })}`, { file })).body;
+  }
+
+  /** Removes the product's picture at `index` (0-based, in the order of `images`). */
+  async removeImage(productId: string, index: number): Promise<void> {
+    await this.request('DELETE', `/products/${encodeURIComponent(productId)}/images/${index}`);
   }
 
   async getCart(signal?: AbortSignal): Promise<Cart> {

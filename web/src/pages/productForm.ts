@@ -68,5 +68,84 @@ function renderForm(context: PageContext, product: Product | undefined, etag: st
       categories.length > 0 ? field('category', 'Category', category) : null,
       h('div', { class: 'actions' }, save, product ? h('a', { href: `/products/${product.id}` }, 'Cancel') : h('a', { href: '/' }, 'Cancel')),
     ),
+    product ? pictures(context, product) : null,
+  );
+}
+
+const imageTypes = ['image/png', 'image/jpeg', 'image/webp'];
+const maxImageBytes = 5 * 1024 * 1024;
+
+/** The product's pictures: each with its alt text and a "Remove" button, and a form to upload one more. */
+function pictures(context: PageContext, product: Product): HTMLElement {
+  const { api, navigate } = context;
+  const reload = (notice: string) => {
+    navigate(`/admin/products/${product.id}`);
+    showNotice(notice);
+  };
+  const file = h('input', { id: 'picture-file', name: 'file', type: 'file', accept: imageTypes.join(','), required: true, 'aria-describedby': 'picture-file-hint' });
+  const alt = h('input', { id: 'picture-alt', name: 'alt', type: 'text', required: true, maxlength: 300, pattern: '.*\\S.*', 'aria-describedby': 'picture-alt-hint' });
+  const upload = h('button', { type: 'submit' }, 'Upload picture');
+  const form = h(
+    'form',
+    {
+      class: 'product-form',
+      'aria-labelledby': 'pictures-title',
+      onsubmit: async (event: Event) => {
+        event.preventDefault();
+        const chosen = file.files?.[0];
+        // Checked here for a quick answer; the API checks the content itself.
+        file.setCustomValidity(!chosen ? '' : !imageTypes.includes(chosen.type) ? 'Choose a PNG, JPEG or WebP picture.' : chosen.size > maxImageBytes ? 'Choose a picture of at most 5 MB.' : '');
+        if (!form.reportValidity() || !chosen) return;
+        upload.disabled = true;
+        try {
+          await api.uploadImage(product.id, chosen, alt.value.trim());
+          reload('Picture added.');
+        } catch (error) {
+          showProblem(error, undefined, 'product');
+          upload.disabled = false;
+        }
+      },
+    },
+    h('div', { class: 'field' }, h('label', { for: 'picture-file' }, 'Picture'), file, h('p', { id: 'picture-file-hint', class: 'hint' }, 'PNG, JPEG or WebP, at most 5 MB.')),
+    h('div', { class: 'field' }, h('label', { for: 'picture-alt' }, 'Description for screen readers'), alt, h('p', { id: 'picture-alt-hint', class: 'hint' }, 'What the picture shows, e.g. “Teapot in blue glaze, from the side”.')),
+    h('div', { class: 'actions' }, upload),
+  );
+  const images = product.images ?? [];
+  return h(
+    'section',
+    { class: 'pictures', 'aria-labelledby': 'pictures-title' },
+    h('h2', { id: 'pictures-title' }, 'Pictures'),
+    images.length === 0
+      ? h('p', {}, 'No pictures yet.')
+      : h(
+          'ul',
+          { class: 'picture-list' },
+          images.map((image, index) =>
+            h(
+              'li',
+              {},
+              h('img', { src: image.url, alt: image.alt, width: 64, height: 64 }),
+              h('span', {}, image.alt || h('em', {}, 'No description')),
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'link-button',
+                  'aria-label': `Remove picture ${index + 1}`,
+                  onclick: async () => {
+                    try {
+                      await api.removeImage(product.id, index);
+                      reload('Picture removed.');
+                    } catch (error) {
+                      showProblem(error, undefined, 'product');
+                    }
+                  },
+                },
+                'Remove',
+              ),
+            ),
+          ),
+        ),
+    form,
   );
 }
