@@ -72,12 +72,14 @@ export interface Order {
   reason?: string;
   /** Why a CANCELLED order was cancelled: `customer` when its owner cancelled it. */
   cancelReason?: string;
+  /** Its owner asked to cancel it while its payment was in flight: it is cancelled once the result is known. */
+  cancelRequested?: boolean;
   items: { productId: string; name: string; unitPrice: number; quantity: number }[];
   total: number;
   shippingAddress?: ShippingAddress | null;
   createdAt: string;
   updatedAt: string;
-  payment?: { id: string; status: 'PENDING' | 'SUCCEEDED' | 'FAILED' | 'REFUNDED'; amount: number; reason?: string; createdAt: string; refundedAt?: string };
+  payment?: { id: string; status: 'PENDING' | 'SUCCEEDED' | 'FAILED' | 'REFUNDING' | 'REFUNDED'; amount: number; reason?: string; createdAt: string; refundedAt?: string };
 }
 
 export interface CheckoutAccepted {

@@ -17,7 +17,9 @@ function explain(order: Order): string {
   const paid = order.payment?.status;
   switch (order.status) {
     case 'PENDING':
-      return 'We are placing your order and taking the payment. This page updates by itself.';
+      return order.cancelRequested
+        ? 'You cancelled this order. It ends as soon as the payment in progress has an answer (if it went through, it is refunded). This page updates by itself.'
+        : 'We are placing your order and taking the payment. This page updates by itself.';
     case 'PAID':
       return 'Your order is paid. Thank you!';
     case 'PAYMENT_FAILED':
@@ -27,7 +29,7 @@ function explain(order: Order): string {
     case 'CANCELLED':
       if (order.cancelReason !== 'customer') return 'The order could not be completed in time; nothing was charged and the items went back on sale.';
       if (paid === 'REFUNDED') return `You cancelled this order. Your payment of ${formatPrice(order.payment!.amount)} was refunded.`;
-      if (paid === 'SUCCEEDED' || paid === 'PENDING') return 'You cancelled this order. Your refund is on its way; this page updates by itself.';
+      if (paid === 'SUCCEEDED' || paid === 'PENDING' || paid === 'REFUNDING') return 'You cancelled this order. Your refund is on its way; this page updates by itself.';
       return 'You cancelled this order. Nothing was charged.';
   }
 }
@@ -35,8 +37,9 @@ function explain(order: Order): string {
 export const statusBadge = (status: OrderStatus) => h('span', { class: `badge badge-${status.toLowerCase()}` }, statusLabel[status]);
 
 /** Still changing by itself: being placed, or cancelled with a refund not yet made. */
-const settling = (order: Order) => order.status === 'PENDING' || (order.status === 'CANCELLED' && (order.payment?.status === 'SUCCEEDED' || order.payment?.status === 'PENDING'));
-const cancellable = (order: Order) => order.status === 'PENDING' || order.status === 'PAID';
+const settling = (order: Order) =>
+  order.status === 'PENDING' || (order.status === 'CANCELLED' && ['SUCCEEDED', 'PENDING', 'REFUNDING'].includes(order.payment?.status ?? ''));
+const cancellable = (order: Order) => (order.status === 'PENDING' && !order.cancelRequested) || order.status === 'PAID';
 
 // Back-off while an order is settling: quick at first (payment usually takes well under a second), then gentler.
 const firstPollMs = 500;
@@ -105,7 +108,9 @@ function orderDetails(context: PageContext, order: Order, handlers: { onChanged(
         ? `Paid ${formatPrice(payment.amount)} on ${formatDate(payment.createdAt)}.`
         : payment.status === 'FAILED'
           ? `Payment of ${formatPrice(payment.amount)} declined${payment.reason ? `: ${payment.reason}` : ''}.`
-          : `Payment of ${formatPrice(payment.amount)} in progress.`;
+          : payment.status === 'REFUNDING'
+            ? `Refund of ${formatPrice(payment.amount)} in progress.`
+            : `Payment of ${formatPrice(payment.amount)} in progress.`;
   const parts: (Node | null)[] = [
     h(
       'ul',
