@@ -17,7 +17,8 @@ import { createProducts, percentile, round, runCheckoutLoad, waitForFinal, type 
  * N defaults to 2000 users (1 item each) issued at RATE users/s (default 50, so the load spans ~40 s
  * and the fault, injected at 8 s, lands in the middle of it; an unpaced load would burn through every
  * remaining user with fast 503s while a dependency is down). FAULTS_N / FAULTS_RATE / FAULTS_C
- * override. Each test stays within ~3 minutes: ~40 s load + up to 120 s to reach final states.
+ * override. Each test stays within ~3 minutes: ~40 s load + up to 120 s to reach final states (30 s
+ * after a host SIGKILL, whose interrupted payments must also be final within 30 s of the restart).
  */
 const N = Number(process.env.FAULTS_N ?? 2000);
 const RATE = Number(process.env.FAULTS_RATE ?? 50);
@@ -68,8 +69,8 @@ interface Harness {
   crashes: { code: number | null; signal: string | null; tail: string }[];
   host: () => HostProcess;
   api: () => string;
-  /** SIGKILLs the current host and starts a new one with the same settings. */
-  killAndRestartHost(): Promise<void>;
+  /** SIGKILLs the current host, runs `whileDown`, and starts a new one with the same settings. */
+  killAndRestartHost(whileDown?: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -89,9 +90,10 @@ async function harness(extraEnv: Record<string, string> = {}): Promise<Harness> 
     crashes,
     host: () => host,
     api: () => `${host.baseUrl}/api`,
-    async killAndRestartHost() {
+    async killAndRestartHost(whileDown) {
       expected.add(host);
       await host.stop('SIGKILL');
+      await whileDown?.();
       host = await startHostProcess({ appRoot: projectRoot, env });
       watch(host);
     },
@@ -131,7 +133,7 @@ interface Outcome {
 }
 
 /** Runs the load with `fault` started FAULT_AT_MS into it, then checks every invariant. */
-async function scenario(name: string, h: Harness, fault: (() => Promise<void>) | undefined, options: { n?: number; rate?: number } = {}): Promise<Outcome> {
+async function scenario(name: string, h: Harness, fault: (() => Promise<void>) | undefined, options: { n?: number; rate?: number; finalWaitMs?: number } = {}): Promise<Outcome> {
   const n = options.n ?? N;
   const productCount = 20;
   const initialStock = Math.ceil((n + 100) / productCount) + 5;
@@ -160,7 +162,7 @@ async function scenario(name: string, h: Harness, fault: (() => Promise<void>) |
   const all: CheckoutRecord[] = [...records, ...probe.records];
   const accepted = all.filter((r) => r.status === 202);
   const acceptedIds = new Set(accepted.map((r) => r.orderId!));
-  const { pending, waitedMs } = await waitForFinal(db, [...acceptedIds], 120_000);
+  const { pending, waitedMs } = await waitForFinal(db, [...acceptedIds], options.finalWaitMs ?? 120_000);
 
   const oidToRecord = new Map(all.map((r) => [devUserObjectId(r.user.toLowerCase()), r]));
   const { rows: orders } = await db.query<{ id: string; user_id: string; status: string }>(
@@ -279,6 +281,28 @@ async function scenario(name: string, h: Harness, fault: (() => Promise<void>) |
   return { scenario: name, counts, problems, records };
 }
 
+interface InterruptedPayments {
+  /** Payments PENDING when the host was killed. */
+  caught: number;
+  /** When the last of them was settled, counted from the new host's start (ms). */
+  lastSettledAfterRestartMs: number | null;
+  /** Orders whose payment was still PENDING `withinMs` after the restart. */
+  stillPending: string[];
+}
+
+/** Polls the payments a crash caught until none is PENDING, for at most `withinMs` after `restartedAt` (performance.now()). */
+async function interruptedPaymentsSettled(orderIds: string[], restartedAt: number, withinMs: number): Promise<InterruptedPayments> {
+  let pendingIds = orderIds;
+  let lastSettledAt: number | null = null;
+  while (pendingIds.length > 0 && performance.now() - restartedAt < withinMs) {
+    await sleep(250);
+    const { rows } = await db.query<{ order_id: string }>("SELECT order_id FROM payments WHERE status = 'PENDING' AND order_id = ANY($1::uuid[])", [pendingIds]).catch(() => ({ rows: pendingIds.map((order_id) => ({ order_id })) }));
+    if (rows.length < pendingIds.length) lastSettledAt = performance.now();
+    pendingIds = rows.map((r) => r.order_id);
+  }
+  return { caught: orderIds.length, lastSettledAfterRestartMs: lastSettledAt === null ? null : Math.round(lastSettledAt - restartedAt), stillPending: pendingIds };
+}
+
 function countBy(values: string[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const v of values) out[v] = (out[v] ?? 0) + 1;
@@ -385,9 +409,29 @@ describe('fault suite (private Postgres, Redis and RabbitMQ)', () => {
   });
 
   it('local host SIGKILL mid-load: unacked messages redelivered once, the sweep publishes committed events; clients whose checkout died retry and get one order', async () => {
-    const h = await harness();
+    // A 200 ms provider call keeps ~10 payments between their PENDING row and their result at any time, so the kill catches some.
+    const h = await harness({ PAYMENT_LATENCY_MS: '200' });
     try {
-      const outcome = await scenario('host-sigkill', h, () => h.killAndRestartHost());
+      // The payments the kill caught between their PENDING row and their result: each must be taken
+      // over (by the broker's redelivery of its OrderCreated, or by the resolver) once its lease
+      // expires, and be final within 30 s of the restart. The final wait is 30 s too.
+      let interrupted: Promise<InterruptedPayments> | undefined;
+      const outcome = await scenario(
+        'host-sigkill',
+        h,
+        async () => {
+          let caught: string[] = [];
+          await h.killAndRestartHost(async () => {
+            caught = (await db.query<{ order_id: string }>("SELECT order_id FROM payments WHERE status = 'PENDING'")).rows.map((r) => r.order_id);
+          });
+          interrupted = interruptedPaymentsSettled(caught, performance.now(), 30_000);
+        },
+        { finalWaitMs: 30_000 },
+      );
+      const payments = await interrupted!;
+      console.log(JSON.stringify({ scenario: 'host-sigkill-interrupted-payments', ...payments }));
+      expect(payments.caught, 'the kill caught no payment mid-call: nothing was tested').toBeGreaterThan(0);
+      expect(payments.stillPending, JSON.stringify(payments)).toEqual([]);
       expect(outcome.problems).toEqual([]);
       // The kill fell somewhere in each in-flight checkout: before, between or after its claim, its
       // commit and its cart update. Each such client retries with its key, as a client would.
