@@ -69,7 +69,8 @@ async function withTransientRetry(work: () => Promise<unknown>, context: Invocat
     } catch (error) {
       const wait = Math.min(250 * 2 ** attempt, 5_000);
       if (!isTransient(error) || Date.now() + wait > deadline) throw error;
-      if (attempt === 0) logger.warn('a dependency is unavailable; retrying the message', { function: context.functionName, error });
+      if (attempt === 0 && error instanceof PaymentLeaseHeld) logger.info('the payment is leased to another attempt; retrying until it is settled or the lease expires', { function: context.functionName, orderId: error.orderId });
+      else if (attempt === 0) logger.warn('a dependency is unavailable; retrying the message', { function: context.functionName, error });
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }

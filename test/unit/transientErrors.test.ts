@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isTransient } from '../../src/app/consumeEvent.js';
+import { PaymentLeaseHeld } from '../../src/domain/payments.js';
 import { AppError, dependencyUnavailable } from '../../src/errors.js';
 
 const pgError = (code: string, message = 'error') => Object.assign(new Error(message), { code });
@@ -21,6 +22,11 @@ describe('which handler failures wait for a dependency instead of counting again
     expect(isTransient(pgError('ECONNREFUSED'))).toBe(true);
     expect(isTransient(new Error('Connection terminated unexpectedly'))).toBe(true);
     expect(isTransient(dependencyUnavailable('rabbitmq', new Error('down')))).toBe(true);
+  });
+
+  it("when the order's payment is leased to another attempt, or a provider call passed its deadline, then it is transient: the delivery waits and tries again", () => {
+    expect(isTransient(new PaymentLeaseHeld('01935e00-0000-7000-8000-00000000a001'))).toBe(true);
+    expect(isTransient(new AppError('dependency_unavailable', 'the payment provider did not answer before the deadline'))).toBe(true);
   });
 
   it('when the error is about the message or the code (constraint, syntax, validation), then it is not transient', () => {
