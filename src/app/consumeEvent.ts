@@ -55,10 +55,15 @@ export function isTransient(error: unknown): boolean {
   return (typeof code === 'string' && transientSqlStates.has(code)) || isPostgresUnavailable(error);
 }
 
+/** How often a delivery that found the order's payment leased looks again: it takes over within this of the lease's expiry. */
+export const leaseRecheckMs = 1_000;
+
 /**
  * Runs the use-case, retrying with backoff (0.25 s doubling to 5 s) while a dependency is down.
  * The extension retries a failed message at once, so without this a restart of a few seconds would
- * use up its five attempts and dead-letter messages that only needed to wait.
+ * use up its five attempts and dead-letter messages that only needed to wait. A payment leased to
+ * another attempt is looked at again every second instead, so the broker's redelivery after a crash
+ * takes it over as soon as its lease expires, not up to a backoff step later.
  */
 async function withTransientRetry(work: () => Promise<unknown>, context: InvocationContext, budgetMs: number): Promise<void> {
   const deadline = Date.now() + budgetMs;
@@ -67,7 +72,7 @@ async function withTransientRetry(work: () => Promise<unknown>, context: Invocat
       await work();
       return;
     } catch (error) {
-      const wait = Math.min(250 * 2 ** attempt, 5_000);
+      const wait = error instanceof PaymentLeaseHeld ? leaseRecheckMs : Math.min(250 * 2 ** attempt, 5_000);
       if (!isTransient(error) || Date.now() + wait > deadline) throw error;
       if (attempt === 0 && error instanceof PaymentLeaseHeld) logger.info('the payment is leased to another attempt; retrying until it is settled or the lease expires', { function: context.functionName, orderId: error.orderId });
       else if (attempt === 0) logger.warn('a dependency is unavailable; retrying the message', { function: context.functionName, error });
