@@ -9,7 +9,7 @@ import { encodePng, type Rgb } from './png.js';
 
 type Motif = 'beans' | 'cup' | 'rings' | 'jar' | 'kettle';
 
-interface Picture {
+export interface Picture {
   motif: Motif;
   background: Rgb;
   ink: Rgb;
@@ -24,7 +24,7 @@ const steel: Rgb = [110, 120, 130];
 const clay: Rgb = [188, 98, 64];
 
 /** Pictures per sample product id (seed/catalog.sql), with alt texts that say what they show. */
-const pictures: Record<string, Picture[]> = {
+export const samplePictures: Record<string, Picture[]> = {
   '01935e00-0000-7000-8000-000000000001': [
     { motif: 'beans', background: cream, ink: roast, alt: 'Drawing of dark brown coffee beans on a cream background' },
     { motif: 'jar', background: sage, ink: roast, alt: 'Drawing of a brown bag of beans on a pale green background' },
@@ -118,10 +118,10 @@ export async function seedSampleImages(options: { postgresUrl: string; storage: 
   const client = new pg.Client({ connectionString: options.postgresUrl });
   await client.connect();
   try {
-    const { rows } = await client.query<{ id: string }>(`SELECT id FROM products WHERE id = ANY($1::uuid[]) AND images = '[]'::jsonb`, [Object.keys(pictures)]);
+    const { rows } = await client.query<{ id: string }>(`SELECT id FROM products WHERE id = ANY($1::uuid[]) AND images = '[]'::jsonb`, [Object.keys(samplePictures)]);
     for (const { id } of rows) {
       const images = [];
-      for (const [index, picture] of pictures[id]!.entries()) {
+      for (const [index, picture] of samplePictures[id]!.entries()) {
         const blob = store.container.getBlockBlobClient(`seed/${id}-${index}.png`);
         await blob.uploadData(drawPicture(picture), { blobHTTPHeaders: { blobContentType: 'image/png', blobCacheControl: 'public, max-age=86400' } });
         images.push({ url: blob.url, alt: picture.alt });
