@@ -271,6 +271,13 @@ describe('images', () => {
     expect((await problemOf(await upload(product.id, padded(5 * 1024 * 1024 + 1), 'image/png'), 413)).code).toBe('payload_too_large');
   });
 
+  it('when a product holds 20 images, then the 21st upload is 409 product_image_limit and nothing is added', async () => {
+    const product = await create();
+    for (let i = 0; i < 20; i++) expect((await upload(product.id, png, 'image/png', writer, `view ${i}`)).status).toBe(201);
+    expect((await problemOf(await upload(product.id, png, 'image/png'), 409)).code).toBe('product_image_limit');
+    expect(((await (await shop.call(`/products/${product.id}`, { token: reader })).json()) as ProductJson).images).toHaveLength(20);
+  });
+
   it('when the product does not exist or the caller lacks Products.Write, then it is 404 / 403 / 401', async () => {
     await problemOf(await upload(randomUUID(), png, 'image/png'), 404);
     const product = await create();
