@@ -6,7 +6,8 @@ import { annotateInvocation } from '../src/adapters/telemetry/invocation.js';
 import { logger } from '../src/adapters/telemetry/logger.js';
 import { observeOutboxBacklog, shopMetrics } from '../src/adapters/telemetry/metrics.js';
 import { outgoingTraceContext } from '../src/adapters/telemetry/traceContext.js';
-import { applyPaymentResult, orderSchema, placeOrderFromCheckout } from '../src/domain/orders.js';
+import { applyPaymentResult, cancelOrder, orderSchema, placeOrderFromCheckout } from '../src/domain/orders.js';
+import { finishRefund } from '../src/domain/payments.js';
 import { resolveStrandedOrders } from '../src/domain/recovery.js';
 import { apiRoute } from '../src/http/api.js';
 import { pageOf, pageQuerySchema } from '../src/http/schemas.js';
@@ -37,6 +38,42 @@ apiRoute('getOrder', {
   }),
 });
 
+/** Finishes a refund a cancel started; a failure is left to the resolver, which finishes it once the refund's lease expires. */
+async function refundNow(paymentId: string, functionName: string): Promise<void> {
+  const { orders, paymentProvider, paymentPolicy } = services();
+  try {
+    const outcome = await finishRefund(orders, paymentProvider, paymentId, paymentPolicy);
+    logger.info('refund handled', { function: functionName, paymentId, outcome });
+  } catch (error) {
+    logger.warn('could not finish a refund now; the resolver finishes it', { function: functionName, paymentId, error });
+  }
+}
+
+apiRoute('cancelOrder', {
+  method: 'POST',
+  route: 'orders/{id}/cancel',
+  access: 'user',
+  summary: "Cancel an order of the caller's (PENDING or PAID): its stock comes back and a charged payment is refunded once",
+  tags,
+  responses: {
+    202: {
+      description:
+        'The order: CANCELLED (cancelReason customer), its payment REFUNDED with refundedAt (REFUNDING until the provider answers); or PENDING with cancelRequested while its payment is in flight, cancelled (and refunded) once the result is known. Cancelling again answers the same order',
+      schema: orderSchema,
+    },
+    404: { description: 'No such order for this caller' },
+    409: { description: 'The order is PAYMENT_FAILED or REJECTED', codes: ['order_not_cancellable'] },
+  },
+  handler: async ({ principal, params, context }) => {
+    const { orders } = services();
+    const cancelled = await cancelOrder(orders, params.id!, principal.userId);
+    annotateInvocation({ orderId: cancelled.order.id });
+    if (!cancelled.refundOf) return { status: 202, body: cancelled.order };
+    await refundNow(cancelled.refundOf, context.functionName);
+    return { status: 202, body: await services().orderQueries.get(cancelled.order.id, { userId: principal.userId, canReadAll: false }) };
+  },
+});
+
 eventConsumer('placeOrder', {
   queue: queues.cartCheckedOut,
   handle: async (event, { trace }, context) => {
@@ -53,6 +90,7 @@ eventConsumer('applyPayment', {
     annotateInvocation({ orderId: event.orderId });
     const outcome = await applyPaymentResult(services().orders, type, event, outgoingTraceContext(trace));
     if (outcome) shopMetrics.orderCompleted(outcome.status, outcome.checkedOutAt);
+    if (outcome?.refundOf) await refundNow(outcome.refundOf, context.functionName);
     logger.info('payment result applied', { function: context.functionName, orderId: event.orderId, status: outcome?.status ?? 'unchanged' });
   },
 });

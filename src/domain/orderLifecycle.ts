@@ -50,7 +50,7 @@ export function orderTransition(from: OrderStatus, to: OrderStatus): OrderTransi
 /** Statuses a customer may cancel an order in. */
 export const cancellableStatuses: readonly OrderStatus[] = orderStatuses.filter((status) => orderTransition(status, 'CANCELLED'));
 
-export const paymentStatuses = ['PENDING', 'SUCCEEDED', 'FAILED'] as const;
+export const paymentStatuses = ['PENDING', 'SUCCEEDED', 'FAILED', 'REFUNDING', 'REFUNDED'] as const;
 export type PaymentStatus = (typeof paymentStatuses)[number];
 
 export interface PaymentTransition {
@@ -60,8 +60,12 @@ export interface PaymentTransition {
 
 export const paymentTransitions = {
   PENDING: { SUCCEEDED: { emits: 'PaymentSucceeded' }, FAILED: { emits: 'PaymentFailed' } },
-  SUCCEEDED: {},
+  // With the order's move to CANCELLED, in one transaction (its OrderCancelled says refunded).
+  SUCCEEDED: { REFUNDING: {} },
+  // Once the provider answered the refund.
+  REFUNDING: { REFUNDED: {} },
   FAILED: {},
+  REFUNDED: {},
 } as const satisfies { [From in PaymentStatus]: Partial<Record<PaymentStatus, PaymentTransition>> };
 
 export function paymentTransition(from: PaymentStatus, to: PaymentStatus): PaymentTransition | undefined {

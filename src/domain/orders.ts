@@ -4,7 +4,7 @@ import { cancelReasons, type CancelReason, type CartCheckedOut, type OutgoingEve
 import { isUuid, uuidv7 } from './ids.js';
 import { centsFromNumber, numberFromCents, type Cents } from './money.js';
 import type { ShippingAddress } from './shippingAddress.js';
-import { orderEntries, orderStatuses, orderTransition, visiblePaymentStatuses, type OrderStatus, type PaymentStatus } from './orderLifecycle.js';
+import { cancellableStatuses, orderEntries, orderStatuses, orderTransition, visiblePaymentStatuses, type OrderStatus, type PaymentStatus } from './orderLifecycle.js';
 
 export { orderStatuses, type OrderStatus } from './orderLifecycle.js';
 
@@ -23,6 +23,8 @@ export interface Payment {
   amountCents: Cents;
   reason: string | null;
   createdAt: Date;
+  /** When its refund was confirmed by the provider (REFUNDED). */
+  refundedAt?: Date | null;
 }
 
 export interface Order {
@@ -37,6 +39,8 @@ export interface Order {
   shippingAddress: ShippingAddress | null;
   /** Where the customer's notifications go (taken from the token at checkout). */
   email: string | null;
+  /** The customer asked to cancel while its payment was in flight: it is cancelled when the result is applied. */
+  cancelRequested?: boolean;
   lines: OrderLine[];
   checkedOutAt: Date;
   createdAt: Date;
@@ -123,7 +127,17 @@ export interface OrderUnitOfWork {
    */
   takeOverPayment(paymentId: string, holder: string, leaseMs: number): Promise<boolean>;
   /** Records the provider's answer for a PENDING payment; false when it is no longer PENDING. */
-  settlePayment(paymentId: string, status: 'SUCCEEDED' | 'FAILED', reason: string | null): Promise<boolean>;
+  settlePayment(paymentId: string, status: 'SUCCEEDED' | 'FAILED', reason: string | null, providerReference: string): Promise<boolean>;
+  /** Notes, on a locked PENDING order, that its customer asked to cancel it. */
+  requestCancel(orderId: string): Promise<void>;
+  /** Whether the customer asked to cancel the (locked) order while its payment was in flight. */
+  cancelRequested(orderId: string): Promise<boolean>;
+  /** SUCCEEDED -> REFUNDING with a new refund key, its lease free to take at once; false when it was not SUCCEEDED. */
+  startRefund(paymentId: string, refundId: string): Promise<boolean>;
+  /** Leases a REFUNDING payment whose lease is free to `holder`; what the refund needs, or undefined. */
+  leaseRefund(paymentId: string, holder: string, leaseMs: number): Promise<{ refundId: string; orderId: string; amountCents: Cents } | undefined>;
+  /** REFUNDING -> REFUNDED with the provider's reference and refundedAt; false when it was not REFUNDING. */
+  completeRefund(paymentId: string, providerReference: string): Promise<boolean>;
   addToOutbox(event: OutgoingEvent): Promise<void>;
 }
 
@@ -176,9 +190,13 @@ export async function placeOrderFromCheckout(store: OrderStore, event: CartCheck
   });
 }
 
-export type PaymentOutcome = { status: 'PAID' | 'PAYMENT_FAILED'; checkedOutAt: Date } | undefined;
+export type PaymentOutcome = { status: 'PAID' | 'PAYMENT_FAILED' | 'CANCELLED'; checkedOutAt: Date; refundOf?: string } | undefined;
 
-/** orders function, on PaymentSucceeded/PaymentFailed: PENDING -> PAID, or PAYMENT_FAILED with stock released. */
+/**
+ * orders function, on PaymentSucceeded/PaymentFailed: PENDING -> PAID, or PAYMENT_FAILED with stock
+ * released. An order its customer asked to cancel while the payment was in flight is CANCELLED
+ * instead, and a succeeded payment starts its refund (`refundOf`: the caller finishes it).
+ */
 export async function applyPaymentResult(
   store: OrderStore,
   type: 'PaymentSucceeded' | 'PaymentFailed',
@@ -186,10 +204,53 @@ export async function applyPaymentResult(
   trace?: TraceContext,
 ): Promise<PaymentOutcome> {
   const status = type === 'PaymentSucceeded' ? 'PAID' : 'PAYMENT_FAILED';
-  return store.transaction(async (uow) => {
+  return store.transaction(async (uow): Promise<PaymentOutcome> => {
+    // Under the order's lock: a cancel request is either recorded before (and seen here) or finds the result applied.
+    if ((await uow.lockOrder(event.orderId)) !== 'PENDING') return undefined;
+    if (await uow.cancelRequested(event.orderId)) {
+      const refunded = type === 'PaymentSucceeded' && (await uow.startRefund(event.paymentId, uuidv7()));
+      const moved = await moveOrder(uow, event.orderId, 'PENDING', 'CANCELLED', { cancelReason: 'customer', refunded }, trace);
+      return moved && { status: 'CANCELLED', checkedOutAt: moved.checkedOutAt, ...(refunded ? { refundOf: event.paymentId } : {}) };
+    }
     const moved = await moveOrder(uow, event.orderId, 'PENDING', status, event.reason ? { reason: event.reason } : {}, trace);
     return moved && { status, checkedOutAt: moved.checkedOutAt };
   });
+}
+
+export type CancelOutcome = { order: OrderView; refundOf?: string };
+
+const notCancellable = (status: OrderStatus) => new AppError('order_not_cancellable', `An order that is ${status} cannot be cancelled`, { extensions: { status } });
+
+/**
+ * POST /orders/{id}/cancel, for the order's owner: under the order's row lock, so a payment starting,
+ * a result being applied or another cancel are ordered before or after it, never between.
+ * - PENDING, no payment started: CANCELLED now, stock back (a payment starting later finds it
+ *   CANCELLED and never charges).
+ * - PENDING, payment in flight: the request is recorded; the order is cancelled when the result is
+ *   applied (applyPaymentResult), and refunded if the payment succeeded.
+ * - PENDING with a settled payment not yet applied, or PAID: CANCELLED now, stock back, and a
+ *   succeeded payment becomes REFUNDING with its refund key, in the same transaction (`refundOf`:
+ *   the caller finishes the refund; the resolver does if the caller cannot).
+ * - CANCELLED: the order as it is (a repeated cancel changes nothing).
+ * - PAYMENT_FAILED / REJECTED: 409 order_not_cancellable. Another user's order: 404.
+ */
+export async function cancelOrder(store: OrderStore, orderId: string, userId: string): Promise<CancelOutcome> {
+  const existing = isUuid(orderId) ? await store.get(orderId) : undefined;
+  if (!existing || existing.userId !== userId) throw notFoundOrder(orderId);
+  const refundOf = await store.transaction(async (uow) => {
+    const status = await uow.lockOrder(orderId);
+    if (status === 'CANCELLED') return undefined;
+    if (!status || !cancellableStatuses.includes(status)) throw notCancellable(status ?? existing.status);
+    const payment = await uow.paymentOf(orderId);
+    if (status === 'PENDING' && payment?.status === 'PENDING') {
+      await uow.requestCancel(orderId);
+      return undefined;
+    }
+    const refunded = payment?.status === 'SUCCEEDED' && (await uow.startRefund(payment.id, uuidv7()));
+    await moveOrder(uow, orderId, status, 'CANCELLED', { cancelReason: 'customer', refunded });
+    return refunded ? payment.id : undefined;
+  });
+  return { order: orderView((await store.get(orderId))!), ...(refundOf ? { refundOf } : {}) };
 }
 
 export const orderSchema = z.object({
@@ -197,6 +258,8 @@ export const orderSchema = z.object({
   status: z.enum(orderStatuses),
   reason: z.string().optional(),
   cancelReason: z.enum(cancelReasons).optional(),
+  /** The customer asked to cancel while the payment was in flight; the order is cancelled once its result is known. */
+  cancelRequested: z.literal(true).optional(),
   items: z.array(z.object({ productId: z.string(), name: z.string(), unitPrice: z.number(), quantity: z.int() })),
   total: z.number(),
   shippingAddress: z
@@ -205,7 +268,14 @@ export const orderSchema = z.object({
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
   payment: z
-    .object({ id: z.string(), status: z.enum(visiblePaymentStatuses), amount: z.number(), reason: z.string().optional(), createdAt: z.iso.datetime() })
+    .object({
+      id: z.string(),
+      status: z.enum(visiblePaymentStatuses),
+      amount: z.number(),
+      reason: z.string().optional(),
+      createdAt: z.iso.datetime(),
+      refundedAt: z.iso.datetime().optional(),
+    })
     .optional(),
 });
 
@@ -219,6 +289,7 @@ export function orderView(order: Order): OrderView {
     status: order.status,
     ...(order.reason ? { reason: order.reason } : {}),
     ...(order.cancelReason ? { cancelReason: order.cancelReason } : {}),
+    ...(order.cancelRequested && order.status === 'PENDING' ? { cancelRequested: true as const } : {}),
     items: order.lines.map((line) => ({ productId: line.productId, name: line.name, unitPrice: numberFromCents(line.unitPriceCents), quantity: line.quantity })),
     total: numberFromCents(order.totalCents),
     shippingAddress: order.shippingAddress,
@@ -232,6 +303,7 @@ export function orderView(order: Order): OrderView {
             amount: numberFromCents(order.payment.amountCents),
             ...(order.payment.reason ? { reason: order.payment.reason } : {}),
             createdAt: order.payment.createdAt.toISOString(),
+            ...(order.payment.refundedAt ? { refundedAt: order.payment.refundedAt.toISOString() } : {}),
           },
         }
       : {}),

@@ -4,9 +4,32 @@ import { centsFromNumber, type Cents } from './money.js';
 import { paymentTransitions } from './orderLifecycle.js';
 import type { OrderStore, OrderUnitOfWork } from './orders.js';
 
-export interface ChargeResult {
-  approved: boolean;
-  reason?: string;
+/**
+ * A provider's answer to a charge, or what it recorded for a key: `succeeded` (money taken),
+ * `declined` (with its reason; nothing taken), or `pending` (it has not decided yet: asked again by
+ * key later). `providerReference` is the provider's own id of the transaction.
+ */
+export type ChargeOutcome =
+  | { status: 'succeeded'; providerReference: string }
+  | { status: 'declined'; providerReference: string; reason: string }
+  | { status: 'pending'; providerReference: string };
+
+/** A provider's answer to a refund: `failed` is final (it will not refund this charge, with why). */
+export type RefundOutcome =
+  | { status: 'succeeded'; providerReference: string }
+  | { status: 'pending'; providerReference: string }
+  | { status: 'failed'; reason: string };
+
+/** What a provider recorded under an idempotency key. */
+export type ProviderRecord = ({ kind: 'charge' } & ChargeOutcome) | ({ kind: 'refund' } & RefundOutcome);
+
+export interface RefundRequest {
+  /** The refund's own key: the same key twice refunds once (the provider counts the second call). */
+  idempotencyKey: string;
+  /** The idempotency key of the charge to refund. */
+  chargeKey: string;
+  orderId: string;
+  amountCents: Cents;
 }
 
 export interface ChargeRequest {
@@ -18,14 +41,16 @@ export interface ChargeRequest {
 }
 
 /**
- * A payment service provider; `charge` is idempotent per `idempotencyKey`, as real PSPs are. Both
- * calls end by `deadline`: once it fires the adapter gives up on the call and rejects, and the
- * outcome is unknown (the provider may or may not have recorded the charge).
+ * A payment service provider, shaped like a real one: `charge` and `refund` are idempotent per
+ * `idempotencyKey` (a repeated key answers the first outcome, and the provider sees the repeat), and
+ * `lookup` reads what it recorded under a key. Every call ends by `deadline`: once it fires the adapter
+ * gives up on the call and rejects, and the outcome is unknown (the provider may have recorded it).
  */
 export interface PaymentProvider {
-  charge(request: ChargeRequest, deadline: AbortSignal): Promise<ChargeResult>;
-  /** The result of an earlier charge with this key; undefined when the provider never received one. */
-  lookup(idempotencyKey: string, deadline: AbortSignal): Promise<ChargeResult | undefined>;
+  charge(request: ChargeRequest, deadline: AbortSignal): Promise<ChargeOutcome>;
+  refund(request: RefundRequest, deadline: AbortSignal): Promise<RefundOutcome>;
+  /** What the provider recorded under this key; undefined when it never received it. */
+  lookup(idempotencyKey: string, deadline: AbortSignal): Promise<ProviderRecord | undefined>;
 }
 
 /**
@@ -50,7 +75,7 @@ export class PaymentLeaseHeld extends Error {
   }
 }
 
-export type PaymentHandling = 'succeeded' | 'failed' | 'duplicate' | 'order_not_pending';
+export type PaymentHandling = 'succeeded' | 'failed' | 'pending' | 'duplicate' | 'order_not_pending';
 
 interface PaymentToSettle {
   id: string;
@@ -127,19 +152,48 @@ export async function takeOverPayment(
  */
 async function settleLeased(store: OrderStore, provider: PaymentProvider, payment: PaymentToSettle, trace: TraceContext, deadline: AbortSignal, takenOver: boolean): Promise<PaymentHandling> {
   const known = takenOver ? await provider.lookup(payment.id, deadline) : undefined;
-  const result = known ?? (await provider.charge({ idempotencyKey: payment.id, orderId: payment.orderId, userId: payment.userId, amountCents: payment.amountCents }, deadline));
-  return store.transaction((uow) => recordResult(uow, payment, result, trace));
+  const outcome = known?.kind === 'charge' ? known : await provider.charge({ idempotencyKey: payment.id, orderId: payment.orderId, userId: payment.userId, amountCents: payment.amountCents }, deadline);
+  // Not decided yet: the payment stays PENDING, and once this lease expires the resolver asks the provider again by key.
+  if (outcome.status === 'pending') return 'pending';
+  return store.transaction((uow) => recordResult(uow, payment, outcome, trace));
 }
 
-async function recordResult(uow: OrderUnitOfWork, payment: { id: string; orderId: string }, result: ChargeResult, trace: TraceContext): Promise<PaymentHandling> {
-  const status = result.approved ? 'SUCCEEDED' : 'FAILED';
-  const settled = await uow.settlePayment(payment.id, status, result.reason ?? null);
+async function recordResult(uow: OrderUnitOfWork, payment: { id: string; orderId: string }, outcome: Exclude<ChargeOutcome, { status: 'pending' }>, trace: TraceContext): Promise<PaymentHandling> {
+  const status = outcome.status === 'succeeded' ? 'SUCCEEDED' : 'FAILED';
+  const reason = outcome.status === 'declined' ? outcome.reason : null;
+  const settled = await uow.settlePayment(payment.id, status, reason, outcome.providerReference);
   if (!settled) return 'duplicate';
   await uow.addToOutbox({
     id: uuidv7(),
     type: paymentTransitions.PENDING[status].emits,
-    payload: { orderId: payment.orderId, paymentId: payment.id, ...(result.reason ? { reason: result.reason } : {}), occurredAt: new Date().toISOString() },
+    payload: { orderId: payment.orderId, paymentId: payment.id, ...(reason ? { reason } : {}), occurredAt: new Date().toISOString() },
     trace,
   });
-  return result.approved ? 'succeeded' : 'failed';
+  return status === 'SUCCEEDED' ? 'succeeded' : 'failed';
+}
+
+export type RefundHandling = 'refunded' | 'pending' | 'refund_failed' | 'not_refunding';
+
+/**
+ * Finishes the refund of a REFUNDING payment (its order was cancelled in the transaction that made
+ * it REFUNDING and chose the refund's key): under the payment's lease, so one caller at a time
+ * talks to the provider; the provider's record of the refund key first, a refund with that key
+ * only if it never saw it. The cancel route calls it right after its commit, the orders function
+ * after a late payment result, and the resolver for any whose lease expired (a crash, a timeout):
+ * the refund happens once, whoever finishes it. `not_refunding` when it is done or leased to another.
+ */
+export async function finishRefund(store: OrderStore, provider: PaymentProvider, paymentId: string, policy: PaymentPolicy): Promise<RefundHandling> {
+  const deadline = AbortSignal.timeout(policy.providerTimeoutMs);
+  const refund = await store.transaction((uow) => uow.leaseRefund(paymentId, uuidv7(), policy.leaseMs));
+  if (!refund) return 'not_refunding';
+  const known = await provider.lookup(refund.refundId, deadline);
+  const outcome =
+    known?.kind === 'refund'
+      ? known
+      : await provider.refund({ idempotencyKey: refund.refundId, chargeKey: paymentId, orderId: refund.orderId, amountCents: refund.amountCents }, deadline);
+  // Pending: asked again by key once the lease expires. Failed: left REFUNDING for an operator, loudly.
+  if (outcome.status === 'pending') return 'pending';
+  if (outcome.status === 'failed') throw new Error(`the provider refused to refund payment ${paymentId}: ${outcome.reason}`);
+  const done = await store.transaction((uow) => uow.completeRefund(paymentId, outcome.providerReference));
+  return done ? 'refunded' : 'not_refunding';
 }

@@ -2,7 +2,7 @@ import type { CartCheckedOut, TraceContext } from './events.js';
 import { uuidv7 } from './ids.js';
 import { centsFromNumber, numberFromCents, type Cents } from './money.js';
 import { applyPaymentResult, enterOrder, moveOrder, type OrderLine, type OrderStore } from './orders.js';
-import { takeOverPayment, type PaymentPolicy, type PaymentProvider } from './payments.js';
+import { finishRefund, takeOverPayment, type PaymentPolicy, type PaymentProvider } from './payments.js';
 
 /** An accepted checkout whose order row does not exist yet. */
 export interface CheckoutWithoutOrder {
@@ -28,6 +28,8 @@ export interface StrandedQueries {
   pendingOrders(idleSeconds: number, limit: number): Promise<PendingOrder[]>;
   /** True while outbox rows past their relay window are unsent: events are still on their way (the broker is down or slow). */
   outboxBehind(): Promise<boolean>;
+  /** REFUNDING payments whose lease is free and which nobody touched for a few seconds: refunds a crash or a timeout interrupted. */
+  refundsInFlight(limit: number): Promise<string[]>;
 }
 
 export interface RecoveryBounds {
@@ -37,7 +39,7 @@ export interface RecoveryBounds {
   cancelAfterSeconds: number;
 }
 
-export type RecoveryAction = 'redriven' | 'cancelled' | 'payment_applied' | 'payment_settled' | 'failed';
+export type RecoveryAction = 'redriven' | 'cancelled' | 'payment_applied' | 'payment_settled' | 'refund_finished' | 'failed';
 
 const noTrace: TraceContext = {};
 
@@ -47,8 +49,9 @@ const noTrace: TraceContext = {};
  * published again (the consumers are idempotent) and, past the cancel bound, CANCELLED; a payment the
  * provider answered whose result never reached the order is applied; a payment left PENDING by a crash
  * around the provider call is taken over once its lease has expired and settled from the provider's
- * record (charged with the same idempotency key only if the provider never saw it). Returns what it
- * did, for the metric and the log.
+ * record (charged with the same idempotency key only if the provider never saw it); a refund a crash
+ * or a timeout interrupted is finished from the provider's record of its key. Returns what it did,
+ * for the metric and the log.
  */
 export async function resolveStrandedOrders(
   deps: {
@@ -63,7 +66,7 @@ export async function resolveStrandedOrders(
   },
 ): Promise<Record<RecoveryAction, number>> {
   const { orders, bounds } = deps;
-  const done: Record<RecoveryAction, number> = { redriven: 0, cancelled: 0, payment_applied: 0, payment_settled: 0, failed: 0 };
+  const done: Record<RecoveryAction, number> = { redriven: 0, cancelled: 0, payment_applied: 0, payment_settled: 0, refund_finished: 0, failed: 0 };
   /** Runs one item's work and counts what it did; a failure is counted and reported, and the rest go on. */
   const isolated = async (orderId: string, work: () => Promise<RecoveryAction | undefined>) => {
     try {
@@ -125,6 +128,8 @@ export async function resolveStrandedOrders(
     if (payment) {
       const type = payment.status === 'SUCCEEDED' ? 'PaymentSucceeded' : 'PaymentFailed';
       const applied = await applyPaymentResult(orders, type, { orderId: order.orderId, paymentId: payment.id, ...(payment.reason ? { reason: payment.reason } : {}), occurredAt: new Date().toISOString() });
+      // A cancel requested meanwhile started a refund: finished here, or by the loop below on a later run.
+      if (applied?.refundOf) await finishRefund(orders, deps.provider, applied.refundOf, deps.payments);
       return applied ? 'payment_applied' : undefined;
     }
     if (tooOld(order.ageSeconds)) {
@@ -151,5 +156,9 @@ export async function resolveStrandedOrders(
 
   for (const checkout of await deps.stranded.checkoutsWithoutOrder(bounds.redriveAfterSeconds, limit)) await isolated(checkout.event.orderId, () => resolveCheckout(checkout));
   for (const order of await deps.stranded.pendingOrders(bounds.redriveAfterSeconds, limit)) await isolated(order.orderId, () => resolveOrder(order));
+  // A refund the cancelling request (or the orders function) could not finish: the provider's record of its key first, so it happens once.
+  for (const paymentId of await deps.stranded.refundsInFlight(limit)) {
+    await isolated(paymentId, async () => ((await finishRefund(orders, deps.provider, paymentId, deps.payments)) === 'refunded' ? 'refund_finished' : undefined));
+  }
   return done;
 }

@@ -103,4 +103,67 @@ describe('shipping address, recipient and notifications', () => {
     expect(await notificationsLogged(shop, orderId, 'already_sent', 2)).toBe(2);
     expect(await shop.host.mail!.waitFor((mail) => mail.to.some((r) => r.address === to), 2, 500)).toHaveLength(1);
   });
+
+  it('when a PAID order is cancelled (twice at once, then again), then 202 CANCELLED with the payment REFUNDED once, stock back once, and one cancellation email', async () => {
+    const user = uniqueUser('cancel');
+    const token = await shop.token({ user });
+    const stockOf = async () => (await db.query<{ stock: number }>('SELECT stock FROM products WHERE id = $1', [productId])).rows[0]!.stock;
+    await addToCart(shop, token, productId, 3);
+    const { orderId } = (await (await checkout(token)).json()) as { orderId: string };
+    expect(await waitForFinalOrder(shop, token, orderId)).toMatchObject({ status: 'PAID' });
+    const before = await stockOf();
+
+    const cancel = () => shop.call(`/orders/${orderId}/cancel`, { method: 'POST', token });
+    const [first, second] = await Promise.all([cancel(), cancel()]);
+    expect([first.status, second.status]).toEqual([202, 202]);
+    const refunded = async () => ((await (await shop.call(`/orders/${orderId}`, { token })).json()) as { payment?: { status: string } }).payment?.status === 'REFUNDED';
+    for (let i = 0; i < 100 && !(await refunded()); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    const again = await cancel();
+    expect(again.status).toBe(202);
+    expect(await again.json()).toMatchObject({ id: orderId, status: 'CANCELLED', cancelReason: 'customer', payment: { status: 'REFUNDED', refundedAt: expect.any(String) } });
+    expect(await stockOf()).toBe(before + 3);
+    const { rows } = await db.query<{ kind: string; calls: number }>('SELECT kind, sum(calls)::int AS calls FROM simulated_provider_charges WHERE order_id = $1 GROUP BY kind ORDER BY kind', [orderId]);
+    expect(rows).toEqual([{ kind: 'charge', calls: 1 }, { kind: 'refund', calls: 1 }]);
+
+    const to = `${user}@dev.local`;
+    const cancelled = await shop.host.mail!.waitFor((mail) => mail.to.some((r) => r.address === to) && mail.subject.includes('cancelled'));
+    expect(cancelled).toHaveLength(1);
+    expect(cancelled[0]!.text).toContain('is refunded to you');
+    expect(await notificationsLogged(shop, orderId, 'sent', 2)).toBe(2); // confirmation and cancellation, one each
+  });
+
+  it("when an order is PAYMENT_FAILED, then cancelling it is 409 order_not_cancellable; another user's order is 404", async () => {
+    const token = await shop.token();
+    const expensive = await createProduct(shop, { price: 12_000, stock: 5 });
+    await addToCart(shop, token, expensive);
+    const { orderId } = (await (await checkout(token)).json()) as { orderId: string };
+    expect(await waitForFinalOrder(shop, token, orderId)).toMatchObject({ status: 'PAYMENT_FAILED' });
+    const refused = await shop.call(`/orders/${orderId}/cancel`, { method: 'POST', token });
+    expect(refused.status).toBe(409);
+    expect(refused.headers.get('content-type')).toContain('application/problem+json');
+    expect(await refused.json()).toMatchObject({ code: 'order_not_cancellable' });
+    expect((await shop.call(`/orders/${orderId}/cancel`, { method: 'POST', token: await shop.token() })).status).toBe(404);
+  });
+
+  it('when a refund was interrupted by a crash (payment left REFUNDING), then the resolver finishes it: REFUNDED, one refund call', async () => {
+    const token = await shop.token();
+    await addToCart(shop, token, productId);
+    const { orderId } = (await (await checkout(token)).json()) as { orderId: string };
+    expect(await waitForFinalOrder(shop, token, orderId)).toMatchObject({ status: 'PAID' });
+    // What a cancel whose process died right after its transaction leaves: CANCELLED, REFUNDING, the lease free, untouched since.
+    await db.query("UPDATE orders SET status = 'CANCELLED', cancel_reason = 'customer' WHERE id = $1", [orderId]);
+    await db.query(
+      "UPDATE payments SET status = 'REFUNDING', refund_id = gen_random_uuid(), lease_expires_at = clock_timestamp(), updated_at = now() - interval '1 minute' WHERE order_id = $1",
+      [orderId],
+    );
+    const deadline = Date.now() + 40_000;
+    let order: { payment?: { status: string } } = {};
+    while (Date.now() < deadline && order.payment?.status !== 'REFUNDED') {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      order = (await (await shop.call(`/orders/${orderId}`, { token })).json()) as typeof order;
+    }
+    expect(order.payment?.status).toBe('REFUNDED');
+    const { rows } = await db.query<{ calls: number }>("SELECT calls FROM simulated_provider_charges WHERE order_id = $1 AND kind = 'refund'", [orderId]);
+    expect(rows).toEqual([{ calls: 1 }]);
+  }, 60_000);
 });

@@ -85,6 +85,7 @@ function failingTransaction(store: OrderStore, nth: number, when: 'before commit
 function failingProvider(provider: PaymentProvider, when: 'before the call' | 'after the charge is recorded'): PaymentProvider {
   return {
     lookup: (key, deadline) => provider.lookup(key, deadline),
+    refund: (request, deadline) => provider.refund(request, deadline),
     async charge(request, deadline) {
       if (when === 'before the call') throw connectionLost();
       await provider.charge(request, deadline);
@@ -97,6 +98,7 @@ function failingProvider(provider: PaymentProvider, when: 'before the call' | 'a
 function dyingProvider(provider: PaymentProvider, when: 'before the request reaches the provider' | 'after the provider recorded the charge'): PaymentProvider {
   return {
     lookup: (key, deadline) => provider.lookup(key, deadline),
+    refund: (request, deadline) => provider.refund(request, deadline),
     async charge(request, deadline) {
       if (when === 'after the provider recorded the charge') await provider.charge(request, deadline);
       return new Promise(() => {});
@@ -124,6 +126,7 @@ function strandedOnly(orderId: string): StrandedQueries {
     checkoutsWithoutOrder: async () => [],
     outboxBehind: () => all.outboxBehind(),
     pendingOrders: async (idleSeconds, limit) => (await all.pendingOrders(idleSeconds, 10_000)).filter((o) => o.orderId === orderId).slice(0, limit),
+    refundsInFlight: async () => [],
   };
 }
 

@@ -5,7 +5,7 @@ export const postgresUrl = process.env.POSTGRES_URL ?? 'postgres://postgres:post
 
 export interface OrderBody {
   id: string;
-  status: 'PENDING' | 'PAID' | 'PAYMENT_FAILED' | 'REJECTED';
+  status: 'PENDING' | 'PAID' | 'PAYMENT_FAILED' | 'REJECTED' | 'CANCELLED';
   reason?: string;
   items: { productId: string; name: string; unitPrice: number; quantity: number }[];
   total: number;

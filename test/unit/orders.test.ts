@@ -3,7 +3,7 @@ import type { CartCheckedOut, OutgoingEvent } from '../../src/domain/events.js';
 import { applyPaymentResult, moveOrder, orderQueries, placeOrderFromCheckout, type Order, type OrderStatus, type OrderStore, type OrderUnitOfWork, type Payment, type Reservation } from '../../src/domain/orders.js';
 import { uuidv7 } from '../../src/domain/ids.js';
 import { cancellableStatuses, orderStatuses, orderTransition } from '../../src/domain/orderLifecycle.js';
-import { PaymentLeaseHeld, processPayment, type PaymentProvider } from '../../src/domain/payments.js';
+import { PaymentLeaseHeld, processPayment, type ChargeOutcome, type PaymentProvider, type RefundOutcome } from '../../src/domain/payments.js';
 import { resolveStrandedOrders, type PendingOrder, type StrandedQueries } from '../../src/domain/recovery.js';
 
 /** An in-memory OrderStore with all-or-nothing transactions, to test the use-cases' decisions. */
@@ -12,13 +12,15 @@ class MemoryOrderStore implements OrderStore {
   payments = new Map<string, Payment>();
   /** Payment leases by payment id (none: free to take over); times on `clockMs`, which tests move. */
   leases = new Map<string, { holder: string; expiresAt: number }>();
+  /** Refund keys by payment id. */
+  refundIds = new Map<string, string>();
   clockMs = 0;
   stock = new Map<string, number>();
   outbox: OutgoingEvent[] = [];
   redriven = new Set<string>();
 
   async transaction<T>(work: (uow: OrderUnitOfWork) => Promise<T>): Promise<T> {
-    const snapshot = structuredClone({ orders: this.orders, payments: this.payments, leases: this.leases, stock: this.stock, outbox: this.outbox, redriven: this.redriven });
+    const snapshot = structuredClone({ orders: this.orders, payments: this.payments, leases: this.leases, refundIds: this.refundIds, stock: this.stock, outbox: this.outbox, redriven: this.redriven });
     try {
       return await work(this.#uow());
     } catch (error) {
@@ -73,6 +75,30 @@ class MemoryOrderStore implements OrderStore {
         Object.assign(payment, { status, reason });
         return true;
       },
+      requestCancel: async (orderId) => {
+        this.orders.get(orderId)!.cancelRequested = true;
+      },
+      cancelRequested: async (orderId) => this.orders.get(orderId)?.cancelRequested ?? false,
+      startRefund: async (paymentId, refundId) => {
+        const payment = [...this.payments.values()].find((p) => p.id === paymentId);
+        if (payment?.status !== 'SUCCEEDED') return false;
+        payment.status = 'REFUNDING';
+        this.refundIds.set(paymentId, refundId);
+        this.leases.delete(paymentId);
+        return true;
+      },
+      leaseRefund: async (paymentId, holder, leaseMs) => {
+        const payment = [...this.payments.values()].find((p) => p.id === paymentId);
+        if (payment?.status !== 'REFUNDING' || (this.leases.get(paymentId)?.expiresAt ?? -Infinity) > this.clockMs) return undefined;
+        this.leases.set(paymentId, { holder, expiresAt: this.clockMs + leaseMs });
+        return { refundId: this.refundIds.get(paymentId)!, orderId: payment.orderId, amountCents: payment.amountCents };
+      },
+      completeRefund: async (paymentId) => {
+        const payment = [...this.payments.values()].find((p) => p.id === paymentId);
+        if (payment?.status !== 'REFUNDING') return false;
+        Object.assign(payment, { status: 'REFUNDED', refundedAt: new Date() });
+        return true;
+      },
       addToOutbox: async (event) => {
         this.outbox.push(event);
       },
@@ -88,18 +114,43 @@ class MemoryOrderStore implements OrderStore {
   }
 }
 
+const noRefund = async (): Promise<RefundOutcome> => Promise.reject(new Error('no refund expected'));
+
 /** A provider that records every call and answers like the simulated one (idempotent per key). */
-function countingProvider(declineAboveCents = 100_00): PaymentProvider & { calls: string[]; answers: Map<string, { approved: boolean; reason?: string }> } {
+function countingProvider(
+  declineAboveCents = 100_00,
+): PaymentProvider & { calls: string[]; refunds: string[]; answers: Map<string, ChargeOutcome>; refunded: Map<string, RefundOutcome> } {
   const calls: string[] = [];
-  const answers = new Map<string, { approved: boolean; reason?: string }>();
+  const refunds: string[] = [];
+  const answers = new Map<string, ChargeOutcome>();
+  const refunded = new Map<string, RefundOutcome>();
   return {
     calls,
+    refunds,
     answers,
-    lookup: async (idempotencyKey) => answers.get(idempotencyKey),
+    refunded,
+    async lookup(idempotencyKey) {
+      const charge = answers.get(idempotencyKey);
+      if (charge) return { kind: 'charge', ...charge };
+      const refund = refunded.get(idempotencyKey);
+      return refund && { kind: 'refund', ...refund };
+    },
     async charge({ idempotencyKey, amountCents }) {
       calls.push(idempotencyKey);
-      if (!answers.has(idempotencyKey)) answers.set(idempotencyKey, amountCents > declineAboveCents ? { approved: false, reason: 'amount exceeds the card limit' } : { approved: true });
+      if (!answers.has(idempotencyKey)) {
+        answers.set(
+          idempotencyKey,
+          amountCents > declineAboveCents
+            ? { status: 'declined', providerReference: `ch-${idempotencyKey}`, reason: 'amount exceeds the card limit' }
+            : { status: 'succeeded', providerReference: `ch-${idempotencyKey}` },
+        );
+      }
       return answers.get(idempotencyKey)!;
+    },
+    async refund({ idempotencyKey }) {
+      refunds.push(idempotencyKey);
+      if (!refunded.has(idempotencyKey)) refunded.set(idempotencyKey, { status: 'succeeded', providerReference: `re-${idempotencyKey}` });
+      return refunded.get(idempotencyKey)!;
     },
   };
 }
@@ -188,7 +239,7 @@ describe('payments and their results', () => {
   it('when the provider call fails, then the payment stays PENDING under its lease: another delivery waits until the lease expires, then takes it over and charges with the same key, once', async () => {
     const store = await pendingOrder();
     const first = uuidv7();
-    const failing: PaymentProvider = { charge: async () => Promise.reject(new Error('provider timed out')), lookup: async () => undefined };
+    const failing: PaymentProvider = { charge: async () => Promise.reject(new Error('provider timed out')), lookup: async () => undefined, refund: noRefund };
     await expect(processPayment(store, failing, orderCreated(25), trace, first, policy)).rejects.toThrow('provider timed out');
     expect(store.payments.get(aCheckout().orderId)?.status).toBe('PENDING');
     const second = uuidv7();
@@ -204,7 +255,7 @@ describe('payments and their results', () => {
   it('when the provider call fails and the same delivery retries, then it too waits for its lease to expire, and then charges once with its own key', async () => {
     const store = await pendingOrder();
     const attempt = uuidv7();
-    const failing: PaymentProvider = { charge: async () => Promise.reject(new Error('connection terminated')), lookup: async () => undefined };
+    const failing: PaymentProvider = { charge: async () => Promise.reject(new Error('connection terminated')), lookup: async () => undefined, refund: noRefund };
     await expect(processPayment(store, failing, orderCreated(25), trace, attempt, policy)).rejects.toThrow('connection terminated');
     await expect(processPayment(store, provider, orderCreated(25), trace, attempt, policy)).rejects.toBeInstanceOf(PaymentLeaseHeld);
     store.clockMs += policy.leaseMs;
@@ -228,12 +279,25 @@ describe('payments and their results', () => {
 
   it('when two deliveries find the same expired lease, then one takes the payment over and the other waits: one call', async () => {
     const store = await pendingOrder();
-    const failing: PaymentProvider = { charge: async () => Promise.reject(new Error('connection terminated')), lookup: async () => undefined };
+    const failing: PaymentProvider = { charge: async () => Promise.reject(new Error('connection terminated')), lookup: async () => undefined, refund: noRefund };
     await expect(processPayment(store, failing, orderCreated(25), trace, uuidv7(), policy)).rejects.toThrow('connection terminated');
     store.clockMs += policy.leaseMs;
     const outcomes = await Promise.allSettled([processPayment(store, provider, orderCreated(25), trace, uuidv7(), policy), processPayment(store, provider, orderCreated(25), trace, uuidv7(), policy)]);
     expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as Error).name))).toEqual(['succeeded', 'PaymentLeaseHeld']);
     expect(provider.calls).toHaveLength(1);
+  });
+
+  it('when the provider answers pending, then the payment stays PENDING with no event; once its lease expires a takeover settles it from the provider by key, with no second charge', async () => {
+    const store = await pendingOrder();
+    const attempt = uuidv7();
+    const undecided: PaymentProvider = { ...provider, charge: async (request, deadline) => (await provider.charge(request, deadline), { status: 'pending', providerReference: 'ref-pending' }) };
+    expect(await processPayment(store, undecided, orderCreated(25), trace, attempt, policy)).toBe('pending');
+    expect(store.payments.get(aCheckout().orderId)?.status).toBe('PENDING');
+    expect(store.outbox).toEqual([]);
+    store.clockMs += policy.leaseMs;
+    expect(await processPayment(store, provider, orderCreated(25), trace, uuidv7(), policy)).toBe('succeeded');
+    expect(provider.calls).toEqual([attempt]);
+    expect(store.outbox.map((e) => e.type)).toEqual(['PaymentSucceeded']);
   });
 
   it('when the amount is above the limit, then the payment fails with the documented reason', async () => {
@@ -331,6 +395,7 @@ describe('resolving stranded checkouts and orders', () => {
     checkoutsWithoutOrder: async () => checkouts,
     pendingOrders: async () => pending,
     outboxBehind: async () => outboxBehind,
+    refundsInFlight: async () => [],
   });
   const placed = async () => {
     const store = new MemoryOrderStore();
@@ -367,7 +432,7 @@ describe('resolving stranded checkouts and orders', () => {
   it('when a payment started meanwhile, then the order is not cancelled', async () => {
     const store = await placed();
     // The provider call never returns: the payment row is written and stays PENDING.
-    void processPayment(store, { charge: () => new Promise(() => {}), lookup: async () => undefined }, { orderId: aCheckout().orderId, userId: 'u1', total: 25, occurredAt: new Date().toISOString() }, trace, uuidv7(), policy);
+    void processPayment(store, { charge: () => new Promise(() => {}), lookup: async () => undefined, refund: noRefund }, { orderId: aCheckout().orderId, userId: 'u1', total: 25, occurredAt: new Date().toISOString() }, trace, uuidv7(), policy);
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(store.payments.get(aCheckout().orderId)?.status).toBe('PENDING');
     expect(await resolveStrandedOrders({ orders: store, stranded: queries([], [pendingOf(2000)]), provider: countingProvider(), bounds, payments })).toMatchObject({ cancelled: 0 });
@@ -394,7 +459,7 @@ describe('resolving stranded checkouts and orders', () => {
     // Interrupted after the provider declined it: its recorded answer is used, no second call.
     const third = await placed();
     third.payments.set(aCheckout().orderId, { id: 'p3', orderId: aCheckout().orderId, status: 'PENDING', amountCents: 2500, reason: null, createdAt: new Date() });
-    provider.answers.set('p3', { approved: false, reason: 'card declined' });
+    provider.answers.set('p3', { status: 'declined', providerReference: 'ref-p3', reason: 'card declined' });
     await resolveStrandedOrders({ orders: third, stranded: queries([], [pendingOf(300, { id: 'p3', status: 'PENDING', reason: null, amountCents: 2500 })]), provider, bounds, payments });
     expect(provider.calls).toEqual(['p2']);
     expect(third.outbox).toMatchObject([{ type: 'PaymentFailed', payload: { paymentId: 'p3', reason: 'card declined' } }]);
@@ -427,7 +492,7 @@ describe('resolving stranded checkouts and orders', () => {
   it('when one item fails, then it is counted and the items after it are still resolved', async () => {
     const store = await placed();
     store.payments.set(aCheckout().orderId, { id: 'p5', orderId: aCheckout().orderId, status: 'PENDING', amountCents: 2500, reason: null, createdAt: new Date() });
-    const failing: PaymentProvider = { charge: async () => Promise.reject(new Error('provider down')), lookup: async () => Promise.reject(new Error('provider down')) };
+    const failing: PaymentProvider = { charge: async () => Promise.reject(new Error('provider down')), lookup: async () => Promise.reject(new Error('provider down')), refund: noRefund };
     const other = { ...aCheckout(), orderId: '01935e00-0000-7000-8000-00000000a0fe', checkoutId: '01935e00-0000-7000-8000-00000000c0fe' };
     const failures: string[] = [];
     const done = await resolveStrandedOrders({

@@ -1,43 +1,83 @@
 import type pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cents } from '../../domain/money.js';
-import type { PaymentProvider } from '../../domain/payments.js';
+import type { ChargeOutcome, PaymentProvider, RefundOutcome } from '../../domain/payments.js';
 import { decimalFromCents } from '../../domain/money.js';
 import { query } from '../postgres/pool.js';
 import { withinDeadline } from './deadline.js';
 
+interface LedgerRow {
+  kind: 'charge' | 'refund';
+  approved: boolean;
+  reason: string | null;
+  reference: string;
+}
+
+const chargeOutcome = (row: LedgerRow): ChargeOutcome =>
+  row.approved ? { status: 'succeeded', providerReference: row.reference } : { status: 'declined', providerReference: row.reference, reason: row.reason ?? 'declined' };
+const refundOutcome = (row: LedgerRow): RefundOutcome => (row.approved ? { status: 'succeeded', providerReference: row.reference } : { status: 'failed', reason: row.reason ?? 'refused' });
+
 /**
  * The built-in simulated provider. Deterministic: an amount above `declineAboveCents` is declined with
  * "amount exceeds the card limit"; everything else is approved. Like a real PSP it keeps a ledger
- * (its own table) keyed by the idempotency key: a repeated key returns the first result without a
- * second charge, `lookup` reads a key's result without charging, and `calls` counts charge requests
- * that reached it, so tests can assert one call per order. `latencyMs` passes before a charge reaches
- * the ledger (a slow network); a call whose deadline fires first never reaches it.
+ * (its own table) keyed by the idempotency key, charges and refunds alike, each with its own
+ * reference: a repeated key answers the first outcome without a second charge or refund, and counts
+ * the call (`calls`), so a second call is visible to tests, never silently absorbed. A refund names
+ * the charge it refunds; a charge is refunded at most once (a refund under another key is refused),
+ * and only a succeeded one. `lookup` reads a key's record without acting. `latencyMs` passes before a
+ * call reaches the ledger (a slow network); a call whose deadline fires first never reaches it.
  */
 export function simulatedPaymentProvider(pool: pg.Pool, options: { declineAboveCents: Cents; latencyMs: number }): PaymentProvider {
+  const travel = async (deadline: AbortSignal) => {
+    if (options.latencyMs > 0) await sleep(options.latencyMs, undefined, { signal: deadline });
+  };
   return {
     charge: ({ idempotencyKey, orderId, amountCents }, deadline) =>
       withinDeadline(deadline, async () => {
-        if (options.latencyMs > 0) await sleep(options.latencyMs, undefined, { signal: deadline });
+        await travel(deadline);
         const approved = amountCents <= options.declineAboveCents;
-        const { rows } = await query<{ approved: boolean; reason: string | null }>(
+        const { rows } = await query<LedgerRow>(
           pool,
           `INSERT INTO simulated_provider_charges AS c (idempotency_key, order_id, amount, approved, reason) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (idempotency_key) DO UPDATE SET calls = c.calls + 1 RETURNING approved, reason`,
+                   ON CONFLICT (idempotency_key) DO UPDATE SET calls = c.calls + 1 RETURNING kind, approved, reason, reference`,
           [idempotencyKey, orderId, decimalFromCents(amountCents), approved, approved ? null : 'amount exceeds the card limit'],
         );
-        return rows[0]!.approved ? { approved: true } : { approved: false, reason: rows[0]!.reason ?? 'declined' };
+        return chargeOutcome(rows[0]!);
+      }),
+
+    refund: ({ idempotencyKey, chargeKey, orderId, amountCents }, deadline) =>
+      withinDeadline(deadline, async () => {
+        await travel(deadline);
+        // One statement: a repeated key is counted and answered as first recorded; a new key is
+        // recorded as refused when the charge is unknown, was declined or is already refunded.
+        const { rows } = await query<LedgerRow>(
+          pool,
+          `WITH charge AS (
+                     SELECT c.approved, EXISTS (SELECT 1 FROM simulated_provider_charges r WHERE r.refunds_key = c.idempotency_key) AS refunded
+                       FROM simulated_provider_charges c WHERE c.idempotency_key = $2 AND c.kind = 'charge'
+                   ), verdict AS (
+                     SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM charge) THEN 'no such charge'
+                                 WHEN NOT (SELECT approved FROM charge) THEN 'the charge was declined'
+                                 WHEN (SELECT refunded FROM charge) THEN 'the charge is already refunded' END AS refusal
+                   )
+                   INSERT INTO simulated_provider_charges AS c (idempotency_key, order_id, amount, approved, reason, kind, refunds_key)
+                   SELECT $1, $3, $4, refusal IS NULL, refusal, 'refund', CASE WHEN refusal IS NULL THEN $2::uuid END FROM verdict
+                   ON CONFLICT (idempotency_key) DO UPDATE SET calls = c.calls + 1 RETURNING kind, approved, reason, reference`,
+          [idempotencyKey, chargeKey, orderId, decimalFromCents(amountCents)],
+        );
+        return refundOutcome(rows[0]!);
       }),
 
     lookup: (idempotencyKey, deadline) =>
       withinDeadline(deadline, async () => {
-        const { rows } = await query<{ approved: boolean; reason: string | null }>(
+        const { rows } = await query<LedgerRow>(
           pool,
-          'SELECT approved, reason FROM simulated_provider_charges WHERE idempotency_key = $1',
+          'SELECT kind, approved, reason, reference FROM simulated_provider_charges WHERE idempotency_key = $1',
           [idempotencyKey],
         );
-        if (!rows[0]) return undefined;
-        return rows[0].approved ? { approved: true } : { approved: false, reason: rows[0].reason ?? 'declined' };
+        const row = rows[0];
+        if (!row) return undefined;
+        return row.kind === 'charge' ? { kind: 'charge', ...chargeOutcome(row) } : { kind: 'refund', ...refundOutcome(row) };
       }),
   };
 }

@@ -129,8 +129,42 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
       return rowCount === 1;
     },
 
-    async settlePayment(paymentId: string, status: 'SUCCEEDED' | 'FAILED', reason: string | null) {
-      const { rowCount } = await run("UPDATE payments SET status = $2, reason = $3, updated_at = now() WHERE id = $1 AND status = 'PENDING'", [paymentId, status, reason]);
+    async settlePayment(paymentId: string, status: 'SUCCEEDED' | 'FAILED', reason: string | null, providerReference: string) {
+      const { rowCount } = await run("UPDATE payments SET status = $2, reason = $3, provider_reference = $4, updated_at = now() WHERE id = $1 AND status = 'PENDING'",
+        [paymentId, status, reason, providerReference],
+      );
+      return rowCount === 1;
+    },
+
+    async requestCancel(orderId: string) {
+      await run('UPDATE orders SET cancel_requested_at = COALESCE(cancel_requested_at, now()), updated_at = now() WHERE id = $1', [orderId]);
+    },
+
+    async cancelRequested(orderId: string) {
+      const { rows } = await run<{ requested: boolean }>('SELECT cancel_requested_at IS NOT NULL AS requested FROM orders WHERE id = $1', [orderId]);
+      return rows[0]?.requested ?? false;
+    },
+
+    async startRefund(paymentId: string, refundId: string) {
+      // The lease is left free: whoever finishes the refund first takes it.
+      const { rowCount } = await run("UPDATE payments SET status = 'REFUNDING', refund_id = $2, lease_holder = NULL, lease_expires_at = clock_timestamp(), updated_at = now() WHERE id = $1 AND status = 'SUCCEEDED'",
+        [paymentId, refundId],
+      );
+      return rowCount === 1;
+    },
+
+    async leaseRefund(paymentId: string, holder: string, leaseMs: number) {
+      const { rows } = await run<{ refund_id: string; order_id: string; amount: string }>(`UPDATE payments SET lease_holder = $2, lease_expires_at = clock_timestamp() + make_interval(secs => $3::float8 / 1000), updated_at = now()
+          WHERE id = $1 AND status = 'REFUNDING' AND lease_expires_at <= clock_timestamp() RETURNING refund_id, order_id, amount::text AS amount`,
+        [paymentId, holder, leaseMs],
+      );
+      return rows[0] && { refundId: rows[0].refund_id, orderId: rows[0].order_id, amountCents: centsFromDecimal(rows[0].amount) };
+    },
+
+    async completeRefund(paymentId: string, providerReference: string) {
+      const { rowCount } = await run("UPDATE payments SET status = 'REFUNDED', refund_reference = $2, refunded_at = now(), lease_holder = NULL, updated_at = now() WHERE id = $1 AND status = 'REFUNDING'",
+        [paymentId, providerReference],
+      );
       return rowCount === 1;
     },
 
@@ -164,14 +198,15 @@ interface OrderRow {
   created_at: Date;
   updated_at: Date;
   items: { product_id: string; name: string; unit_price: string; quantity: number }[];
-  payment: { id: string; status: Payment['status']; amount: string; reason: string | null; created_at: string } | null;
+  cancel_requested: boolean;
+  payment: { id: string; status: Payment['status']; amount: string; reason: string | null; created_at: string; refunded_at: string | null } | null;
 }
 
 const orderSelect = `
-  SELECT o.id, o.checkout_id, o.user_id, o.status, o.reason, o.cancel_reason, o.total::text AS total, o.shipping_address, o.email, o.checked_out_at, o.created_at, o.updated_at,
+  SELECT o.id, o.checkout_id, o.user_id, o.status, o.reason, o.cancel_reason, o.total::text AS total, o.shipping_address, o.email, o.cancel_requested_at IS NOT NULL AS cancel_requested, o.checked_out_at, o.created_at, o.updated_at,
          (SELECT coalesce(json_agg(json_build_object('product_id', i.product_id, 'name', i.name, 'unit_price', i.unit_price::text, 'quantity', i.quantity) ORDER BY i.product_id), '[]')
             FROM order_items i WHERE i.order_id = o.id) AS items,
-         (SELECT json_build_object('id', p.id, 'status', p.status, 'amount', p.amount::text, 'reason', p.reason, 'created_at', p.created_at)
+         (SELECT json_build_object('id', p.id, 'status', p.status, 'amount', p.amount::text, 'reason', p.reason, 'created_at', p.created_at, 'refunded_at', p.refunded_at)
             FROM payments p WHERE p.order_id = o.id) AS payment
     FROM orders o`;
 
@@ -186,6 +221,7 @@ function toOrder(row: OrderRow): Order {
     totalCents: centsFromDecimal(row.total),
     shippingAddress: row.shipping_address,
     email: row.email,
+    cancelRequested: row.cancel_requested,
     checkedOutAt: row.checked_out_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -197,6 +233,7 @@ function toOrder(row: OrderRow): Order {
       amountCents: centsFromDecimal(row.payment.amount),
       reason: row.payment.reason,
       createdAt: new Date(row.payment.created_at),
+      refundedAt: row.payment.refunded_at ? new Date(row.payment.refunded_at) : null,
     },
   };
 }

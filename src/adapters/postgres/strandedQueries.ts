@@ -20,6 +20,16 @@ export function postgresStrandedQueries(pool: pg.Pool): StrandedQueries {
       return rows.map((row) => ({ event: row.event, ageSeconds: row.age_seconds }));
     },
 
+    async refundsInFlight(limit) {
+      const { rows } = await query<{ id: string }>(
+        pool,
+        `SELECT id FROM payments WHERE status = 'REFUNDING' AND lease_expires_at <= clock_timestamp() AND updated_at < now() - interval '5 seconds'
+                  ORDER BY lease_expires_at LIMIT $1`,
+        [limit],
+      );
+      return rows.map((row) => row.id);
+    },
+
     async outboxBehind() {
       // Only a recent backlog counts: a row stuck for longer must not switch re-driving off for good.
       const { rowCount } = await query(
