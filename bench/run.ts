@@ -149,6 +149,11 @@ async function shopOn(args: Args, env: Record<string, string>, profileDir: strin
 async function stopAndProfile(shop: Shop, profileDir: string | undefined, keep: boolean) {
   await shop.stop();
   if (!profileDir) return undefined;
+  return profileOf(profileDir, keep);
+}
+
+/** The top self-time functions and areas of the CPU profiles a stopped host left in `profileDir`. */
+async function profileOf(profileDir: string, keep: boolean) {
   const summaries = summarizeProfileDir(profileDir, projectRoot, 25);
   if (keep) log(`CPU profiles kept in ${profileDir} (open them in Chrome DevTools, Performance tab)`);
   else rmSync(profileDir, { recursive: true, force: true });
@@ -430,12 +435,16 @@ async function main(): Promise<void> {
     if (args.cmd === 'jwks' || args.cmd === 'all') await benchJwks(args, services);
     if (args.cmd === 'catalog') await benchCatalog(args, services!);
     if (args.cmd === 'capacity') {
+      const profileDir = args.profile ? mkdtempSync(join(tmpdir(), 'bench-prof-capacity-')) : undefined;
       await benchCapacity({
         options: args.capacity,
         services: services!,
         workers: args.workers,
-        startShop: (env) => shopOn(args, { ...services!.env, ...env }, undefined),
-        emit: (line) => emit({ ...line, machine }, args),
+        startShop: (env) => shopOn(args, { ...services!.env, ...env }, profileDir),
+        emit: async (line) => {
+          const profile = profileDir ? await profileOf(profileDir, args.keepProfile) : undefined;
+          emit({ ...line, machine, ...(profile ? { profile } : {}) }, args);
+        },
         log,
       });
     }

@@ -62,13 +62,21 @@ const observerRole = 'bench_observer';
 const warmUp = { rate: 20, durationS: 3 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+export interface CapacityLine {
+  bench: string;
+  date: string;
+  settings: Record<string, unknown>;
+  results: Record<string, unknown>;
+}
+
 export interface CapacityContext {
   options: CapacityOptions;
   services: PrivateServices;
   workers: number;
   /** Starts the shop on the private services, with `env` added (the bench's own SMTP catcher). */
   startShop: (env: Record<string, string>) => Promise<Shop>;
-  emit: (line: { bench: string; date: string; settings: Record<string, unknown>; results: Record<string, unknown> }) => void;
+  /** Called once the shop has stopped (so a CPU profile of the host is complete). */
+  emit: (line: CapacityLine) => void | Promise<void>;
   log: (message: string) => void;
 }
 
@@ -167,6 +175,7 @@ export async function benchCapacity(ctx: CapacityContext): Promise<void> {
       }),
     ).finally(() => (minted += count));
 
+  let line: CapacityLine;
   try {
     log(`capacity: warm-up, ${warmUp.rate}/s for ${warmUp.durationS} s`);
     const warm = await runOpenLoop({ api: shop.api, shoppers: await mint(warmUp.rate * warmUp.durationS), rate: warmUp.rate, timeoutMs: options.requestTimeoutMs });
@@ -203,7 +212,7 @@ export async function benchCapacity(ctx: CapacityContext): Promise<void> {
       }
     }
     const capacity = capacityOf(steps);
-    ctx.emit({
+    line = {
       bench: 'capacity',
       date: new Date().toISOString(),
       settings: {
@@ -230,13 +239,14 @@ export async function benchCapacity(ctx: CapacityContext): Promise<void> {
         idle,
         steps,
       },
-    });
+    };
   } finally {
     await observer.close().catch(() => undefined);
     await pgStats.close().catch(() => undefined);
     await shop.stop();
     await mail.stop();
   }
+  await ctx.emit(line);
 }
 
 /**
