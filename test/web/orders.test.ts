@@ -94,6 +94,7 @@ describe('storefront orders in headless Chromium', () => {
     await page.getByRole('button', { name: 'Cancel order' }).click();
     await dialog.getByRole('button', { name: 'Yes, cancel the order' }).click();
     await expect.poll(() => page.getByRole('status').textContent(), { timeout: 30_000 }).toContain('Your payment of $56.00 was refunded.');
+    expect(await page.locator('.notice-ok').textContent()).toMatch(/^Order \w+ is cancelled\.$/);
     expect(await page.getByRole('status').textContent()).toContain('Cancelled');
     expect(await page.getByRole('status').textContent()).toContain('Refunded');
     expect(await page.getByTestId('payment').textContent()).toMatch(/^Refunded \$56\.00 on /);

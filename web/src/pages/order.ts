@@ -67,6 +67,7 @@ export const orderPage: Page = async (context) => {
 
   // Polls while the order settles; one loop at a time (a cancel restarts it when it had stopped).
   let following = false;
+  let busyShown = false;
   const follow = async () => {
     if (following) return;
     following = true;
@@ -76,14 +77,19 @@ export const orderPage: Page = async (context) => {
       for (;;) {
         try {
           const order = await api.getOrder(id, signal);
-          clearNotices();
+          // Only the polls' own "shop is busy" goes once an answer comes; a confirmation ("cancelled") stays.
+          if (busyShown) clearNotices();
+          busyShown = false;
           render(order);
           if (!settling(order)) return;
         } catch (error) {
           if (signal.aborted) return;
           const stillBeingPlaced = justPlaced && error instanceof ApiError && error.code === 'not_found' && Date.now() - started < acceptedOrderGraceMs;
           if (stillBeingPlaced) status.replaceChildren(statusBadge('PENDING'), ' Your order was accepted and is being placed. This page updates by itself.');
-          else if (error instanceof ApiError && (error.status === 0 || error.status === 503)) showProblem(error); // keep polling
+          else if (error instanceof ApiError && (error.status === 0 || error.status === 503)) {
+            showProblem(error); // and keep polling
+            busyShown = true;
+          }
           else throw error;
         }
         await delay(wait, signal).catch(() => undefined);
