@@ -138,3 +138,54 @@ const consoleEntry = /^(?:info|warn|fail|crit|dbug|trce): Host\.Function\.Consol
 export function unwrapWorkerConsole(output: string): string {
   return output.replace(consoleEntry, (_, body: string) => body.replace(/^ {6}/gm, ''));
 }
+
+/*
+ * What the platform does for a Function App whose host breaks, imitated where `npm run dev` and the
+ * fault suite run a host command: the real host's RabbitMQ consumer can take the host process down
+ * when the broker drops mid-delivery (azure-functions-rabbitmq-extension#159), and a consumer whose
+ * channel closed, or whose trigger was disabled because the broker was down at start, never comes
+ * back (#230; "failed indexing and will be disabled"). In Azure the platform restarts a host process
+ * that exits, and replaces an instance whose health check path (`/api/health`, which answers 503
+ * `consumer_missing` then) keeps failing. Locally, this watch asks for a restart in both cases.
+ */
+export interface HealthWatch {
+  stop(): void;
+}
+
+export interface HealthWatchOptions {
+  /** The host's base URL now (it changes when the host is restarted on another port). */
+  baseUrl: () => string;
+  /** Restarts the host; the watch waits for it before polling again. */
+  restart: (reason: string) => Promise<void>;
+  intervalMs?: number;
+  /** How long health must keep naming a queue without a consumer, with the broker up, before a restart. */
+  unhealthyForMs?: number;
+}
+
+export function watchConsumers(options: HealthWatchOptions): HealthWatch {
+  const { intervalMs = 5_000, unhealthyForMs = 30_000 } = options;
+  let stopped = false;
+  let unhealthySince: number | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const poll = async () => {
+    const health = await fetch(`${options.baseUrl()}/api/health`, { signal: AbortSignal.timeout(intervalMs) })
+      .then(async (response) => (response.status === 503 ? ((await response.json()) as { code?: string; detail?: string; checks?: { rabbitmq?: string } }) : undefined))
+      .catch(() => undefined);
+    // Only a missing consumer with the broker reachable: a broker that is down is not the host's fault.
+    const consumerMissing = health?.code === 'consumer_missing' && health.checks?.rabbitmq === 'ok';
+    if (!consumerMissing) unhealthySince = undefined;
+    else if (unhealthySince === undefined) unhealthySince = Date.now();
+    else if (Date.now() - unhealthySince >= unhealthyForMs) {
+      unhealthySince = undefined;
+      await options.restart(`health answered consumer_missing for ${Math.round(unhealthyForMs / 1000)} s: ${health?.detail ?? ''}`).catch(() => undefined);
+    }
+    if (!stopped) timer = setTimeout(() => void poll(), intervalMs);
+  };
+  timer = setTimeout(() => void poll(), intervalMs);
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
