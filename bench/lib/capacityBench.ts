@@ -162,10 +162,7 @@ export async function benchCapacity(ctx: CapacityContext): Promise<void> {
     await mail.stop();
     throw error;
   });
-  const observer = await Observer.open(services.postgresUrl);
-  const pgStats = await PostgresStats.open(services.postgresUrl, 'ecommerce', observerRole);
   const groups = { ...processGroups(services, shop), smtpCatcher: { roots: () => (mail.child.pid ? [mail.child.pid] : []) } };
-  const clock = await observer.clockOffset();
   let minted = 0;
   const mint = (count: number): Promise<Shopper[]> =>
     Promise.all(
@@ -176,10 +173,16 @@ export async function benchCapacity(ctx: CapacityContext): Promise<void> {
     ).finally(() => (minted += count));
 
   let line: CapacityLine;
+  let observer: Observer | undefined;
+  let pgStats: PostgresStats | undefined;
   try {
+    observer = await Observer.open(services.postgresUrl);
+    pgStats = await PostgresStats.open(services.postgresUrl, 'ecommerce', observerRole);
+    const clock = await observer.clockOffset();
     log(`capacity: warm-up, ${warmUp.rate}/s for ${warmUp.durationS} s`);
     const warm = await runOpenLoop({ api: shop.api, shoppers: await mint(warmUp.rate * warmUp.durationS), rate: warmUp.rate, timeoutMs: options.requestTimeoutMs });
     await waitFinal(observer, warm.records.flatMap((r) => (r.orderId ? [r.orderId] : [])), options.drainTimeoutS * 1000);
+    await waitQueuesEmpty(services, options.drainTimeoutS * 1000);
 
     // What the stack costs doing nothing (timers, heartbeats), so the per-order figures can be read against it.
     await sleep(options.settleS * 1000);
@@ -241,8 +244,8 @@ export async function benchCapacity(ctx: CapacityContext): Promise<void> {
       },
     };
   } finally {
-    await observer.close().catch(() => undefined);
-    await pgStats.close().catch(() => undefined);
+    await observer?.close().catch(() => undefined);
+    await pgStats?.close().catch(() => undefined);
     await shop.stop();
     await mail.stop();
   }
