@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulatedPaymentProvider } from '../../src/adapters/payments/simulatedProvider.js';
 import { postgresOrderStore } from '../../src/adapters/postgres/orderStore.js';
@@ -9,7 +10,8 @@ import type { EventPublisher } from '../../src/domain/events.js';
 import { uuidv7 } from '../../src/domain/ids.js';
 import { centsFromNumber } from '../../src/domain/money.js';
 import { applyPaymentResult, cancelOrder, placeOrderFromCheckout, type OrderStore } from '../../src/domain/orders.js';
-import { finishRefund, processPayment, type PaymentProvider } from '../../src/domain/payments.js';
+import { finishRefund, PaymentLeaseHeld, processPayment, type PaymentProvider } from '../../src/domain/payments.js';
+import { isTransient } from '../../src/app/consumeEvent.js';
 import { resolveStrandedOrders, type StrandedQueries } from '../../src/domain/recovery.js';
 import { postgresUrl } from '../support/pipeline.js';
 
@@ -240,4 +242,69 @@ describe('cancelling an order', () => {
     await expect(cancelOrder(store, orderId, userId)).rejects.toMatchObject({ code: 'order_not_cancellable', status: 409 });
     await expect(cancelOrder(store, orderId, 'someone else')).rejects.toMatchObject({ code: 'not_found', status: 404 });
   });
+});
+
+describe('model: one order under random interleavings of payment deliveries, results, cancels and refund finishers', () => {
+  type Op = 'deliver' | 'apply' | 'cancel' | 'finish';
+  const opArb = fc.constantFrom<Op>('deliver', 'deliver', 'apply', 'cancel', 'cancel', 'finish');
+  const runs = Number(process.env.CANCEL_MODEL_RUNS ?? 40);
+  const quick = { providerTimeoutMs: 300, leaseMs: 400 };
+  const ignoreWaiting = (error: unknown) => {
+    if (!(error instanceof PaymentLeaseHeld) && !isTransient(error)) throw error;
+  };
+
+  it(`when ${runs} random batches of concurrent operations run on one order, then it is charged at most once, refunded exactly when a charged order was cancelled, and its stock is right`, async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(opArb, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 4 }), fc.boolean(), async (batches, declined) => {
+        const before = await stock();
+        const { orderId, userId, created } = await pendingOrder(declined ? 200 : 25);
+        let cancelled = false;
+        const paymentOf = async () => (await db.query<{ id: string; status: string }>('SELECT id, status FROM payments WHERE order_id = $1', [orderId])).rows[0];
+        const apply = async () => {
+          const payment = await paymentOf();
+          if (payment?.status !== 'SUCCEEDED' && payment?.status !== 'FAILED') return;
+          const applied = await applyPaymentResult(store, payment.status === 'SUCCEEDED' ? 'PaymentSucceeded' : 'PaymentFailed', { orderId, paymentId: payment.id, occurredAt: new Date().toISOString() });
+          if (applied?.refundOf) await finishRefund(store, provider, applied.refundOf, quick);
+        };
+        const run: Record<Op, () => Promise<unknown>> = {
+          deliver: () => processPayment(store, provider, created, noTrace, uuidv7(), quick).catch(ignoreWaiting),
+          apply,
+          cancel: async () => {
+            const outcome = await cancelOrder(store, orderId, userId).catch((error: { code?: string }) => {
+              if (error.code !== 'order_not_cancellable') throw error;
+              return undefined;
+            });
+            if (!outcome) return;
+            cancelled = true;
+            if (outcome.refundOf) await finishRefund(store, provider, outcome.refundOf, quick);
+          },
+          finish: async () => {
+            const payment = await paymentOf();
+            if (payment) await finishRefund(store, provider, payment.id, quick);
+          },
+        };
+        for (const batch of batches) await Promise.all(batch.map((op) => run[op]()));
+
+        // Whatever was left: the redelivery and the resolver's work, after the leases expire.
+        await sleep(quick.leaseMs);
+        await run.deliver();
+        await apply();
+        await run.finish();
+
+        const state = await ledger(orderId);
+        const charged = state.charges > 0 && !declined;
+        expect(state.charges).toBeLessThanOrEqual(1);
+        if (cancelled) {
+          expect(state.order).toBe('CANCELLED');
+          expect(state.refunds).toBe(charged ? 1 : 0);
+          if (charged) expect(state.payment).toBe('REFUNDED');
+        } else {
+          expect(state.order).toBe(declined ? 'PAYMENT_FAILED' : 'PAID');
+          expect(state.refunds).toBe(0);
+        }
+        expect(await stock()).toBe(state.order === 'PAID' ? before - 2 : before);
+      }),
+      { numRuns: runs },
+    );
+  }, 300_000);
 });
