@@ -20,6 +20,10 @@ const settingsSchema = z.object({
   ENTRA_JWKS_URI: z.url().optional().describe("Signing keys; default from the issuer's OpenID discovery document"),
   APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().min(1).optional().describe('Azure Monitor export when set'),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional().describe('OTLP/HTTP export when set'),
+  OTEL_EXPORTER_OTLP_PROTOCOL: z
+    .literal('http/protobuf')
+    .optional()
+    .describe("Read by the Functions host's own OTLP exporter (gRPC by default) sharing the endpoint: the app's exporters speak OTLP/HTTP"),
   CATALOG_PUBLIC_READ: z
     .enum(['true', 'false'])
     .default('false')

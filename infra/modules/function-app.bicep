@@ -129,6 +129,8 @@ var applicationSettings = {
   ENTRA_ISSUER: entraIssuer
   ENTRA_JWKS_URI: entraJwksUri
   OTEL_EXPORTER_OTLP_ENDPOINT: otelExporterOtlpEndpoint
+  // The host's own exporter (OpenTelemetry .NET) defaults to gRPC; the endpoint is the app's, OTLP/HTTP.
+  OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf'
   PG_POOL_MAX: string(pgPoolMax)
   PAYMENT_DECLINE_ABOVE: paymentDeclineAbove
   PAYMENT_LATENCY_MS: string(paymentLatencyMs)

@@ -89,6 +89,17 @@ describe('settings that contradict each other', () => {
   });
 });
 
+describe('the OTLP protocol the Functions host exports with', () => {
+  it("when it is gRPC, then start-up fails naming OTEL_EXPORTER_OTLP_PROTOCOL: the endpoint is the app's, OTLP/HTTP", () => {
+    expect(errorOf({ ...base, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }).message).toMatch(/^Setting OTEL_EXPORTER_OTLP_PROTOCOL is invalid/);
+  });
+
+  it('when it is http/protobuf or unset, then the settings are accepted', () => {
+    expect(parseSettings({ ...base, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }).OTEL_EXPORTER_OTLP_PROTOCOL).toBe('http/protobuf');
+    expect(parseSettings(base).OTEL_EXPORTER_OTLP_PROTOCOL).toBeUndefined();
+  });
+});
+
 describe('local.settings.sample.json', () => {
   it('when it is read, then it names every setting src/config.ts reads and its values are accepted together', () => {
     const sample = JSON.parse(readFileSync(join(projectRoot, 'local.settings.sample.json'), 'utf8')) as { Values: Record<string, string> };
