@@ -502,6 +502,7 @@ describe('infra: storefront and azd services', () => {
     parseYaml(read('azure.yaml')) as {
       services: Record<string, { project: string; host: string; language: string; dist?: string; remoteBuild?: boolean }>;
       workflows?: { up?: { steps: unknown[] } };
+      requiredVersions?: { azd?: string };
     };
 
   it('when the storefront is declared, then it is a static web app for the azd service web, and the only origin the API admits', () => {
@@ -515,10 +516,9 @@ describe('infra: storefront and azd services', () => {
     expect(manifest().services.web).toMatchObject({ project: '.', host: 'staticwebapp', dist: '.local/deploy/web' });
   });
 
-  it('when azd packages the API, then it deploys the staged package built here, not the source', () => {
-    expect(manifest().services.api).toMatchObject({ project: '.', host: 'function', dist: '.local/deploy/api', remoteBuild: false });
-    const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
-    expect(scripts.package).toBe('bash scripts/package.sh');
+  it('when azd packages the API, then it deploys the staged package built here, not the source (test/unit/package.test.ts walks it)', () => {
+    expect(manifest().services.api).toMatchObject({ project: '.', host: 'function', dist: '.local/deploy/api' });
+    expect(manifest().requiredVersions?.azd).toBe('>= 1.23.13');
     // Packaging after provisioning, so the storefront's config.json can name the provisioned API.
     expect(manifest().workflows?.up?.steps).toEqual([{ azd: 'provision' }, { azd: 'deploy --all' }]);
     expect(appSettings().SCM_DO_BUILD_DURING_DEPLOYMENT).toBe('false');
