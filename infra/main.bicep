@@ -174,7 +174,9 @@ var tags = {
 var functionAppName = '${abbrs.webSitesFunctions}api-${resourceToken}'
 
 // Postgres connection budget (postgres.bicep): every worker process of every instance may hold
-// pgPoolMax connections through PgBouncer, which holds at most pgbouncerPoolSize on the server.
+// pgPoolMax connections through PgBouncer, which holds at most pgbouncerPoolSize on the server, and two
+// straight to the server: the LISTEN client (productChanges.ts) and the migration client at start
+// (migrate.ts). test/unit/infra.test.ts counts the clients src/ opens and checks the sums.
 var workerProcessCount = 1
 var pgbouncerPoolSize = 240
 

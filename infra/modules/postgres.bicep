@@ -11,7 +11,9 @@
 // stack's PgBouncer is configured the same way (scripts/pgbouncer.sh). The budget (test/unit/infra.test.ts
 // checks it on the compiled template):
 //   PG_POOL_MAX x FUNCTIONS_WORKER_PROCESS_COUNT x maximumElasticWorkerCount <= pgbouncer.default_pool_size
-//   pgbouncer.default_pool_size + reservedConnections <= max_connections
+//   pgbouncer.default_pool_size + 2 x FUNCTIONS_WORKER_PROCESS_COUNT x maximumElasticWorkerCount
+//     + reservedConnections <= max_connections
+// where the 2 per process bypass PgBouncer: the LISTEN client and the migration client.
 param name string
 param location string
 param tags object

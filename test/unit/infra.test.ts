@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -238,8 +238,19 @@ describe('infra: Postgres connection budget', () => {
     const reserved = postgres.template.variables?.reservedConnections as number;
     for (const value of [poolMax, instancesMax, processes, pgbouncerPool, maxConnections, reserved]) expect(value).toBeTypeOf('number');
 
+    // Every client a process opens: the pool through PgBouncer, and past it one LISTEN client
+    // (productChanges.ts) and one migration client at start (migrate.ts). A new client in src/ fails here.
+    const clients = readdirSync(join(projectRoot, 'src'), { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.ts'))
+      .flatMap((file) => [...read(join('src', file)).matchAll(/new pg\.(Client|Pool)\(/g)].map((m) => `${file.split('\\').join('/')}: ${m[1]}`))
+      .sort();
+    expect(clients).toEqual(['adapters/postgres/migrate.ts: Client', 'adapters/postgres/pool.ts: Pool', 'adapters/postgres/productChanges.ts: Client']);
+    const sessionPerProcess = clients.filter((c) => c.endsWith('Client')).length;
+
+    const sessionConnections = sessionPerProcess * processes * instancesMax;
     expect(poolMax * processes * instancesMax).toBeLessThanOrEqual(pgbouncerPool);
-    expect(pgbouncerPool + reserved).toBeLessThanOrEqual(maxConnections);
+    expect(pgbouncerPool + sessionConnections + reserved).toBeLessThanOrEqual(maxConnections);
+    console.info(`[budget] pool ${poolMax * processes * instancesMax} <= PgBouncer ${pgbouncerPool}; server ${pgbouncerPool} + ${sessionConnections} session + ${reserved} reserved = ${pgbouncerPool + sessionConnections + reserved} <= ${maxConnections}`);
     // The app's pool size is the same parameter, bounded by the same maximum.
     expect(appSettings().PG_POOL_MAX).toBe("[string(parameters('pgPoolMax'))]");
     expect(passedParameter(api.call, 'pgPoolMax')).toBe("[parameters('pgPoolMax')]");
