@@ -38,7 +38,7 @@ const zips: Record<string, { path: string; entries: string[] }> = {};
 
 function run(command: string, args: string[], cwd: string, options: ExecFileSyncOptions = {}): string {
   // Niced: this runs beside the other unit test files on a 2-core machine.
-  return execFileSync('nice', [command, ...args], { cwd, maxBuffer: 256 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'], ...options }).toString();
+  return execFileSync('nice', [command, ...args], { cwd, maxBuffer: 256 * 1024 * 1024, stdio: 'pipe', ...options }).toString();
 }
 
 /** Files azd's createDeployableZip keeps for a function app: gitignore rules from .funcignore, then its fixed exclusions. */
@@ -147,7 +147,7 @@ describe('deployment package of the API, from a fresh clone', () => {
     const probe = `for (const s of ${JSON.stringify([...specifiers])}) { try { import.meta.resolve(s); } catch { console.log(s); } }`;
     const unresolved = run(process.execPath, ['--input-type=module', '-e', probe], join(unpacked, 'dist')).split('\n').filter(Boolean);
     expect(unresolved).toEqual([]);
-  });
+  }, 120_000);
 });
 
 describe('deployment package of the storefront, from a fresh clone', () => {
