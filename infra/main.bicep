@@ -228,17 +228,24 @@ module monitoring 'modules/monitoring.bicep' = {
     location: location
     tags: tags
     keyVaultName: keyVault.outputs.name
+    appPrincipalId: identity.outputs.principalId
   }
+}
+
+var hostStorageName = '${abbrs.storageStorageAccounts}${resourceToken}'
+
+resource hostStorage 'Microsoft.Storage/storageAccounts@2024-01-01' existing = {
+  name: hostStorageName
+  scope: rg
 }
 
 module storage 'modules/storage.bicep' = {
   name: 'storage'
   scope: rg
   params: {
-    name: '${abbrs.storageStorageAccounts}${resourceToken}'
+    name: hostStorageName
     location: location
     tags: tags
-    keyVaultName: keyVault.outputs.name
     endpointsSubnetId: network.outputs.endpointsSubnetId
     privateDnsZoneIds: network.outputs.dnsZoneIds
     appPrincipalId: identity.outputs.principalId
@@ -267,10 +274,11 @@ module postgres 'modules/postgres.bicep' = {
     tags: tags
     administratorLogin: postgresAdminLogin
     administratorLoginPassword: postgresAdminPassword
-    keyVaultName: keyVault.outputs.name
     endpointsSubnetId: network.outputs.endpointsSubnetId
     privateDnsZoneId: network.outputs.dnsZoneIds.postgres
     pgbouncerPoolSize: pgbouncerPoolSize
+    appIdentityName: identity.outputs.name
+    appPrincipalId: identity.outputs.principalId
   }
 }
 
@@ -281,9 +289,9 @@ module redis 'modules/redis.bicep' = {
     name: '${abbrs.cacheRedisEnterprise}${resourceToken}'
     location: location
     tags: tags
-    keyVaultName: keyVault.outputs.name
     endpointsSubnetId: network.outputs.endpointsSubnetId
     privateDnsZoneId: network.outputs.dnsZoneIds.redis
+    appPrincipalId: identity.outputs.principalId
   }
 }
 
@@ -343,11 +351,12 @@ module api 'modules/function-app.bicep' = {
     identityClientId: identity.outputs.clientId
     appSubnetId: network.outputs.appSubnetId
     storageAccountName: storage.outputs.name
+    // Read once storage.bicep has created the account (storage.outputs above orders it).
+    contentShareConnectionString: 'DefaultEndpointsProtocol=https;AccountName=${hostStorage.name};AccountKey=${hostStorage.listKeys().keys[0].value};EndpointSuffix=${environment().suffixes.storage}'
     contentShareName: storage.outputs.contentShareName
-    contentShareConnectionSecretUri: storage.outputs.contentShareConnectionSecretUri
-    postgresUrlSecretUri: postgres.outputs.urlSecretUri
-    postgresDirectUrlSecretUri: postgres.outputs.directUrlSecretUri
-    redisUrlSecretUri: redis.outputs.urlSecretUri
+    postgresUrl: postgres.outputs.url
+    postgresDirectUrl: postgres.outputs.directUrl
+    redisUrl: redis.outputs.url
     rabbitMqUrlSecretUri: rabbitMq.outputs.urlSecretUri
     applicationInsightsConnectionStringSecretUri: monitoring.outputs.connectionStringSecretUri
     corsAllowedOrigins: [

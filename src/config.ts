@@ -81,6 +81,10 @@ const settingsSchema = z.object({
     .default('smtp://127.0.0.1:1025')
     .describe('Customer notifications go to this SMTP server unless ACS_EMAIL_ENDPOINT is set (locally the SMTP catcher npm run dev starts)'),
   ACS_EMAIL_ENDPOINT: z.url({ protocol: /^https$/ }).optional().describe('Azure Communication Services endpoint: when set, notifications are sent through its Email service with the managed identity'),
+  DEPENDENCY_AUTH: z
+    .enum(['url', 'managed-identity'])
+    .default('url')
+    .describe("How the app signs in to Postgres and Redis: with the credentials in their URLs, or (Azure) with the managed identity's Entra token as the password"),
   AZURE_CLIENT_ID: z.guid().optional().describe("Client id of the app's user-assigned managed identity (Azure Communication Services Email, product images in blob storage)"),
 });
 
@@ -90,10 +94,8 @@ export type Settings = z.infer<typeof settingsSchema>;
 export const settingNames = Object.keys(settingsSchema.shape) as (keyof Settings)[];
 
 /** Names of the settings whose values are secrets (kept in Key Vault in Azure, never logged). */
+// The Postgres and Redis URLs carry no password in Azure (the identity signs in, DEPENDENCY_AUTH).
 export const secretSettingNames: readonly (keyof Settings)[] = [
-  'POSTGRES_URL',
-  'POSTGRES_DIRECT_URL',
-  'REDIS_URL',
   'RABBITMQ_URL',
   'APPLICATIONINSIGHTS_CONNECTION_STRING',
 ];
@@ -185,6 +187,11 @@ export interface TelemetrySettings {
   otlpEndpoint: string | undefined;
   /** OTEL_METRIC_EXPORT_INTERVAL (ms, the OpenTelemetry variable): how often metrics are exported. */
   metricExportIntervalMs: number | undefined;
+  /**
+   * DEPENDENCY_AUTH=managed-identity: Azure Monitor takes the managed identity's Entra token (the
+   * Application Insights resource accepts no other: disableLocalAuth), with AZURE_CLIENT_ID's identity.
+   */
+  azureMonitorIdentity: { clientId: string | undefined } | undefined;
 }
 
 /**
@@ -202,5 +209,9 @@ export function telemetrySettings(env: NodeJS.ProcessEnv = process.env): Telemet
     applicationInsightsConnectionString: value(settingsSchema.shape.APPLICATIONINSIGHTS_CONNECTION_STRING, env.APPLICATIONINSIGHTS_CONNECTION_STRING),
     otlpEndpoint: value(settingsSchema.shape.OTEL_EXPORTER_OTLP_ENDPOINT, env.OTEL_EXPORTER_OTLP_ENDPOINT),
     metricExportIntervalMs: value(z.coerce.number().int().min(100), env.OTEL_METRIC_EXPORT_INTERVAL),
+    azureMonitorIdentity:
+      value(settingsSchema.shape.DEPENDENCY_AUTH, env.DEPENDENCY_AUTH) === 'managed-identity'
+        ? { clientId: value(settingsSchema.shape.AZURE_CLIENT_ID, env.AZURE_CLIENT_ID) }
+        : undefined,
   };
 }

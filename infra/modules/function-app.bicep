@@ -34,12 +34,17 @@ param identityId string
 param identityClientId string
 param appSubnetId string
 param storageAccountName string
-param contentShareName string
-param contentShareConnectionSecretUri string
 
-param postgresUrlSecretUri string
-param postgresDirectUrlSecretUri string
-param redisUrlSecretUri string
+@secure()
+@description('The content share connection string (account key), set as the value itself; see hostSettings.')
+param contentShareConnectionString string
+param contentShareName string
+
+@description('Postgres through PgBouncer, and past it (LISTEN, migrations): no password, the identity signs in.')
+param postgresUrl string
+param postgresDirectUrl string
+@description('Redis, with the identity as its user: no password.')
+param redisUrl string
 param rabbitMqUrlSecretUri string
 param applicationInsightsConnectionStringSecretUri string
 
@@ -107,21 +112,27 @@ var hostSettings = {
   AzureWebJobsStorage__accountName: storageAccountName
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
-  // The content share only takes a connection string; it comes from Key Vault, which needs the share
-  // created in advance and validation skipped.
+  // The content share takes a connection string only. It is the value itself, not a Key Vault
+  // reference: the platform mounts the share while it creates the site, and a reference to a vault
+  // reachable only through its private endpoint may not resolve then, failing the first deploy.
   // https://learn.microsoft.com/azure/app-service/app-service-key-vault-references#considerations-for-azure-files-mounting
-  WEBSITE_CONTENTAZUREFILECONNECTIONSTRING: '@Microsoft.KeyVault(SecretUri=${contentShareConnectionSecretUri})'
+  WEBSITE_CONTENTAZUREFILECONNECTIONSTRING: contentShareConnectionString
   WEBSITE_CONTENTSHARE: contentShareName
   WEBSITE_SKIP_CONTENTSHARE_VALIDATION: '1'
   // The package is built before deployment (dist/ and production node_modules): no build on the app.
   SCM_DO_BUILD_DURING_DEPLOYMENT: 'false'
+  // The host's own telemetry to an Application Insights resource with local authentication off.
+  // https://learn.microsoft.com/azure/azure-functions/configure-monitoring#enable-microsoft-entra-authentication
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
 }
 
 // Every setting of src/config.ts (test/unit/infra.test.ts compares the compiled template with it).
 var applicationSettings = {
-  POSTGRES_URL: '@Microsoft.KeyVault(SecretUri=${postgresUrlSecretUri})'
-  POSTGRES_DIRECT_URL: '@Microsoft.KeyVault(SecretUri=${postgresDirectUrlSecretUri})'
-  REDIS_URL: '@Microsoft.KeyVault(SecretUri=${redisUrlSecretUri})'
+  POSTGRES_URL: postgresUrl
+  POSTGRES_DIRECT_URL: postgresDirectUrl
+  REDIS_URL: redisUrl
+  // Postgres, Redis and Azure Monitor take the identity's Entra token (AZURE_CLIENT_ID), not a password.
+  DEPENDENCY_AUTH: 'managed-identity'
   RABBITMQ_URL: '@Microsoft.KeyVault(SecretUri=${rabbitMqUrlSecretUri})'
   APPLICATIONINSIGHTS_CONNECTION_STRING: '@Microsoft.KeyVault(SecretUri=${applicationInsightsConnectionStringSecretUri})'
   ENTRA_TENANT_ID: entraTenantId
@@ -193,6 +204,24 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
         value: setting.value
       })
     }
+  }
+}
+
+// No basic (user name and password) authentication for deployments: SCM and FTP take Entra only.
+// https://learn.microsoft.com/azure/app-service/configure-basic-auth-disable
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-11-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-11-01' = {
+  parent: site
+  name: 'ftp'
+  properties: {
+    allow: false
   }
 }
 

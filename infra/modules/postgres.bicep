@@ -22,8 +22,11 @@ param administratorLogin string
 @secure()
 param administratorLoginPassword string
 
-param keyVaultName string
 param endpointsSubnetId string
+
+@description('The app identity, made the Entra administrator of the server: it signs in with an Entra token, runs the migrations and owns the tables.')
+param appIdentityName string
+param appPrincipalId string
 param privateDnsZoneId string
 
 @description('Database the app uses.')
@@ -83,9 +86,12 @@ resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
     version: version
     administratorLogin: administratorLogin
     administratorLoginPassword: administratorLoginPassword
+    // Entra for the app; the password login stays for an operator's break-glass access only (no app
+    // setting holds it). https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-azure-ad-authentication
     authConfig: {
       passwordAuth: 'Enabled'
-      activeDirectoryAuth: 'Disabled'
+      activeDirectoryAuth: 'Enabled'
+      tenantId: tenant().tenantId
     }
     storage: {
       storageSizeGB: 32
@@ -141,30 +147,27 @@ module endpoint 'private-endpoint.bicep' = {
   }
 }
 
-resource vault 'Microsoft.KeyVault/vaults@2024-11-01' existing = {
-  name: keyVaultName
-}
-
-resource urlSecret 'Microsoft.KeyVault/vaults/secrets@2024-11-01' = {
-  parent: vault
-  name: 'postgres-url'
+// The app's identity as an Entra administrator (member of azure_pg_admin), after the server parameters
+// (the server applies one change at a time). Its role name is the identity's name; its password an
+// Entra token (src/adapters/identity/entraToken.ts), which PgBouncer accepts too.
+resource appAdministrator 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024-08-01' = {
+  parent: server
+  name: appPrincipalId
   properties: {
-    value: 'postgres://${uriComponent(administratorLogin)}:${uriComponent(administratorLoginPassword)}@${server.properties.fullyQualifiedDomainName}:6432/${database.name}?sslmode=require'
+    principalType: 'ServicePrincipal'
+    principalName: appIdentityName
+    tenantId: tenant().tenantId
   }
+  dependsOn: [
+    parameters
+  ]
 }
 
 output name string = server.name
 output fullyQualifiedDomainName string = server.properties.fullyQualifiedDomainName
-// LISTEN and the migrations' advisory lock need a session: the server's own port.
-resource directUrlSecret 'Microsoft.KeyVault/vaults/secrets@2024-11-01' = {
-  parent: vault
-  name: 'postgres-direct-url'
-  properties: {
-    value: 'postgres://${uriComponent(administratorLogin)}:${uriComponent(administratorLoginPassword)}@${server.properties.fullyQualifiedDomainName}:5432/${database.name}?sslmode=require'
-  }
-}
-
-output urlSecretUri string = urlSecret.properties.secretUri
-output directUrlSecretUri string = directUrlSecret.properties.secretUri
+// No password in either URL: the app signs in as its identity. LISTEN and the migrations' advisory
+// lock need a session: the server's own port.
+output url string = 'postgres://${uriComponent(appIdentityName)}@${server.properties.fullyQualifiedDomainName}:6432/${database.name}?sslmode=require'
+output directUrl string = 'postgres://${uriComponent(appIdentityName)}@${server.properties.fullyQualifiedDomainName}:5432/${database.name}?sslmode=require'
 output maxConnections int = maxConnections
 output reservedConnections int = reservedConnections

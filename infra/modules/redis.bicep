@@ -6,8 +6,10 @@
 param name string
 param location string
 param tags object
-param keyVaultName string
 param endpointsSubnetId string
+
+@description('The app identity: it signs in with an Entra token, as the user named by its object id.')
+param appPrincipalId string
 param privateDnsZoneId string
 
 @description('Azure Managed Redis SKU; Balanced_B0 is the smallest (0.5 GB).')
@@ -41,7 +43,8 @@ resource database 'Microsoft.Cache/redisEnterprise/databases@2025-07-01' = {
     // One endpoint that proxies every key, so a client that is not cluster-aware (ioredis' Redis) works.
     clusteringPolicy: 'EnterpriseCluster'
     evictionPolicy: 'NoEviction'
-    accessKeysAuthentication: 'Enabled'
+    // Entra only: no access key exists for anyone to leak. https://learn.microsoft.com/azure/redis/entra-for-authentication
+    accessKeysAuthentication: 'Disabled'
     persistence: {
       aofEnabled: true
       aofFrequency: '1s'
@@ -62,17 +65,18 @@ module endpoint 'private-endpoint.bicep' = {
   }
 }
 
-resource vault 'Microsoft.KeyVault/vaults@2024-11-01' existing = {
-  name: keyVaultName
-}
-
-resource urlSecret 'Microsoft.KeyVault/vaults/secrets@2024-11-01' = {
-  parent: vault
-  name: 'redis-url'
+// The app's identity gets the default data access policy (every command on every key).
+resource appAccess 'Microsoft.Cache/redisEnterprise/databases/accessPolicyAssignments@2025-07-01' = {
+  parent: database
+  name: 'app'
   properties: {
-    value: 'rediss://:${uriComponent(database.listKeys().primaryKey)}@${cluster.properties.hostName}:${database.properties.port}'
+    accessPolicyName: 'default'
+    user: {
+      objectId: appPrincipalId
+    }
   }
 }
 
 output name string = cluster.name
-output urlSecretUri string = urlSecret.properties.secretUri
+// The user is the identity's object id; the password, an Entra token (src/adapters/redis/client.ts).
+output url string = 'rediss://${appPrincipalId}@${cluster.properties.hostName}:${database.properties.port}'

@@ -5,7 +5,6 @@
 param name string
 param location string
 param tags object
-param keyVaultName string
 param endpointsSubnetId string
 
 @description('Private DNS zone ids by service: blob, queue, table, file.')
@@ -95,18 +94,5 @@ resource appRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   }
 ]
 
-resource vault 'Microsoft.KeyVault/vaults@2024-11-01' existing = {
-  name: keyVaultName
-}
-
-resource contentShareConnection 'Microsoft.KeyVault/vaults/secrets@2024-11-01' = {
-  parent: vault
-  name: 'storage-content-share-connection-string'
-  properties: {
-    value: 'DefaultEndpointsProtocol=https;AccountName=${account.name};AccountKey=${account.listKeys().keys[0].value};EndpointSuffix=${environment().suffixes.storage}'
-  }
-}
-
 output name string = account.name
 output contentShareName string = contentShare.name
-output contentShareConnectionSecretUri string = contentShareConnection.properties.secretUri

@@ -11,6 +11,7 @@ import { postgresCheckoutLedger } from '../adapters/postgres/checkoutLedger.js';
 import { postgresOrderStore } from '../adapters/postgres/orderStore.js';
 import { postgresStrandedQueries } from '../adapters/postgres/strandedQueries.js';
 import { OutboxRelay } from '../adapters/postgres/outbox.js';
+import { entraScopes, managedIdentity, RefreshingToken } from '../adapters/identity/entraToken.js';
 import { createPool } from '../adapters/postgres/pool.js';
 import { ProductChangeListener } from '../adapters/postgres/productChanges.js';
 import { postgresProductRepository } from '../adapters/postgres/productRepository.js';
@@ -35,8 +36,12 @@ import { ReadThroughCache } from './readThroughCache.js';
  * validated settings; domain services receive them as plain interfaces.
  */
 function build(s: Settings) {
-  const db: pg.Pool = createPool(s.POSTGRES_URL, s.PG_POOL_MAX);
-  const redis: Redis = createRedis(s.REDIS_URL);
+  // In Azure the app signs in to Postgres and Redis as its managed identity; locally, with the URLs' credentials.
+  const identity = s.DEPENDENCY_AUTH === 'managed-identity' ? managedIdentity(s.AZURE_CLIENT_ID) : undefined;
+  const postgresToken = identity && new RefreshingToken(identity, entraScopes.postgres);
+  const postgresPassword = postgresToken && (() => postgresToken.get());
+  const db: pg.Pool = createPool(s.POSTGRES_URL, s.PG_POOL_MAX, postgresPassword);
+  const redis: Redis = createRedis(s.REDIS_URL, identity && new RefreshingToken(identity, entraScopes.redis));
   const publisher = new RabbitMqPublisher(s.RABBITMQ_URL);
   const queueMonitor = new QueueMonitor(s.RABBITMQ_URL);
   const verifier: TokenVerifier = createTokenVerifier({
@@ -55,7 +60,7 @@ function build(s: Settings) {
   // Names and prices for carts: no stock, so only catalog changes clear it; 60 s bounds a missed one.
   const catalogCache = new ReadThroughCache({ maxAgeMs: 60_000, maxEntries: 10_000 });
   // LISTEN needs a session of its own: PgBouncer's transaction pooling would drop it after the statement.
-  const productChanges = new ProductChangeListener(s.POSTGRES_DIRECT_URL ?? s.POSTGRES_URL, [productCache, catalogCache]);
+  const productChanges = new ProductChangeListener(s.POSTGRES_DIRECT_URL ?? s.POSTGRES_URL, [productCache, catalogCache], postgresPassword);
   productChanges.start();
   const catalog = cachedCatalog(products, catalogCache);
   // The catalog routes' own writes clear both at once, before their notification comes back.
@@ -85,6 +90,7 @@ function build(s: Settings) {
   return {
     settings: s,
     db,
+    postgresPassword,
     redis,
     publisher,
     queueMonitor,

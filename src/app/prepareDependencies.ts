@@ -1,4 +1,5 @@
 import { migrateUp } from '../adapters/postgres/migrate.js';
+import type { PostgresPassword } from '../adapters/postgres/pool.js';
 import { logger } from '../adapters/telemetry/logger.js';
 import type { Services } from './container.js';
 
@@ -21,11 +22,11 @@ export const appStartDeadlineMs = 60_000;
  * a preparation that outlasts the deadline: it goes on in the background and logs its outcome.
  */
 export async function prepareDependencies(
-  services: Pick<Services, 'settings' | 'publisher'>,
-  options: { deadlineMs?: number; migrate?: (postgresUrl: string) => Promise<string[]> } = {},
+  services: Pick<Services, 'settings' | 'publisher'> & Partial<Pick<Services, 'postgresPassword'>>,
+  options: { deadlineMs?: number; migrate?: (postgresUrl: string, password?: PostgresPassword) => Promise<string[]> } = {},
 ): Promise<void> {
   const { deadlineMs = appStartDeadlineMs, migrate = migrateUp } = options;
-  const prepared = Promise.allSettled([migrate(services.settings.POSTGRES_DIRECT_URL ?? services.settings.POSTGRES_URL), services.publisher.check()]).then(([migrations, topology]) => {
+  const prepared = Promise.allSettled([migrate(services.settings.POSTGRES_DIRECT_URL ?? services.settings.POSTGRES_URL, services.postgresPassword), services.publisher.check()]).then(([migrations, topology]) => {
     if (migrations.status === 'fulfilled' && migrations.value.length > 0) logger.info('migrations applied at start', { migrations: migrations.value });
     if (migrations.status === 'rejected') logger.error('could not apply migrations at start', { error: migrations.reason });
     if (topology.status === 'rejected') logger.error('could not declare the broker topology at start', { error: topology.reason });

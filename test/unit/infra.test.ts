@@ -32,9 +32,13 @@ const hostSettingNames = [
   'WEBSITE_CONTENTSHARE',
   'WEBSITE_SKIP_CONTENTSHARE_VALIDATION',
   'SCM_DO_BUILD_DURING_DEPLOYMENT',
+  'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
 ];
-/** Host settings whose values are secrets and so must come from Key Vault too. */
-const hostSecretNames = ['WEBSITE_CONTENTAZUREFILECONNECTIONSTRING'];
+/**
+ * Host settings whose values are secrets and so must come from Key Vault too. None: the content share's
+ * connection string is the one secret the host reads, and it must not depend on the vault (first deploy).
+ */
+const hostSecretNames: string[] = [];
 
 const keyVaultReference = /^\[format\('@Microsoft\.KeyVault\(SecretUri=\{0\}\)', parameters\('(\w+)'\)\)\]$/;
 const keyVaultSecretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6';
@@ -128,12 +132,8 @@ describe('infra: function app settings', () => {
   it('when a setting is a secret, then it is a Key Vault reference to the secret its owning module writes', () => {
     const settings = appSettings();
     const expected: Record<string, string> = {
-      POSTGRES_URL: 'postgres-url',
-      POSTGRES_DIRECT_URL: 'postgres-direct-url',
-      REDIS_URL: 'redis-url',
       RABBITMQ_URL: 'rabbitmq-url',
       APPLICATIONINSIGHTS_CONNECTION_STRING: 'applicationinsights-connection-string',
-      WEBSITE_CONTENTAZUREFILECONNECTIONSTRING: 'storage-content-share-connection-string',
     };
     expect(Object.keys(expected).sort()).toEqual([...secretSettingNames, ...hostSecretNames].sort());
     for (const [name, secret] of Object.entries(expected)) {
@@ -192,10 +192,16 @@ describe('infra: function app settings', () => {
     expect(rolesGranted('keyvault')).toContain(keyVaultSecretsUserRoleId);
     expect(rolesGranted('storage')).toContain('b7e6dc6d-f1e8-4753-8033-0f276bb0955b'); // Storage Blob Data Owner
 
-    // The app waits for storage, which waits for the vault: both role assignments precede the app.
+    // The app waits for storage and the vault: both role assignments precede the app.
     const dependencies = (call: ArmResource) => (call.dependsOn ?? []).map((d) => /'Microsoft\.Resources\/deployments', '([^']+)'\)\]$/.exec(d)?.[1]);
-    expect(dependencies(api.call)).toEqual(expect.arrayContaining(['identity', 'storage']));
-    expect(dependencies(module(main, 'storage').call)).toEqual(expect.arrayContaining(['identity', 'keyvault']));
+    const precedes = (name: string, seen = new Set<string>()): Set<string> => {
+      for (const dependency of dependencies(module(main, name).call)) {
+        if (dependency && !seen.has(dependency)) precedes(dependency, seen.add(dependency));
+      }
+      return seen;
+    };
+    expect([...precedes('api')]).toEqual(expect.arrayContaining(['identity', 'storage', 'keyvault']));
+    expect(dependencies(module(main, 'storage').call)).toEqual(expect.arrayContaining(['identity']));
   });
 
   it('when the function app is declared, then it runs Node 22 on Linux, scales on queue depth and probes /api/health', () => {
@@ -258,8 +264,11 @@ describe('infra: Postgres connection budget', () => {
   });
 
   it('when the app connects to Postgres, then it goes through PgBouncer on 6432 with TLS required, and its session connection to 5432', () => {
-    expect(secretValue('postgres', 'postgres-url')).toMatch(/:6432\/\{\d\}\?sslmode=require'/);
-    expect(secretValue('postgres', 'postgres-direct-url')).toMatch(/:5432\/\{\d\}\?sslmode=require'/);
+    const outputs = module(main, 'postgres').template.outputs!;
+    expect(outputs.url!.value).toMatch(/:6432\/\{\d\}\?sslmode=require'/);
+    expect(outputs.directUrl!.value).toMatch(/:5432\/\{\d\}\?sslmode=require'/);
+    expect(passedParameter(api.call, 'postgresUrl')).toMatch(/'postgres'\), '[^']+'\)\.outputs\.url\.value\]$/);
+    expect(passedParameter(api.call, 'postgresDirectUrl')).toMatch(/'postgres'\), '[^']+'\)\.outputs\.directUrl\.value\]$/);
     const serverParameters = module(main, 'postgres').template.variables?.serverParameters as { name: string; value: string }[];
     expect(serverParameters).toContainEqual({ name: 'require_secure_transport', value: 'on' });
   });
@@ -369,7 +378,76 @@ describe('infra: Redis', () => {
       clusteringPolicy: 'EnterpriseCluster',
       persistence: { aofEnabled: true },
     });
-    expect(secretValue('redis', 'redis-url')).toMatch(/^\[format\('rediss:\/\//);
+    expect(module(main, 'redis').template.outputs!.url!.value).toMatch(/^\[format\('rediss:\/\//);
+  });
+});
+
+describe('infra: first deploy', () => {
+  it('when the site is created, then its content share mounts without the vault: the connection string is the value, not a Key Vault reference', () => {
+    expect(appSettings().WEBSITE_CONTENTAZUREFILECONNECTIONSTRING).toBe("[parameters('contentShareConnectionString')]");
+    expect(api.template.parameters?.contentShareConnectionString?.type).toBe('securestring');
+    const value = String(passedParameter(api.call, 'contentShareConnectionString'));
+    expect(value).not.toContain('@Microsoft.KeyVault');
+    expect(value).toMatch(/^\[format\('DefaultEndpointsProtocol=https;AccountName=\{0\};AccountKey=\{1\};EndpointSuffix=\{2\}'/);
+    expect(value).toContain('listKeys(');
+    expect(appSettings().WEBSITE_CONTENTSHARE).toBe("[parameters('contentShareName')]");
+    // The share exists before the site, so the platform finds it rather than creating it.
+    expect(resourcesOfType(module(main, 'storage').template, 'Microsoft.Storage/storageAccounts/fileServices/shares')).toHaveLength(1);
+  });
+});
+
+describe('infra: passwordless', () => {
+  const principal = /'identity'\), '[^']+'\)\.outputs\.principalId\.value\]$/;
+
+  it('when the app signs in to Postgres, then it is the identity, made Entra administrator, with no password in its URLs', () => {
+    const postgres = module(main, 'postgres');
+    const server = single(postgres.template, 'Microsoft.DBforPostgreSQL/flexibleServers');
+    expect(server.properties.authConfig).toMatchObject({ activeDirectoryAuth: 'Enabled' });
+    const admin = single(postgres.template, 'Microsoft.DBforPostgreSQL/flexibleServers/administrators');
+    expect(admin.properties).toMatchObject({ principalType: 'ServicePrincipal', principalName: "[parameters('appIdentityName')]" });
+    expect(admin.name).toContain("parameters('appPrincipalId')");
+    expect(passedParameter(postgres.call, 'appPrincipalId')).toMatch(principal);
+    for (const output of ['url', 'directUrl']) {
+      const value = String(postgres.template.outputs![output]!.value);
+      expect(value).not.toMatch(/Password|listKeys/i);
+      expect(value).toContain("uriComponent(parameters('appIdentityName'))");
+    }
+  });
+
+  it('when the app signs in to Redis, then access keys are off and the identity has the data access policy', () => {
+    const redis = module(main, 'redis');
+    expect(single(redis.template, 'Microsoft.Cache/redisEnterprise/databases').properties.accessKeysAuthentication).toBe('Disabled');
+    const assignment = single(redis.template, 'Microsoft.Cache/redisEnterprise/databases/accessPolicyAssignments');
+    expect(assignment.properties).toEqual({ accessPolicyName: 'default', user: { objectId: "[parameters('appPrincipalId')]" } });
+    expect(passedParameter(redis.call, 'appPrincipalId')).toMatch(principal);
+    expect(String(redis.template.outputs!.url!.value)).toMatch(/^\[format\('rediss:\/\/\{0\}@/);
+    expect(JSON.stringify(redis.template)).not.toContain('listKeys');
+  });
+
+  it('when telemetry is sent, then Application Insights takes Entra tokens only, from the identity, for the app and the host', () => {
+    const monitoring = module(main, 'monitoring');
+    expect(single(monitoring.template, 'Microsoft.Insights/components').properties.DisableLocalAuth).toBe(true);
+    const grant = single(monitoring.template, 'Microsoft.Authorization/roleAssignments');
+    expect(grant.properties.roleDefinitionId).toContain("variables('monitoringMetricsPublisherRoleId')");
+    expect(monitoring.template.variables?.monitoringMetricsPublisherRoleId).toBe('3913510d-42f4-4e42-8a64-420c390055eb');
+    expect(grant.properties.principalId).toBe("[parameters('appPrincipalId')]");
+    expect(appSettings().APPLICATIONINSIGHTS_AUTHENTICATION_STRING).toBe("[format('ClientId={0};Authorization=AAD', parameters('identityClientId'))]");
+  });
+
+  it('when the app reads its settings, then Postgres, Redis and Azure Monitor go through the identity and no setting holds a database password', () => {
+    const settings = appSettings();
+    expect(settings.DEPENDENCY_AUTH).toBe('managed-identity');
+    expect(settings.AZURE_CLIENT_ID).toBe("[parameters('identityClientId')]");
+    expect(JSON.stringify(api.template)).not.toMatch(/postgresAdminPassword|administratorLoginPassword/);
+    expect(JSON.stringify(passedParameter(api.call, 'postgresUrl'))).not.toMatch(/Password/i);
+  });
+
+  it('when someone deploys, then SCM and FTP refuse basic authentication', () => {
+    const policies = resourcesOfType(api.template, 'Microsoft.Web/sites/basicPublishingCredentialsPolicies');
+    expect(policies.map((p) => [String(p.name).match(/'(scm|ftp)'\)\]$/)?.[1], p.properties.allow]).sort()).toEqual([
+      ['ftp', false],
+      ['scm', false],
+    ]);
   });
 });
 

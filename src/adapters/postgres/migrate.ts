@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
 import pg from 'pg';
-import { statementTimeoutMs } from './pool.js';
+import { statementTimeoutMs, type PostgresPassword } from './pool.js';
 
 /** The project's `migrations/` folder, found from this module whether it runs from `src/` or `dist/src/`. */
 function findMigrationsDir(): string {
@@ -26,9 +26,14 @@ export const migrationConnectTimeoutMs = 10_000;
  * timeout the default of this role in this database, which every server connection, PgBouncer's
  * included, picks up at login.
  */
-export async function migrateUp(databaseUrl: string, log: (message: string) => void = () => {}): Promise<string[]> {
+export async function migrateUp(databaseUrl: string, password?: PostgresPassword, log: (message: string) => void = () => {}): Promise<string[]> {
   // A migration may build an index on a large table: no statement timeout on this connection.
-  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: migrationConnectTimeoutMs, statement_timeout: 0 });
+  const client = new pg.Client({
+    connectionString: databaseUrl,
+    ...(password && { password }),
+    connectionTimeoutMillis: migrationConnectTimeoutMs,
+    statement_timeout: 0,
+  });
   client.on('error', () => undefined); // a lost connection fails the query in flight, which rejects below
   await client.connect();
   try {

@@ -7,9 +7,13 @@ export type DbClient = pg.PoolClient;
 /** Bounds a statement stuck behind a lock or a dying server; callers turn it into a 503 or a retry. */
 export const statementTimeoutMs = 10_000;
 
-export function createPool(connectionString: string, max: number): pg.Pool {
+/** A password for each new connection: an Entra access token in Azure (entraToken.ts); absent, the URL's. */
+export type PostgresPassword = () => Promise<string>;
+
+export function createPool(connectionString: string, max: number, password?: PostgresPassword): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
+    ...(password && { password }),
     max,
     connectionTimeoutMillis: 3_000,
     idleTimeoutMillis: 30_000,

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import type { PostgresPassword } from './pool.js';
 
 /** What the listener drives: a cache that may cache only while changes can be heard. */
 export interface ChangeSubscriber {
@@ -22,6 +23,7 @@ export class ProductChangeListener {
   constructor(
     private readonly connectionString: string,
     private readonly subscribers: readonly ChangeSubscriber[],
+    private readonly password?: PostgresPassword,
   ) {}
 
   start(): void {
@@ -38,7 +40,12 @@ export class ProductChangeListener {
   async #listenUntilClosed(): Promise<void> {
     let retryMs = 250;
     while (!this.#closed) {
-      const client = new pg.Client({ connectionString: this.connectionString, keepAlive: true, connectionTimeoutMillis: 3_000 });
+      const client = new pg.Client({
+        connectionString: this.connectionString,
+        ...(this.password && { password: this.password }),
+        keepAlive: true,
+        connectionTimeoutMillis: 3_000,
+      });
       client.on('error', () => undefined); // the 'end' below is what matters
       const ended = new Promise<void>((resolve) => client.once('end', resolve));
       try {

@@ -12,12 +12,14 @@ export const serviceName = 'shop-functions';
 /** What start-up telemetry does for a set of settings; a pure decision, so each combination is testable. */
 export interface TelemetryPlan {
   mode: 'off' | 'azure-monitor' | 'otlp' | 'azure-monitor+otlp';
-  azureMonitor: { connectionString: string } | undefined;
+  azureMonitor: { connectionString: string; identity: { clientId: string | undefined } | undefined } | undefined;
   otlp: { tracesUrl: string; metricsUrl: string; logsUrl: string; metricExportIntervalMs: number } | undefined;
 }
 
 export function planTelemetry(s: TelemetrySettings): TelemetryPlan {
-  const azureMonitor = s.applicationInsightsConnectionString ? { connectionString: s.applicationInsightsConnectionString } : undefined;
+  const azureMonitor = s.applicationInsightsConnectionString
+    ? { connectionString: s.applicationInsightsConnectionString, identity: s.azureMonitorIdentity }
+    : undefined;
   const base = s.otlpEndpoint?.replace(/\/+$/, '');
   const otlp = base
     ? { tracesUrl: `${base}/v1/traces`, metricsUrl: `${base}/v1/metrics`, logsUrl: `${base}/v1/logs`, metricExportIntervalMs: s.metricExportIntervalMs ?? 60_000 }
@@ -59,8 +61,15 @@ export function startTelemetry(plan: TelemetryPlan, options: StartOptions = {}):
 
   if (plan.azureMonitor) {
     const { useAzureMonitor, shutdownAzureMonitor } = require('@azure/monitor-opentelemetry') as typeof import('@azure/monitor-opentelemetry');
+    const identity = plan.azureMonitor.identity;
+    // With local authentication off (Azure), ingestion takes an Entra token of the app's identity.
+    const credential = identity && (require('@azure/identity') as typeof import('@azure/identity')).ManagedIdentityCredential;
     useAzureMonitor({
-      azureMonitorExporterOptions: { connectionString: plan.azureMonitor.connectionString, ...options.azureMonitorExporterOptions },
+      azureMonitorExporterOptions: {
+        connectionString: plan.azureMonitor.connectionString,
+        ...(credential && { credential: new credential(identity.clientId ? { clientId: identity.clientId } : {}) }),
+        ...options.azureMonitorExporterOptions,
+      },
       resource,
       // The distro's default rate-limited sampler decides per process and ignores remote parents, so
       // a checkout's hops could be kept in one process and dropped in the next. A fixed ratio samples
