@@ -106,6 +106,9 @@ param rabbitMqAdminSshPublicKey string = ''
 })
 param rabbitMqPassword string
 
+@description('Optional: where alerts are mailed (ALERT_EMAIL). Empty: alerts show in the portal only.')
+param alertEmail string = ''
+
 @description('Entra tenant id (GUID). Empty: the tenant of the deployment.')
 param entraTenantId string = ''
 
@@ -380,6 +383,34 @@ module api 'modules/function-app.bicep' = {
     catalogPublicRead: catalogPublicRead
     productImagesBlobEndpoint: images.outputs.blobEndpoint
     productImagesContainer: images.outputs.containerName
+  }
+}
+
+
+// Platform logs and metrics of every resource to Log Analytics, once the resources exist.
+module diagnostics 'modules/diagnostics.bicep' = {
+  name: 'diagnostics'
+  scope: rg
+  params: {
+    workspaceId: monitoring.outputs.workspaceId
+    functionAppName: api.outputs.name
+    planName: '${abbrs.webServerFarms}${resourceToken}'
+    keyVaultName: keyVault.outputs.name
+    storageAccountName: storage.outputs.name
+    imagesStorageAccountName: images.outputs.name
+    postgresServerName: postgres.outputs.name
+    redisName: redis.outputs.name
+  }
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    alertEmail: alertEmail
   }
 }
 

@@ -61,4 +61,6 @@ resource connectionStringSecret 'Microsoft.KeyVault/vaults/secrets@2024-11-01' =
 }
 
 output applicationInsightsName string = applicationInsights.name
+output applicationInsightsId string = applicationInsights.id
+output workspaceId string = logAnalytics.id
 output connectionStringSecretUri string = connectionStringSecret.properties.secretUri

@@ -558,7 +558,7 @@ describe('infra: parameters and outputs', () => {
     const untagged = templates(main).flatMap(({ path, template }) =>
       template.resources
         .filter((r) => !r.existing && r.type.split('/').length === 2)
-        .filter((r) => !['Microsoft.Resources/deployments', 'Microsoft.Authorization/roleAssignments'].includes(r.type))
+        .filter((r) => !['Microsoft.Resources/deployments', 'Microsoft.Authorization/roleAssignments', 'Microsoft.Insights/diagnosticSettings'].includes(r.type))
         .filter((r) => r.tags === undefined)
         .map((r) => `${path.join('/')}: ${r.type}`),
     );
@@ -611,5 +611,31 @@ describe('infra: storefront and azd services', () => {
     // Packaging after provisioning, so the storefront's config.json can name the provisioned API.
     expect(manifest().workflows?.up?.steps).toEqual([{ azd: 'provision' }, { azd: 'deploy --all' }]);
     expect(appSettings().SCM_DO_BUILD_DURING_DEPLOYMENT).toBe('false');
+  });
+});
+
+describe('infra: operable', () => {
+  it('when the resources exist, then each that has platform logs or metrics sends them to the Log Analytics workspace', () => {
+    const diagnostics = module(main, 'diagnostics');
+    expect(passedParameter(diagnostics.call, 'workspaceId')).toMatch(/'monitoring'\), '[^']+'\)\.outputs\.workspaceId\.value\]$/);
+    const scoped = resourcesOfType(diagnostics.template, 'Microsoft.Insights/diagnosticSettings').map((d) => String(d.scope));
+    for (const type of ['Microsoft.Web/sites', 'Microsoft.Web/serverfarms', 'Microsoft.KeyVault/vaults', 'Microsoft.DBforPostgreSQL/flexibleServers', 'Microsoft.Cache/redisEnterprise', 'Microsoft.Cache/redisEnterprise/databases']) {
+      expect(scoped.some((scope) => scope.includes(`'${type}'`)), type).toBe(true);
+    }
+    const storageCalls = resourcesOfType(diagnostics.template, 'Microsoft.Resources/deployments');
+    expect(storageCalls).toHaveLength(2);
+    for (const name of ['allLogsAndMetrics', 'metricsOnly']) {
+      expect((diagnostics.template.variables?.[name] as { workspaceId: string }).workspaceId, name).toBe("[parameters('workspaceId')]");
+    }
+  });
+
+  it('when the app misbehaves, then log alerts watch 5xx rate, failing health (dependency or broker down, consumer missing) and dead letters', () => {
+    const alerts = module(main, 'alerts');
+    const rules = alerts.template.variables?.rules as { name: string; query: string }[];
+    expect(rules.map((r) => r.name).sort()).toEqual(['alert-5xx-rate', 'alert-dead-letters', 'alert-health-failing']);
+    expect(rules.find((r) => r.name === 'alert-health-failing')!.query).toContain('"/api/health" and resultCode == "503"');
+    expect(rules.find((r) => r.name === 'alert-dead-letters')!.query).toContain('shop.messages.deadlettered');
+    expect(passedParameter(alerts.call, 'applicationInsightsId')).toMatch(/'monitoring'\), '[^']+'\)\.outputs\.applicationInsightsId\.value\]$/);
+    expect(single(alerts.template, 'Microsoft.Insights/scheduledQueryRules').properties.evaluationFrequency).toBe('PT5M');
   });
 });

@@ -1,0 +1,88 @@
+// Alerts on the app's telemetry in Application Insights (log search alerts, evaluated every 5 minutes),
+// sent to an action group that mails alertEmail when one is given. What each one watches:
+//   5xx rate         requests answered 5xx, over 5 % of at least 20 in 5 minutes
+//   health failing   /api/health answered 503 twice in a row: a dependency down (the broker
+//                    included) or a trigger queue without a consumer (docs/deploy.md, section 2)
+//   dead letters     a handler moved a message to a dead-letter queue (shop.messages.deadlettered)
+// https://learn.microsoft.com/azure/azure-monitor/alerts/alerts-create-log-alert-rule
+param location string
+param tags object
+param applicationInsightsId string
+
+@description('Where alerts are mailed; empty: the alerts fire in the portal only.')
+param alertEmail string
+
+resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(alertEmail)) {
+  name: 'ag-shop'
+  location: 'global'
+  tags: tags
+  properties: {
+    groupShortName: 'shop'
+    enabled: true
+    emailReceivers: [
+      {
+        name: 'operators'
+        emailAddress: alertEmail
+        useCommonAlertSchema: true
+      }
+    ]
+  }
+}
+
+var rules = [
+  {
+    name: 'alert-5xx-rate'
+    description: 'More than 5 % of API requests answered 5xx (at least 20 requests in 5 minutes).'
+    severity: 1
+    query: 'requests | summarize total = count(), failed = countif(toint(resultCode) >= 500) | where total >= 20 and failed * 100.0 / total > 5'
+  }
+  {
+    name: 'alert-health-failing'
+    description: '/api/health answered 503: a dependency (Postgres, Redis, the broker) is down, or a trigger queue has no consumer (the host disabled it; restart the app).'
+    severity: 1
+    query: 'requests | where url endswith "/api/health" and resultCode == "503"'
+  }
+  {
+    name: 'alert-dead-letters'
+    description: 'A message was dead-lettered: inspect it with npm run dead-letters or the dead-letter endpoint.'
+    severity: 2
+    query: 'customMetrics | where name == "shop.messages.deadlettered" | where valueSum > 0'
+  }
+]
+
+resource alerts 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
+  for rule in rules: {
+    name: rule.name
+    location: location
+    tags: tags
+    properties: {
+      description: rule.description
+      severity: rule.severity
+      enabled: true
+      scopes: [
+        applicationInsightsId
+      ]
+      evaluationFrequency: 'PT5M'
+      windowSize: 'PT5M'
+      criteria: {
+        allOf: [
+          {
+            query: rule.query
+            timeAggregation: 'Count'
+            operator: 'GreaterThan'
+            threshold: 0
+            failingPeriods: {
+              numberOfEvaluationPeriods: 1
+              minFailingPeriodsToAlert: 1
+            }
+          }
+        ]
+      }
+      actions: {
+        actionGroups: empty(alertEmail) ? [] : [
+          actionGroup.id
+        ]
+      }
+    }
+  }
+]
