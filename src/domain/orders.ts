@@ -142,7 +142,11 @@ export interface OrderUnitOfWork {
 }
 
 export interface OrderStore {
-  /** Runs `work` in one transaction; events it added to the outbox are published after commit. */
+  /**
+   * Runs `work` in one transaction; events it added to the outbox are published after commit. The
+   * transaction may be shared with concurrent ones (group commit) and `work` run again if another's
+   * failure rolled the shared one back, so `work` touches nothing but `uow`.
+   */
   transaction<T>(work: (uow: OrderUnitOfWork) => Promise<T>): Promise<T>;
   get(orderId: string): Promise<Order | undefined>;
   /** The user's orders with id below `before`, newest first. */

@@ -5,7 +5,8 @@ import type { CancelReason } from '../../domain/events.js';
 import type { ShippingAddress } from '../../domain/shippingAddress.js';
 import type { Order, OrderChange, OrderLine, OrderStatus, OrderStore, OrderUnitOfWork, Payment } from '../../domain/orders.js';
 import { insertOutboxRow, type OutboxRelay } from './outbox.js';
-import { inTransaction, query } from './pool.js';
+import { GroupCommit } from './groupCommit.js';
+import { query } from './pool.js';
 
 /** What a transaction did that others must hear of once it commits. */
 interface Effects {
@@ -244,10 +245,17 @@ function toOrder(row: OrderRow): Order {
  * would cost every order a cross-process notification).
  */
 export function postgresOrderStore(pool: pg.Pool, relay: OutboxRelay, onStockChanged: () => void = () => undefined): OrderStore {
+  // Concurrent deliveries (placements, payments, results) share a transaction under load: one commit for many orders.
+  const group = new GroupCommit(pool);
   return {
     async transaction(work) {
       const effects: Effects = { events: [], stockChanged: false };
-      const result = await inTransaction(pool, (client) => work(unitOfWork(client, effects)));
+      const result = await group.run((client) => {
+        // A work may run twice (its batch rolled back): only the run that committed counts.
+        effects.events = [];
+        effects.stockChanged = false;
+        return work(unitOfWork(client, effects));
+      });
       if (effects.stockChanged) onStockChanged();
       await relay.publishCommitted(effects.events);
       return result;

@@ -1,0 +1,81 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GroupCommit } from '../../src/adapters/postgres/groupCommit.js';
+
+const postgresUrl = process.env.POSTGRES_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/ecommerce';
+
+/** A real pool that counts the COMMITs sent on the clients it hands out. */
+function countingPool(): pg.Pool & { commits: number } {
+  const pool = Object.assign(new pg.Pool({ connectionString: postgresUrl, max: 8 }), { commits: 0 });
+  pool.on('acquire', (client: pg.PoolClient & { counted?: boolean }) => {
+    if (client.counted) return;
+    client.counted = true;
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args) => {
+      if (args[0] === 'COMMIT') pool.commits++;
+      return query(...args);
+    };
+  });
+  return pool;
+}
+
+describe('group commit on real Postgres', () => {
+  let pool: ReturnType<typeof countingPool>;
+  const table = `group_commit_test_${process.pid}`;
+
+  beforeAll(async () => {
+    pool = countingPool();
+    await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (id int PRIMARY KEY)`);
+  });
+  afterAll(async () => {
+    await pool?.query(`DROP TABLE IF EXISTS ${table}`);
+    await pool?.end();
+  });
+
+  const committed = async (ids: number[]) => (await pool.query<{ id: number }>(`SELECT id FROM ${table} WHERE id = ANY($1::int[]) ORDER BY id`, [ids])).rows.map((row) => row.id);
+
+  it('when 100 transactions arrive at once, then each is answered with its result once its row is committed, in far fewer commits than transactions', async () => {
+    const group = new GroupCommit(pool);
+    const ids = Array.from({ length: 100 }, (_, i) => 1_000 + i);
+    pool.commits = 0;
+    const answers = await Promise.all(
+      ids.map((id) =>
+        group.run(async (client) => {
+          await client.query(`INSERT INTO ${table} (id) VALUES ($1)`, [id]);
+          return id;
+        }).then(async (answer) => ({ answer, visible: (await committed([id])).length === 1 })),
+      ),
+    );
+    expect(answers.map((a) => a.answer)).toEqual(ids);
+    // Read on another connection right after the answer: the row was committed before it.
+    expect(answers.every((a) => a.visible)).toBe(true);
+    expect(pool.commits).toBeGreaterThan(0);
+    expect(pool.commits).toBeLessThan(10);
+  });
+
+  it('when one transaction of a batch fails, then it alone fails and rolls back; the others commit', async () => {
+    const group = new GroupCommit(pool);
+    const ids = Array.from({ length: 20 }, (_, i) => 2_000 + i);
+    const failing = 2_007;
+    const outcomes = await Promise.allSettled(
+      ids.map((id) =>
+        group.run(async (client) => {
+          await client.query(`INSERT INTO ${table} (id) VALUES ($1)`, [id]);
+          if (id === failing) throw new Error('refused after its insert');
+          return id;
+        }),
+      ),
+    );
+    expect(outcomes.filter((o) => o.status === 'rejected').map((o) => (o as PromiseRejectedResult).reason.message)).toEqual(['refused after its insert']);
+    expect(await committed(ids)).toEqual(ids.filter((id) => id !== failing));
+  });
+
+  it('when a statement of a batch fails (the transaction is aborted), then only its caller sees the error', async () => {
+    const group = new GroupCommit(pool);
+    await pool.query(`INSERT INTO ${table} (id) VALUES (3005)`);
+    const ids = Array.from({ length: 10 }, (_, i) => 3_000 + i);
+    const outcomes = await Promise.allSettled(ids.map((id) => group.run((client) => client.query(`INSERT INTO ${table} (id) VALUES ($1)`, [id]))));
+    expect(outcomes.map((o) => o.status)).toEqual(ids.map((id) => (id === 3_005 ? 'rejected' : 'fulfilled')));
+    expect(await committed(ids)).toEqual(ids);
+  });
+});
