@@ -45,21 +45,27 @@ export function rabbitMqInvocationRequest(triggerName: string, message: ConsumeM
   const headers = Object.fromEntries(
     Object.entries(p.headers ?? {}).map(([name, value]) => [name, typeof value === 'string' ? Buffer.from(value).toString('base64') : value]),
   );
+  // RabbitMQ.Client 6.4's BasicProperties as the host serializes them: every member, null when unset
+  // (test/conformance/captured/applyPayment.json).
   const basicProperties = {
-    AppId: p.appId,
-    ContentEncoding: p.contentEncoding,
-    ContentType: p.contentType,
-    CorrelationId: p.correlationId,
-    DeliveryMode: p.deliveryMode,
-    Expiration: p.expiration,
+    ContentType: p.contentType ?? null,
+    ContentEncoding: p.contentEncoding ?? null,
     Headers: headers,
-    MessageId: p.messageId,
-    Persistent: p.deliveryMode === 2,
-    Priority: p.priority,
-    ReplyTo: p.replyTo,
+    DeliveryMode: p.deliveryMode ?? 1,
+    Priority: p.priority ?? 0,
+    CorrelationId: p.correlationId ?? null,
+    ReplyTo: p.replyTo ?? null,
+    Expiration: p.expiration ?? null,
+    MessageId: p.messageId ?? null,
     Timestamp: { UnixTime: p.timestamp ?? 0 },
-    Type: p.type,
-    UserId: p.userId,
+    Type: p.type ?? null,
+    UserId: p.userId ?? null,
+    AppId: p.appId ?? null,
+    ClusterId: null,
+    ProtocolClassId: 60,
+    ProtocolClassName: 'basic',
+    Persistent: p.deliveryMode === 2,
+    ReplyToAddress: null,
   };
   const triggerMetadata: Record<string, RpcTypedData> = {
     BasicProperties: properties === 'json' ? { json: JSON.stringify(basicProperties) } : { string: opaqueBasicProperties },
@@ -69,12 +75,10 @@ export function rabbitMqInvocationRequest(triggerName: string, message: ConsumeM
     Exchange: { string: message.fields.exchange },
     RoutingKey: { string: message.fields.routingKey },
   };
-  // The invocation's trace context is the message's W3C traceparent, when it carries one. Opaque:
-  // none, the worst case (the host's would come from the extension's activity, when it has one).
-  const traceParent = properties === 'json' ? p.headers?.traceparent : undefined;
-  const traceState = p.headers?.tracestate;
-  const traceContext =
-    typeof traceParent === 'string' ? { traceParent, traceState: typeof traceState === 'string' ? traceState : null, attributes: {} } : undefined;
+  // No trace context, as the real host sends none for a RabbitMQ message (test/conformance/captured/applyPayment.json):
+  // the extension's consumer activity comes from an ActivitySource the host does not listen to. The app
+  // continues the message's traceparent header instead.
+  const traceContext = { traceParent: '', traceState: '', attributes: {} };
   return { inputData: [{ name: triggerName, data: { string: message.content.toString('utf8') } }], triggerMetadata, traceContext };
 }
 
