@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { AcceptOutcome, CheckoutAccepted, CheckoutLedger } from '../../domain/checkout.js';
 import { uuidv7 } from '../../domain/ids.js';
 import { insertOutboxRow, type OutboxRelay } from './outbox.js';
+import { CoalescedLookup } from './coalescedLookup.js';
 import { inTransaction, query } from './pool.js';
 
 /** How long an Idempotency-Key answers with its first response. */
@@ -14,6 +15,14 @@ class KeyRecorded extends Error {
   }
 }
 
+interface KeyRow {
+  fingerprint: string;
+  checkout_id: string;
+  order_id: string;
+}
+
+const keyId = (key: { userId: string; keyHash: string }) => JSON.stringify([key.userId, key.keyHash]);
+
 const acceptedOf = (row: { checkout_id: string; order_id: string }): CheckoutAccepted => ({ checkoutId: row.checkout_id, orderId: row.order_id, status: 'PENDING' });
 
 /**
@@ -21,15 +30,26 @@ const acceptedOf = (row: { checkout_id: string; order_id: string }): CheckoutAcc
  * abandoning the same claim race on it, and whichever commits first decides for good.
  */
 export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): CheckoutLedger {
+  // Every keyed checkout looks its key up first: under load, one statement answers all waiting lookups.
+  const keyLookup = new CoalescedLookup<{ userId: string; keyHash: string }, KeyRow>(
+    async (keys) => {
+      const { rows } = await query<KeyRow & { user_id: string; key_hash: string }>(
+        pool,
+        `SELECT r.user_id, r.key_hash, r.fingerprint, c.checkout_id, c.order_id
+           FROM unnest($1::text[], $2::text[]) AS k(user_id, key_hash)
+           JOIN checkout_requests r ON r.user_id = k.user_id AND r.key_hash = k.key_hash
+           JOIN checkouts c USING (order_id)
+          WHERE r.created_at > now() - make_interval(hours => $3)`,
+        [keys.map((key) => key.userId), keys.map((key) => key.keyHash), idempotencyKeyTtlHours],
+      );
+      return new Map(rows.map((row) => [keyId({ userId: row.user_id, keyHash: row.key_hash }), row]));
+    },
+    (key) => keyId(key),
+  );
   return {
     async findByKey(userId, keyHash) {
-      const { rows } = await query<{ fingerprint: string; checkout_id: string; order_id: string }>(
-        pool,
-        `SELECT r.fingerprint, c.checkout_id, c.order_id FROM checkout_requests r JOIN checkouts c USING (order_id)
-                  WHERE r.user_id = $1 AND r.key_hash = $2 AND r.created_at > now() - make_interval(hours => $3)`,
-        [userId, keyHash, idempotencyKeyTtlHours],
-      );
-      return rows[0] && { fingerprint: rows[0].fingerprint, accepted: acceptedOf(rows[0]) };
+      const recorded = await keyLookup.get({ userId, keyHash });
+      return recorded && { fingerprint: recorded.fingerprint, accepted: acceptedOf(recorded) };
     },
 
     async accept(userId, claim, key, trace) {

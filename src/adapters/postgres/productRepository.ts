@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { centsFromDecimal, decimalFromCents } from '../../domain/money.js';
 import type { CatalogKey, CatalogQuery } from '../../domain/catalogQuery.js';
 import type { ExpectedVersions, FoundProduct, Product, ProductImage, ProductInput, ProductRepository } from '../../domain/products.js';
+import { CoalescedLookup } from './coalescedLookup.js';
 import { query } from './pool.js';
 
 interface ProductRow {
@@ -89,6 +90,12 @@ export function catalogStatement(query: CatalogQuery, after: CatalogKey | undefi
 
 export function postgresProductRepository(pool: pg.Pool): ProductRepository {
   const exists = async (id: string) => (await query(pool, 'SELECT 1 FROM products WHERE id = $1', [id])).rowCount === 1;
+  // Every add to a cart reads its product's stock: under load, one statement answers all waiting reads.
+  const stockLookup = new CoalescedLookup<string, number>(async (ids) => {
+    const { rows } = await query<{ id: string; stock: number }>(pool, 'SELECT id, stock FROM products WHERE id = ANY($1::uuid[])', [[...new Set(ids)]]);
+    return new Map(rows.map((row) => [row.id, row.stock]));
+    // Postgres answers a uuid in lower case, whatever case it was asked in.
+  }, (id) => id.toLowerCase());
   return {
     async search(catalogQuery, after, limit): Promise<FoundProduct[]> {
       // Unnamed: each query is planned with its values, so a rare category and a common one each get their plan.
@@ -97,10 +104,7 @@ export function postgresProductRepository(pool: pg.Pool): ProductRepository {
       return rows.map((row) => (row.rank === undefined ? { product: toProduct(row) } : { product: toProduct(row), rank: row.rank }));
     },
 
-    async stockOf(id) {
-      const { rows } = await query<{ stock: number }>(pool, 'SELECT stock FROM products WHERE id = $1', [id]);
-      return rows[0]?.stock;
-    },
+    stockOf: (id) => stockLookup.get(id),
 
     async get(id) {
       const { rows } = await query<ProductRow>(pool, `SELECT ${columns} FROM products WHERE id = $1`, [id]);
