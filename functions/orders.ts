@@ -1,10 +1,11 @@
 import { app } from '@azure/functions';
 import { eventConsumer } from '../src/app/consumeEvent.js';
 import { services } from '../src/app/container.js';
-import { queues } from '../src/adapters/rabbitmq/topology.js';
+import { oldestPendingOrderAgeSeconds } from '../src/adapters/postgres/strandedQueries.js';
+import { deadLetterQueueOf, queues } from '../src/adapters/rabbitmq/topology.js';
 import { annotateInvocation } from '../src/adapters/telemetry/invocation.js';
 import { logger } from '../src/adapters/telemetry/logger.js';
-import { observeOutboxBacklog, shopMetrics } from '../src/adapters/telemetry/metrics.js';
+import { observeDeadLetterDepth, observeOldestPendingOrder, observeOutboxBacklog, shopMetrics } from '../src/adapters/telemetry/metrics.js';
 import { outgoingTraceContext } from '../src/adapters/telemetry/traceContext.js';
 import { applyPaymentResult, cancelOrder, orderSchema, placeOrderFromCheckout } from '../src/domain/orders.js';
 import { finishRefund } from '../src/domain/payments.js';
@@ -96,6 +97,9 @@ eventConsumer('applyPayment', {
 });
 
 observeOutboxBacklog(() => services().relay.backlog());
+// What the "orders stuck" and "dead letters waiting" alerts watch (infra/modules/alerts.bicep).
+observeOldestPendingOrder(() => oldestPendingOrderAgeSeconds(services().db));
+observeDeadLetterDepth(() => services().queueMonitor.messageCounts(Object.values(queues).map(deadLetterQueueOf)));
 
 // Finds checkouts and orders stranded by dead-lettered or lost messages and finishes them (see
 // resolveStrandedOrders); every instance may run it: each action is a conditional transaction.

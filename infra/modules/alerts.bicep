@@ -4,6 +4,10 @@
 //   health failing   /api/health answered 503 twice in a row: a dependency down (the broker
 //                    included) or a trigger queue without a consumer (docs/deploy.md, section 2)
 //   dead letters     a handler moved a message to a dead-letter queue (shop.messages.deadlettered)
+//   DLQ not empty    a dead-letter queue holds messages (gauge shop.queue.dead_letter_depth, read by
+//                    every instance at each metric export): fires every 5 minutes until it is drained
+//   orders stuck     the oldest PENDING order was checked out more than 300 s ago (gauge
+//                    shop.orders.oldest_pending_age_seconds); the resolver should have finished it
 // https://learn.microsoft.com/azure/azure-monitor/alerts/alerts-create-log-alert-rule
 param location string
 param tags object
@@ -47,6 +51,19 @@ var rules = [
     description: 'A message was dead-lettered: inspect it with npm run dead-letters or the dead-letter endpoint.'
     severity: 2
     query: 'customMetrics | where name == "shop.messages.deadlettered" | where valueSum > 0'
+  }
+  {
+    name: 'alert-dead-letter-queue-depth'
+    description: 'A dead-letter queue holds messages (shop.queue.dead_letter_depth > 0, by queue): inspect and replay or drop them with npm run dead-letters or the dead-letter endpoint.'
+    severity: 2
+    // A gauge point carries its observation in value (one per instance and export).
+    query: 'customMetrics | where name == "shop.queue.dead_letter_depth" | where value > 0 | extend queue = tostring(customDimensions.queue)'
+  }
+  {
+    name: 'alert-orders-stuck-pending'
+    description: 'An order is still PENDING more than 5 minutes after checkout (shop.orders.oldest_pending_age_seconds > 300): the pipeline or the resolver is not finishing orders.'
+    severity: 1
+    query: 'customMetrics | where name == "shop.orders.oldest_pending_age_seconds" | where value > 300'
   }
 ]
 

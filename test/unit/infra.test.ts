@@ -632,10 +632,28 @@ describe('infra: operable', () => {
   it('when the app misbehaves, then log alerts watch 5xx rate, failing health (dependency or broker down, consumer missing) and dead letters', () => {
     const alerts = module(main, 'alerts');
     const rules = alerts.template.variables?.rules as { name: string; query: string }[];
-    expect(rules.map((r) => r.name).sort()).toEqual(['alert-5xx-rate', 'alert-dead-letters', 'alert-health-failing']);
+    expect(rules.map((r) => r.name).sort()).toEqual(['alert-5xx-rate', 'alert-dead-letter-queue-depth', 'alert-dead-letters', 'alert-health-failing', 'alert-orders-stuck-pending']);
     expect(rules.find((r) => r.name === 'alert-health-failing')!.query).toContain('"/api/health" and resultCode == "503"');
     expect(rules.find((r) => r.name === 'alert-dead-letters')!.query).toContain('shop.messages.deadlettered');
     expect(passedParameter(alerts.call, 'applicationInsightsId')).toMatch(/'monitoring'\), '[^']+'\)\.outputs\.applicationInsightsId\.value\]$/);
     expect(single(alerts.template, 'Microsoft.Insights/scheduledQueryRules').properties.evaluationFrequency).toBe('PT5M');
+  });
+
+  it('when a dead-letter queue holds messages or an order stays PENDING past 5 minutes, then an alert watches the gauge the app exports under that name', () => {
+    const rules = module(main, 'alerts').template.variables?.rules as { name: string; query: string }[];
+    const exported = read('src/adapters/telemetry/metrics.ts');
+    const watched = [
+      { rule: 'alert-dead-letter-queue-depth', metric: 'shop.queue.dead_letter_depth', condition: 'where value > 0' },
+      { rule: 'alert-orders-stuck-pending', metric: 'shop.orders.oldest_pending_age_seconds', condition: 'where value > 300' },
+    ];
+    for (const { rule, metric, condition } of watched) {
+      expect(exported, metric).toContain(`createObservableGauge('${metric}'`);
+      const query = rules.find((r) => r.name === rule)!.query;
+      expect(query).toContain(`customMetrics | where name == "${metric}" | ${condition}`);
+    }
+    // Both mailed like the others: every rule takes the action group when ALERT_EMAIL is set.
+    const scheduled = single(module(main, 'alerts').template, 'Microsoft.Insights/scheduledQueryRules');
+    expect(scheduled.copy).toMatchObject({ count: "[length(variables('rules'))]" });
+    expect(String(scheduled.properties.actions.actionGroups)).toContain("resourceId('Microsoft.Insights/actionGroups', 'ag-shop')");
   });
 });

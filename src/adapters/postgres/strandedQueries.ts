@@ -86,3 +86,13 @@ export function postgresStrandedQueries(pool: pg.Pool): StrandedQueries {
     },
   };
 }
+
+/** Seconds since the oldest PENDING order was checked out (0 when none is), for the alert on orders stuck past 5 minutes. */
+export async function oldestPendingOrderAgeSeconds(pool: pg.Pool): Promise<number> {
+  const { rows } = await query<{ age_seconds: number | null }>(
+    pool,
+    // min() over the partial index orders_pending_by_checkout: one index probe.
+    "SELECT extract(epoch FROM now() - min(checked_out_at))::float8 AS age_seconds FROM orders WHERE status = 'PENDING'",
+  );
+  return Math.max(0, rows[0]?.age_seconds ?? 0);
+}

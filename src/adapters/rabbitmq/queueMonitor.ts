@@ -4,7 +4,7 @@ import amqp, { type Channel, type ChannelModel } from 'amqplib';
 export type ConsumerCount = number | 'missing';
 
 /**
- * Asks the broker how many consumers each queue has (AMQP queue.declare passive), on a connection
+ * Asks the broker how many consumers or messages each queue has (AMQP queue.declare passive), on a connection
  * of its own: a missing queue closes the channel that asked, which must not be the publisher's.
  */
 export class QueueMonitor {
@@ -15,14 +15,23 @@ export class QueueMonitor {
 
   /** Rejects when the broker cannot be reached. */
   async consumerCounts(queues: readonly string[]): Promise<Record<string, ConsumerCount>> {
+    return this.#check(queues, (queue) => queue.consumerCount);
+  }
+
+  /** Messages ready in each queue (the dead-letter depth gauge); `missing` when the queue does not exist. Rejects when the broker cannot be reached. */
+  async messageCounts(queues: readonly string[]): Promise<Record<string, number | 'missing'>> {
+    return this.#check(queues, (queue) => queue.messageCount);
+  }
+
+  async #check(queues: readonly string[], pick: (queue: { messageCount: number; consumerCount: number }) => number): Promise<Record<string, number | 'missing'>> {
     const connection = await this.#connect();
-    const counts: Record<string, ConsumerCount> = {};
+    const counts: Record<string, number | 'missing'> = {};
     let channel: Channel | undefined;
     try {
       for (const queue of queues) {
         channel ??= await openChannel(connection);
         try {
-          counts[queue] = (await channel.checkQueue(queue)).consumerCount;
+          counts[queue] = pick(await channel.checkQueue(queue));
         } catch (error) {
           if ((error as { code?: unknown }).code !== 404) throw error;
           counts[queue] = 'missing'; // NOT_FOUND closed the channel

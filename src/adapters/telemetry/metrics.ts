@@ -69,20 +69,58 @@ export const shopMetrics = {
 };
 
 /**
+ * One read shared by the collections in flight: several readers (Azure Monitor and OTLP) collect on
+ * their own schedules, and each must not cost a query of its own. A failed read yields undefined.
+ */
+function sharedRead<T>(read: () => Promise<T>): () => Promise<T | undefined> {
+  let pending: Promise<T | undefined> | undefined;
+  return () =>
+    (pending ??= read()
+      .catch(() => undefined)
+      .finally(() => (pending = undefined)));
+}
+
+/**
  * Reports `shop.outbox.backlog` (unsent outbox rows) at each metric collection by calling `read`;
  * nothing is queried while metrics are off (a no-op meter never collects). A failed read skips
  * that observation.
  */
 export function observeOutboxBacklog(read: () => Promise<number>): void {
   const gauge = metrics.getMeter('shop-functions').createObservableGauge('shop.outbox.backlog', { description: 'Outbox rows not yet published' });
-  let pending: Promise<number | undefined> | undefined;
+  const shared = sharedRead(read);
   gauge.addCallback(async (result) => {
-    // Several readers (Azure Monitor and OTLP) collect on their own schedules: share one query in flight.
-    pending ??= read()
-      .catch(() => undefined)
-      .finally(() => (pending = undefined));
-    const value = await pending;
+    const value = await shared();
     if (value !== undefined) result.observe(value);
+  });
+}
+
+/**
+ * Reports `shop.orders.oldest_pending_age_seconds` (seconds since the oldest PENDING order's
+ * checkout, 0 when none is) at each collection; the "orders stuck" alert fires above 300.
+ */
+export function observeOldestPendingOrder(read: () => Promise<number>): void {
+  const gauge = metrics.getMeter('shop-functions').createObservableGauge('shop.orders.oldest_pending_age_seconds', {
+    // No unit: the name says seconds, and a unit would be appended to it again as a Prometheus suffix.
+    description: "Seconds since the oldest PENDING order's checkout (0 when none is PENDING)",
+  });
+  const shared = sharedRead(read);
+  gauge.addCallback(async (result) => {
+    const value = await shared();
+    if (value !== undefined) result.observe(value);
+  });
+}
+
+/**
+ * Reports `shop.queue.dead_letter_depth{queue}` (messages waiting in each dead-letter queue) at each
+ * collection. A queue the broker does not have, or a broker it cannot reach, is not read (the SDK's
+ * cumulative gauge keeps reporting its last reading; the health alert covers those). The
+ * dead-letter alert fires on any value above 0.
+ */
+export function observeDeadLetterDepth(read: () => Promise<Record<string, number | 'missing'>>): void {
+  const gauge = metrics.getMeter('shop-functions').createObservableGauge('shop.queue.dead_letter_depth', { description: 'Messages waiting in a dead-letter queue, by queue' });
+  const shared = sharedRead(read);
+  gauge.addCallback(async (result) => {
+    for (const [queue, depth] of Object.entries((await shared()) ?? {})) if (depth !== 'missing') result.observe(depth, { queue });
   });
 }
 
