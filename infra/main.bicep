@@ -313,6 +313,7 @@ module rabbitMq 'modules/rabbitmq.bicep' = {
     adminSshPublicKey: rabbitMqAdminSshPublicKey
     password: rabbitMqPassword
     vnetName: network.outputs.vnetName
+    workspaceId: monitoring.outputs.workspaceId
     brokerSubnetId: network.outputs.brokerSubnetId
     brokerSubnetPrefix: network.outputs.brokerSubnetPrefix
   }
@@ -410,6 +411,8 @@ module alerts 'modules/alerts.bicep' = {
     location: location
     tags: tags
     applicationInsightsId: monitoring.outputs.applicationInsightsId
+    workspaceId: monitoring.outputs.workspaceId
+    brokerMetricsTable: rabbitMq.outputs.metricsTable
     alertEmail: alertEmail
   }
 }

@@ -8,10 +8,18 @@
 //                    every instance at each metric export): fires every 5 minutes until it is drained
 //   orders stuck     the oldest PENDING order was checked out more than 300 s ago (gauge
 //                    shop.orders.oldest_pending_age_seconds); the resolver should have finished it
+// and, on the Log Analytics workspace, for the broker VM (its metrics table, rabbitmq-vm.bicep):
+//   broker down      no sample from rabbitmq_prometheus for 10 minutes (broker stopped or hung, VM
+//                    down, or the agent not shipping: each needs a look)
+//   broker alarm     a memory or disk alarm is on: the broker blocks every publisher
 // https://learn.microsoft.com/azure/azure-monitor/alerts/alerts-create-log-alert-rule
 param location string
 param tags object
 param applicationInsightsId string
+param workspaceId string
+
+@description('The broker VM\'s metrics table (rabbitmq.bicep); empty with an existing broker, which gets no broker alerts here.')
+param brokerMetricsTable string
 
 @description('Where alerts are mailed; empty: the alerts fire in the portal only.')
 param alertEmail string
@@ -81,6 +89,60 @@ resource alerts 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
       ]
       evaluationFrequency: 'PT5M'
       windowSize: 'PT5M'
+      criteria: {
+        allOf: [
+          {
+            query: rule.query
+            timeAggregation: 'Count'
+            operator: 'GreaterThan'
+            threshold: 0
+            failingPeriods: {
+              numberOfEvaluationPeriods: 1
+              minFailingPeriodsToAlert: 1
+            }
+          }
+        ]
+      }
+      actions: {
+        actionGroups: empty(alertEmail) ? [] : [
+          actionGroup.id
+        ]
+      }
+    }
+  }
+]
+
+var brokerRules = [
+  {
+    name: 'alert-broker-down'
+    description: 'No RabbitMQ metrics sample for 10 minutes: the broker (or its VM, or the Azure Monitor agent) is down. Check the VM and rabbitmq-server with Run Command.'
+    severity: 1
+    query: '${brokerMetricsTable} | summarize samples = count() | where samples == 0'
+  }
+  {
+    name: 'alert-broker-resource-alarm'
+    description: 'A RabbitMQ memory or disk alarm is on: the broker blocks every publisher until it clears.'
+    severity: 1
+    query: '${brokerMetricsTable} | where Series startswith "rabbitmq_alarms_" and Value > 0'
+  }
+]
+
+// The agent ships text logs every minute or so, with ingestion latency on top: a 10-minute window
+// keeps one slow batch from reading as an outage.
+resource brokerAlerts 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
+  for rule in brokerRules: if (!empty(brokerMetricsTable)) {
+    name: rule.name
+    location: location
+    tags: tags
+    properties: {
+      description: rule.description
+      severity: rule.severity
+      enabled: true
+      scopes: [
+        workspaceId
+      ]
+      evaluationFrequency: 'PT5M'
+      windowSize: 'PT10M'
       criteria: {
         allOf: [
           {

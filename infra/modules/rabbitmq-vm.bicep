@@ -40,6 +40,9 @@ param dataDiskSizeGB int = 64
 @description('SSH public key of the VM admin user; password login is off. Day-to-day operations go through Run Command.')
 param adminSshPublicKey string
 
+@description('Log Analytics workspace that receives the broker\'s metrics (RabbitMQMetrics_CL), syslog and guest performance counters.')
+param workspaceId string
+
 // Azure keeps the first four addresses of a subnet; the broker takes the next one.
 var privateIpAddress = cidrHost(subnetPrefix, 3)
 var certificateVaultName = last(split(certificateVaultId, '/'))
@@ -220,6 +223,203 @@ resource certificateSync 'Microsoft.Compute/virtualMachines/extensions@2024-07-0
   }
 }
 
+// Monitoring: the Azure Monitor agent (signed in with the VM's identity) collects what the data
+// collection rule names: the broker's Prometheus samples as rabbitmq-metrics-export writes them (a
+// custom text log into RabbitMQMetrics_CL), syslog and guest performance counters.
+// https://learn.microsoft.com/azure/azure-monitor/agents/azure-monitor-agent-manage
+// https://learn.microsoft.com/azure/azure-monitor/agents/data-collection-log-text
+resource monitorAgent 'Microsoft.Compute/virtualMachines/extensions@2024-07-01' = {
+  parent: vm
+  name: 'AzureMonitorLinuxAgent'
+  location: location
+  tags: tags
+  properties: {
+    publisher: 'Microsoft.Azure.Monitor'
+    type: 'AzureMonitorLinuxAgent'
+    typeHandlerVersion: '1.0'
+    autoUpgradeMinorVersion: true
+    enableAutomaticUpgrade: true
+    settings: {
+      authentication: {
+        managedIdentity: {
+          'identifier-name': 'mi_res_id'
+          'identifier-value': identity.id
+        }
+      }
+    }
+  }
+}
+
+var workspaceName = last(split(workspaceId, '/'))
+var metricsTable = 'RabbitMQMetrics_CL'
+
+resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existing = {
+  name: workspaceName
+}
+
+// One row per sample: the series (name and labels, as Prometheus writes it) and its value.
+resource brokerMetricsTable 'Microsoft.OperationalInsights/workspaces/tables@2023-09-01' = {
+  parent: workspace
+  name: metricsTable
+  properties: {
+    retentionInDays: 30
+    schema: {
+      name: metricsTable
+      columns: [
+        {
+          name: 'TimeGenerated'
+          type: 'datetime'
+        }
+        {
+          name: 'Series'
+          type: 'string'
+        }
+        {
+          name: 'Value'
+          type: 'real'
+        }
+      ]
+    }
+  }
+}
+
+resource collectionEndpoint 'Microsoft.Insights/dataCollectionEndpoints@2023-03-11' = {
+  name: 'dce-rabbitmq-${namePrefix}'
+  location: location
+  tags: tags
+  kind: 'Linux'
+  properties: {}
+}
+
+resource collectionRule 'Microsoft.Insights/dataCollectionRules@2023-03-11' = {
+  name: 'dcr-rabbitmq-${namePrefix}'
+  location: location
+  tags: tags
+  kind: 'Linux'
+  properties: {
+    dataCollectionEndpointId: collectionEndpoint.id
+    streamDeclarations: {
+      'Custom-${metricsTable}': {
+        columns: [
+          {
+            name: 'TimeGenerated'
+            type: 'datetime'
+          }
+          {
+            name: 'RawData'
+            type: 'string'
+          }
+        ]
+      }
+    }
+    dataSources: {
+      logFiles: [
+        {
+          name: 'rabbitmqMetrics'
+          streams: [
+            'Custom-${metricsTable}'
+          ]
+          filePatterns: [
+            '/var/log/rabbitmq-metrics/metrics-*.log'
+          ]
+          format: 'text'
+          settings: {
+            text: {
+              recordStartTimestampFormat: 'ISO 8601'
+            }
+          }
+        }
+      ]
+      syslog: [
+        {
+          name: 'syslog'
+          streams: [
+            'Microsoft-Syslog'
+          ]
+          facilityNames: [
+            'daemon'
+            'kern'
+            'syslog'
+          ]
+          logLevels: [
+            'Warning'
+            'Error'
+            'Critical'
+            'Alert'
+            'Emergency'
+          ]
+        }
+      ]
+      performanceCounters: [
+        {
+          name: 'guest'
+          streams: [
+            'Microsoft-Perf'
+          ]
+          samplingFrequencyInSeconds: 60
+          counterSpecifiers: [
+            'Processor(*)\\% Processor Time'
+            'Memory(*)\\% Used Memory'
+            'Memory(*)\\Available MBytes Memory'
+            'Logical Disk(*)\\% Used Space'
+            'Logical Disk(*)\\Free Megabytes'
+          ]
+        }
+      ]
+    }
+    destinations: {
+      logAnalytics: [
+        {
+          name: 'workspace'
+          workspaceResourceId: workspaceId
+        }
+      ]
+    }
+    dataFlows: [
+      {
+        streams: [
+          'Custom-${metricsTable}'
+        ]
+        destinations: [
+          'workspace'
+        ]
+        // "<UTC time> <series> <value>", as rabbitmq-metrics-export writes it.
+        transformKql: 'source | parse RawData with * " " Series:string " " Value:real | project TimeGenerated, Series, Value'
+        outputStream: 'Custom-${metricsTable}'
+      }
+      {
+        streams: [
+          'Microsoft-Syslog'
+          'Microsoft-Perf'
+        ]
+        destinations: [
+          'workspace'
+        ]
+      }
+    ]
+  }
+  dependsOn: [
+    brokerMetricsTable
+  ]
+}
+
+resource collectionRuleAssociation 'Microsoft.Insights/dataCollectionRuleAssociations@2023-03-11' = {
+  name: 'rabbitmq'
+  scope: vm
+  properties: {
+    dataCollectionRuleId: collectionRule.id
+  }
+}
+
+resource endpointAssociation 'Microsoft.Insights/dataCollectionRuleAssociations@2023-03-11' = {
+  // The endpoint's association has this fixed name.
+  name: 'configurationAccessEndpoint'
+  scope: vm
+  properties: {
+    dataCollectionEndpointId: collectionEndpoint.id
+  }
+}
+
 resource zone 'Microsoft.Network/privateDnsZones@2024-06-01' = {
   name: hostName
   location: 'global'
@@ -253,3 +453,5 @@ resource brokerRecord 'Microsoft.Network/privateDnsZones/A@2024-06-01' = {
 }
 
 output privateIpAddress string = privateIpAddress
+@description('The Log Analytics table the broker\'s metrics land in.')
+output metricsTable string = brokerMetricsTable.name

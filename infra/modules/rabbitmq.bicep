@@ -29,6 +29,8 @@ param user string = 'shop'
 param password string
 
 param vnetName string
+@description('Log Analytics workspace for the broker VM\'s metrics and logs.')
+param workspaceId string
 param brokerSubnetId string
 param brokerSubnetPrefix string
 
@@ -48,6 +50,7 @@ module broker 'rabbitmq-vm.bicep' = if (deployBroker) {
     passwordSecretName: passwordSecret.name
     keyVaultName: keyVaultName
     vnetName: vnetName
+    workspaceId: workspaceId
     subnetId: brokerSubnetId
     subnetPrefix: brokerSubnetPrefix
   }
@@ -76,3 +79,5 @@ resource urlSecret 'Microsoft.KeyVault/vaults/secrets@2024-11-01' = {
 
 output host string = deployBroker ? hostName : ''
 output urlSecretUri string = urlSecret.properties.secretUri
+@description('Log Analytics table of the broker VM\'s metrics; empty with an existing broker (not monitored here).')
+output metricsTable string = deployBroker ? broker!.outputs.metricsTable : ''

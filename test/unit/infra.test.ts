@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -493,7 +494,7 @@ describe('infra: RabbitMQ broker', () => {
   it('when cloud-init is read, then it is valid YAML whose scripts parse as shell and whose placeholders are all filled', () => {
     const config = parseYaml(cloudInit()) as { write_files: { path: string; content: string }[]; runcmd: string[][] };
     const scripts = config.write_files.filter((file) => file.content.startsWith('#!/bin/sh'));
-    expect(scripts.map((file) => file.path).sort()).toEqual(['/usr/local/sbin/rabbitmq-bootstrap', '/usr/local/sbin/rabbitmq-tls-install']);
+    expect(scripts.map((file) => file.path).sort()).toEqual(['/usr/local/sbin/rabbitmq-bootstrap', '/usr/local/sbin/rabbitmq-metrics-export', '/usr/local/sbin/rabbitmq-tls-install']);
     for (const script of scripts) {
       expect(() => execFileSync('sh', ['-n'], { input: script.content, stdio: ['pipe', 'ignore', 'pipe'] }), script.path).not.toThrow();
     }
@@ -503,6 +504,85 @@ describe('infra: RabbitMQ broker', () => {
     const placeholders = [...new Set(cloudInit().match(/\{\{\w+\}\}/g))];
     expect(placeholders.length).toBeGreaterThan(0);
     for (const placeholder of placeholders) expect(String(vm.properties.osProfile.customData)).toContain(`'${placeholder}'`);
+  });
+
+  const cloudInitFile = (path: string): string =>
+    (parseYaml(cloudInit()) as { write_files: { path: string; content: string }[] }).write_files.find((file) => file.path === path)!.content;
+
+  it('when the broker starts, then rabbitmq_prometheus is already enabled and serves on the loopback only', () => {
+    expect(cloudInitFile('/etc/rabbitmq/enabled_plugins').trim()).toBe('[rabbitmq_prometheus].');
+    const conf = cloudInitFile('/etc/rabbitmq/rabbitmq.conf');
+    expect(conf).toMatch(/^prometheus\.tcp\.ip = 127\.0\.0\.1$/m);
+    expect(conf).toMatch(/^prometheus\.tcp\.port = 15692$/m);
+    expect(cloudInitFile('/usr/local/sbin/rabbitmq-metrics-export')).toContain('http://127.0.0.1:15692/metrics');
+    // The timer that runs the export is enabled once the broker is up.
+    const bootstrap = cloudInitFile('/usr/local/sbin/rabbitmq-bootstrap');
+    expect(bootstrap.indexOf('systemctl enable --now rabbitmq-metrics.timer')).toBeGreaterThan(bootstrap.indexOf('systemctl start rabbitmq-server'));
+    expect(cloudInitFile('/etc/systemd/system/rabbitmq-metrics.timer')).toMatch(/^OnUnitActiveSec=1min$/m);
+  });
+
+  /** Runs the export script with a curl that prints `scrape` (or fails when undefined); returns what it appended. */
+  function runExport(scrape: string | undefined): string {
+    const dir = mkdtempSync(join(tmpdir(), 'rabbitmq-metrics-'));
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'curl'), scrape === undefined ? '#!/bin/sh\nexit 7\n' : `#!/bin/sh\ncat <<'EOF'\n${scrape}EOF\n`, { mode: 0o755 });
+    const out = join(dir, 'out');
+    execFileSync('sh', ['-c', cloudInitFile('/usr/local/sbin/rabbitmq-metrics-export')], { env: { PATH: `${bin}:${process.env.PATH}`, RABBITMQ_METRICS_DIR: out } });
+    return readdirSync(out).map((file) => readFileSync(join(out, file), 'utf8')).join('');
+  }
+
+  it('when the metrics are exported, then the chosen series go out one line each as "<time> <series> <value>", and a broker that does not answer writes nothing', () => {
+    // The shape rabbitmq_prometheus serves on /metrics (aggregated, its default).
+    const scrape = [
+      '# TYPE rabbitmq_identity_info untyped',
+      'rabbitmq_identity_info{rabbitmq_node="rabbit@rabbitmq",rabbitmq_cluster="rabbit@rabbitmq",rabbitmq_endpoint="aggregated"} 1',
+      '# TYPE rabbitmq_queue_messages_ready gauge',
+      'rabbitmq_queue_messages_ready 12',
+      'rabbitmq_alarms_memory_used_watermark 0',
+      'rabbitmq_alarms_free_disk_space_watermark 1',
+      'rabbitmq_global_messages_dead_lettered_confirmed_total{queue_type="rabbit_quorum_queue",dead_letter_strategy="at_least_once"} 3',
+      'erlang_vm_process_count 412',
+      'rabbitmq_queue_messages_ready_bytes 900',
+      '',
+    ].join('\n');
+    const lines = runExport(scrape).trimEnd().split('\n');
+    expect(lines.map((line) => line.split(' ').slice(1).join(' '))).toEqual([
+      'rabbitmq_identity_info{rabbitmq_node="rabbit@rabbitmq",rabbitmq_cluster="rabbit@rabbitmq",rabbitmq_endpoint="aggregated"} 1',
+      'rabbitmq_queue_messages_ready 12',
+      'rabbitmq_alarms_memory_used_watermark 0',
+      'rabbitmq_alarms_free_disk_space_watermark 1',
+      'rabbitmq_global_messages_dead_lettered_confirmed_total{queue_type="rabbit_quorum_queue",dead_letter_strategy="at_least_once"} 3',
+    ]);
+    for (const line of lines) expect(line).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \S+ \S+$/);
+    expect(runExport(undefined)).toBe('');
+  });
+
+  it('when the broker VM runs, then the Azure Monitor agent signs in with its identity and ships the export, syslog and guest counters to the workspace', () => {
+    const template = brokerVm().template;
+    const agent = resourcesOfType(template, 'Microsoft.Compute/virtualMachines/extensions').find((e) => e.properties.type === 'AzureMonitorLinuxAgent')!;
+    expect(agent.properties).toMatchObject({ publisher: 'Microsoft.Azure.Monitor', settings: { authentication: { managedIdentity: { 'identifier-name': 'mi_res_id' } } } });
+    expect(agent.properties.settings.authentication.managedIdentity['identifier-value']).toContain("'Microsoft.ManagedIdentity/userAssignedIdentities'");
+
+    const rule = single(template, 'Microsoft.Insights/dataCollectionRules').properties;
+    const exportScript = cloudInitFile('/usr/local/sbin/rabbitmq-metrics-export');
+    const exportDir = /dir=\$\{RABBITMQ_METRICS_DIR:-([^}]+)\}/.exec(exportScript)![1]!;
+    expect(exportScript).toContain('"$dir/metrics-$(date -u +%Y%m%d).log"');
+    expect(rule.dataSources.logFiles[0].filePatterns).toEqual([`${exportDir}/metrics-*.log`]);
+    expect(rule.dataSources.syslog[0].streams).toEqual(['Microsoft-Syslog']);
+    expect(rule.dataSources.performanceCounters[0].streams).toEqual(['Microsoft-Perf']);
+    expect(rule.destinations.logAnalytics[0].workspaceResourceId).toBe("[parameters('workspaceId')]");
+    // The transform's columns are the table's.
+    const table = single(template, 'Microsoft.OperationalInsights/workspaces/tables');
+    const columns = (table.properties.schema.columns as { name: string }[]).map((c) => c.name);
+    expect(columns).toEqual(['TimeGenerated', 'Series', 'Value']);
+    const custom = (rule.dataFlows as { transformKql?: string; outputStream?: string }[]).find((flow) => flow.transformKql)!;
+    expect(custom.transformKql).toContain(`project ${columns.join(', ')}`);
+    // Both the rule and the endpoint are associated with the VM.
+    const associations = resourcesOfType(template, 'Microsoft.Insights/dataCollectionRuleAssociations');
+    expect(associations.map((a) => Object.keys(a.properties)[0]).sort()).toEqual(['dataCollectionEndpointId', 'dataCollectionRuleId']);
+    for (const association of associations) expect(String(association.scope)).toContain("'Microsoft.Compute/virtualMachines'");
+    expect(passedParameter(rabbitMq().call, 'workspaceId')).toMatch(/'monitoring'\), '[^']+'\)\.outputs\.workspaceId\.value\]$/);
   });
 
   it('when the broker is deployed, then what it needs is required: certificate, host name and admin key fail when empty', () => {
@@ -558,7 +638,7 @@ describe('infra: parameters and outputs', () => {
     const untagged = templates(main).flatMap(({ path, template }) =>
       template.resources
         .filter((r) => !r.existing && r.type.split('/').length === 2)
-        .filter((r) => !['Microsoft.Resources/deployments', 'Microsoft.Authorization/roleAssignments', 'Microsoft.Insights/diagnosticSettings'].includes(r.type))
+        .filter((r) => !['Microsoft.Resources/deployments', 'Microsoft.Authorization/roleAssignments', 'Microsoft.Insights/diagnosticSettings', 'Microsoft.Insights/dataCollectionRuleAssociations'].includes(r.type))
         .filter((r) => r.tags === undefined)
         .map((r) => `${path.join('/')}: ${r.type}`),
     );
@@ -615,6 +695,10 @@ describe('infra: storefront and azd services', () => {
 });
 
 describe('infra: operable', () => {
+  /** The log alerts on Application Insights (the copy loop over `rules`). */
+  const appAlerts = (template: ArmTemplate): ArmResource =>
+    resourcesOfType(template, 'Microsoft.Insights/scheduledQueryRules').find((r) => r.copy?.count === "[length(variables('rules'))]")!;
+
   it('when the resources exist, then each that has platform logs or metrics sends them to the Log Analytics workspace', () => {
     const diagnostics = module(main, 'diagnostics');
     expect(passedParameter(diagnostics.call, 'workspaceId')).toMatch(/'monitoring'\), '[^']+'\)\.outputs\.workspaceId\.value\]$/);
@@ -636,7 +720,22 @@ describe('infra: operable', () => {
     expect(rules.find((r) => r.name === 'alert-health-failing')!.query).toContain('"/api/health" and resultCode == "503"');
     expect(rules.find((r) => r.name === 'alert-dead-letters')!.query).toContain('shop.messages.deadlettered');
     expect(passedParameter(alerts.call, 'applicationInsightsId')).toMatch(/'monitoring'\), '[^']+'\)\.outputs\.applicationInsightsId\.value\]$/);
-    expect(single(alerts.template, 'Microsoft.Insights/scheduledQueryRules').properties.evaluationFrequency).toBe('PT5M');
+    expect(appAlerts(alerts.template).properties.evaluationFrequency).toBe('PT5M');
+  });
+
+  it('when the broker VM stops sending metrics or raises a resource alarm, then an alert on the workspace fires, mailed like the others; an existing broker gets none', () => {
+    const alerts = module(main, 'alerts');
+    const rules = alerts.template.variables?.brokerRules as { name: string; query: string }[];
+    expect(rules.map((r) => r.name)).toEqual(['alert-broker-down', 'alert-broker-resource-alarm']);
+    expect(rules[0]!.query).toBe("[format('{0} | summarize samples = count() | where samples == 0', parameters('brokerMetricsTable'))]");
+    expect(rules[1]!.query).toContain('where Series startswith "rabbitmq_alarms_" and Value > 0');
+    const brokerAlerts = resourcesOfType(alerts.template, 'Microsoft.Insights/scheduledQueryRules').find((r) => r.copy?.count === "[length(variables('brokerRules'))]")!;
+    expect(brokerAlerts.condition).toBe("[not(empty(parameters('brokerMetricsTable')))]");
+    expect(brokerAlerts.properties.scopes).toEqual(["[parameters('workspaceId')]"]);
+    expect(brokerAlerts.properties.windowSize).toBe('PT10M');
+    expect(String(brokerAlerts.properties.actions.actionGroups)).toContain("resourceId('Microsoft.Insights/actionGroups', 'ag-shop')");
+    expect(moduleOutputReference(passedParameter(alerts.call, 'brokerMetricsTable'))).toEqual({ module: 'rabbitmq', output: 'metricsTable' });
+    expect(module(main, 'rabbitmq').template.outputs?.metricsTable?.value).toMatch(/^\[if\(variables\('deployBroker'\), reference\(.*'rabbitmq-vm'.*\.outputs\.metricsTable\.value, ''\)\]$/);
   });
 
   it('when a dead-letter queue holds messages or an order stays PENDING past 5 minutes, then an alert watches the gauge the app exports under that name', () => {
@@ -652,8 +751,7 @@ describe('infra: operable', () => {
       expect(query).toContain(`customMetrics | where name == "${metric}" | ${condition}`);
     }
     // Both mailed like the others: every rule takes the action group when ALERT_EMAIL is set.
-    const scheduled = single(module(main, 'alerts').template, 'Microsoft.Insights/scheduledQueryRules');
-    expect(scheduled.copy).toMatchObject({ count: "[length(variables('rules'))]" });
+    const scheduled = appAlerts(module(main, 'alerts').template);
     expect(String(scheduled.properties.actions.actionGroups)).toContain("resourceId('Microsoft.Insights/actionGroups', 'ag-shop')");
   });
 });
