@@ -401,6 +401,10 @@ module diagnostics 'modules/diagnostics.bicep' = {
     imagesStorageAccountName: images.outputs.name
     postgresServerName: postgres.outputs.name
     redisName: redis.outputs.name
+    vnetName: network.outputs.vnetName
+    brokerNsgName: network.outputs.brokerNsgName
+    natPublicIpName: network.outputs.natPublicIpName
+    communicationName: communication.outputs.name
   }
 }
 

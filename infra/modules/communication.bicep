@@ -56,5 +56,6 @@ resource appSendsEmail 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+output name string = communication.name
 output endpoint string = 'https://${communication.properties.hostName}'
 output senderAddress string = 'DoNotReply@${domain.properties.mailFromSenderDomain}'

@@ -1,7 +1,9 @@
 // Diagnostic settings: every resource that emits platform logs or metrics sends them to the Log
 // Analytics workspace, declared here against the resources by name after they exist, so no module
 // needs the workspace (the workspace's module itself needs the vault). Application Insights already
-// writes into the workspace (workspace-based); the static web app has no diagnostic settings.
+// writes into the workspace (workspace-based). Not here: the static web app, the NAT gateway (below),
+// the private DNS zones and private endpoints (their platform metrics stay in Azure Monitor Metrics),
+// and the broker VM, whose guest data the Azure Monitor agent sends (rabbitmq-vm.bicep).
 // https://learn.microsoft.com/azure/azure-monitor/essentials/diagnostic-settings
 param workspaceId string
 param functionAppName string
@@ -11,6 +13,10 @@ param storageAccountName string
 param imagesStorageAccountName string
 param postgresServerName string
 param redisName string
+param vnetName string
+param brokerNsgName string
+param natPublicIpName string
+param communicationName string
 
 // Every log category the resource has (where it has logs), and all its metrics.
 var allLogsAndMetrics = {
@@ -24,6 +30,15 @@ var allLogsAndMetrics = {
   metrics: [
     {
       category: 'AllMetrics'
+      enabled: true
+    }
+  ]
+}
+var logsOnly = {
+  workspaceId: workspaceId
+  logs: [
+    {
+      categoryGroup: 'allLogs'
       enabled: true
     }
   ]
@@ -63,6 +78,22 @@ resource redisDatabase 'Microsoft.Cache/redisEnterprise/databases@2025-07-01' ex
   name: 'default'
 }
 
+resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' existing = {
+  name: vnetName
+}
+
+resource brokerNsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' existing = {
+  name: brokerNsgName
+}
+
+resource natPublicIp 'Microsoft.Network/publicIPAddresses@2024-05-01' existing = {
+  name: natPublicIpName
+}
+
+resource communication 'Microsoft.Communication/communicationServices@2023-04-01' existing = {
+  name: communicationName
+}
+
 resource siteDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
   name: 'to-log-analytics'
   scope: site
@@ -96,6 +127,36 @@ resource redisDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-prev
 resource redisDatabaseDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
   name: 'to-log-analytics'
   scope: redisDatabase
+  properties: allLogsAndMetrics
+}
+
+// Network: the VNet's logs (VM protection alerts) and metrics; the broker NSG's events and rule
+// counters (it has no metrics); the NAT gateway's public IP's DDoS logs and metrics. The NAT gateway
+// itself has none: none of its metrics is exportable through diagnostic settings (DS Export: No,
+// https://learn.microsoft.com/azure/azure-monitor/reference/supported-metrics/microsoft-network-natgateways-metrics);
+// they stay in Azure Monitor Metrics.
+resource vnetDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: vnet
+  properties: allLogsAndMetrics
+}
+
+resource brokerNsgDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: brokerNsg
+  properties: logsOnly
+}
+
+resource natPublicIpDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: natPublicIp
+  properties: allLogsAndMetrics
+}
+
+// Communication Services: the email send and delivery logs, and its metrics.
+resource communicationDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: communication
   properties: allLogsAndMetrics
 }
 

@@ -163,6 +163,8 @@ resource zoneLinks 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2024-0
 ]
 
 output vnetName string = vnet.name
+output brokerNsgName string = brokerNsg.name
+output natPublicIpName string = natIp.name
 output appSubnetId string = vnet.properties.subnets[0].id
 output endpointsSubnetId string = vnet.properties.subnets[1].id
 output brokerSubnetId string = vnet.properties.subnets[2].id

@@ -703,12 +703,37 @@ describe('infra: operable', () => {
     const diagnostics = module(main, 'diagnostics');
     expect(passedParameter(diagnostics.call, 'workspaceId')).toMatch(/'monitoring'\), '[^']+'\)\.outputs\.workspaceId\.value\]$/);
     const scoped = resourcesOfType(diagnostics.template, 'Microsoft.Insights/diagnosticSettings').map((d) => String(d.scope));
-    for (const type of ['Microsoft.Web/sites', 'Microsoft.Web/serverfarms', 'Microsoft.KeyVault/vaults', 'Microsoft.DBforPostgreSQL/flexibleServers', 'Microsoft.Cache/redisEnterprise', 'Microsoft.Cache/redisEnterprise/databases']) {
+    const settingsOn = (type: string) => resourcesOfType(diagnostics.template, 'Microsoft.Insights/diagnosticSettings').filter((d) => String(d.scope).includes(`'${type}'`));
+    for (const type of [
+      'Microsoft.Web/sites',
+      'Microsoft.Web/serverfarms',
+      'Microsoft.KeyVault/vaults',
+      'Microsoft.DBforPostgreSQL/flexibleServers',
+      'Microsoft.Cache/redisEnterprise',
+      'Microsoft.Cache/redisEnterprise/databases',
+      'Microsoft.Network/virtualNetworks',
+      'Microsoft.Network/networkSecurityGroups',
+      'Microsoft.Network/publicIPAddresses',
+      'Microsoft.Communication/communicationServices',
+    ]) {
       expect(scoped.some((scope) => scope.includes(`'${type}'`)), type).toBe(true);
     }
+    // What each resource has: an NSG has logs only; a NAT gateway exports no metric through diagnostic settings, so it has none.
+    expect(settingsOn('Microsoft.Network/networkSecurityGroups').map((d) => d.properties)).toEqual(["[variables('logsOnly')]"]);
+    expect(settingsOn('Microsoft.Network/natGateways')).toEqual([]);
+    expect(settingsOn('Microsoft.Communication/communicationServices').map((d) => d.properties)).toEqual(["[variables('allLogsAndMetrics')]"]);
+    // The names passed are the network and communication modules' own.
+    for (const [parameter, output] of [
+      ['vnetName', 'vnetName'],
+      ['brokerNsgName', 'brokerNsgName'],
+      ['natPublicIpName', 'natPublicIpName'],
+    ]) {
+      expect(moduleOutputReference(passedParameter(diagnostics.call, parameter!)), parameter).toEqual({ module: 'network', output });
+    }
+    expect(moduleOutputReference(passedParameter(diagnostics.call, 'communicationName'))).toEqual({ module: 'communication', output: 'name' });
     const storageCalls = resourcesOfType(diagnostics.template, 'Microsoft.Resources/deployments');
     expect(storageCalls).toHaveLength(2);
-    for (const name of ['allLogsAndMetrics', 'metricsOnly']) {
+    for (const name of ['allLogsAndMetrics', 'logsOnly', 'metricsOnly']) {
       expect((diagnostics.template.variables?.[name] as { workspaceId: string }).workspaceId, name).toBe("[parameters('workspaceId')]");
     }
   });
