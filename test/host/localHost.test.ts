@@ -84,8 +84,8 @@ describe('local Functions host with a fixture app', () => {
     expect(await response.text()).toBe('');
   });
 
-  it('when a body is a little over the host limit (1 MiB + 64 KiB), then it answers a 413 problem without invoking the function', async () => {
-    const response = await get('/fx/echo', { method: 'POST', body: Buffer.alloc(1536 * 1024, 'a') });
+  it('when a body is a little over the host limit (5 MiB + 64 KiB, room for an image upload), then it answers a 413 problem without invoking the function', async () => {
+    const response = await get('/fx/echo', { method: 'POST', body: Buffer.alloc(5632 * 1024, 'a') });
     expect(response.status).toBe(413);
     expect(response.headers.get('content-type')).toBe('application/problem+json');
     expect(await response.json()).toMatchObject({ status: 413, code: 'payload_too_large' });
