@@ -84,7 +84,15 @@ describe('one trace per checkout, through the local host with OTLP export', () =
 
     // Logs of the same invocations reach the collector with the trace id; the business metrics are exported.
     await waitFor('log records of the trace', () => (collector.logRecords.some((r) => r.traceId === traceId && r.attributes.orderId === orderId) ? true : undefined));
-    const metricNames = ['shop.checkouts.accepted', 'shop.orders.completed', 'shop.checkout.duration', 'shop.outbox.backlog', 'http.server.request.duration'];
+    const metricNames = [
+      'shop.checkouts.accepted',
+      'shop.orders.completed',
+      'shop.checkout.duration',
+      'shop.outbox.backlog',
+      'shop.orders.oldest_pending_age_seconds',
+      'shop.queue.dead_letter_depth',
+      'http.server.request.duration',
+    ];
     await waitFor('the business metrics', () => (metricNames.every((name) => collector.metricNames.has(name)) ? true : undefined));
   });
 
