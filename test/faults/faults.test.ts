@@ -1,19 +1,22 @@
+import { randomUUID } from 'node:crypto';
 import amqp from 'amqplib';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deadLetterQueueOf, queues, retryQueueOf } from '../../src/adapters/rabbitmq/topology.js';
+import { staleClaimMs } from '../../src/domain/checkout.js';
 import { devIssuerSettings, devUserObjectId } from '../../src/dev-issuer/index.js';
 import { watchConsumers } from '../../scripts/functionsHost.js';
 import { projectRoot, startHostProcess, type HostProcess } from '../support/hostProcess.js';
 import { checkPool, startPrivateServices, type PrivateServices } from '../support/privateServices.js';
 import { startShop, type Shop } from '../support/shop.js';
-import { createProducts, percentile, round, runCheckoutLoad, waitForFinal, type CheckoutRecord, type LoadUser } from './support/load.js';
+import { createProducts, httpClient, percentile, round, runCheckoutLoad, waitForFinal, type CheckoutRecord, type LoadUser } from './support/load.js';
 
 /*
  * Fault suite: a checkout load against private Postgres/Redis/RabbitMQ (never the shared ones),
  * with one fault in the middle of it, then the invariants: every 202 is exactly one order in a final
  * state, stock = initial - PAID/PENDING quantities, no message ready or unacked, the outbox drained,
- * dead-letter queues hold only what the suite poisoned, and a fresh batch of checkouts works.
+ * dead-letter queues hold only what the suite poisoned, a fresh batch of checkouts works, and, read
+ * once every claim the fault left is stale (30 s), no cart holds a unit its user has an order for.
  *
  * N defaults to 2000 users (1 item each) issued at RATE users/s (default 50, so the load spans ~40 s
  * and the fault, injected at 8 s, lands in the middle of it; an unpaced load would burn through every
@@ -169,7 +172,16 @@ interface Outcome {
 }
 
 /** Runs the load with `fault` started FAULT_AT_MS into it, then checks every invariant. */
-async function scenario(name: string, h: Harness, fault: (() => Promise<void>) | undefined, options: { n?: number; rate?: number } = {}): Promise<Outcome> {
+/**
+ * `afterStaleBound` runs once every claim left by the fault is stale, before the carts are read (and
+ * before the clients' checkouts are counted): what clients do when they come back after 30 s.
+ */
+async function scenario(
+  name: string,
+  h: Harness,
+  fault: (() => Promise<void>) | undefined,
+  options: { n?: number; rate?: number; afterStaleBound?: (records: CheckoutRecord[]) => Promise<void> } = {},
+): Promise<Outcome> {
   const n = options.n ?? N;
   const productCount = 20;
   const initialStock = Math.ceil((n + 100) / productCount) + 5;
@@ -196,10 +208,16 @@ async function scenario(name: string, h: Harness, fault: (() => Promise<void>) |
   await waitForHealthy(h.api(), 60_000);
   const probeUsers = await makeUsers(h, 20, products, `${name}-after`);
   const probe = await runCheckoutLoad({ api: h.api, users: probeUsers, concurrency: 10 });
+  const loadEnded = Date.now();
 
   const all: CheckoutRecord[] = [...records, ...probe.records];
   const accepted = all.filter((r) => r.status === 202);
   const acceptedIds = new Set(accepted.map((r) => r.orderId!));
+  if (options.afterStaleBound) {
+    await sleep(loadEnded + staleClaimMs + 1_000 - Date.now());
+    await options.afterStaleBound(all);
+    for (const r of all) if (r.status === 202) acceptedIds.add(r.orderId!);
+  }
   const { pending, waitedMs } = await waitForFinal(db, [...acceptedIds], 120_000);
 
   const oidToRecord = new Map(all.map((r) => [devUserObjectId(r.user.toLowerCase()), r]));
@@ -250,6 +268,9 @@ async function scenario(name: string, h: Harness, fault: (() => Promise<void>) |
   );
   const providerCallsExtra = Number(charges[0]!.calls) - Number(charges[0]!.orders);
   const { rows: recoveredRows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM orders WHERE redriven_at IS NOT NULL AND id = ANY($1::uuid[])', [orders.map((o) => o.id)]);
+  // Once every claim a fault left is stale, a cart read settles it: an ordered unit must be gone from the cart.
+  await sleep(loadEnded + staleClaimMs + 1_000 - Date.now());
+  const unitsLeft = await orderedUnitsInCarts(h, [...users, ...probeUsers], orders);
 
   const statuses: Record<string, number> = {};
   for (const r of records) {
@@ -280,6 +301,7 @@ async function scenario(name: string, h: Harness, fault: (() => Promise<void>) |
     providerCallsExtra,
     redrivenOrders: Number(recoveredRows[0]!.n),
     stockMismatches: stockMismatches.length,
+    orderedUnitsInCarts: unitsLeft.ordered.length,
     outboxUnsent,
     queues: queueState,
     over10s: slow,
@@ -302,6 +324,8 @@ async function scenario(name: string, h: Harness, fault: (() => Promise<void>) |
     );
     problems.push(`${notFinal.length + pending} orders not final: ${JSON.stringify(stuck)}`);
   }
+  if (unitsLeft.ordered.length) problems.push(`${unitsLeft.ordered.length} users have an ordered unit still in their cart (e.g. ${unitsLeft.ordered.slice(0, 3).join(', ')})`);
+  if (unitsLeft.unreadable.length) problems.push(`${unitsLeft.unreadable.length} carts could not be read (e.g. ${unitsLeft.unreadable.slice(0, 3).join(', ')})`);
   if (stockMismatches.length) problems.push(`stock mismatches: ${JSON.stringify(stockMismatches.slice(0, 3))}`);
   if (outboxUnsent) problems.push(`${outboxUnsent} outbox rows unsent`);
   if (slow) problems.push(`${slow} requests hung 10 s or more`);
@@ -350,6 +374,28 @@ async function interruptedPaymentsSettled(orderIds: string[], restartedAt: numbe
     pendingIds = rows.map((r) => r.order_id);
   }
   return { caught: orderIds.length, lastSettledAfterRestartMs: lastSettledAt === null ? null : Math.round(lastSettledAt - restartedAt), stillPending: pendingIds };
+}
+
+/**
+ * Reads every user's cart (each user added one unit of its product) and names those whose cart still
+ * holds the unit although they have an order for it.
+ */
+async function orderedUnitsInCarts(h: Harness, users: readonly LoadUser[], orders: readonly { user_id: string }[]): Promise<{ ordered: string[]; unreadable: string[] }> {
+  const ordering = new Set(orders.map((o) => o.user_id));
+  const client = httpClient(16);
+  const ordered: string[] = [];
+  const unreadable: string[] = [];
+  let next = 0;
+  const reader = async () => {
+    for (let user = users[next++]; user; user = users[next++]) {
+      const cart = await client.call(`${h.api()}/cart`, { token: user.token });
+      if (cart.status !== 200) unreadable.push(`${user.name}: ${cart.status}`);
+      else if (ordering.has(devUserObjectId(user.name.toLowerCase())) && (JSON.parse(cart.body) as { items: { productId: string }[] }).items.some((i) => i.productId === user.productId)) ordered.push(user.name);
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, reader));
+  client.close();
+  return { ordered, unreadable };
 }
 
 function countBy(values: string[]): Record<string, number> {
@@ -501,6 +547,41 @@ describe('fault suite (private Postgres, Redis and RabbitMQ)', () => {
       const perUser = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM orders WHERE user_id = ANY($1::text[]) GROUP BY user_id HAVING count(*) > 1', [retriedIds]);
       expect(perUser.rowCount).toBe(0);
       console.log(JSON.stringify({ scenario: 'host-sigkill-retries', unanswered: unanswered.length, statuses: countBy(unanswered.map((r) => String(r.status))) }));
+    } finally {
+      await h.stop().catch(() => undefined);
+    }
+  });
+
+  it('local host SIGKILL mid-load, then clients whose checkout got no 202 retry with a new key after the stale-claim bound: the order they already have, or one new order, never two', async () => {
+    const h = await harness();
+    try {
+      const retried: { user: string; earlier: string[]; status: number; orderId?: string; code?: string }[] = [];
+      const outcome = await scenario('host-sigkill-new-key', h, () => h.killAndRestartHost(), {
+        // A claim the kill left behind is stale now: the retry settles it, and must not order the cart twice.
+        afterStaleBound: async (records) => {
+          const unanswered = records.filter((r) => r.status !== undefined && r.status !== 202);
+          const { rows: before } = await db.query<{ user_id: string; id: string }>('SELECT user_id, id FROM orders WHERE user_id = ANY($1::text[])', [
+            unanswered.map((r) => devUserObjectId(r.user.toLowerCase())),
+          ]);
+          for (const r of unanswered) {
+            const token = await h.shop.token({ user: r.user });
+            const retry = await fetch(`${h.api()}/cart/checkout`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'idempotency-key': randomUUID() } });
+            const body = (await retry.json()) as { orderId?: string; code?: string };
+            const earlier = before.filter((o) => o.user_id === devUserObjectId(r.user.toLowerCase())).map((o) => o.id);
+            retried.push({ user: r.user, earlier, status: retry.status, ...body });
+            // Counted as this client's checkout from now on.
+            r.status = retry.status;
+            if (body.orderId) r.orderId = body.orderId;
+          }
+        },
+      });
+      expect(outcome.problems).toEqual([]);
+      for (const r of retried) {
+        // An accepted first checkout: the retry answers its order, or finds the cart that checkout emptied.
+        if (r.earlier.length > 0) expect(r.status === 202 ? [r.orderId] : [r.code], r.user).toEqual(r.status === 202 ? r.earlier : ['cart_empty']);
+        else expect(r.status, `${r.user}: ${JSON.stringify(r)}`).toBe(202);
+      }
+      console.log(JSON.stringify({ scenario: 'host-sigkill-new-key-retries', retried: retried.length, answers: countBy(retried.map((r) => String(r.code ?? r.status))), hadAnOrder: retried.filter((r) => r.earlier.length > 0).length }));
     } finally {
       await h.stop().catch(() => undefined);
     }
