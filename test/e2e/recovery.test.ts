@@ -23,8 +23,10 @@ describe('stranded checkouts and orders are resolved by the timer', () => {
     await db?.end();
   });
 
+  /** A PENDING order of one unit, with that unit reserved from stock as placeOrder would have. */
   async function pendingOrder(user: string, productId: string): Promise<string> {
     const orderId = uuidv7();
+    await db.query('UPDATE products SET stock = stock - 1, version = version + 1 WHERE id = $1', [productId]);
     await db.query(
       `INSERT INTO orders (id, checkout_id, user_id, status, total, checked_out_at, updated_at) VALUES ($1, $2, $3, 'PENDING', 5, now() - interval '1 minute', now() - interval '1 minute')`,
       [orderId, uuidv7(), devUserObjectId(user)],
@@ -56,6 +58,7 @@ describe('stranded checkouts and orders are resolved by the timer', () => {
     expect((await waitForFinalOrder(shop, await shop.token({ user }), orderId, 40_000)).status).toBe('PAID');
     const { rows } = await db.query('SELECT coalesce(sum(calls), 0)::int AS calls FROM simulated_provider_charges WHERE order_id = $1', [orderId]);
     expect(rows[0].calls).toBe(1);
+    expect(await productStock(db, productId)).toBe(2);
   });
 
   it('when a payment result was dead-lettered, then the recorded result is applied to the order', async () => {
@@ -65,5 +68,7 @@ describe('stranded checkouts and orders are resolved by the timer', () => {
     await db.query(`INSERT INTO payments (id, order_id, status, amount, reason, updated_at) VALUES ($1, $2, 'FAILED', 5, 'card declined', now() - interval '1 minute')`, [uuidv7(), orderId]);
     const order = await waitForFinalOrder(shop, await shop.token({ user }), orderId, 40_000);
     expect(order).toMatchObject({ status: 'PAYMENT_FAILED', payment: { status: 'FAILED', reason: 'card declined' } });
+    // The unit the order held is back, once: not one more than was there.
+    expect(await productStock(db, productId)).toBe(3);
   });
 });
