@@ -32,13 +32,18 @@ export function httpRoutes(registry: AppRegistry): HttpFunctionRoute[] {
     .sort((a, b) => compareRoutes(a.route, b.route));
 }
 
-class BodyTooLarge extends Error {}
+class BodyTooLarge extends Error {
+  /** Body bytes read before the limit was known to be passed (0 when Content-Length told it). */
+  constructor(readonly bytesRead: number) {
+    super('request body too large');
+  }
+}
 
 /** Reads the body into memory up to `limit` bytes; past it, rejects with BodyTooLarge and keeps nothing more. */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) return reject(new BodyTooLarge());
+    if (Number.isFinite(declared) && declared > limit) return reject(new BodyTooLarge(0));
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer) => {
@@ -46,7 +51,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       if (size <= limit) return void chunks.push(chunk);
       req.off('data', onData).pause();
       chunks.length = 0;
-      reject(new BodyTooLarge());
+      reject(new BodyTooLarge(size));
     };
     req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks)));
@@ -54,7 +59,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-/** How long, and how many more bytes, the host reads (and drops) after a body went over the limit. */
+/** How long, and how many bytes past the limit, the host reads (and drops) of a body over the limit. */
 const lingerAfterTooLarge = { ms: 5_000, bytes: 1024 * 1024 };
 
 /**
@@ -63,7 +68,7 @@ const lingerAfterTooLarge = { ms: 5_000, bytes: 1024 * 1024 };
  * `lingerAfterTooLarge` is read and dropped first; one that goes on is cut off: the connection is
  * destroyed without reading the rest.
  */
-function refuseTooLarge(req: IncomingMessage, res: ServerResponse, limit: number): void {
+function refuseTooLarge(req: IncomingMessage, res: ServerResponse, limit: number, bytesRead: number): void {
   res.shouldKeepAlive = false;
   const answer = () => {
     if (res.headersSent) return;
@@ -72,7 +77,8 @@ function refuseTooLarge(req: IncomingMessage, res: ServerResponse, limit: number
     res.end(JSON.stringify({ type: 'about:blank', title: 'Payload too large', status: 413, detail, code: 'payload_too_large' }));
   };
   if (req.readableEnded) return answer();
-  let dropped = 0;
+  // Counted from the body's start, so a body declared too large gets the same allowance as one found so by reading.
+  let seen = bytesRead;
   const cutOff = () => {
     clearTimeout(timer);
     answer();
@@ -80,8 +86,8 @@ function refuseTooLarge(req: IncomingMessage, res: ServerResponse, limit: number
   };
   const timer = setTimeout(cutOff, lingerAfterTooLarge.ms).unref();
   req.on('data', (chunk: Buffer) => {
-    dropped += chunk.length;
-    if (dropped > lingerAfterTooLarge.bytes) cutOff();
+    seen += chunk.length;
+    if (seen > limit + lingerAfterTooLarge.bytes) cutOff();
   });
   req.once('end', () => {
     clearTimeout(timer);
@@ -234,7 +240,7 @@ export class HttpTriggerServer {
     try {
       body = await readBody(req, this.options.maxRequestBodyBytes);
     } catch (error) {
-      if (error instanceof BodyTooLarge) return refuseTooLarge(req, res, this.options.maxRequestBodyBytes);
+      if (error instanceof BodyTooLarge) return refuseTooLarge(req, res, this.options.maxRequestBodyBytes, error.bytesRead);
       throw error;
     }
 
