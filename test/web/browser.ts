@@ -1,7 +1,11 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { devIssuerConfig, startStorefront, type Storefront } from '../../scripts/storefront.js';
+import { projectRoot } from '../support/hostProcess.js';
+import { startShop, type Shop } from '../support/shop.js';
 
 /** Debian's chromium package; the tests never download a browser. */
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -101,4 +105,47 @@ export async function fillAddress(page: Page, address = sampleAddress): Promise<
   await page.getByLabel('Postal code').fill(address.postalCode);
   await page.getByLabel('City').fill(address.city);
   await page.getByLabel('Country').selectOption(address.country);
+}
+
+export const desktop = { width: 1280, height: 800 };
+export const phone = { width: 390, height: 844 };
+/** Where `npm run test:web` writes the README's screenshots when set; none are taken otherwise. */
+export const screenshotDir = process.env.STOREFRONT_SCREENSHOTS;
+
+/** Saves the page as the README shows it, at desktop and phone widths, into `screenshotDir`. */
+export async function screenshots(page: Page, name: string): Promise<void> {
+  mkdirSync(screenshotDir!, { recursive: true });
+  await page.screenshot({ path: join(screenshotDir!, `${name}-desktop.png`), fullPage: false });
+  await page.setViewportSize(phone);
+  await page.screenshot({ path: join(screenshotDir!, `${name}-phone.png`), fullPage: true });
+  await page.setViewportSize(desktop);
+}
+
+export interface BrowserShop {
+  shop: Shop;
+  storefront: Storefront;
+  browser: TestBrowser;
+  stop(): Promise<void>;
+}
+
+/** The shop under the local host, the storefront served same-origin in front of it, and a browser. */
+export async function startBrowserShop(shopOptions?: Parameters<typeof startShop>[0]): Promise<BrowserShop> {
+  const shop = await startShop(shopOptions);
+  const storefront = await startStorefront({
+    distDir: join(projectRoot, 'web/dist'),
+    apiOrigin: shop.host.baseUrl,
+    config: devIssuerConfig({ httpsPort: shop.issuer.httpsPort, httpPort: shop.issuer.httpPort }),
+    port: 0,
+  });
+  const browser = await launchBrowser();
+  return {
+    shop,
+    storefront,
+    browser,
+    async stop() {
+      await browser.close();
+      await storefront.close();
+      await shop.stop();
+    },
+  };
 }

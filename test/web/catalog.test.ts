@@ -1,15 +1,15 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePng, type Rgb } from '../../scripts/png.js';
 import { seedSampleImages } from '../../scripts/sampleImages.js';
-import { devIssuerConfig, startStorefront, type Storefront } from '../../scripts/storefront.js';
+import type { Storefront } from '../../scripts/storefront.js';
 import { projectRoot } from '../support/hostProcess.js';
 import { postgresUrl } from '../support/pipeline.js';
-import { startShop, uniqueUser, type Shop } from '../support/shop.js';
-import { launchBrowser, seriousAccessibilityViolations, signIn, type TestBrowser } from './browser.js';
+import { uniqueUser, type Shop } from '../support/shop.js';
+import { screenshotDir, screenshots, seriousAccessibilityViolations, signIn, startBrowserShop, type BrowserShop, type TestBrowser } from './browser.js';
 
 /*
  * The catalog as a shopper finds things in it, against an API with CATALOG_PUBLIC_READ=true: search,
@@ -17,11 +17,9 @@ import { launchBrowser, seriousAccessibilityViolations, signIn, type TestBrowser
  * browsing signed out until "Add to cart". STOREFRONT_SCREENSHOTS=docs/images saves its screenshots.
  */
 
-const desktop = { width: 1280, height: 800 };
-const phone = { width: 390, height: 844 };
-const screenshotDir = process.env.STOREFRONT_SCREENSHOTS;
 
 describe('storefront catalog features in headless Chromium', () => {
+  let running: BrowserShop;
   let shop: Shop;
   let storefront: Storefront;
   let browser: TestBrowser;
@@ -53,14 +51,8 @@ describe('storefront catalog features in headless Chromium', () => {
     });
 
   beforeAll(async () => {
-    shop = await startShop({ env: { CATALOG_PUBLIC_READ: 'true' } });
-    storefront = await startStorefront({
-      distDir: join(projectRoot, 'web/dist'),
-      apiOrigin: shop.host.baseUrl,
-      config: devIssuerConfig({ httpsPort: shop.issuer.httpsPort, httpPort: shop.issuer.httpPort }),
-      port: 0,
-    });
-    browser = await launchBrowser();
+    running = await startBrowserShop({ env: { CATALOG_PUBLIC_READ: 'true' } });
+    ({ shop, storefront, browser } = running);
     adminToken = await shop.token({ user: 'catalog-admin', roles: ['Products.Write'] });
     // The category may be left from an earlier run (409): it is the same one.
     const category = await api('/categories', { method: 'POST', body: tea });
@@ -86,11 +78,7 @@ describe('storefront catalog features in headless Chromium', () => {
     expect((await api(`/products/${products.glass.id}/images?alt=${encodeURIComponent('Glass teapot with amber tea')}`, { method: 'POST', bytes: picture([214, 168, 84]), contentType: 'image/png' })).status).toBe(201);
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await storefront?.close();
-    await shop?.stop();
-  });
+  afterAll(() => running?.stop());
 
   const expectAccessible = async (page: Page) => expect(await seriousAccessibilityViolations(page)).toEqual([]);
   const settled = (page: Page) => page.locator('main[aria-busy]').waitFor({ state: 'detached' });
@@ -310,12 +298,4 @@ describe('storefront catalog features in headless Chromium', () => {
     await context.close();
   });
 
-  /** The README's screenshots: the page at desktop and phone widths. */
-  async function screenshots(page: Page, name: string) {
-    mkdirSync(screenshotDir!, { recursive: true });
-    await page.screenshot({ path: join(screenshotDir!, `${name}-desktop.png`), fullPage: false });
-    await page.setViewportSize(phone);
-    await page.screenshot({ path: join(screenshotDir!, `${name}-phone.png`), fullPage: true });
-    await page.setViewportSize(desktop);
-  }
 });

@@ -1,12 +1,9 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { devIssuerConfig, startStorefront, type Storefront } from '../../scripts/storefront.js';
-import { projectRoot } from '../support/hostProcess.js';
+import type { Storefront } from '../../scripts/storefront.js';
 import { createProduct } from '../support/pipeline.js';
-import { startShop, uniqueUser, type Shop } from '../support/shop.js';
-import { checkOutFromCart, fillAddress, launchBrowser, sampleAddress, seriousAccessibilityViolations, signIn, type TestBrowser } from './browser.js';
+import { uniqueUser, type Shop } from '../support/shop.js';
+import { checkOutFromCart, fillAddress, sampleAddress, screenshotDir, screenshots, seriousAccessibilityViolations, signIn, startBrowserShop, type BrowserShop, type TestBrowser } from './browser.js';
 
 /*
  * After "Place order": the address step, the order page with the address, and cancelling a paid order
@@ -14,11 +11,9 @@ import { checkOutFromCart, fillAddress, launchBrowser, sampleAddress, seriousAcc
  * saves the checkout and cancelled-order screenshots.
  */
 
-const desktop = { width: 1280, height: 800 };
-const phone = { width: 390, height: 844 };
-const screenshotDir = process.env.STOREFRONT_SCREENSHOTS;
 
 describe('storefront orders in headless Chromium', () => {
+  let running: BrowserShop;
   let shop: Shop;
   let storefront: Storefront;
   let browser: TestBrowser;
@@ -26,22 +21,12 @@ describe('storefront orders in headless Chromium', () => {
   const productName = `Linen apron ${uniqueUser('a')}`;
 
   beforeAll(async () => {
-    shop = await startShop();
-    storefront = await startStorefront({
-      distDir: join(projectRoot, 'web/dist'),
-      apiOrigin: shop.host.baseUrl,
-      config: devIssuerConfig({ httpsPort: shop.issuer.httpsPort, httpPort: shop.issuer.httpPort }),
-      port: 0,
-    });
-    browser = await launchBrowser();
+    running = await startBrowserShop();
+    ({ shop, storefront, browser } = running);
     productId = await createProduct(shop, { name: productName, price: 28, stock: 1000 });
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await storefront?.close();
-    await shop?.stop();
-  });
+  afterAll(() => running?.stop());
 
   const expectAccessible = async (page: Page) => expect(await seriousAccessibilityViolations(page)).toEqual([]);
 
@@ -120,12 +105,4 @@ describe('storefront orders in headless Chromium', () => {
     await context.close();
   });
 
-  /** The README's screenshots: the page at desktop and phone widths. */
-  async function screenshots(page: Page, name: string) {
-    mkdirSync(screenshotDir!, { recursive: true });
-    await page.screenshot({ path: join(screenshotDir!, `${name}-desktop.png`), fullPage: false });
-    await page.setViewportSize(phone);
-    await page.screenshot({ path: join(screenshotDir!, `${name}-phone.png`), fullPage: true });
-    await page.setViewportSize(desktop);
-  }
 });

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -7,8 +7,8 @@ import { devIssuerConfig, startStorefront, type Storefront } from '../../scripts
 import { startDevIssuer } from '../../src/dev-issuer/index.js';
 import { projectRoot } from '../support/hostProcess.js';
 import { createProduct } from '../support/pipeline.js';
-import { startShop, uniqueUser, type Shop } from '../support/shop.js';
-import { checkOutFromCart, fillAddress, launchBrowser, sampleAddress, seriousAccessibilityViolations, signIn, type DevUserChoice, type TestBrowser } from './browser.js';
+import { uniqueUser, type Shop } from '../support/shop.js';
+import { checkOutFromCart, desktop, fillAddress, sampleAddress, screenshotDir, screenshots, seriousAccessibilityViolations, signIn, startBrowserShop, type BrowserShop, type DevUserChoice, type TestBrowser } from './browser.js';
 
 /*
  * The storefront as a person uses it: web/dist served by the storefront server, signing in through
@@ -17,11 +17,9 @@ import { checkOutFromCart, fillAddress, launchBrowser, sampleAddress, seriousAcc
  * STOREFRONT_SCREENSHOTS=docs/images also saves the README's screenshots.
  */
 
-const desktop = { width: 1280, height: 800 };
-const phone = { width: 390, height: 844 };
-const screenshotDir = process.env.STOREFRONT_SCREENSHOTS;
 
 describe('storefront in headless Chromium', () => {
+  let running: BrowserShop;
   let shop: Shop;
   let storefront: Storefront;
   let browser: TestBrowser;
@@ -29,22 +27,12 @@ describe('storefront in headless Chromium', () => {
   let productId: string;
 
   beforeAll(async () => {
-    shop = await startShop();
-    storefront = await startStorefront({
-      distDir: join(projectRoot, 'web/dist'),
-      apiOrigin: shop.host.baseUrl,
-      config: devIssuerConfig({ httpsPort: shop.issuer.httpsPort, httpPort: shop.issuer.httpPort }),
-      port: 0,
-    });
-    browser = await launchBrowser();
+    running = await startBrowserShop();
+    ({ shop, storefront, browser } = running);
     productId = await createProduct(shop, { name: productName, price: 7.25, stock: 1000 });
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await storefront?.close();
-    await shop?.stop();
-  });
+  afterAll(() => running?.stop());
 
   const expectAccessible = async (page: Page) => expect(await seriousAccessibilityViolations(page)).toEqual([]);
 
@@ -290,12 +278,4 @@ describe('storefront in headless Chromium', () => {
     await context.close();
   });
 
-  /** The README's screenshots: the page at desktop and phone widths. */
-  async function screenshots(page: Page, name: string) {
-    mkdirSync(screenshotDir!, { recursive: true });
-    await page.screenshot({ path: join(screenshotDir!, `${name}-desktop.png`), fullPage: false });
-    await page.setViewportSize(phone);
-    await page.screenshot({ path: join(screenshotDir!, `${name}-phone.png`), fullPage: true });
-    await page.setViewportSize(desktop);
-  }
 });

@@ -1,11 +1,9 @@
-import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { devIssuerConfig, startStorefront, type Storefront } from '../../scripts/storefront.js';
-import { projectRoot } from '../support/hostProcess.js';
+import type { Storefront } from '../../scripts/storefront.js';
 import { addToCart, createProduct } from '../support/pipeline.js';
-import { startShop, uniqueUser, type Shop } from '../support/shop.js';
-import { fillAddress, launchBrowser, seriousAccessibilityViolations, signIn, type TestBrowser } from './browser.js';
+import { uniqueUser, type Shop } from '../support/shop.js';
+import { fillAddress, seriousAccessibilityViolations, signIn, startBrowserShop, type BrowserShop, type TestBrowser } from './browser.js';
 
 /*
  * The storefront across tabs, reloads and devices: one sign-in for every tab of a browser, a
@@ -13,6 +11,7 @@ import { fillAddress, launchBrowser, seriousAccessibilityViolations, signIn, typ
  * "Place order" waits, and paging back and forth through the catalog.
  */
 describe('storefront across tabs and reloads', () => {
+  let running: BrowserShop;
   let shop: Shop;
   let storefront: Storefront;
   let browser: TestBrowser;
@@ -20,22 +19,12 @@ describe('storefront across tabs and reloads', () => {
   const productName = `Tabs test bowl ${uniqueUser('b')}`;
 
   beforeAll(async () => {
-    shop = await startShop();
-    storefront = await startStorefront({
-      distDir: join(projectRoot, 'web/dist'),
-      apiOrigin: shop.host.baseUrl,
-      config: devIssuerConfig({ httpsPort: shop.issuer.httpsPort, httpPort: shop.issuer.httpPort }),
-      port: 0,
-    });
-    browser = await launchBrowser();
+    running = await startBrowserShop();
+    ({ shop, storefront, browser } = running);
     productId = await createProduct(shop, { name: productName, price: 3.5, stock: 10_000 });
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await storefront?.close();
-    await shop?.stop();
-  });
+  afterAll(() => running?.stop());
 
   const ordersOf = async (user: string) => ((await (await shop.call('/orders', { token: await shop.token({ user }) })).json()) as { items: { id: string }[] }).items.map((o) => o.id);
   const orderIdOf = (page: Page) => new URL(page.url()).pathname.split('/').pop()!;
