@@ -131,6 +131,11 @@ export const leaseMarginMs = 2_000;
  * test/unit/config.test.ts.)
  */
 function refuseContradictions(s: Settings): void {
+  if (s.POSTGRES_DIRECT_URL && databaseOf(s.POSTGRES_DIRECT_URL) !== databaseOf(s.POSTGRES_URL)) {
+    throw new ConfigError(
+      `Settings POSTGRES_DIRECT_URL (database ${databaseOf(s.POSTGRES_DIRECT_URL)}) and POSTGRES_URL (database ${databaseOf(s.POSTGRES_URL)}) contradict each other: the migrations and the catalog's change notifications would run on another database than the app's queries`,
+    );
+  }
   if (s.PAYMENT_PROVIDER_TIMEOUT_MS + leaseMarginMs > s.PAYMENT_LEASE_SECONDS * 1000) {
     throw new ConfigError(
       `Settings PAYMENT_PROVIDER_TIMEOUT_MS (${s.PAYMENT_PROVIDER_TIMEOUT_MS}) and PAYMENT_LEASE_SECONDS (${s.PAYMENT_LEASE_SECONDS}) contradict each other: the lease must outlast the provider deadline by at least ${leaseMarginMs / 1000} s, or a payment could be taken over while its call is live`,
@@ -145,6 +150,9 @@ function refuseContradictions(s: Settings): void {
     );
   }
 }
+
+/** The database a Postgres URL names (its path). */
+const databaseOf = (postgresUrl: string) => decodeURIComponent(new URL(postgresUrl).pathname.slice(1));
 
 /**
  * In Azure (App Service sets WEBSITE_SITE_NAME) tokens must be checked against a real tenant's keys

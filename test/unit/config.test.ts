@@ -65,10 +65,15 @@ describe('settings that contradict each other', () => {
     [{ PAYMENT_PROVIDER_TIMEOUT_MS: '8001', PAYMENT_LEASE_SECONDS: '10' }, /^Settings PAYMENT_PROVIDER_TIMEOUT_MS \(8001\) and PAYMENT_LEASE_SECONDS \(10\)/],
     [{ PAYMENT_LATENCY_MS: '8000' }, /^Settings PAYMENT_LATENCY_MS \(8000\) and PAYMENT_PROVIDER_TIMEOUT_MS \(8000\) contradict each other/],
     [{ ORDER_REDRIVE_AFTER_SECONDS: '600', ORDER_CANCEL_AFTER_SECONDS: '600' }, /^Settings ORDER_REDRIVE_AFTER_SECONDS \(600\) and ORDER_CANCEL_AFTER_SECONDS \(600\) contradict each other/],
+    [{ POSTGRES_DIRECT_URL: 'postgres://u:p@db.example.com:5432/other' }, /^Settings POSTGRES_DIRECT_URL \(database other\) and POSTGRES_URL \(database shop\) contradict each other/],
   ])('when %o, then start-up fails with one line naming both settings', (values, message) => {
     const error = errorOf({ ...base, ...values });
     expect(error.message).toMatch(message);
     expect(error.message).not.toContain('\n');
+  });
+
+  it('when POSTGRES_DIRECT_URL reaches the same database past PgBouncer, then the settings are accepted', () => {
+    expect(parseSettings({ ...base, POSTGRES_URL: 'postgres://u:p@db.example.com:6432/shop', POSTGRES_DIRECT_URL: 'postgres://u:p@db.example.com:5432/shop' }).POSTGRES_DIRECT_URL).toContain(':5432/shop');
   });
 
   it('when the provider deadline is exactly 2 s under the lease, then the settings are accepted', () => {
