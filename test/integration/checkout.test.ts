@@ -212,6 +212,16 @@ function crashingAt(point: CrashPoint): Adapters & { halted: Promise<void> } {
   };
 }
 
+/** Fills the user's cart with two lines and starts a checkout that the host dies in at `point`; resolves once it has. */
+async function checkoutCutOff(user: string, point: CrashPoint): Promise<void> {
+  const setup = shopFor(realAdapters());
+  await setup.carts.add(user, products[0]!.id, 2, plentyOfStock);
+  await setup.carts.add(user, products[1]!.id, 1, plentyOfStock);
+  const crashing = crashingAt(point);
+  void shopFor(crashing).checkout.checkout(checkoutRequest(user, 'first'));
+  await crashing.halted;
+}
+
 describe('a crash between any two steps of checkout', () => {
   const retries = [
     { name: 'the same key', key: (first: string) => first },
@@ -224,13 +234,7 @@ describe('a crash between any two steps of checkout', () => {
       for (const later of [false, true]) {
         it(`when the host dies ${point} and the client retries with ${retry.name}${later ? ' after the claim went stale' : ''}, then one order holds the cart once`, async () => {
           const user = uniqueUser('crash');
-          const setup = shopFor(realAdapters());
-          await setup.carts.add(user, products[0]!.id, 2, plentyOfStock);
-          await setup.carts.add(user, products[1]!.id, 1, plentyOfStock);
-
-          const crashing = crashingAt(point);
-          void shopFor(crashing).checkout.checkout(checkoutRequest(user, 'first'));
-          await crashing.halted;
+          await checkoutCutOff(user, point);
 
           const clock = later ? () => Date.now() + staleClaimMs + 1 : Date.now;
           const retried = await outcome(shopFor(realAdapters(), clock).checkout.checkout(checkoutRequest(user, retry.key('first'))));
@@ -262,12 +266,7 @@ describe('a crash after the checkout was accepted, and its order placed before a
     for (const comeback of comebacks) {
       it(`when the host dies ${point}, placeOrder inserts the order, and ${comeback.name} comes after the claim went stale, then the claim is completed: the ordered lines leave the cart and the first orderId is the only one`, async () => {
         const user = uniqueUser('placed');
-        const setup = shopFor(realAdapters());
-        await setup.carts.add(user, products[0]!.id, 2, plentyOfStock);
-        await setup.carts.add(user, products[1]!.id, 1, plentyOfStock);
-        const crashing = crashingAt(point);
-        void shopFor(crashing).checkout.checkout(checkoutRequest(user, 'first'));
-        await crashing.halted;
+        await checkoutCutOff(user, point);
         const [accepted] = (await settledState(user)).accepted;
         expect(await placeOrderFromCheckout(postgresOrderStore(db, relay), accepted!.event, noTrace)).toBe('created');
 
