@@ -95,23 +95,45 @@ describe('storefront across tabs and reloads', () => {
     await page.getByRole('link', { name: 'Check out' }).click();
     await fillAddress(page);
 
-    // The checkout reaches the API, which accepts it, but its answer never reaches the page: the person reloads.
+    // The checkout reaches the API, which accepts it, but its answer never reaches the page: the person
+    // reloads. The held request stays unanswered (an unrouted one would be sent on and could win the race).
     let reached!: () => void;
     const accepted = new Promise<void>((resolve) => (reached = resolve));
+    let requests = 0;
     await page.route('**/api/cart/checkout', async (route) => {
+      if (requests++ > 0) return route.continue();
       const answer = await route.fetch();
       expect(answer.status()).toBe(202);
       reached();
     });
     await page.getByRole('button', { name: 'Place order' }).click();
     await accepted;
-    await page.unroute('**/api/cart/checkout');
     await page.reload();
 
     await page.waitForURL(/\/orders\/[0-9a-f-]+/);
     await expect.poll(() => page.getByRole('status').textContent(), { timeout: 30_000 }).toContain('Paid');
     expect(await ordersOf(user)).toEqual([orderIdOf(page)]);
     expect(await seriousAccessibilityViolations(page)).toEqual([]);
+    await context.close();
+  });
+
+  it('when the answer to "Place order" arrives just as the page reloads, then the reloaded checkout shows that order, not an empty cart', async () => {
+    const user = uniqueUser('reload-late');
+    const { context, page } = await browser.newPage();
+    await signIn(page, `${storefront.url}/products/${productId}`, { name: user });
+    await page.getByRole('button', { name: 'Add to cart' }).click();
+    await page.getByRole('link', { name: 'View cart' }).click();
+    await page.getByRole('link', { name: 'Check out' }).click();
+    await fillAddress(page);
+    await page.getByRole('button', { name: 'Place order' }).click();
+    await page.waitForURL(/\/orders\/[0-9a-f-]+/);
+    const placed = orderIdOf(page);
+
+    // The browser was already reloading the checkout's address when the page moved on.
+    await page.goto(`${storefront.url}/checkout`);
+    await page.waitForURL(new RegExp(`/orders/${placed}`));
+    await expect.poll(() => page.locator('.notice-ok').textContent()).toContain('Your order was placed');
+    expect(await ordersOf(user)).toEqual([placed]);
     await context.close();
   });
 

@@ -75,6 +75,13 @@ export const checkoutPage: Page = async (context) => {
       return;
     }
   }
+  // The answer to "Place order" came just as the page reloaded: the cart is empty because that order was placed.
+  const justPlaced = cart.items.length === 0 ? placedOrderSince(Date.now() - resumeWithinMs) : undefined;
+  if (justPlaced) {
+    context.navigate(`/orders/${justPlaced.orderId}?placed=1`);
+    showNotice('Your order was placed: this is that order.');
+    return;
+  }
   render(context, cart, before, attempt?.address ?? newest?.shippingAddress ?? undefined);
   onOrderPlacedElsewhere(signal, (placed) => {
     context.navigate(`/orders/${placed.orderId}?placed=1`);
