@@ -223,7 +223,7 @@ export async function applyPaymentResult(
 
 export type CancelOutcome = { order: OrderView; refundOf?: string };
 
-const notCancellable = (status: OrderStatus) => new AppError('order_not_cancellable', `An order that is ${status} cannot be cancelled`, { extensions: { status } });
+const notCancellable = (status: OrderStatus) => new AppError('order_not_cancellable', `An order that is ${status} cannot be cancelled`, { extensions: { orderStatus: status } });
 
 /**
  * POST /orders/{id}/cancel, for the order's owner: under the order's row lock, so a payment starting,

@@ -15,13 +15,14 @@ export function problemResponse(error: AppError): HttpResponseInit {
   return {
     status: error.status,
     headers: { 'content-type': problemContentType, 'cache-control': 'no-store', ...exposedHeaders, ...error.headers },
+    // Extension members first: one named like a standard member (status, type, ...) must not replace it.
     body: JSON.stringify({
+      ...error.extensions,
       type: 'about:blank',
       title: error.title,
       status: error.status,
       detail: error.message,
       code: error.code,
-      ...error.extensions,
     }),
   };
 }
