@@ -38,6 +38,8 @@ export interface TestIssuer {
   addKey(publish?: boolean): Promise<SigningKey>;
   /** Adds a key made earlier to the JWKS. */
   publish(key: SigningKey): void;
+  /** Takes a key out of the JWKS (rotated out or revoked); tokens it signed are no longer the issuer's. */
+  withdraw(key: SigningKey): void;
   /** While failing, the endpoint answers 503. */
   setFailing(endpoint: 'discovery' | 'jwks', failing: boolean): void;
   close(): Promise<void>;
@@ -169,6 +171,10 @@ export async function createTestIssuer(options: { tenantId?: string; clientId?: 
     },
     publish(added) {
       published.push(added.publicJwk);
+    },
+    withdraw(withdrawn) {
+      const index = published.indexOf(withdrawn.publicJwk);
+      if (index >= 0) published.splice(index, 1);
     },
     setFailing(endpoint, value) {
       failing[endpoint] = value;

@@ -1,17 +1,26 @@
+import type { JWSHeaderParameters } from 'jose';
 import type { Principal } from './principal.js';
 
-interface Entry {
+/** A token that passed verification: who it names, and the key and header its signature was checked with. */
+export interface VerifiedToken {
   principal: Principal;
+  /** The key the signature verified against, as the key lookup handed it out. */
+  key: unknown;
+  header: JWSHeaderParameters;
+}
+
+interface Entry {
+  verified: VerifiedToken;
   expiresAtMs: number;
   bytes: number;
 }
 
-// Map entry, object headers, arrays: a generous flat allowance so small tokens are not undercounted.
+// Map entry, object headers, arrays, the key's reference and the header's alg/typ: a generous flat allowance so small tokens are not undercounted.
 const entryOverheadBytes = 256;
 
-/** What an entry holds in memory: tokens are ASCII (one byte a character); claims may be UTF-16. */
-function sizeOf(token: string, principal: Principal): number {
-  const claims = [principal.userId, principal.tenantId, ...principal.scopes, ...principal.roles];
+/** What an entry holds in memory: tokens are ASCII (one byte a character); claims and the header's kid may be UTF-16. */
+function sizeOf(token: string, { principal, header }: VerifiedToken): number {
+  const claims = [principal.userId, principal.tenantId, ...principal.scopes, ...principal.roles, header.kid ?? ''];
   return entryOverheadBytes + token.length + 2 * claims.reduce((total, claim) => total + claim.length, 0);
 }
 
@@ -35,7 +44,7 @@ export class VerifiedTokenCache {
     return this.#entries.size;
   }
 
-  get(token: string, nowMs: number): Principal | undefined {
+  get(token: string, nowMs: number): VerifiedToken | undefined {
     const entry = this.#entries.get(token);
     if (!entry) return undefined;
     this.#entries.delete(token);
@@ -44,11 +53,18 @@ export class VerifiedTokenCache {
       return undefined;
     }
     this.#entries.set(token, entry);
-    return entry.principal;
+    return entry.verified;
   }
 
-  set(token: string, principal: Principal, expiresAtMs: number): void {
-    const bytes = sizeOf(token, principal);
+  delete(token: string): void {
+    const entry = this.#entries.get(token);
+    if (!entry) return;
+    this.#entries.delete(token);
+    this.#bytes -= entry.bytes;
+  }
+
+  set(token: string, verified: VerifiedToken, expiresAtMs: number): void {
+    const bytes = sizeOf(token, verified);
     if (bytes > this.maxBytes) return;
     const previous = this.#entries.get(token);
     if (previous) {
@@ -60,7 +76,7 @@ export class VerifiedTokenCache {
       this.#entries.delete(oldest);
       this.#bytes -= entry.bytes;
     }
-    this.#entries.set(token, { principal, expiresAtMs, bytes });
+    this.#entries.set(token, { verified, expiresAtMs, bytes });
     this.#bytes += bytes;
   }
 }

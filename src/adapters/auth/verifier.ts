@@ -1,4 +1,4 @@
-import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
+import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type FlattenedJWSInput, type JWSHeaderParameters, type JWTPayload } from 'jose';
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { forbidden, invalidToken } from './challenge.js';
@@ -121,27 +121,49 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
   };
 
-  // A signature check costs ~0.2 ms of CPU and clients send the same token for an hour.
+  // A signature check costs ~0.2 ms of CPU and clients send the same token for an hour. A cached
+  // token is accepted only while the key lookup still hands out the very key its signature was
+  // checked with: the lookup refetches the key set when it is older than jose's cache age (10 min)
+  // or a token names an unknown kid, and a key taken out of the set (rotated out, revoked) then
+  // refuses its cached tokens on the next request, as it would refuse them uncached.
   const verified = new VerifiedTokenCache(options.tokenCacheMaxBytes ?? 16 * 1024 * 1024);
-  const remember = (token: string, principal: Principal, exp: number): Principal => {
-    verified.set(token, Object.freeze(principal), (exp + clockTolerance) * 1000);
-    return principal;
+  const signedInput = (token: string): FlattenedJWSInput => {
+    const [protectedHeader, payload, signature] = token.split('.') as [string, string, string];
+    return { protected: protectedHeader, payload, signature };
+  };
+  const keyStillCurrent = async (token: string, { key, header }: { key: unknown; header: JWSHeaderParameters }): Promise<boolean> => {
+    try {
+      return (await getKey(header as Parameters<typeof getKey>[0], signedInput(token))) === key;
+    } catch {
+      return false; // whatever the lookup says now (no such key, keys unavailable), a full verification says it again
+    }
   };
 
   const verifyToken = async (token: string): Promise<Principal> => {
     precheck(token);
     let claims: JWTPayload;
+    let header: JWSHeaderParameters;
+    let key: unknown;
     try {
-      ({ payload: claims } = await jwtVerify(token, getKey, {
-        algorithms: ['RS256'],
-        issuer: options.issuer,
-        audience: acceptedAudiences,
-        clockTolerance,
-        requiredClaims: ['exp'],
-      }));
+      ({ payload: claims, protectedHeader: header } = await jwtVerify(
+        token,
+        async (...args: Parameters<typeof getKey>) => (key = await getKey(...args)) as Awaited<ReturnType<typeof getKey>>,
+        {
+          algorithms: ['RS256'],
+          issuer: options.issuer,
+          audience: acceptedAudiences,
+          clockTolerance,
+          requiredClaims: ['exp'],
+        },
+      ));
     } catch (error) {
       throw describeJoseError(error, clientId);
     }
+    const remember = (principal: Principal): Principal => {
+      const frozen = Object.freeze(principal);
+      verified.set(token, { principal: frozen, key, header }, (claims.exp! + clockTolerance) * 1000);
+      return frozen;
+    };
     if (claims.ver !== '2.0') throw invalidToken('The token is not an Entra v2.0 access token (ver must be "2.0")');
     if (typeof claims.tid !== 'string' || claims.tid.toLowerCase() !== tenantId.toLowerCase()) throw invalidToken('The token was issued for another tenant');
     const userId = typeof claims.oid === 'string' && claims.oid ? claims.oid : claims.sub;
@@ -156,19 +178,22 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       const scopes = Object.freeze(claims.scp.split(' ').filter(Boolean));
       if (!scopes.includes(userScope)) throw forbidden(`The token lacks the delegated scope ${userScope}`);
       const email = emailOf(claims);
-      return remember(token, { userId, tenantId, kind: 'user', scopes, roles, ...(email ? { email } : {}) }, claims.exp!);
+      return remember({ userId, tenantId, kind: 'user', scopes, roles, ...(email ? { email } : {}) });
     }
     if (!roles.some((role) => (appRoles as readonly string[]).includes(role))) {
       throw forbidden(`An app-only token must carry one of this API's app roles: ${appRoles.join(', ')}`);
     }
-    return remember(token, { userId, tenantId, kind: 'app', scopes: Object.freeze([]), roles }, claims.exp!);
+    return remember({ userId, tenantId, kind: 'app', scopes: Object.freeze([]), roles });
   };
 
   return {
     async verify(authorizationHeader) {
       const token = extractToken(authorizationHeader);
       const hit = verified.get(token, Date.now());
-      if (hit) return hit;
+      if (hit) {
+        if (await keyStillCurrent(token, hit)) return hit.principal;
+        verified.delete(token);
+      }
       return verifyToken(token);
     },
   };
