@@ -9,7 +9,7 @@ import { watchConsumers } from '../../scripts/functionsHost.js';
 import { projectRoot, startHostProcess, type HostProcess } from '../support/hostProcess.js';
 import { checkPool, startPrivateServices, type PrivateServices } from '../support/privateServices.js';
 import { startShop, type Shop } from '../support/shop.js';
-import { createProducts, httpClient, percentile, round, runCheckoutLoad, waitForFinal, type CheckoutRecord, type LoadUser } from './support/load.js';
+import { createProducts, httpClient, percentile, round, runCheckoutLoad, retryableCancelAnswer, settledOrderStatuses, waitForFinal, type CancelRecord, type CheckoutRecord, type LoadUser } from './support/load.js';
 
 /*
  * Fault suite: a checkout load against private Postgres/Redis/RabbitMQ (never the shared ones),
@@ -17,6 +17,14 @@ import { createProducts, httpClient, percentile, round, runCheckoutLoad, waitFor
  * state, stock = initial - PAID/PENDING quantities, no message ready or unacked, the outbox drained,
  * dead-letter queues hold only what the suite poisoned, a fresh batch of checkouts works, and, read
  * once every claim the fault left is stale (30 s), no cart holds a unit its user has an order for.
+ *
+ * Every CANCEL_EVERY-th shopper (FAULTS_CANCEL_EVERY, default 5; 0: none) cancels its order at a
+ * random moment after its checkout, some with a double click, through the fault too (retrying on
+ * 503s and timeouts). Checked from the database and the simulated provider's ledger: a 202 cancel
+ * ends CANCELLED; a cancelled order that was charged has exactly one refund (one provider call), one
+ * that was not has none; no order is charged twice or refunded unless cancelled; no payment is left
+ * REFUNDING; each cancelled order has one OrderCancelled event and its email marked sent; and the
+ * stock check above counts only orders still holding stock, so stock returned twice or never shows.
  *
  * N defaults to 2000 users (1 item each) issued at RATE users/s (default 50, so the load spans ~40 s
  * and the fault, injected at 8 s, lands in the middle of it; an unpaced load would burn through every
@@ -30,7 +38,9 @@ const C = Number(process.env.FAULTS_C ?? 32);
 const FAULT_AT_MS = 8_000;
 const DOWN_MS = 5_000;
 const mainQueues = Object.values(queues);
-const finalStatuses = ['PAID', 'PAYMENT_FAILED', 'REJECTED', 'CANCELLED'];
+const CANCEL_EVERY = Number(process.env.FAULTS_CANCEL_EVERY ?? 5);
+/** A cancel goes at once or up to 3 s after the checkout's answer, and is retried for up to 60 s. */
+const cancelLoad = CANCEL_EVERY > 0 ? { every: CANCEL_EVERY, maxDelayMs: 3_000, retryForMs: 60_000 } : undefined;
 /** Outages "longer than every retry budget": past the consumers' 60 s in-invocation budget and two parking rounds. */
 const LONG_DOWN_MS = Number(process.env.FAULTS_LONG_DOWN_MS ?? 150_000);
 /** The outage, plus the load, the wait for final states and the checks after it. */
@@ -197,7 +207,7 @@ async function scenario(
         faultWindow = { from, to: performance.now() - loadStarted };
       })
     : Promise.resolve();
-  const [{ records, wallMs }] = await Promise.all([runCheckoutLoad({ api: h.api, users, concurrency: C, ratePerSecond: options.rate ?? RATE }), faultDone]);
+  const [{ records, cancels, wallMs }] = await Promise.all([runCheckoutLoad({ api: h.api, users, concurrency: C, ratePerSecond: options.rate ?? RATE, cancel: cancelLoad }), faultDone]);
   if (faultError) throw faultError;
 
   // A fresh batch after the fault: publishers and consumers must have reconnected by themselves (under the real
@@ -227,7 +237,7 @@ async function scenario(
   );
   const ordersById = new Map(orders.map((o) => [o.id, o]));
   const lost = [...acceptedIds].filter((id) => !ordersById.has(id));
-  const notFinal = orders.filter((o) => !finalStatuses.includes(o.status));
+  const notFinal = orders.filter((o) => !settledOrderStatuses.includes(o.status));
   const perUser = new Map<string, number>();
   for (const o of orders) perUser.set(o.user_id, (perUser.get(o.user_id) ?? 0) + 1);
   const duplicates = [...perUser.values()].filter((count) => count > 1).reduce((sum, count) => sum + count - 1, 0);
@@ -263,10 +273,11 @@ async function scenario(
   );
   // One charge and one provider call per order, whatever was redelivered or re-driven.
   const { rows: charges } = await db.query<{ orders: string; calls: string }>(
-    'SELECT count(DISTINCT order_id) AS orders, coalesce(sum(calls), 0) AS calls FROM simulated_provider_charges WHERE order_id = ANY($1::uuid[])',
+    "SELECT count(DISTINCT order_id) AS orders, coalesce(sum(calls), 0) AS calls FROM simulated_provider_charges WHERE kind = 'charge' AND order_id = ANY($1::uuid[])",
     [orders.map((o) => o.id)],
   );
   const providerCallsExtra = Number(charges[0]!.calls) - Number(charges[0]!.orders);
+  const cancellation = await checkCancellations(orders.map((o) => o.id), cancels, faultWindow);
   const { rows: recoveredRows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM orders WHERE redriven_at IS NOT NULL AND id = ANY($1::uuid[])', [orders.map((o) => o.id)]);
   // Once every claim a fault left is stale, a cart read settles it: an ordered unit must be gone from the cart.
   await sleep(loadEnded + staleClaimMs + 1_000 - Date.now());
@@ -297,6 +308,7 @@ async function scenario(
     rejected: orders.filter((o) => o.status === 'REJECTED').length,
     paymentFailed: orders.filter((o) => o.status === 'PAYMENT_FAILED').length,
     cancelled: orders.filter((o) => o.status === 'CANCELLED').length,
+    cancels: cancellation.counts,
     providerCalls: Number(charges[0]!.calls),
     providerCallsExtra,
     redrivenOrders: Number(recoveredRows[0]!.n),
@@ -314,6 +326,7 @@ async function scenario(
   if (lost.length) problems.push(`${lost.length} accepted checkouts have no order (e.g. ${lost.slice(0, 3).join(', ')})`);
   if (duplicates) problems.push(`${duplicates} duplicate orders`);
   if (providerCallsExtra) problems.push(`${providerCallsExtra} provider calls beyond one per order`);
+  problems.push(...cancellation.problems);
   if (notFinal.length || pending) {
     // Where each one stopped, so a failure says which step stranded it.
     const { rows: stuck } = await db.query(
@@ -342,6 +355,94 @@ async function scenario(
   }
   console.log(JSON.stringify({ scenario: name, counts, problems }));
   return { scenario: name, counts, problems, records };
+}
+
+interface OrderLedger {
+  id: string;
+  status: string;
+  cancel_reason: string | null;
+  payment: string | null;
+  charges: number;
+  refunds: number;
+  refused_refunds: number;
+  refund_calls: number;
+  cancelled_events: number;
+  cancel_mailed: boolean;
+}
+
+/**
+ * The cancellation invariants, for every order of the scenario, from the database and the simulated
+ * provider's ledger (the provider's own record of what it charged and refunded).
+ */
+async function checkCancellations(orderIds: string[], cancels: readonly CancelRecord[], faultWindow: { from: number; to: number } | undefined): Promise<{ counts: Record<string, unknown>; problems: string[] }> {
+  const ledger = async () =>
+    (
+      await db.query<OrderLedger>(
+        `WITH provider AS (
+           SELECT order_id,
+                  count(*) FILTER (WHERE kind = 'charge' AND approved)::int AS charges,
+                  count(*) FILTER (WHERE kind = 'refund' AND approved)::int AS refunds,
+                  count(*) FILTER (WHERE kind = 'refund' AND NOT approved)::int AS refused_refunds,
+                  coalesce(sum(calls) FILTER (WHERE kind = 'refund'), 0)::int AS refund_calls
+             FROM simulated_provider_charges WHERE order_id = ANY($1::uuid[]) GROUP BY order_id
+         ), events AS (
+           SELECT (payload->>'orderId')::uuid AS order_id, count(*)::int AS cancelled_events
+             FROM outbox WHERE type = 'OrderCancelled' AND payload->>'orderId' = ANY($1::text[]) GROUP BY 1
+         )
+         SELECT o.id, o.status, o.cancel_reason, p.status AS payment,
+                coalesce(v.charges, 0) AS charges, coalesce(v.refunds, 0) AS refunds, coalesce(v.refused_refunds, 0) AS refused_refunds,
+                coalesce(v.refund_calls, 0) AS refund_calls, coalesce(e.cancelled_events, 0) AS cancelled_events,
+                EXISTS (SELECT 1 FROM notifications_sent n WHERE n.notification_key = 'OrderCancelled/' || o.id) AS cancel_mailed
+           FROM orders o LEFT JOIN payments p ON p.order_id = o.id LEFT JOIN provider v ON v.order_id = o.id LEFT JOIN events e ON e.order_id = o.id
+          WHERE o.id = ANY($1::uuid[])`,
+        [orderIds],
+      )
+    ).rows;
+  // The notifications function sends each OrderCancelled's email (its marker) shortly after the event is relayed.
+  const rows = await waitUntil(60_000, ledger, (all) => all.every((o) => o.status !== 'CANCELLED' || o.cancel_mailed));
+  const byId = new Map(rows.map((o) => [o.id, o]));
+  const cancelledRows = rows.filter((o) => o.status === 'CANCELLED');
+  const clicks = cancels.flatMap((c) => c.clicks.map((click) => ({ ...click, orderId: c.orderId })));
+  const broken: Record<string, string[]> = {
+    // A cancel the shop accepted (202) is kept: the order ends CANCELLED, whatever its payment was doing.
+    acceptedCancelNotCancelled: clicks.filter((c) => c.status === 202 && byId.get(c.orderId)?.status !== 'CANCELLED').map((c) => c.orderId),
+    // Refused only for an order that failed (409), or unavailable (503, no answer) to the end of the client's retries; never 404 for an order that exists.
+    cancelWronglyRefused: clicks
+      .filter((c) => c.status !== 202 && (c.status === 404 || !retryableCancelAnswer(c.status)) && !(c.status === 409 && ['PAYMENT_FAILED', 'REJECTED'].includes(byId.get(c.orderId)?.status ?? '')))
+      .map((c) => c.orderId),
+    chargedTwice: rows.filter((o) => o.charges > 1).map((o) => o.id),
+    // Charged and cancelled: refunded exactly once; never charged: never refunded.
+    cancelledChargedNotRefundedOnce: cancelledRows.filter((o) => o.charges === 1 && (o.refunds !== 1 || o.payment !== 'REFUNDED')).map((o) => o.id),
+    refundedNotCancelled: rows.filter((o) => o.status !== 'CANCELLED' && o.refunds > 0).map((o) => o.id),
+    refundedNeverCharged: rows.filter((o) => o.charges === 0 && o.refunds > 0).map((o) => o.id),
+    // A refund asked twice, or refused by the provider (a second refund key for a refunded charge).
+    refundCallsBeyondOne: rows.filter((o) => o.refund_calls > o.refunds || o.refused_refunds > 0).map((o) => o.id),
+    paymentStillRefunding: rows.filter((o) => o.payment === 'REFUNDING').map((o) => o.id),
+    cancelledEventsNotOne: rows.filter((o) => o.cancelled_events !== (o.status === 'CANCELLED' ? 1 : 0)).map((o) => o.id),
+    cancelledNotMailed: cancelledRows.filter((o) => !o.cancel_mailed).map((o) => o.id),
+  };
+  const problems = Object.entries(broken)
+    .filter(([, ids]) => ids.length > 0)
+    .map(([check, ids]) => `cancellation: ${check}: ${ids.length} orders (e.g. ${JSON.stringify(ids.slice(0, 3).map((id) => byId.get(id) ?? id))})`);
+  const cancelHangs = clicks.filter((c) => c.slowestAttemptMs >= 10_000).length;
+  if (cancelHangs) problems.push(`${cancelHangs} cancel requests hung 10 s or more`);
+  const counts = {
+    shoppers: cancels.length,
+    doubleClicks: cancels.filter((c) => c.clicks.length > 1).length,
+    // Shoppers who clicked during the fault, or whose click was still being retried when it began.
+    duringFault: faultWindow ? cancels.filter((c) => c.at <= faultWindow.to && c.at + Math.max(...c.clicks.map((k) => k.ms)) >= faultWindow.from).length : undefined,
+    answers: countBy(clicks.map((c) => (c.status === 202 ? `202 ${c.orderStatus}` : `${c.status}${c.code ? ` ${c.code}` : ''}`))),
+    retried: clicks.filter((c) => c.answers.length > 1).length,
+    // Sent before the orders function placed the order: 404, then retried.
+    beforePlaced: clicks.filter((c) => c.answers.includes(404)).length,
+    slowestAttemptMs: Math.round(Math.max(0, ...clicks.map((c) => c.slowestAttemptMs))),
+    customerCancelled: cancelledRows.filter((o) => o.cancel_reason === 'customer').length,
+    refunded: cancelledRows.filter((o) => o.refunds === 1).length,
+    cancelledUncharged: cancelledRows.filter((o) => o.charges === 0).length,
+    ...Object.fromEntries(Object.entries(broken).map(([check, ids]) => [check, ids.length])),
+    over10s: cancelHangs,
+  };
+  return { counts, problems };
 }
 
 interface InterruptedPayments {
@@ -542,7 +643,7 @@ describe('fault suite (private Postgres, Redis and RabbitMQ)', () => {
       }
       const retriedIds = unanswered.map((r) => devUserObjectId(r.user.toLowerCase()));
       await expect
-        .poll(async () => (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM orders WHERE user_id = ANY($1::text[]) AND status IN ('PAID', 'PAYMENT_FAILED', 'REJECTED', 'CANCELLED')`, [retriedIds])).rows[0]!.n, { timeout: 60_000, interval: 500 })
+        .poll(async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM orders WHERE user_id = ANY($1::text[]) AND status = ANY($2::text[])', [retriedIds, settledOrderStatuses])).rows[0]!.n, { timeout: 60_000, interval: 500 })
         .toBe(unanswered.length);
       const perUser = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM orders WHERE user_id = ANY($1::text[]) GROUP BY user_id HAVING count(*) > 1', [retriedIds]);
       expect(perUser.rowCount).toBe(0);

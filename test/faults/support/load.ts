@@ -1,13 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import type pg from 'pg';
+import { orderStatuses, orderTransitions, paymentStatuses, paymentTransitions } from '../../../src/domain/orderLifecycle.js';
 
 /*
  * A bounded checkout load generator for the fault suite and the checkout benchmark: N users, each
  * adds one item and checks out, at most C at a time (and optionally at most R users started per
  * second, so a fault lands in the middle of the load instead of failing the rest in a burst).
  * Plain node:http with a keep-alive agent (lighter than fetch; the load shares 2 cores with the
- * host), a hard per-request timeout, no retries.
+ * host), a hard per-request timeout, no retries of checkouts.
+ *
+ * With `cancel`, every `every`-th shopper also cancels its accepted order at a random moment after
+ * the checkout (at once, while its payment may still be in flight, or up to `maxDelayMs` later, when
+ * it is usually PAID), every other one of them with a double click (two cancels at once); a cancel
+ * is retried like a real client retries: on a timeout, a refused connection or a 502/503/504, with
+ * backoff, for at most `retryForMs`; and on a 404, which a cancel sent right after the checkout's 202
+ * gets until the orders function has placed the order (the client knows its orderId was accepted).
  */
 
 export interface HttpResult {
@@ -80,6 +88,37 @@ export interface CheckoutRecord {
   at: number;
 }
 
+/** One click on "cancel": its last answer after its retries. */
+export interface CancelClick {
+  status: number; // 0: network error, -1: timeout (the last attempt's)
+  /** Every answer, the retried ones first. */
+  answers: number[];
+  /** From the click to its last answer. */
+  ms: number;
+  /** The slowest single attempt. */
+  slowestAttemptMs: number;
+  /** The order's status in a 202 (PENDING while its payment is in flight: cancelled once the result is known). */
+  orderStatus?: string;
+  code?: string;
+}
+
+export interface CancelRecord {
+  user: string;
+  orderId: string;
+  /** ms since the load started, when the first click was sent. */
+  at: number;
+  clicks: CancelClick[];
+}
+
+export interface CancelOptions {
+  /** Every `every`-th shopper cancels. */
+  every: number;
+  /** The latest moment after the checkout's answer a cancel is sent. */
+  maxDelayMs: number;
+  /** How long a click is retried before the shopper gives up. */
+  retryForMs: number;
+}
+
 export interface LoadOptions {
   /** The API base (e.g. http://127.0.0.1:1234/api); a function so a restarted host can take over. */
   api: () => string;
@@ -90,11 +129,47 @@ export interface LoadOptions {
   timeoutMs?: number;
   /** Called once with the load's progress, e.g. to trigger a fault after some checkouts. */
   onProgress?: (done: number, records: readonly CheckoutRecord[]) => void;
+  cancel?: CancelOptions;
 }
 
-export async function runCheckoutLoad(options: LoadOptions): Promise<{ records: CheckoutRecord[]; wallMs: number }> {
+/** Answers a client retries: the service was unreachable, timed out or said it is unavailable for now, or the accepted order is not placed yet. */
+export const retryableCancelAnswer = (status: number) => status <= 0 || status === 404 || status === 502 || status === 503 || status === 504;
+
+function jsonOrEmpty(body: string): { status?: string; code?: string } {
+  try {
+    return JSON.parse(body) as { status?: string; code?: string };
+  } catch {
+    return {};
+  }
+}
+
+/** One click on "cancel", retried with backoff (0.25 s doubling to 4 s) until an answer that is not retryable or `retryForMs` passed. */
+async function clickCancel(call: ReturnType<typeof httpClient>['call'], url: () => string, token: string, retryForMs: number, timeoutMs: number): Promise<CancelClick> {
+  const started = performance.now();
+  let backoffMs = 250;
+  let slowestAttemptMs = 0;
+  const answers: number[] = [];
+  for (;;) {
+    const answer = await call(url(), { method: 'POST', token, timeoutMs });
+    answers.push(answer.status);
+    slowestAttemptMs = Math.max(slowestAttemptMs, answer.ms);
+    const elapsed = performance.now() - started;
+    if (!retryableCancelAnswer(answer.status) || elapsed + backoffMs > retryForMs) {
+      const body = answer.status >= 200 ? jsonOrEmpty(answer.body) : {};
+      return { status: answer.status, answers, ms: elapsed, slowestAttemptMs, ...(answer.status === 202 ? { orderStatus: body.status } : {}), ...(body.code ? { code: body.code } : {}) };
+    }
+    await new Promise((r) => setTimeout(r, backoffMs));
+    backoffMs = Math.min(backoffMs * 2, 4_000);
+  }
+}
+
+export async function runCheckoutLoad(options: LoadOptions): Promise<{ records: CheckoutRecord[]; cancels: CancelRecord[]; wallMs: number }> {
   const client = httpClient(options.concurrency);
+  // Cancels have sockets of their own: a shopper's cancel does not wait behind the other shoppers' checkouts.
+  const cancelClient = httpClient(16);
   const records: CheckoutRecord[] = [];
+  const cancels: CancelRecord[] = [];
+  const cancelling: Promise<void>[] = [];
   const started = performance.now();
   let next = 0;
   const timeoutMs = options.timeoutMs ?? 10_000;
@@ -117,15 +192,27 @@ export async function runCheckoutLoad(options: LoadOptions): Promise<{ records: 
         record.ms = checkout.ms;
         if (checkout.error) record.error = checkout.error;
         if (checkout.status === 202) record.orderId = (JSON.parse(checkout.body) as { orderId: string }).orderId;
+        const cancel = options.cancel;
+        if (cancel && record.orderId && index % cancel.every === 0) cancelling.push(cancelLater(user, record.orderId, cancel, (index / cancel.every) % 2 === 1));
       } else if (add.error) record.error = `add: ${add.error}`;
       records.push(record);
       options.onProgress?.(records.length, records);
     }
   };
+  // A third of the cancels go at once (the payment usually in flight), the rest at a random moment up to maxDelayMs.
+  const cancelLater = async (user: LoadUser, orderId: string, cancel: CancelOptions, doubleClick: boolean) => {
+    await new Promise((r) => setTimeout(r, Math.random() < 1 / 3 ? 0 : Math.random() * cancel.maxDelayMs));
+    const at = performance.now() - started;
+    const click = () => clickCancel(cancelClient.call, () => `${options.api()}/orders/${orderId}/cancel`, user.token, cancel.retryForMs, timeoutMs);
+    const clicks = await Promise.all(doubleClick ? [click(), new Promise((r) => setTimeout(r, Math.random() * 100)).then(click)] : [click()]);
+    cancels.push({ user: user.name, orderId, at, clicks });
+  };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
   const wallMs = performance.now() - started;
+  await Promise.all(cancelling);
   client.close();
-  return { records, wallMs };
+  cancelClient.close();
+  return { records, cancels, wallMs };
 }
 
 export function percentile(values: readonly number[], p: number): number {
@@ -147,15 +234,25 @@ export async function createProducts(db: pg.Pool, count: number, stock: number, 
   return ids;
 }
 
-/** Polls until every given order exists in a final status, or the time is up; returns the non-final count left. */
+/*
+ * Settled: what the system itself will not change any more, read off the lifecycle's tables. An order
+ * is settled in a status whose only way on is a customer's cancel (PAID) or which has none (CANCELLED,
+ * PAYMENT_FAILED, REJECTED); a payment, likewise (SUCCEEDED, FAILED, REFUNDED; not PENDING or REFUNDING).
+ */
+const onlyByCancel = (next: object, cancelStatus: string) => Object.keys(next).every((to) => to === cancelStatus);
+export const settledOrderStatuses: readonly string[] = orderStatuses.filter((status) => onlyByCancel(orderTransitions[status], 'CANCELLED'));
+export const settledPaymentStatuses: readonly string[] = paymentStatuses.filter((status) => onlyByCancel(paymentTransitions[status], 'REFUNDING'));
+
+/** Polls until every given order exists in a settled status with no payment unsettled (a refund under way counts as unsettled), or the time is up; returns the unsettled count left. */
 export async function waitForFinal(db: pg.Pool, orderIds: readonly string[], timeoutMs: number): Promise<{ pending: number; waitedMs: number }> {
   const started = Date.now();
   let pending = orderIds.length;
   while (Date.now() - started < timeoutMs) {
     try {
       const { rows } = await db.query<{ n: string }>(
-        `SELECT count(*) AS n FROM orders WHERE id = ANY($1::uuid[]) AND status IN ('PAID', 'PAYMENT_FAILED', 'REJECTED')`,
-        [orderIds],
+        `SELECT count(*) AS n FROM orders o WHERE o.id = ANY($1::uuid[]) AND o.status = ANY($2::text[])
+            AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id AND NOT p.status = ANY($3::text[]))`,
+        [orderIds, settledOrderStatuses, settledPaymentStatuses],
       );
       pending = orderIds.length - Number(rows[0]!.n);
       if (pending === 0) break;
