@@ -12,6 +12,7 @@ import './cart.js';
 import './orders.js';
 import './payments.js';
 import './notifications.js';
+import './watchdog.js';
 import './docs.js';
 import './routeNotFound.js';
 

@@ -353,6 +353,7 @@ module api 'modules/function-app.bicep' = {
     nodeVersion: nodeVersion
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
+    identityPrincipalId: identity.outputs.principalId
     appSubnetId: network.outputs.appSubnetId
     storageAccountName: storage.outputs.name
     // Read once storage.bicep has created the account (storage.outputs above orders it).

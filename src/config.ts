@@ -85,6 +85,29 @@ const settingsSchema = z.object({
     .enum(['url', 'managed-identity'])
     .default('url')
     .describe("How the app signs in to Postgres and Redis: with the credentials in their URLs, or (Azure) with the managed identity's Entra token as the password"),
+  CONSUMER_WATCHDOG_SITE_ID: z
+    .string()
+    .regex(/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Web\/sites\/[^/]+$/i, 'must be a Function App resource id (/subscriptions/.../providers/Microsoft.Web/sites/<name>)')
+    .optional()
+    .describe("The Function App's own resource id: when set, the consumer watchdog restarts it through Azure Resource Manager once a trigger queue has had no consumer for CONSUMER_WATCHDOG_AFTER_SECONDS (unset locally, where npm run dev's host watch does that)"),
+  CONSUMER_WATCHDOG_AFTER_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(3600)
+    .default(300)
+    .describe('How long a trigger queue must have no consumer, the broker answering, before the watchdog restarts the app'),
+  CONSUMER_WATCHDOG_RESTART_INTERVAL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(300)
+    .max(86400)
+    .default(900)
+    .describe('The watchdog restarts the app at most once per this many seconds, across all instances'),
+  AZURE_RESOURCE_MANAGER_ENDPOINT: z
+    .url()
+    .default('https://management.azure.com')
+    .describe("Azure Resource Manager, where the watchdog's restart goes (its /.default scope is the token's); another only for a sovereign cloud"),
   AZURE_CLIENT_ID: z.guid().optional().describe("Client id of the app's user-assigned managed identity (Azure Communication Services Email, product images in blob storage)"),
 });
 
@@ -160,7 +183,7 @@ const databaseOf = (postgresUrl: string) => decodeURIComponent(new URL(postgresU
  * dev issuer's tenant accepts tokens anyone can mint from this repository.
  */
 function refuseDevelopmentValues(s: Settings): void {
-  for (const name of ['ENTRA_ISSUER', 'ENTRA_JWKS_URI'] as const) {
+  for (const name of ['ENTRA_ISSUER', 'ENTRA_JWKS_URI', 'AZURE_RESOURCE_MANAGER_ENDPOINT'] as const) {
     const value = s[name];
     if (value !== undefined && new URL(value).protocol !== 'https:') {
       throw new ConfigError(`Setting ${name} must be an https:// URL in Azure (WEBSITE_SITE_NAME is set), not ${JSON.stringify(value)}`);

@@ -32,6 +32,8 @@ param nodeVersion string
 
 param identityId string
 param identityClientId string
+@description('The identity\'s principal, granted the restart of this site alone (the consumer watchdog).')
+param identityPrincipalId string
 param appSubnetId string
 param storageAccountName string
 
@@ -86,6 +88,16 @@ param catalogPublicRead bool
 @description('Blob endpoint of the product images account (images.bicep), reached with identityClientId.')
 param productImagesBlobEndpoint string
 param productImagesContainer string
+
+@minValue(60)
+@maxValue(3600)
+@description('Consumer watchdog: seconds a trigger queue may have no consumer, the broker answering, before the app is restarted.')
+param consumerWatchdogAfterSeconds int = 300
+
+@minValue(300)
+@maxValue(86400)
+@description('Consumer watchdog: at most one restart per this many seconds.')
+param consumerWatchdogRestartIntervalSeconds int = 900
 
 resource plan 'Microsoft.Web/serverfarms@2024-11-01' = {
   name: planName
@@ -158,6 +170,12 @@ var applicationSettings = {
   CATALOG_PUBLIC_READ: catalogPublicRead ? 'true' : 'false'
   PRODUCT_IMAGES_STORAGE: productImagesBlobEndpoint
   PRODUCT_IMAGES_CONTAINER: productImagesContainer
+  // The consumer watchdog (functions/watchdog.ts, docs/deploy.md section 2) restarts this site through
+  // Resource Manager, as the identity, when a trigger queue has had no consumer for the window.
+  CONSUMER_WATCHDOG_SITE_ID: resourceId('Microsoft.Web/sites', name)
+  CONSUMER_WATCHDOG_AFTER_SECONDS: string(consumerWatchdogAfterSeconds)
+  CONSUMER_WATCHDOG_RESTART_INTERVAL_SECONDS: string(consumerWatchdogRestartIntervalSeconds)
+  AZURE_RESOURCE_MANAGER_ENDPOINT: environment().resourceManager
 }
 
 resource site 'Microsoft.Web/sites@2024-11-01' = {
@@ -222,6 +240,39 @@ resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@20
   name: 'ftp'
   properties: {
     allow: false
+  }
+}
+
+// The watchdog's right to restart this site and nothing else: a custom role holding the one action
+// (built-in roles that hold it, such as Website Contributor, also change settings and deployments),
+// assigned on the site itself. https://learn.microsoft.com/azure/role-based-access-control/custom-roles-bicep
+resource restartRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(resourceGroup().id, name, 'restart')
+  properties: {
+    roleName: 'Function App restart (${name})'
+    description: 'Restart the Function App ${name} (its consumer watchdog).'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: [
+          'Microsoft.Web/sites/restart/action'
+        ]
+        notActions: []
+      }
+    ]
+    assignableScopes: [
+      resourceGroup().id
+    ]
+  }
+}
+
+resource restartAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: site
+  name: guid(site.id, identityPrincipalId, restartRole.id)
+  properties: {
+    roleDefinitionId: restartRole.id
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { createTokenVerifier, type TokenVerifier } from '../adapters/auth/index.js';
+import { armSiteRestarter } from '../adapters/azure/siteRestarter.js';
 import { blobImageStore } from '../adapters/blob/imageStore.js';
 import { acsEmailNotifier } from '../adapters/notifications/acsEmailNotifier.js';
 import { smtpNotifier } from '../adapters/notifications/smtpNotifier.js';
@@ -10,6 +11,7 @@ import { postgresNotificationLedger } from '../adapters/postgres/notificationLed
 import { postgresCheckoutLedger } from '../adapters/postgres/checkoutLedger.js';
 import { postgresOrderStore } from '../adapters/postgres/orderStore.js';
 import { postgresStrandedQueries } from '../adapters/postgres/strandedQueries.js';
+import { postgresWatchdogState } from '../adapters/postgres/watchdogState.js';
 import { OutboxRelay } from '../adapters/postgres/outbox.js';
 import { entraScopes, managedIdentity, RefreshingToken } from '../adapters/identity/entraToken.js';
 import { createPool } from '../adapters/postgres/pool.js';
@@ -29,6 +31,7 @@ import { orderQueries } from '../domain/orders.js';
 import type { PaymentPolicy } from '../domain/payments.js';
 import { cachedCatalog, productService } from '../domain/products.js';
 import type { ReadCache } from '../domain/readCache.js';
+import type { ConsumerWatchdog } from './consumerWatchdog.js';
 import { ReadThroughCache } from './readThroughCache.js';
 
 /**
@@ -87,6 +90,20 @@ function build(s: Settings) {
     ? acsEmailNotifier({ endpoint: s.ACS_EMAIL_ENDPOINT, sender: s.EMAIL_SENDER, ...(s.AZURE_CLIENT_ID ? { managedIdentityClientId: s.AZURE_CLIENT_ID } : {}) })
     : smtp!;
 
+  // In Azure only (the setting names the site): locally npm run dev's host watch restarts the host instead.
+  const consumerWatchdog: ConsumerWatchdog | undefined = s.CONSUMER_WATCHDOG_SITE_ID
+    ? {
+        consumerCounts: (queues) => queueMonitor.consumerCounts(queues),
+        store: postgresWatchdogState(db),
+        restarter: armSiteRestarter({
+          siteResourceId: s.CONSUMER_WATCHDOG_SITE_ID,
+          resourceManagerEndpoint: s.AZURE_RESOURCE_MANAGER_ENDPOINT,
+          credential: identity ?? managedIdentity(s.AZURE_CLIENT_ID),
+        }),
+        policy: { unconsumedForMs: s.CONSUMER_WATCHDOG_AFTER_SECONDS * 1000, minRestartIntervalMs: s.CONSUMER_WATCHDOG_RESTART_INTERVAL_SECONDS * 1000 },
+      }
+    : undefined;
+
   return {
     settings: s,
     db,
@@ -94,6 +111,7 @@ function build(s: Settings) {
     redis,
     publisher,
     queueMonitor,
+    consumerWatchdog,
     verifier,
     relay,
     orders,

@@ -22,9 +22,9 @@ const ok = (work: Promise<unknown>) => withTimeout(work.then(() => 'ok' as const
 /**
  * GET /api/health: each dependency checked in parallel with a 2 s bound, and every trigger queue
  * must have a consumer. The Functions host disables a RabbitMQ-triggered function whose listener
- * could not start (broker down or queue missing while it indexed functions) until it restarts; a
- * 503 naming the queue lets the platform's health check recycle such an instance. 503 names what
- * is down or unconsumed.
+ * could not start (broker down or queue missing while it indexed functions) until it restarts; the
+ * consumer watchdog (functions/watchdog.ts) restarts the app after reading the same counts, and the
+ * 503 names what is down or unconsumed for the operator and the alerts.
  */
 export async function checkHealth(s: Pick<Services, 'db' | 'redis' | 'publisher' | 'queueMonitor'>, queues: readonly string[] = triggerQueues): Promise<HttpResponseInit> {
   const [postgres, redis, rabbitmq, consumers] = await Promise.all([

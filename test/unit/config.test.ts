@@ -33,7 +33,7 @@ describe('settings in Azure', () => {
     expect(parseSettings({ ...base, ...inAzure }).ENTRA_ISSUER).toBeUndefined();
   });
 
-  it.each(['ENTRA_ISSUER', 'ENTRA_JWKS_URI'])('when %s is http://, then start-up fails naming it', (name) => {
+  it.each(['ENTRA_ISSUER', 'ENTRA_JWKS_URI', 'AZURE_RESOURCE_MANAGER_ENDPOINT'])('when %s is http://, then start-up fails naming it', (name) => {
     const message = errorOf({ ...base, ...inAzure, [name]: 'http://issuer.example.com/v2.0' }).message;
     expect(message).toMatch(new RegExp(`^Setting ${name} must be an https:// URL in Azure`));
     expect(message).not.toContain('\n');
@@ -110,5 +110,29 @@ describe('local.settings.sample.json', () => {
     const sample = JSON.parse(readFileSync(join(projectRoot, 'local.settings.sample.json'), 'utf8')) as { Values: Record<string, string> };
     expect(settingNames.filter((name) => !(name in sample.Values))).toEqual([]);
     expect(() => parseSettings(sample.Values)).not.toThrow();
+  });
+});
+
+describe('the consumer watchdog settings', () => {
+  const siteId = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-shop/providers/Microsoft.Web/sites/func-shop';
+
+  it('when no site is named (locally), then the watchdog is off and its defaults are 5 min without a consumer, at most one restart per 15 min, public-cloud Resource Manager', () => {
+    const settings = parseSettings(base);
+    expect(settings.CONSUMER_WATCHDOG_SITE_ID).toBeUndefined();
+    expect([settings.CONSUMER_WATCHDOG_AFTER_SECONDS, settings.CONSUMER_WATCHDOG_RESTART_INTERVAL_SECONDS]).toEqual([300, 900]);
+    expect(settings.AZURE_RESOURCE_MANAGER_ENDPOINT).toBe('https://management.azure.com');
+  });
+
+  it("when the site is the Function App's resource id, then it is accepted", () => {
+    expect(parseSettings({ ...base, ...inAzure, CONSUMER_WATCHDOG_SITE_ID: siteId }).CONSUMER_WATCHDOG_SITE_ID).toBe(siteId);
+  });
+
+  it.each([
+    ['CONSUMER_WATCHDOG_SITE_ID', 'func-shop'],
+    ['CONSUMER_WATCHDOG_SITE_ID', siteId.replace('Microsoft.Web/sites', 'Microsoft.Web/serverfarms')],
+    ['CONSUMER_WATCHDOG_AFTER_SECONDS', '10'],
+    ['CONSUMER_WATCHDOG_RESTART_INTERVAL_SECONDS', '60'],
+  ])('when %s is %s, then start-up fails naming it', (name, value) => {
+    expect(errorOf({ ...base, [name]: value }).message).toMatch(new RegExp(`^Setting ${name} is invalid`));
   });
 });

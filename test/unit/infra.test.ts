@@ -169,6 +169,27 @@ describe('infra: function app settings', () => {
     expect(references.filter((name) => !secrets.has(name))).toEqual([]);
   });
 
+  it('when a trigger queue loses its consumer, then the consumer watchdog may restart this site and nothing else: its own id, a role holding only the restart action, assigned on the site to the identity', () => {
+    const settings = appSettings();
+    expect(settings.CONSUMER_WATCHDOG_SITE_ID).toBe("[resourceId('Microsoft.Web/sites', parameters('name'))]");
+    expect(site.name).toBe("[parameters('name')]");
+    expect(settings.AZURE_RESOURCE_MANAGER_ENDPOINT).toBe('[environment().resourceManager]');
+    expect(settings.CONSUMER_WATCHDOG_AFTER_SECONDS).toBe("[string(parameters('consumerWatchdogAfterSeconds'))]");
+    expect(settings.CONSUMER_WATCHDOG_RESTART_INTERVAL_SECONDS).toBe("[string(parameters('consumerWatchdogRestartIntervalSeconds'))]");
+    // The template's defaults are the app's, and pass its validation.
+    const defaults = { after: api.template.parameters?.consumerWatchdogAfterSeconds?.defaultValue, interval: api.template.parameters?.consumerWatchdogRestartIntervalSeconds?.defaultValue };
+    expect(defaults).toEqual({ after: 300, interval: 900 });
+
+    const role = single(api.template, 'Microsoft.Authorization/roleDefinitions');
+    expect(role.properties.permissions).toEqual([{ actions: ['Microsoft.Web/sites/restart/action'], notActions: [] }]);
+    expect(role.properties.assignableScopes).toEqual(['[resourceGroup().id]']);
+    const assignment = single(api.template, 'Microsoft.Authorization/roleAssignments');
+    expect(assignment.scope).toBe("[resourceId('Microsoft.Web/sites', parameters('name'))]");
+    expect(assignment.properties.roleDefinitionId).toBe("[resourceId('Microsoft.Authorization/roleDefinitions', guid(resourceGroup().id, parameters('name'), 'restart'))]");
+    expect(assignment.properties.principalId).toBe("[parameters('identityPrincipalId')]");
+    expect(passedParameter(api.call, 'identityPrincipalId')).toMatch(/'identity'\), '[^']+'\)\.outputs\.principalId\.value\]$/);
+  });
+
   it('when host storage is configured, then it goes through the user-assigned identity, with no connection string', () => {
     const settings = appSettings();
     expect(settings.AzureWebJobsStorage).toBeUndefined();
@@ -638,7 +659,7 @@ describe('infra: parameters and outputs', () => {
     const untagged = templates(main).flatMap(({ path, template }) =>
       template.resources
         .filter((r) => !r.existing && r.type.split('/').length === 2)
-        .filter((r) => !['Microsoft.Resources/deployments', 'Microsoft.Authorization/roleAssignments', 'Microsoft.Insights/diagnosticSettings', 'Microsoft.Insights/dataCollectionRuleAssociations'].includes(r.type))
+        .filter((r) => !['Microsoft.Resources/deployments', 'Microsoft.Authorization/roleAssignments', 'Microsoft.Authorization/roleDefinitions', 'Microsoft.Insights/diagnosticSettings', 'Microsoft.Insights/dataCollectionRuleAssociations'].includes(r.type))
         .filter((r) => r.tags === undefined)
         .map((r) => `${path.join('/')}: ${r.type}`),
     );
