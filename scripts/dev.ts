@@ -7,7 +7,8 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { DEV_TENANT_ID, startDevIssuer, type DevIssuer } from '../src/dev-issuer/index.js';
+import type { DevIssuer } from '../src/dev-issuer/index.js';
+import { startDevIssuerFromSettings, usesDevIssuer } from './devIssuerFromSettings.js';
 import { spawnFunctionsHost, watchConsumers } from './functionsHost.js';
 import { routeThroughLocalPgBouncer } from './localPgBouncer.js';
 import { loadLocalSettings, projectRoot } from './localSettings.js';
@@ -18,12 +19,8 @@ const routed = routeThroughLocalPgBouncer(process.env);
 if (routed.POSTGRES_URL) console.log(`[dev] the app reaches Postgres through PgBouncer at ${new URL(routed.POSTGRES_URL).host} (transaction pooling, as in Azure)`);
 
 let issuer: DevIssuer | undefined;
-if (process.env.ENTRA_TENANT_ID === DEV_TENANT_ID) {
-  issuer = await startDevIssuer({ dir: join(projectRoot, '.local/dev-issuer') }).catch((error: NodeJS.ErrnoException) => {
-    const reason = error.code === 'EADDRINUSE' ? `port ${(error as { port?: number }).port} is in use (is another npm run dev or npm run issuer running?)` : error.message;
-    console.error(`[dev] cannot start the development issuer: ${reason}`);
-    process.exit(1);
-  });
+if (usesDevIssuer()) {
+  issuer = await startDevIssuerFromSettings('dev');
   console.log(`[dev] development issuer at ${issuer.authority} (tokens: npm run token -- --user alice)`);
 } else {
   console.log(`[dev] using the Entra tenant ${process.env.ENTRA_TENANT_ID ?? '(ENTRA_TENANT_ID is not set)'}`);
