@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { decodeLogs, decodeMetrics, decodeTraces } from './otlpProtobuf.js';
 
 // OTLP/JSON span kinds.
 export const kind = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 } as const;
@@ -27,10 +28,6 @@ export interface ReceivedSpan {
 const attributesOf = (list: OtlpAttribute[] = []) =>
   Object.fromEntries(list.map(({ key, value }) => [key, value.stringValue ?? value.intValue ?? value.doubleValue ?? value.boolValue]));
 
-/**
- * A stand-in for an OpenTelemetry Collector: accepts OTLP/HTTP JSON (what the -http exporters send)
- * on a free port and keeps what arrives, so the test reads the app's spans as an in-memory exporter would.
- */
 export interface ReceivedLogRecord {
   scope?: string;
   traceId?: string;
@@ -39,6 +36,13 @@ export interface ReceivedLogRecord {
   attributes: Record<string, unknown>;
 }
 
+const decoders: Record<string, (body: Buffer) => unknown> = { '/v1/traces': decodeTraces, '/v1/logs': decodeLogs, '/v1/metrics': decodeMetrics };
+
+/**
+ * A stand-in for an OpenTelemetry Collector: accepts OTLP/HTTP, JSON (what the app's -http exporters
+ * send) or protobuf (what the real Functions host's .NET exporter sends), on a free port and keeps
+ * what arrives, so the test reads the spans of the app and of the host as an in-memory exporter would.
+ */
 export class CollectorStub {
   readonly spans: ReceivedSpan[] = [];
   readonly metricNames = new Set<string>();
@@ -52,12 +56,15 @@ export class CollectorStub {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
+        const body = Buffer.concat(chunks);
+        const text = body.toString('utf8');
         this.rawBodies.push(text);
+        const path = req.url ?? '';
         try {
-          this.#receive(req.url ?? '', JSON.parse(text));
+          const protobuf = req.headers['content-type']?.startsWith('application/x-protobuf');
+          this.#receive(path, (protobuf ? decoders[path]?.(body) : JSON.parse(text)) as Record<string, unknown[]>);
         } catch {
-          // not JSON: ignore
+          // neither OTLP/JSON nor OTLP protobuf: ignore
         }
         res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       });
