@@ -6,6 +6,7 @@ import type { HostOptions } from './hostConfig.js';
 import { withFunctionTimeout } from './functionTimeout.js';
 import { invokeFunction } from './invoke.js';
 import type { HostLogger } from './logger.js';
+import { startRequestSpan } from './requestSpan.js';
 import { compareRoutes, compileRoute, splitPath, type CompiledRoute } from './routeTemplate.js';
 
 const allMethods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'TRACE'];
@@ -104,21 +105,16 @@ function headersOf(req: IncomingMessage): Record<string, string> {
   return headers;
 }
 
-/** Like the host: the invocation continues the caller's W3C trace context when the request carries one. */
-function traceContextOf(headers: Record<string, string>): RpcInvocationRequest['traceContext'] {
-  const traceParent = headers.traceparent;
-  if (!traceParent) return undefined;
-  return { traceParent, traceState: headers.tracestate ?? null, attributes: {} };
-}
-
 /**
  * The invocation request for one HTTP request: an RpcHttp as the host builds it, with plain maps
  * (the host sends `nullableHeaders`/`nullableQuery`/`nullableParams` to this worker; the library reads
- * either), the body as bytes (the worker asks for RawHttpBodyBytes) and the caller's trace context.
+ * either), the body as bytes (the worker asks for RawHttpBodyBytes) and the trace context of the request's
+ * SERVER span (requestSpan.ts).
  */
 export function httpInvocationRequest(
   triggerName: string,
   request: { method: string; url: string; headers: Record<string, string>; params: Record<string, string>; body: Buffer },
+  traceContext?: RpcInvocationRequest['traceContext'],
 ): Omit<RpcInvocationRequest, 'invocationId'> {
   const http: RpcHttpData = {
     method: request.method,
@@ -127,7 +123,7 @@ export function httpInvocationRequest(
     params: request.params,
     body: request.body.length > 0 ? { bytes: request.body } : null,
   };
-  return { inputData: [{ name: triggerName, data: { http } }], traceContext: traceContextOf(request.headers) };
+  return { inputData: [{ name: triggerName, data: { http } }], traceContext };
 }
 
 function cookieHeader(cookie: RpcHttpCookie): string {
@@ -219,6 +215,7 @@ export class HttpTriggerServer {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
     const method = (req.method ?? 'GET').toUpperCase();
+    const requestSpan = startRequestSpan(req, res, url);
     const segments = splitPath(url.pathname);
     const prefix = splitPath(this.options.routePrefix);
     if (!prefix.every((p, i) => segments[i]?.toLowerCase() === p.toLowerCase())) return void res.writeHead(404).end();
@@ -235,6 +232,7 @@ export class HttpTriggerServer {
     }
     // The host's router treats a method mismatch as no match at all: 404, like an unknown path.
     if (!match) return void res.writeHead(404).end();
+    requestSpan.invokes(match.route.fn.metadata.name);
 
     let body: Buffer;
     try {
@@ -244,7 +242,11 @@ export class HttpTriggerServer {
       throw error;
     }
 
-    const request = httpInvocationRequest(match.route.triggerName, { method, url: url.toString(), headers: headersOf(req), params: match.params, body });
+    const request = httpInvocationRequest(
+      match.route.triggerName,
+      { method, url: url.toString(), headers: headersOf(req), params: match.params, body },
+      requestSpan.traceContext,
+    );
     let response: RpcInvocationResponse;
     try {
       ({ response } = await withFunctionTimeout(

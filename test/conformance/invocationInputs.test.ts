@@ -48,7 +48,7 @@ function standInRabbitMq({ body, routingKey, properties }: RabbitMqFixture): Req
 }
 
 function httpCase(name: string, functionName: string, fixture: HttpFixture, logs: string[]): Case {
-  return { name, functionName, realHost: httpRequest(fixture), standIn: standInHttp(fixture), spanKind: kind.server, logs };
+  return { name, functionName, realHost: httpRequest(fixture), standIn: standInHttp(fixture), spanKind: kind.internal, logs };
 }
 
 function rabbitMqCase(name: string, fixture: RabbitMqFixture, logs: string[]): Case {

@@ -16,7 +16,7 @@ async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 
 const isPostgres = (s: ReceivedSpan) => s.attributes['db.system'] === 'postgresql' || s.attributes['db.system.name'] === 'postgresql';
 const isRedis = (s: ReceivedSpan) => s.attributes['db.system'] === 'redis' || s.attributes['db.system.name'] === 'redis';
 
-describe('one trace per checkout, through the local host with OTLP export', () => {
+describe('one trace per checkout, through the Functions host with OTLP export', () => {
   const collector = new CollectorStub();
   let shop: Shop;
 
@@ -41,10 +41,18 @@ describe('one trace per checkout, through the local host with OTLP export', () =
     const { orderId, checkoutId } = (await response.json()) as { orderId: string; checkoutId: string };
     expect((await waitForFinalOrder(shop, token, orderId)).status).toBe('PAID');
 
-    const checkout = await waitFor('the checkout span', () => collector.spans.find((s) => s.kind === kind.server && s.attributes.checkoutId === checkoutId));
-    expect(checkout).toMatchObject({ name: 'POST /api/cart/checkout', attributes: { 'faas.trigger': 'http', 'http.response.status_code': 202, orderId } });
+    // The app's invocation span, an INTERNAL child of the host's request span (the one request record).
+    const checkout = await waitFor('the checkout invocation span', () => collector.spans.find((s) => s.attributes['faas.name'] === 'checkout' && s.attributes.checkoutId === checkoutId));
+    expect(checkout).toMatchObject({ kind: kind.internal, name: 'POST /api/cart/checkout', attributes: { 'faas.trigger': 'http', 'http.response.status_code': 202, orderId } });
     expect(checkout.resource['service.name']).toBe('shop-functions');
     const traceId = checkout.traceId;
+    const request = await waitFor('the host\'s request span', () => collector.spans.find((s) => s.spanId === checkout.parentSpanId));
+    expect(request).toMatchObject({
+      kind: kind.server,
+      name: 'POST',
+      traceId,
+      attributes: { 'http.request.method': 'POST', 'url.path': '/api/cart/checkout', 'http.response.status_code': 202, 'faas.name': 'checkout', 'faas.trigger': 'http' },
+    });
 
     const queues = ['cart-checked-out', 'order-created', 'payment-processed'];
     const consumers = await waitFor('the three consumer spans with their database work', () => {
@@ -57,13 +65,13 @@ describe('one trace per checkout, through the local host with OTLP export', () =
     await new Promise((resolve) => setTimeout(resolve, 500)); // any straggler of the same batch
     const spans = collector.spans.filter((s) => s.traceId === traceId);
 
-    // One tree: exactly one root (the checkout request), every other span's parent in the trace.
+    // One tree: exactly one root, the host's request span (the only SERVER span: one request record in
+    // Application Insights), every other span's parent in the trace.
     const ids = new Set(spans.map((s) => s.spanId));
     const roots = spans.filter((s) => !s.parentSpanId || !ids.has(s.parentSpanId));
-    expect(roots.map((s) => s.name)).toEqual([checkout.name]);
-    // The real host passes its own request activity as the invocation's trace context: the request span nests
-    // under it (the host exports that span itself, in OTLP protobuf, which this stub does not read).
-    if (!shop.host.command) expect(checkout.parentSpanId ?? '').toBe('');
+    expect(roots.map((s) => s.spanId)).toEqual([request.spanId]);
+    expect(request.parentSpanId ?? '').toBe('');
+    expect(spans.filter((s) => s.kind === kind.server).map((s) => s.spanId)).toEqual([request.spanId]);
     expect(ids.size).toBe(spans.length);
 
     // Every hop: consumer <- PRODUCER span <- the previous invocation; each consumer carries the order id.
@@ -96,7 +104,7 @@ describe('one trace per checkout, through the local host with OTLP export', () =
     await waitFor('the business metrics', () => (metricNames.every((name) => collector.metricNames.has(name)) ? true : undefined));
   });
 
-  it('when the local host ran those invocations, then each made one invocation span, and each log call one record, not a console line too', () => {
+  it('when the host ran those invocations, then each made one invocation span, each HTTP request one SERVER span with the app span under it, and each log call one record, not a console line too', () => {
     const spansPerInvocation = new Map<string, number>();
     for (const span of collector.spans) {
       const invocationId = span.attributes['faas.invocation_id'];
@@ -104,6 +112,19 @@ describe('one trace per checkout, through the local host with OTLP export', () =
     }
     expect(spansPerInvocation.size).toBeGreaterThanOrEqual(4); // the checkout and the three consumers at least
     for (const [invocationId, count] of spansPerInvocation) expect(count, invocationId).toBe(1);
+    // Every HTTP invocation (product, cart, checkout, order polls): an INTERNAL span whose parent is its
+    // request's SERVER span, the only SERVER span of that trace; no other SERVER span anywhere.
+    const httpInvocations = collector.spans.filter((s) => s.attributes['faas.invocation_id'] && s.attributes['faas.trigger'] === 'http');
+    expect(httpInvocations.length).toBeGreaterThanOrEqual(4);
+    const serverSpans = collector.spans.filter((s) => s.kind === kind.server);
+    for (const invocation of httpInvocations) {
+      const where = `${invocation.name} ${String(invocation.attributes['faas.invocation_id'])}`;
+      expect(serverSpans.filter((s) => s.traceId === invocation.traceId).map((s) => s.spanId), where).toEqual([invocation.parentSpanId]);
+      expect(invocation.kind, where).toBe(kind.internal);
+    }
+    // Every request to the app's routes (the host's own /admin paths invoke nothing) has its invocation under it.
+    const appRequests = serverSpans.filter((s) => String(s.attributes['url.path']).startsWith('/api/'));
+    expect(appRequests.filter((server) => !httpInvocations.some((invocation) => invocation.parentSpanId === server.spanId))).toEqual([]);
     // Every log call of these invocations is a distinct message; a second copy would be a duplicate.
     const records = collector.logRecords.filter((r) => r.attributes.invocationId).map((r) => `${String(r.attributes.invocationId)} ${r.body}`);
     expect(records.length).toBeGreaterThan(0);

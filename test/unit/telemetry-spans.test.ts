@@ -67,7 +67,7 @@ describe('invocation spans and producer spans', () => {
     expect(inside).toEqual({ traceId: parentTraceId, spanId: span!.spanContext().spanId, scope: parentTraceId });
   });
 
-  it('when an HTTP handler fails, then its SERVER span under the host trace context records the error and a 500', async () => {
+  it("when an HTTP handler fails, then its INTERNAL span under the host's request span records the error and a 500, and no second SERVER span is made", async () => {
     const ic = new InvocationContext({
       functionName: 'checkout',
       invocationId: 'inv-2',
@@ -79,11 +79,14 @@ describe('invocation spans and producer spans', () => {
       throw new Error('boom');
     });
     const [span] = exporter.getFinishedSpans();
-    expect(span!.kind).toBe(SpanKind.SERVER);
+    expect(exporter.getFinishedSpans()).toHaveLength(1);
+    expect(span!.kind).toBe(SpanKind.INTERNAL);
     expect(span!.name).toBe('POST /api/cart/checkout');
     expect(span!.parentSpanContext?.spanId).toBe(parentSpanId);
     expect(span!.status.code).toBe(2);
-    expect(span!.attributes).toMatchObject({ 'http.route': '/api/cart/checkout', 'url.path': '/api/cart/checkout', 'http.response.status_code': 500 });
+    expect(span!.attributes).toMatchObject({ 'http.route': '/api/cart/checkout', 'http.response.status_code': 500 });
+    // The host's request span holds the method and URL; on this span they would make it an HTTP dependency in Application Insights.
+    expect(span!.attributes['http.request.method']).toBeUndefined();
     expect(JSON.stringify(span!.attributes)).not.toContain('secret');
     expect(span!.events.map((e) => e.name)).toContain('exception');
   });

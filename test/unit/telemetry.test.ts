@@ -4,9 +4,11 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { metrics, trace } from '@opentelemetry/api';
+import { HttpRequest, InvocationContext, PostInvocationContext, PreInvocationContext } from '@azure/functions';
 import { generate as generateCertificate } from 'selfsigned';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { telemetrySettings } from '../../src/config.js';
+import { invocationHooks } from '../../src/adapters/telemetry/invocation.js';
 import { planTelemetry, startTelemetry, type TelemetryHandle } from '../../src/adapters/telemetry/setup.js';
 import { resetOpenTelemetry } from '../support/openTelemetry.js';
 
@@ -172,6 +174,37 @@ describe('startTelemetry in each of the four combinations', () => {
     expect(track).toContain('unit-span');
     expect(track).toContain('"ai.cloud.role":"shop-functions"');
     expect(stub.bodies('/v1/')).toBe('');
+  });
+
+  it("when an HTTP invocation runs under the host's request span, then Application Insights gets no request record from the app, only an in-process dependency under the host's request", async () => {
+    handle = startTelemetry(planTelemetry(telemetrySettings({ APPLICATIONINSIGHTS_CONNECTION_STRING: aiConnectionString() })), {
+      azureMonitorExporterOptions: { disableOfflineStorage: true },
+    });
+    // As the real host passes it: its ASP.NET Core request span (test/conformance/captured/health.json).
+    const hostTraceId = '0af7651916cd43dd8448eb211c80319c';
+    const hostSpanId = '2a011249f21e21e0';
+    const ic = new InvocationContext({
+      functionName: 'health',
+      invocationId: 'inv-ai',
+      traceContext: { traceParent: `00-${hostTraceId}-${hostSpanId}-01`, traceState: '', attributes: { 'http.request.method': 'GET', 'url.path': '/api/health' } },
+      options: { trigger: { type: 'httpTrigger', name: 'request', route: 'health', methods: ['GET'] } as never, extraInputs: [], extraOutputs: [] },
+    });
+    const request = new HttpRequest({ method: 'GET', url: 'http://localhost/api/health' });
+    const hooks = invocationHooks({ tracing: true });
+    const pre = new PreInvocationContext({ invocationContext: ic, inputs: [request, ic], functionCallback: (() => ({ status: 200 })) as never, hookData: {} });
+    hooks.preInvocation(pre);
+    const result = await pre.functionHandler(request as never, ic as never);
+    hooks.postInvocation(new PostInvocationContext({ invocationContext: ic, inputs: [request, ic], result, error: undefined, hookData: pre.hookData }));
+    await handle.shutdown();
+    handle = undefined;
+
+    type Envelope = { name: string; tags: Record<string, string>; data: { baseData: { type?: string; name?: string } } };
+    const envelopes = breeze.received.filter((r) => r.path.includes('/track')).flatMap((r) => JSON.parse(r.body) as Envelope[]);
+    expect(envelopes.filter((e) => e.name.endsWith('.Request'))).toEqual([]);
+    const invocation = envelopes.filter((e) => e.name.endsWith('.RemoteDependency') && e.data.baseData.name === 'GET /api/health');
+    expect(invocation).toHaveLength(1);
+    expect(invocation[0]!.data.baseData.type).toBe('InProc');
+    expect(invocation[0]!.tags).toMatchObject({ 'ai.operation.id': hostTraceId, 'ai.operation.parentId': hostSpanId });
   });
 
   it('when both are set, then the same span reaches Application Insights and the OTLP endpoint', async () => {

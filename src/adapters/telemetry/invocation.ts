@@ -68,11 +68,16 @@ interface SpanPlan {
 }
 
 /**
- * How an invocation is traced. HTTP: a SERVER span under the host's trace context (the request's
- * traceparent). RabbitMQ: a CONSUMER "process" span whose parent is the message's creation context
- * (its traceparent header), which the messaging conventions allow when one message is processed per
- * invocation; a parent rather than a link keeps a checkout one tree across every hop. Timer and
- * others: an INTERNAL span under the host's context.
+ * How an invocation is traced. HTTP: the host records the request (the real host's ASP.NET Core
+ * SERVER span in `telemetryMode: OpenTelemetry`, src/host/httpTrigger.ts's locally) and passes that
+ * span as the invocation's trace context, so the app's span is an INTERNAL child of it: a second
+ * SERVER span would be a second request record in Application Insights. It carries no
+ * `http.request.method`, which would make the Azure Monitor exporter call it an outgoing HTTP
+ * dependency. RabbitMQ: a CONSUMER "process" span whose parent is the message's creation context
+ * (its traceparent header; the host passes an empty trace context and records no span of its own),
+ * which the messaging conventions allow when one message is processed per invocation; a parent
+ * rather than a link keeps a checkout one tree across every hop. Timer and others: an INTERNAL span
+ * under the host's context.
  */
 export function planInvocationSpan(ic: InvocationContext, inputs: readonly unknown[]): SpanPlan {
   const trigger = (ic.options?.trigger ?? { type: 'unknown' }) as TriggerOptions;
@@ -83,17 +88,11 @@ export function planInvocationSpan(ic: InvocationContext, inputs: readonly unkno
     const request = inputs[0] as Partial<HttpRequest> | undefined;
     const method = (request?.method ?? 'GET').toUpperCase();
     const route = `/api/${trigger.route ?? ic.functionName}`;
-    let path: string | undefined;
-    try {
-      path = request?.url ? new URL(request.url).pathname : undefined;
-    } catch {
-      path = undefined;
-    }
     return {
       name: `${method} ${route}`,
-      kind: SpanKind.SERVER,
+      kind: SpanKind.INTERNAL,
       parent: hostParent,
-      attributes: { ...base, 'faas.trigger': 'http', 'http.request.method': method, 'http.route': route, ...(path ? { 'url.path': path } : {}) },
+      attributes: { ...base, 'faas.trigger': 'http', 'http.route': route },
       http: { method, route },
     };
   }

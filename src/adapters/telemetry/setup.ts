@@ -108,7 +108,7 @@ export function startTelemetry(plan: TelemetryPlan, options: StartOptions = {}):
     logRecordProcessors: [otlp!.logRecordProcessor],
     instrumentations: [
       // Incoming HTTP reaches the worker over gRPC from the Functions host, never through Node's http
-      // server: the invocation span is the server span (see invocation.ts). Outgoing calls are traced.
+      // server: the host's request span is the server span (see invocation.ts). Outgoing calls are traced.
       new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
       new PgInstrumentation({ requireParentSpan: true }),
       ...extraInstrumentations(),
