@@ -179,6 +179,17 @@ check('tokens: missing, malformed, expired, not yet valid, wrong audience, wrong
   else expectUnauthorized(await call('/products', { token: 'not-a-jwt' }), 'a bad token on the public catalog');
 });
 
+check('CATALOG_PUBLIC_READ: the catalog answers without a token only when it is true; the cart never', async () => {
+  const product = await createProduct();
+  for (const path of ['/products', `/products/${product.id}`, '/categories']) {
+    const anonymous = await call(path);
+    if (publicRead) expectStatus(anonymous, 200, `${path} without a token (CATALOG_PUBLIC_READ true)`);
+    else expectUnauthorized(anonymous, `${path} without a token (CATALOG_PUBLIC_READ false)`);
+  }
+  expectUnauthorized(await call('/cart'), '/cart without a token');
+  expectUnauthorized(await call('/orders'), '/orders without a token');
+});
+
 check('tokens: both audiences, skew within 60 s, app tokens with roles; 403 for a missing role', async () => {
   expectStatus(await call('/cart', { token: await forgedToken({ aud: `api://${DEV_API_CLIENT_ID}` }) }), 200, 'audience api://<client id>');
   const now = Math.floor(Date.now() / 1000);
@@ -342,6 +353,8 @@ check('checkout: empty cart 409, 202 with Location, same key same body, cart emp
   expect(accepted.headers.get('location') === `/api/orders/${accepted.body.orderId}`, 'Location /api/orders/{orderId}', accepted);
   const again = await call('/cart/checkout', { method: 'POST', token, headers: { 'idempotency-key': key }, body: { shippingAddress } });
   expect(again.status === 202 && JSON.stringify(again.body) === JSON.stringify(accepted.body), 'the same key answers the same body', again);
+  const reused = await call('/cart/checkout', { method: 'POST', token, headers: { 'idempotency-key': key }, body: { shippingAddress: { ...shippingAddress, city: 'Paris' } } });
+  expectProblem(reused, 422, 'the same key with another body', 'idempotency_key_reused');
   const cart = await call('/cart', { token });
   expect(cart.body?.items?.length === 0, 'the cart is emptied', cart);
   const order = await orderOf(token, accepted.body.orderId);
@@ -436,7 +449,7 @@ check('cancel: a PAID order ends CANCELLED (customer), refunded once, stock back
   expect(settled.length === 2, `exactly two emails to ${to}: ${mails.map((m) => m.subject).join(' | ')}`);
 });
 
-check('events: CartCheckedOut, OrderCreated, PaymentSucceeded, OrderPaid published persistent JSON with messageId, type and traceparent', async () => {
+check('events: CartCheckedOut, OrderCreated, PaymentSucceeded, OrderPaid published persistent JSON with messageId, type and traceparent; delivered again, they change nothing', async () => {
   const connection = await amqp.connect(process.env.RABBITMQ_URL!);
   try {
     const channel = await connection.createChannel();
@@ -471,12 +484,27 @@ check('events: CartCheckedOut, OrderCreated, PaymentSucceeded, OrderPaid publish
     const cartCheckedOut = JSON.parse(seen.get('CartCheckedOut')!.content.toString()) as Record<string, unknown>;
     for (const field of ['checkoutId', 'orderId', 'userId', 'items', 'total']) expect(field in cartCheckedOut, `CartCheckedOut.${field}`);
     expect(cartCheckedOut.userId === devUserObjectId(`smoke-${run}-events`), 'CartCheckedOut.userId is the token oid');
+
+    // Every event of the order delivered again, as a broker redelivers: no second order, payment or stock change.
+    const before = { order: (await call(`/orders/${orderId}`, { token })).body, stock: (await call(`/products/${product.id}`, { token: adminToken })).body.stock };
+    const confirm = await connection.createConfirmChannel();
+    for (const type of ['CartCheckedOut', 'OrderCreated', 'PaymentSucceeded'] as const) {
+      const message = seen.get(type)!;
+      confirm.publish(eventsExchange, type, message.content, message.properties);
+    }
+    await confirm.waitForConfirms();
+    await confirm.close();
+    await sleep(3_000);
+    const after = { order: (await call(`/orders/${orderId}`, { token })).body, stock: (await call(`/products/${product.id}`, { token: adminToken })).body.stock };
+    expect(JSON.stringify(after) === JSON.stringify(before), `redelivered events change nothing: ${JSON.stringify(before)} -> ${JSON.stringify(after)}`);
+    const listed = await call('/orders', { token });
+    expect(listed.body.items.length === 1, 'still one order', listed);
   } finally {
     await connection.close();
   }
 });
 
-check('queues: durable, each with its dead-letter queue; an unparsable message goes to <queue>.dlq at once with the reason', async () => {
+check('queues: durable, each with its dead-letter queue; an unparsable or invalid message goes to <queue>.dlq at once with the reason', async () => {
   const connection = await amqp.connect(process.env.RABBITMQ_URL!);
   try {
     for (const declaration of queueDeclarations()) {
@@ -489,23 +517,28 @@ check('queues: durable, each with its dead-letter queue; an unparsable message g
       await channel.close();
     }
     const channel = await connection.createConfirmChannel();
-    const messageId = `smoke-${run}-poison`;
-    channel.sendToQueue(queues.cartCheckedOut, Buffer.from('{"not json'), { messageId, type: 'CartCheckedOut', persistent: true, contentType: 'application/json' });
+    const poison = [
+      { queue: queues.cartCheckedOut, messageId: `smoke-${run}-unparsable`, type: 'CartCheckedOut', body: '{"not json' },
+      { queue: queues.paymentProcessed, messageId: `smoke-${run}-invalid`, type: 'PaymentSucceeded', body: JSON.stringify({ orderId: 'not-a-uuid', occurredAt: 'yesterday' }) },
+    ];
+    for (const { queue, messageId, type, body } of poison) channel.sendToQueue(queue, Buffer.from(body), { messageId, type, persistent: true, contentType: 'application/json' });
     await channel.waitForConfirms();
     await channel.close();
-    const listed = await eventually(
-      `${messageId} in ${deadLetterQueueOf(queues.cartCheckedOut)}`,
-      async () => {
-        const { stdout } = await promisify(execFile)(join(projectRoot, 'node_modules/.bin/tsx'), [join(projectRoot, 'scripts/dead-letters.ts'), 'list', queues.cartCheckedOut], { cwd: projectRoot, env: process.env });
-        return stdout
-          .split('\n')
-          .filter(Boolean)
-          .map((line) => JSON.parse(line) as { messageId?: string; reason?: string })
-          .find((letter) => letter.messageId === messageId);
-      },
-      (letter) => letter !== undefined,
-    );
-    expect(typeof listed?.reason === 'string' && listed.reason.length > 0, `a dead-letter reason: ${JSON.stringify(listed)}`);
+    for (const { queue, messageId } of poison) {
+      const listed = await eventually(
+        `${messageId} in ${deadLetterQueueOf(queue)}`,
+        async () => {
+          const { stdout } = await promisify(execFile)(join(projectRoot, 'node_modules/.bin/tsx'), [join(projectRoot, 'scripts/dead-letters.ts'), 'list', queue], { cwd: projectRoot, env: process.env });
+          return stdout
+            .split('\n')
+            .filter(Boolean)
+            .map((line) => JSON.parse(line) as { messageId?: string; reason?: string })
+            .find((letter) => letter.messageId === messageId);
+        },
+        (letter) => letter !== undefined,
+      );
+      expect(typeof listed?.reason === 'string' && listed.reason.length > 0, `a dead-letter reason: ${JSON.stringify(listed)}`);
+    }
   } finally {
     await connection.close();
   }
