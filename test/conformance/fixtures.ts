@@ -7,7 +7,11 @@ import type { RpcInvocationRequest, RpcTypedData } from '../../src/host/coreType
  *
  * - Azure/azure-functions-host src/WebJobs.Script.Grpc/Extensions/ScriptInvocationContextExtensions.cs
  *   `ToRpcInvocationRequest`: inputs become `inputData`; every binding datum but the HTTP request
- *   itself and `sys` becomes `triggerMetadata`; `traceContext` is the current Activity's.
+ *   itself and `sys` becomes `triggerMetadata`; `traceContext` is the current Activity's
+ *   (src/WebJobs.Script/Description/Workers/WorkerFunctionInvoker.cs): for HTTP the host's ASP.NET Core
+ *   request span, with its tags as attributes; for RabbitMQ and timers none, as captured
+ *   (captured/applyPayment.json, captured/outboxSweep.json: the extension's consumer activity is not
+ *   from an `Azure.*` source, which is all the host listens to).
  * - Azure/azure-functions-host src/WebJobs.Script.Grpc/MessageExtensions/GrpcMessageConversionExtensions.cs
  *   `ToRpc`: string -> `string`, byte[] -> `bytes`, JObject -> `json`, double -> `double`, anything
  *   else -> `ToRpcDefault`: `json` from Json.NET, or `string` = `ToString()` when that throws
@@ -32,10 +36,14 @@ const triggerInput = (data: RpcTypedData) => [{ name: 'trigger', data }];
 const nullable = (values: Record<string, string>) => Object.fromEntries(Object.entries(values).map(([key, value]) => [key, { value }]));
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 
-/** The host's Activity when it invoked: a child of the caller's trace, or a root. */
-function hostTraceContext(traceId = hex(16)): RpcInvocationRequest['traceContext'] {
-  return { traceParent: `00-${traceId}-${hex(8)}-01`, traceState: '', attributes: {} };
+/** The host's request span when it invoked an HTTP function: a child of the caller's trace, or a root (captured/health.json). */
+function requestTraceContext(url: URL, method: string, traceId = hex(16)): RpcInvocationRequest['traceContext'] {
+  const attributes = { 'server.address': url.hostname, 'http.request.method': method, 'url.scheme': 'http', 'url.path': url.pathname, 'network.protocol.version': '1.1', 'user_agent.original': 'conformance-test' };
+  return { traceParent: `00-${traceId}-${hex(8)}-01`, traceState: '', attributes };
 }
+
+/** No Activity when a RabbitMQ message or a timer invokes (captured/applyPayment.json, captured/outboxSweep.json). */
+const noTraceContext = (): RpcInvocationRequest['traceContext'] => ({ traceParent: '', traceState: '', attributes: {} });
 
 export interface HttpFixture {
   method: string;
@@ -71,7 +79,7 @@ export function httpRequest({ method, path, headers = {}, params = {}, body, tra
       Headers: { json: JSON.stringify(allHeaders) },
       ...Object.fromEntries(Object.entries(params).map(([key, value]) => [key, { string: value }])),
     },
-    traceContext: hostTraceContext(traceId),
+    traceContext: requestTraceContext(url, method, traceId),
   };
 }
 
@@ -111,8 +119,6 @@ function basicPropertiesJson(properties: NonNullable<RabbitMqFixture['properties
 }
 
 export function rabbitMqRequest({ body, routingKey, properties, deliveryTag = 1 }: RabbitMqFixture): Omit<RpcInvocationRequest, 'invocationId'> {
-  const traceparent = properties?.headers?.traceparent;
-  const messageTraceId = typeof traceparent === 'string' ? traceparent.split('-')[1] : undefined;
   return {
     functionId: randomUUID(),
     inputData: triggerInput({ string: body }),
@@ -126,8 +132,7 @@ export function rabbitMqRequest({ body, routingKey, properties, deliveryTag = 1 
       // ReadOnlyMemory<byte> fails Json.NET (its Span cannot be boxed): ToString().
       Body: { string: `System.ReadOnlyMemory<Byte>[${Buffer.byteLength(body)}]` },
     },
-    // The extension's activity continues the message's traceparent; without it, a new root.
-    traceContext: hostTraceContext(properties ? messageTraceId : undefined),
+    traceContext: noTraceContext(),
   };
 }
 
@@ -139,5 +144,5 @@ export function timerRequest(): Omit<RpcInvocationRequest, 'invocationId'> {
     ScheduleStatus: { Last: new Date(now.getTime() - 10_000).toISOString(), Next: new Date(now.getTime() + 10_000).toISOString(), LastUpdated: now.toISOString() },
     IsPastDue: false,
   };
-  return { functionId: randomUUID(), inputData: triggerInput({ json: JSON.stringify(timerInfo) }), triggerMetadata: {}, traceContext: hostTraceContext() };
+  return { functionId: randomUUID(), inputData: triggerInput({ json: JSON.stringify(timerInfo) }), triggerMetadata: {}, traceContext: noTraceContext() };
 }
