@@ -406,6 +406,7 @@ module diagnostics 'modules/diagnostics.bicep' = {
     brokerNsgName: network.outputs.brokerNsgName
     natPublicIpName: network.outputs.natPublicIpName
     communicationName: communication.outputs.name
+    storefrontName: storefront.outputs.name
   }
 }
 

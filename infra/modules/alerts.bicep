@@ -8,6 +8,10 @@
 //                    every instance at each metric export): fires every 5 minutes until it is drained
 //   orders stuck     the oldest PENDING order was checked out more than 300 s ago (gauge
 //                    shop.orders.oldest_pending_age_seconds); the resolver should have finished it
+//   consumer missing a trigger queue has no consumer (gauge shop.queue.consumers{queue} == 0, read
+//                    by every instance at each metric export): the host disabled or lost that
+//                    trigger; the consumer watchdog restarts the app after 5 minutes of it
+//                    (docs/deploy.md, section 2), so a firing that lasts longer needs a look
 // and, on the Log Analytics workspace, for the broker VM (its metrics table, rabbitmq-vm.bicep):
 //   broker down      no sample from rabbitmq_prometheus for 10 minutes (broker stopped or hung, VM
 //                    down, or the agent not shipping: each needs a look)
@@ -66,6 +70,12 @@ var rules = [
     severity: 2
     // A gauge point carries its observation in value (one per instance and export).
     query: 'customMetrics | where name == "shop.queue.dead_letter_depth" | where value > 0 | extend queue = tostring(customDimensions.queue)'
+  }
+  {
+    name: 'alert-consumer-missing'
+    description: 'A trigger queue has no consumer (shop.queue.consumers == 0, by queue): the Functions host disabled or lost that trigger. The consumer watchdog restarts the app after 5 minutes of it; if this keeps firing, check the watchdog\'s log lines and restart the app (az functionapp restart).'
+    severity: 1
+    query: 'customMetrics | where name == "shop.queue.consumers" | where value == 0 | extend queue = tostring(customDimensions.queue)'
   }
   {
     name: 'alert-orders-stuck-pending'

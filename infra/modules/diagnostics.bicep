@@ -1,9 +1,14 @@
 // Diagnostic settings: every resource that emits platform logs or metrics sends them to the Log
 // Analytics workspace, declared here against the resources by name after they exist, so no module
 // needs the workspace (the workspace's module itself needs the vault). Application Insights already
-// writes into the workspace (workspace-based). Not here: the static web app, the NAT gateway (below),
-// the private DNS zones and private endpoints (their platform metrics stay in Azure Monitor Metrics),
-// and the broker VM, whose guest data the Azure Monitor agent sends (rabbitmq-vm.bicep).
+// writes into the workspace (workspace-based). Not here, because Azure exports nothing of theirs
+// through diagnostic settings: the NAT gateway (below); the private endpoints (no log category, and
+// their metrics PEBytesIn and PEBytesOut are DS Export: No,
+// https://learn.microsoft.com/azure/azure-monitor/reference/supported-metrics/microsoft-network-privateendpoints-metrics);
+// the private DNS zones (no log category, every metric DS Export: No,
+// https://learn.microsoft.com/azure/azure-monitor/reference/supported-metrics/microsoft-network-privatednszones-metrics).
+// Their metrics stay in Azure Monitor Metrics. The broker VM's guest data the Azure Monitor agent sends
+// (rabbitmq-vm.bicep).
 // https://learn.microsoft.com/azure/azure-monitor/essentials/diagnostic-settings
 param workspaceId string
 param functionAppName string
@@ -17,6 +22,7 @@ param vnetName string
 param brokerNsgName string
 param natPublicIpName string
 param communicationName string
+param storefrontName string
 
 // Every log category the resource has (where it has logs), and all its metrics.
 var allLogsAndMetrics = {
@@ -94,6 +100,10 @@ resource communication 'Microsoft.Communication/communicationServices@2023-04-01
   name: communicationName
 }
 
+resource storefront 'Microsoft.Web/staticSites@2024-11-01' existing = {
+  name: storefrontName
+}
+
 resource siteDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
   name: 'to-log-analytics'
   scope: site
@@ -132,8 +142,10 @@ resource redisDatabaseDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05
 
 // Network: the VNet's logs (VM protection alerts) and metrics; the broker NSG's events and rule
 // counters (it has no metrics); the NAT gateway's public IP's DDoS logs and metrics. The NAT gateway
-// itself has none: none of its metrics is exportable through diagnostic settings (DS Export: No,
-// https://learn.microsoft.com/azure/azure-monitor/reference/supported-metrics/microsoft-network-natgateways-metrics);
+// itself gets none: its one log category, NatGatewayFlowlogsV1, exists for the StandardV2 SKU only
+// (https://learn.microsoft.com/azure/nat-gateway/nat-gateway-flow-logs) and this one is Standard
+// (network.bicep), and its metrics are DS Export: No
+// (https://learn.microsoft.com/azure/azure-monitor/reference/supported-metrics/microsoft-network-natgateways-metrics);
 // they stay in Azure Monitor Metrics.
 resource vnetDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
   name: 'to-log-analytics'
@@ -157,6 +169,16 @@ resource natPublicIpDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-0
 resource communicationDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
   name: 'to-log-analytics'
   scope: communication
+  properties: allLogsAndMetrics
+}
+
+// The storefront (Static Web Apps): its two log categories, StaticSiteHttpLogs and
+// StaticSiteDiagnosticLogs, and its metrics (site and function hits and errors, bytes sent; DS Export: Yes).
+// https://learn.microsoft.com/azure/azure-monitor/reference/supported-logs/microsoft-web-staticsites-logs
+// https://learn.microsoft.com/azure/azure-monitor/reference/supported-metrics/microsoft-web-staticsites-metrics
+resource storefrontDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: storefront
   properties: allLogsAndMetrics
 }
 

@@ -99,6 +99,7 @@ describe('one trace per checkout, through the Functions host with OTLP export', 
       'shop.outbox.backlog',
       'shop.orders.oldest_pending_age_seconds',
       'shop.queue.dead_letter_depth',
+      'shop.queue.consumers',
       'http.server.request.duration',
     ];
     await waitFor('the business metrics', () => (metricNames.every((name) => collector.metricNames.has(name)) ? true : undefined));

@@ -4,8 +4,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oldestPendingOrderAgeSeconds } from '../../src/adapters/postgres/strandedQueries.js';
 import { QueueMonitor } from '../../src/adapters/rabbitmq/queueMonitor.js';
-import { deadLetterQueueOf, queues } from '../../src/adapters/rabbitmq/topology.js';
-import { observeDeadLetterDepth, observeOldestPendingOrder } from '../../src/adapters/telemetry/metrics.js';
+import { bindings, deadLetterQueueOf, queues } from '../../src/adapters/rabbitmq/topology.js';
+import { observeDeadLetterDepth, observeOldestPendingOrder, observeQueueConsumers } from '../../src/adapters/telemetry/metrics.js';
 import { uuidv7 } from '../../src/domain/ids.js';
 import { resetOpenTelemetry } from '../support/openTelemetry.js';
 import { createPrivateVhost, type PrivateVhost } from '../support/privateVhost.js';
@@ -43,6 +43,7 @@ describe('the operational gauges on the real Postgres and RabbitMQ', () => {
     broker = await RabbitTestClient.connect(vhost.url);
     observeOldestPendingOrder(() => oldestPendingOrderAgeSeconds(pool));
     observeDeadLetterDepth(() => monitor.messageCounts(Object.values(queues).map(deadLetterQueueOf)));
+    observeQueueConsumers(() => monitor.consumerCounts(Object.keys(bindings)));
   });
   afterAll(async () => {
     await broker?.connection.close().catch(() => undefined);
@@ -109,5 +110,20 @@ describe('the operational gauges on the real Postgres and RabbitMQ', () => {
     const dlq = deadLetterQueueOf(queues.orderNotifications);
     broker.channel.sendToQueue(dlq, Buffer.from('{}'), { persistent: true });
     await expect.poll(async () => (await gaugePoints(reader, 'shop.queue.dead_letter_depth')).find((p) => p.attributes.queue === dlq)?.value).toBe(1);
+  });
+
+  it('when a trigger queue gains a consumer, then its consumers gauge counts it; without one, or missing, it reports 0 (what the consumer-missing alert fires on)', async () => {
+    const [watched, deleted] = Object.keys(bindings) as [string, string, ...string[]];
+    const consumersOf = async (queue: string) => (await gaugePoints(reader, 'shop.queue.consumers')).find((p) => p.attributes.queue === queue)?.value;
+    await expect.poll(() => consumersOf(watched)).toBe(0);
+    const { consumerTag } = await broker.channel.consume(watched, () => undefined);
+    await expect.poll(() => consumersOf(watched)).toBe(1);
+    await broker.channel.cancel(consumerTag);
+    await expect.poll(() => consumersOf(watched)).toBe(0);
+    // A queue deleted under its consumer: the consumer goes with it, and the gauge says 0, not its last 1.
+    await broker.channel.consume(deleted, () => undefined);
+    await expect.poll(() => consumersOf(deleted)).toBe(1);
+    await broker.channel.deleteQueue(deleted);
+    await expect.poll(() => consumersOf(deleted)).toBe(0);
   });
 });

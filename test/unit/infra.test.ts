@@ -736,12 +736,21 @@ describe('infra: operable', () => {
       'Microsoft.Network/networkSecurityGroups',
       'Microsoft.Network/publicIPAddresses',
       'Microsoft.Communication/communicationServices',
+      'Microsoft.Web/staticSites',
     ]) {
       expect(scoped.some((scope) => scope.includes(`'${type}'`)), type).toBe(true);
     }
-    // What each resource has: an NSG has logs only; a NAT gateway exports no metric through diagnostic settings, so it has none.
+    // What each resource has: an NSG has logs only; the storefront both (StaticSiteHttpLogs, StaticSiteDiagnosticLogs, DS-exportable metrics).
+    // None where Azure exports nothing through diagnostic settings: the Standard NAT gateway (flow logs are StandardV2's;
+    // metrics DS Export: No), private endpoints and private DNS zones (no log category; metrics DS Export: No).
     expect(settingsOn('Microsoft.Network/networkSecurityGroups').map((d) => d.properties)).toEqual(["[variables('logsOnly')]"]);
-    expect(settingsOn('Microsoft.Network/natGateways')).toEqual([]);
+    expect(settingsOn('Microsoft.Web/staticSites').map((d) => d.properties)).toEqual(["[variables('allLogsAndMetrics')]"]);
+    expect(moduleOutputReference(passedParameter(diagnostics.call, 'storefrontName'))).toEqual({ module: 'storefront', output: 'name' });
+    expect(single(module(main, 'network').template, 'Microsoft.Network/natGateways').sku).toEqual({ name: 'Standard' });
+    for (const type of ['Microsoft.Network/natGateways', 'Microsoft.Network/privateEndpoints', 'Microsoft.Network/privateDnsZones']) {
+      expect(settingsOn(type), type).toEqual([]);
+      expect(read('infra/modules/diagnostics.bicep'), `the reason ${type} has none is cited`).toMatch(new RegExp(`supported-metrics/${type.toLowerCase().replace('/', '-').replace('.', '-')}-metrics`));
+    }
     expect(settingsOn('Microsoft.Communication/communicationServices').map((d) => d.properties)).toEqual(["[variables('allLogsAndMetrics')]"]);
     // The names passed are the network and communication modules' own.
     for (const [parameter, output] of [
@@ -762,7 +771,7 @@ describe('infra: operable', () => {
   it('when the app misbehaves, then log alerts watch 5xx rate, failing health (dependency or broker down, consumer missing) and dead letters', () => {
     const alerts = module(main, 'alerts');
     const rules = alerts.template.variables?.rules as { name: string; query: string }[];
-    expect(rules.map((r) => r.name).sort()).toEqual(['alert-5xx-rate', 'alert-dead-letter-queue-depth', 'alert-dead-letters', 'alert-health-failing', 'alert-orders-stuck-pending']);
+    expect(rules.map((r) => r.name).sort()).toEqual(['alert-5xx-rate', 'alert-consumer-missing', 'alert-dead-letter-queue-depth', 'alert-dead-letters', 'alert-health-failing', 'alert-orders-stuck-pending']);
     expect(rules.find((r) => r.name === 'alert-health-failing')!.query).toContain('"/api/health" and resultCode == "503"');
     expect(rules.find((r) => r.name === 'alert-dead-letters')!.query).toContain('shop.messages.deadlettered');
     expect(passedParameter(alerts.call, 'applicationInsightsId')).toMatch(/'monitoring'\), '[^']+'\)\.outputs\.applicationInsightsId\.value\]$/);
@@ -784,13 +793,16 @@ describe('infra: operable', () => {
     expect(module(main, 'rabbitmq').template.outputs?.metricsTable?.value).toMatch(/^\[if\(variables\('deployBroker'\), reference\(.*'rabbitmq-vm'.*\.outputs\.metricsTable\.value, ''\)\]$/);
   });
 
-  it('when a dead-letter queue holds messages or an order stays PENDING past 5 minutes, then an alert watches the gauge the app exports under that name', () => {
+  it('when a dead-letter queue holds messages, an order stays PENDING past 5 minutes or a trigger queue has no consumer, then an alert watches the gauge the app exports under that name', () => {
     const rules = module(main, 'alerts').template.variables?.rules as { name: string; query: string }[];
     const exported = read('src/adapters/telemetry/metrics.ts');
     const watched = [
       { rule: 'alert-dead-letter-queue-depth', metric: 'shop.queue.dead_letter_depth', condition: 'where value > 0' },
       { rule: 'alert-orders-stuck-pending', metric: 'shop.orders.oldest_pending_age_seconds', condition: 'where value > 300' },
+      { rule: 'alert-consumer-missing', metric: 'shop.queue.consumers', condition: 'where value == 0' },
     ];
+    // The consumers gauge is registered by the app (not only declared), with the trigger queues.
+    expect(read('functions/health.ts')).toContain('observeQueueConsumers(() => services().queueMonitor.consumerCounts(Object.keys(bindings)))');
     for (const { rule, metric, condition } of watched) {
       expect(exported, metric).toContain(`createObservableGauge('${metric}'`);
       const query = rules.find((r) => r.name === rule)!.query;

@@ -124,6 +124,19 @@ export function observeDeadLetterDepth(read: () => Promise<Record<string, number
   });
 }
 
+/**
+ * Reports `shop.queue.consumers{queue}` (consumers of each trigger queue, as the broker counts them) at
+ * each collection; a missing queue has none and reports 0. Nothing while the broker cannot be reached
+ * (the broker alerts cover that). The consumer-missing alert fires on 0.
+ */
+export function observeQueueConsumers(read: () => Promise<Record<string, number | 'missing'>>): void {
+  const gauge = metrics.getMeter('shop-functions').createObservableGauge('shop.queue.consumers', { description: 'Consumers of a trigger queue, by queue (0 when the queue is missing)' });
+  const shared = sharedRead(read);
+  gauge.addCallback(async (result) => {
+    for (const [queue, consumers] of Object.entries((await shared()) ?? {})) result.observe(consumers === 'missing' ? 0 : consumers, { queue });
+  });
+}
+
 /** For tests: forget instruments bound to a previous meter provider. */
 export function resetMetricInstruments(): void {
   instruments = undefined;
