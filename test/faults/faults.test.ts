@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import amqp from 'amqplib';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -112,7 +115,7 @@ async function harness(extraEnv: Record<string, string> = {}): Promise<Harness> 
   const watch = (h: HostProcess) =>
     h.child.once('exit', (code, signal) => {
       if (expected.has(h)) return;
-      if (h.command) void restartLikeThePlatform(`the host exited by itself (code ${code}, signal ${signal}): ${lastError(h.output())}`);
+      if (h.command) void restartLikeThePlatform(`the host exited by itself (code ${code}, signal ${signal}): ${lastError(h.output())} (its output: ${keepOutput(h)})`);
       else crashes.push({ code, signal, tail: h.output().slice(-4000) });
     });
   watch(host);
@@ -147,6 +150,13 @@ async function harness(extraEnv: Record<string, string> = {}): Promise<Harness> 
       await shop.issuer.close();
     },
   };
+}
+
+/** Writes a crashed host's whole output to a file (what led to the crash is often far above its last lines); returns the path. */
+function keepOutput(h: HostProcess): string {
+  const path = join(tmpdir(), `faults-host-${h.child.pid}-${Date.now()}.log`);
+  writeFileSync(path, h.output());
+  return path;
 }
 
 /** The first exception line of a crashed host's output, e.g. the RabbitMQ client's AlreadyClosedException of #159. */
@@ -594,6 +604,52 @@ describe('fault suite (private Postgres, Redis and RabbitMQ)', () => {
     );
     expect(outcome.problems).toEqual([]);
   }, LONG_TEST_TIMEOUT_MS);
+
+  it('refused republish (#230): an invocation fails while the broker refuses writes to the default exchange; the consumer comes back, nothing lost or doubled', async () => {
+    // The extension republishes a failed message through the default exchange on its consumer's channel
+    // (RabbitMQListener.cs, tag v2.0.3); a user that may not write to it gets ACCESS_REFUSED, which closes
+    // that channel, as in azure-functions-rabbitmq-extension#230. Every other exchange stays writable.
+    const failOnce = 'fault_refused_republish';
+    const h = await harness();
+    const consumersSeen: number[] = [];
+    try {
+      const outcome = await scenario('refused-republish', h, async () => {
+        // A publish names the default exchange '' (its other name is amq.default): neither may be written to.
+        await services.rabbit.ctl(['set_permissions', '-p', '/', 'guest', '.*', '^(?!(amq\\.default)?$).*', '.*']);
+        // The first order the consumer places fails twice (the group commit runs a failed batch's works again, each
+        // alone: the invocation fails), then succeeds: a non-transient error, so the invocation fails and the
+        // extension republishes. Sequences are not rolled back with the failed transaction: they hold which order and how often.
+        await db.query(`CREATE SEQUENCE ${failOnce}_seen; CREATE SEQUENCE ${failOnce}_target; CREATE SEQUENCE ${failOnce}_failures;
+          CREATE FUNCTION ${failOnce}() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF nextval('${failOnce}_seen') = 1 THEN PERFORM setval('${failOnce}_target', abs(hashtext(NEW.id::text)) + 1); END IF;
+              IF abs(hashtext(NEW.id::text)) + 1 = (SELECT last_value FROM ${failOnce}_target) THEN
+                IF nextval('${failOnce}_failures') <= 2 THEN RAISE EXCEPTION 'injected: placing order % fails', NEW.id; END IF;
+              END IF;
+              RETURN NEW;
+            END $$;
+          CREATE TRIGGER ${failOnce} BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION ${failOnce}()`);
+        await waitUntil(20_000, async () => (await db.query<{ is_called: boolean }>(`SELECT is_called FROM ${failOnce}_failures`)).rows[0]!.is_called, (failed) => failed);
+        // What the broker says of the consumer while the load goes on: 0 once the channel is closed.
+        for (let i = 0; i < 10; i++) {
+          consumersSeen.push((await services.rabbit.queues())[queues.cartCheckedOut]?.consumers ?? -1);
+          await sleep(1_000);
+        }
+      });
+      console.log(JSON.stringify({ scenario: 'refused-republish-consumers', consumersSeen, platformRestarts: h.platformRestarts }));
+      if (h.host().command) {
+        // The real host lost the consumer: the broker counted none, and the platform's restart (a crash on an
+        // ack on the closed channel, or health's consumer_missing) brought it back.
+        expect(consumersSeen, JSON.stringify(h.platformRestarts)).toContain(0);
+        expect(h.platformRestarts.join('\n')).toMatch(/ACCESS_REFUSED|consumer_missing/);
+      }
+      expect(outcome.problems).toEqual([]);
+    } finally {
+      await services.rabbit.ctl(['set_permissions', '-p', '/', 'guest', '.*', '.*', '.*']).catch(() => undefined);
+      await db.query(`DROP TRIGGER IF EXISTS ${failOnce} ON orders; DROP FUNCTION IF EXISTS ${failOnce}(); DROP SEQUENCE IF EXISTS ${failOnce}_seen, ${failOnce}_target, ${failOnce}_failures`).catch(() => undefined);
+      await h.stop().catch(() => undefined);
+    }
+  });
 
   it('Postgres restart: consumers retry, the outbox holds events, nothing lost or duplicated', async () => {
     // A provider call of 50 ms keeps a few payments between their PENDING row and their result when Postgres goes.
