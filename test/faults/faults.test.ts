@@ -12,7 +12,7 @@ import { watchConsumers } from '../../scripts/functionsHost.js';
 import { projectRoot, startHostProcess, type HostProcess } from '../support/hostProcess.js';
 import { checkPool, startPrivateServices, type PrivateServices } from '../support/privateServices.js';
 import { startShop, type Shop } from '../support/shop.js';
-import { createProducts, httpClient, percentile, round, runCheckoutLoad, retryableCancelAnswer, settledOrderStatuses, waitForFinal, type CancelRecord, type CheckoutRecord, type LoadUser } from './support/load.js';
+import { createProducts, httpClient, percentile, round, runCheckoutLoad, retryableCancelAnswer, settledOrderStatuses, settledPaymentStatuses, waitForFinal, type CancelRecord, type CheckoutRecord, type LoadUser } from './support/load.js';
 
 /*
  * Fault suite: a checkout load against private Postgres/Redis/RabbitMQ (never the shared ones),
@@ -21,9 +21,10 @@ import { createProducts, httpClient, percentile, round, runCheckoutLoad, retryab
  * dead-letter queues hold only what the suite poisoned, a fresh batch of checkouts works, and, read
  * once every claim the fault left is stale (30 s), no cart holds a unit its user has an order for.
  *
- * Every CANCEL_EVERY-th shopper (FAULTS_CANCEL_EVERY, default 5; 0: none) cancels its order at a
- * random moment after its checkout, some with a double click, through the fault too (retrying on
- * 503s and timeouts). Checked from the database and the simulated provider's ledger: a 202 cancel
+ * Every CANCEL_EVERY-th shopper (FAULTS_CANCEL_EVERY, default 5; 0: none) cancels its order after
+ * its checkout: at once, within 3 s, or once its order page shows it PAID; every other one with a
+ * double click; through the fault too (retrying on 503s and timeouts, and on the 404 a cancel gets
+ * before the orders function has placed the order). Checked from the database and the simulated provider's ledger: a 202 cancel
  * ends CANCELLED; a cancelled order that was charged has exactly one refund (one provider call), one
  * that was not has none; no order is charged twice or refunded unless cancelled; no payment is left
  * REFUNDING; each cancelled order has one OrderCancelled event and its email marked sent; and the
@@ -338,12 +339,12 @@ async function scenario(
   if (providerCallsExtra) problems.push(`${providerCallsExtra} provider calls beyond one per order`);
   problems.push(...cancellation.problems);
   if (notFinal.length || pending) {
-    // Where each one stopped, so a failure says which step stranded it.
+    // Where each one stopped (its order or its payment, e.g. a refund), so a failure says which step stranded it.
     const { rows: stuck } = await db.query(
       `SELECT o.id, o.status, o.updated_at, p.status AS payment, p.updated_at AS payment_updated_at, c.calls AS provider_calls
          FROM orders o LEFT JOIN payments p ON p.order_id = o.id LEFT JOIN simulated_provider_charges c ON c.idempotency_key = p.id
-        WHERE o.id = ANY($1::uuid[]) LIMIT 5`,
-      [notFinal.map((o) => o.id)],
+        WHERE o.id = ANY($1::uuid[]) AND (o.status <> ALL($2::text[]) OR p.status <> ALL($3::text[])) LIMIT 5`,
+      [[...acceptedIds, ...notFinal.map((o) => o.id)], settledOrderStatuses, settledPaymentStatuses],
     );
     problems.push(`${notFinal.length + pending} orders not final: ${JSON.stringify(stuck)}`);
   }
@@ -442,6 +443,8 @@ async function checkCancellations(orderIds: string[], cancels: readonly CancelRe
     // Shoppers who clicked during the fault, or whose click was still being retried when it began.
     duringFault: faultWindow ? cancels.filter((c) => c.at <= faultWindow.to && c.at + Math.max(...c.clicks.map((k) => k.ms)) >= faultWindow.from).length : undefined,
     answers: countBy(clicks.map((c) => (c.status === 202 ? `202 ${c.orderStatus}` : `${c.status}${c.code ? ` ${c.code}` : ''}`))),
+    // What the order page showed the shoppers who waited for it before cancelling.
+    seenBeforeCancel: countBy(cancels.filter((c) => c.seenStatus).map((c) => c.seenStatus!)),
     retried: clicks.filter((c) => c.answers.length > 1).length,
     // Sent before the orders function placed the order: 404, then retried.
     beforePlaced: clicks.filter((c) => c.answers.includes(404)).length,

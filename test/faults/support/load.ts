@@ -10,9 +10,10 @@ import { orderStatuses, orderTransitions, paymentStatuses, paymentTransitions } 
  * Plain node:http with a keep-alive agent (lighter than fetch; the load shares 2 cores with the
  * host), a hard per-request timeout, no retries of checkouts.
  *
- * With `cancel`, every `every`-th shopper also cancels its accepted order at a random moment after
- * the checkout (at once, while its payment may still be in flight, or up to `maxDelayMs` later, when
- * it is usually PAID), every other one of them with a double click (two cancels at once); a cancel
+ * With `cancel`, every `every`-th shopper also cancels its accepted order after the checkout, in
+ * turn: at once (the order not placed yet, or its payment in flight), at a random moment up to
+ * `maxDelayMs` later, or once its order page (GET, polled) shows it PAID or failed; every other one
+ * of them with a double click (two cancels at once). A cancel
  * is retried like a real client retries: on a timeout, a refused connection or a 502/503/504, with
  * backoff, for at most `retryForMs`; and on a 404, which a cancel sent right after the checkout's 202
  * gets until the orders function has placed the order (the client knows its orderId was accepted).
@@ -102,9 +103,16 @@ export interface CancelClick {
   code?: string;
 }
 
+/** When a shopper cancels: at once, after a random delay, or once its order page shows it settled. */
+export const cancelMoments = ['atOnce', 'soon', 'oncePaid'] as const;
+export type CancelMoment = (typeof cancelMoments)[number];
+
 export interface CancelRecord {
   user: string;
   orderId: string;
+  moment: CancelMoment;
+  /** For `oncePaid`: the status the order page showed when the shopper clicked (PENDING if it never changed in time). */
+  seenStatus?: string;
   /** ms since the load started, when the first click was sent. */
   at: number;
   clicks: CancelClick[];
@@ -193,19 +201,33 @@ export async function runCheckoutLoad(options: LoadOptions): Promise<{ records: 
         if (checkout.error) record.error = checkout.error;
         if (checkout.status === 202) record.orderId = (JSON.parse(checkout.body) as { orderId: string }).orderId;
         const cancel = options.cancel;
-        if (cancel && record.orderId && index % cancel.every === 0) cancelling.push(cancelLater(user, record.orderId, cancel, (index / cancel.every) % 2 === 1));
+        if (cancel && record.orderId && index % cancel.every === 0) {
+          const nth = index / cancel.every;
+          cancelling.push(cancelLater(user, record.orderId, cancel, cancelMoments[nth % cancelMoments.length]!, nth % 2 === 1));
+        }
       } else if (add.error) record.error = `add: ${add.error}`;
       records.push(record);
       options.onProgress?.(records.length, records);
     }
   };
-  // A third of the cancels go at once (the payment usually in flight), the rest at a random moment up to maxDelayMs.
-  const cancelLater = async (user: LoadUser, orderId: string, cancel: CancelOptions, doubleClick: boolean) => {
-    await new Promise((r) => setTimeout(r, Math.random() < 1 / 3 ? 0 : Math.random() * cancel.maxDelayMs));
+  /** Polls the order page every 500 ms until the order is no longer PENDING (any failed read is polled again), for at most `forMs`. */
+  const orderPageSettled = async (user: LoadUser, orderId: string, forMs: number): Promise<string> => {
+    const deadline = performance.now() + forMs;
+    for (;;) {
+      const page = await cancelClient.call(`${options.api()}/orders/${orderId}`, { token: user.token, timeoutMs });
+      const status = page.status === 200 ? jsonOrEmpty(page.body).status : undefined;
+      if ((status && status !== 'PENDING') || performance.now() > deadline) return status ?? 'PENDING';
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  };
+  const cancelLater = async (user: LoadUser, orderId: string, cancel: CancelOptions, moment: CancelMoment, doubleClick: boolean) => {
+    let seenStatus: string | undefined;
+    if (moment === 'soon') await new Promise((r) => setTimeout(r, Math.random() * cancel.maxDelayMs));
+    if (moment === 'oncePaid') seenStatus = await orderPageSettled(user, orderId, cancel.retryForMs);
     const at = performance.now() - started;
     const click = () => clickCancel(cancelClient.call, () => `${options.api()}/orders/${orderId}/cancel`, user.token, cancel.retryForMs, timeoutMs);
     const clicks = await Promise.all(doubleClick ? [click(), new Promise((r) => setTimeout(r, Math.random() * 100)).then(click)] : [click()]);
-    cancels.push({ user: user.name, orderId, at, clicks });
+    cancels.push({ user: user.name, orderId, moment, ...(seenStatus ? { seenStatus } : {}), at, clicks });
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
   const wallMs = performance.now() - started;
