@@ -11,7 +11,9 @@ export interface ReadThroughCacheOptions {
  * An in-process read-through cache that caches only while it is enabled, i.e. while whoever owns it
  * can see every change (see ProductChangeListener). Concurrent misses for one key share one load,
  * so an invalidation under load costs one query per key, not one per waiting request; a load that
- * started before an invalidation is answered to its callers but never stored.
+ * started before an invalidation is answered to its callers but never stored. A stored value is
+ * shared by every caller until it goes, so its plain objects and arrays are frozen: a caller that
+ * changed one would change later answers (and the HTTP layer serialises a frozen body only once).
  */
 export class ReadThroughCache implements ReadCache {
   readonly #entries = new Map<string, { value: unknown; loadedAt: number }>();
@@ -50,7 +52,7 @@ export class ReadThroughCache implements ReadCache {
 
     const generation = this.#generation;
     const loading = load().then((value) => {
-      if (generation === this.#generation) this.#store(key, value, startedAt);
+      if (generation === this.#generation) this.#store(key, deepFreeze(value), startedAt);
       return value;
     });
     this.#loading.set(key, loading);
@@ -66,4 +68,13 @@ export class ReadThroughCache implements ReadCache {
     if (this.#entries.size >= this.options.maxEntries) this.#entries.delete(this.#entries.keys().next().value!);
     this.#entries.set(key, { value, loadedAt });
   }
+}
+
+/** Freezes plain objects and arrays, and those they hold; other objects (a Map, a Date) are left as they are. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  if (!Array.isArray(value) && prototype !== Object.prototype && prototype !== null) return value;
+  for (const held of Object.values(value)) deepFreeze(held);
+  return Object.freeze(value);
 }

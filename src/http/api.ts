@@ -157,10 +157,22 @@ function checkHeaders(request: HttpRequest, headers: Record<string, HeaderSpec>)
   }
 }
 
+// A frozen body is one the read cache shares among requests (ReadThroughCache freezes what it
+// stores): its JSON cannot change, so it is serialised once, not once per request.
+const serialisedBodies = new WeakMap<object, string>();
+
+function jsonOf(body: unknown): string {
+  if (typeof body !== 'object' || body === null || !Object.isFrozen(body)) return JSON.stringify(body);
+  let json = serialisedBodies.get(body);
+  if (json === undefined) serialisedBodies.set(body, (json = JSON.stringify(body)));
+  return json;
+}
+
 function toResponse(result: ApiResponse): HttpResponseInit {
   const headers = { 'cache-control': 'no-store', ...exposedHeaders, ...result.headers };
   if (result.body === undefined) return { status: result.status, headers };
-  return { status: result.status, headers, jsonBody: result.body };
+  // The text body with its content type, not jsonBody: the model would serialise it and copy the headers once more.
+  return { status: result.status, headers: { 'content-type': 'application/json', ...headers }, body: jsonOf(result.body) };
 }
 
 /**

@@ -31,6 +31,17 @@ describe('read-through cache', () => {
     expect(load.calls).toBe(1);
   });
 
+  it('when a value is stored, then its plain objects and arrays are frozen all the way down, so no caller can change what later callers get', async () => {
+    const cache = enabledCache();
+    const page = { items: [{ id: 'a', images: [{ url: 'u' }] }], nextCursor: null };
+    const first = await cache.getOrLoad('k', async () => page);
+    expect([first, first.items, first.items[0], first.items[0]!.images, first.items[0]!.images[0]].every((part) => Object.isFrozen(part))).toBe(true);
+    expect(() => {
+      (first.items[0] as { id: string }).id = 'changed';
+    }).toThrow(TypeError);
+    expect((await cache.getOrLoad('k', async () => page)).items[0]!.id).toBe('a');
+  });
+
   it('when it is not enabled (no change feed), then every read loads', async () => {
     const cache = new ReadThroughCache({ maxAgeMs: 1_000, maxEntries: 10 });
     const load = countingLoader(() => 'page');
