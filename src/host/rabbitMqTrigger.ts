@@ -96,7 +96,7 @@ function delay(ms: number): Promise<void> {
  */
 export class RabbitMqTriggerListener {
   #connection: ChannelModel | undefined;
-  #republish: Promise<ConfirmChannel> | undefined;
+  #republish: ConfirmChannel | undefined;
   readonly #consumers = new Map<Channel, string>();
   readonly #inFlight = new Set<Promise<void>>();
   #stopping = false;
@@ -149,6 +149,7 @@ export class RabbitMqTriggerListener {
         void this.start();
       }
     });
+    this.#republish = await connection.createConfirmChannel();
     for (const target of this.functions) {
       const channel = await connection.createChannel();
       channel.on('error', (error: Error) => this.logger.error(`RabbitMQ trigger ${target.fn.metadata.name}: channel error: ${error.message}`));
@@ -187,15 +188,8 @@ export class RabbitMqTriggerListener {
     try {
       await this.#retryOrReject(channel, target, message);
     } catch (error) {
-      // The republish was refused (e.g. ACCESS_REFUSED on the default exchange, which closes the publishing
-      // channel) or the connection is gone. The extension's refused republish closes the consumer's own channel,
-      // so the broker requeues the message (docs/local-host.md); here the consumer's channel may be open: requeue it.
-      this.logger.error(`RabbitMQ trigger ${name}: could not settle a failed message (${(error as Error).message}); it is requeued`);
-      try {
-        channel.nack(message, false, true);
-      } catch {
-        // The consumer's channel is closed: the broker requeues what it delivered on it.
-      }
+      // The channel or connection is gone: the broker redelivers the unacked message.
+      this.logger.error(`RabbitMQ trigger ${name}: could not settle a failed message (${(error as Error).message}); the broker will redeliver it`);
     }
   }
 
@@ -208,7 +202,8 @@ export class RabbitMqTriggerListener {
       channel.reject(message, false);
       return;
     }
-    const republish = await this.#republishChannel();
+    const republish = this.#republish;
+    if (!republish) throw new Error('no publish channel');
     const { properties } = message;
     republish.sendToQueue(target.queueName, message.content, {
       ...Object.fromEntries(Object.entries(properties).filter(([, v]) => v !== undefined)),
@@ -217,24 +212,6 @@ export class RabbitMqTriggerListener {
     // Confirmed before the original is acked, so a crash in between duplicates rather than loses it.
     await republish.waitForConfirms();
     channel.ack(message);
-  }
-
-  /** The confirm channel failed messages are republished on; a new one once the broker closed it (a refused publish). */
-  #republishChannel(): Promise<ConfirmChannel> {
-    const connection = this.#connection;
-    if (!connection) return Promise.reject(new Error('no connection'));
-    this.#republish ??= connection.createConfirmChannel().then((channel) => {
-      channel.on('error', (error: Error) => this.logger.error(`RabbitMQ trigger: republish channel error: ${error.message}`));
-      channel.on('close', () => {
-        if (this.#republish === opened) this.#republish = undefined;
-      });
-      return channel;
-    });
-    const opened = this.#republish;
-    opened.catch(() => {
-      if (this.#republish === opened) this.#republish = undefined;
-    });
-    return opened;
   }
 
   /** Stops consuming, lets in-flight invocations finish (up to the host's drain limit), then disconnects. */
@@ -247,15 +224,13 @@ export class RabbitMqTriggerListener {
 
   async #closeConnection(): Promise<void> {
     const connection = this.#connection;
-    const republishing = this.#republish;
-    const consumers = [...this.#consumers.keys()];
+    const channels = [...this.#consumers.keys(), ...(this.#republish ? [this.#republish] : [])];
     this.#connection = undefined;
     this.#republish = undefined;
     this.#consumers.clear();
-    const republish = await republishing?.catch(() => undefined);
     // Channels first: amqplib may send connection.close ahead of acks still queued on a channel,
     // and the broker would then requeue messages that were handled. channel.close waits for close-ok.
-    await Promise.allSettled([...consumers, ...(republish ? [republish] : [])].map((channel) => channel.close()));
+    await Promise.allSettled(channels.map((channel) => channel.close()));
     await connection?.close().catch(() => undefined);
   }
 }
