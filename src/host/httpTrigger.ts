@@ -106,6 +106,17 @@ function headersOf(req: IncomingMessage): Record<string, string> {
 }
 
 /**
+ * The query as the real host passes it: one entry per name, a repeated name's values joined with a
+ * comma (ASP.NET Core's `StringValues.ToString()`; `?limit=1&limit=2` reached the app as `1,2` under
+ * the real host, docs/local-host.md "Under the real host"). The library reads this map when it is
+ * present instead of the URL, where the app would see only the first value.
+ */
+function queryOf(url: string): Record<string, string> {
+  const { searchParams } = new URL(url);
+  return Object.fromEntries([...new Set(searchParams.keys())].map((name) => [name, searchParams.getAll(name).join(',')]));
+}
+
+/**
  * The invocation request for one HTTP request: an RpcHttp as the host builds it, with plain maps
  * (the host sends `nullableHeaders`/`nullableQuery`/`nullableParams` to this worker; the library reads
  * either), the body as bytes (the worker asks for RawHttpBodyBytes) and the trace context of the request's
@@ -120,6 +131,7 @@ export function httpInvocationRequest(
     method: request.method,
     url: request.url,
     headers: request.headers,
+    query: queryOf(request.url),
     params: request.params,
     body: request.body.length > 0 ? { bytes: request.body } : null,
   };

@@ -68,6 +68,13 @@ describe('content type and size', () => {
     }
   });
 
+  it('when a query parameter is repeated, then its values arrive joined with a comma, as the real host passes them: limit=1&limit=2 is 400', async () => {
+    const response = await shop.call('/products?limit=1&limit=2', { token: reader });
+    const problem = (await expectProblem(response, 400)) as { errors?: unknown };
+    expect(problem.errors).toEqual([expect.objectContaining({ path: 'query.limit' })]);
+    expect((await shop.call('/products?limit=1', { token: reader })).status).toBe(200);
+  });
+
   it('when a 2 MiB body is sent with Content-Length, then it is a 413', async () => {
     const body = JSON.stringify(aProductBody({ description: 'x'.repeat(2 * 1024 * 1024) }));
     await expectProblem(await shop.call('/products', { method: 'POST', token: writer, body }), 413);
