@@ -120,7 +120,7 @@ export interface PostgresSnapshot {
 const transactionControl = /^\s*(BEGIN|START TRANSACTION|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE)\b/i;
 
 /** Statement calls and execution time between two snapshots: in total, transaction control apart, and the most frequent. */
-export function statementsBetween(before: PostgresSnapshot, after: PostgresSnapshot, top = 12) {
+export function statementsBetween(before: PostgresSnapshot, after: PostgresSnapshot, top = 30) {
   let calls = 0;
   let controlCalls = 0;
   let execMs = 0;
