@@ -30,10 +30,10 @@ interface OutboxRow {
 /**
  * Publishes outbox rows and marks them sent. Right after a commit the relay publishes the events that
  * transaction wrote; the timer sweep takes rows whose relay window has passed. Both lock the rows
- * they publish (FOR UPDATE SKIP LOCKED) until they are marked sent, so the two never publish one row
- * at the same time: a row the relay holds is skipped by the sweep, and one the sweep took (or already
- * published) is skipped by the relay. A crash between publish and mark releases the lock with the row
- * unsent; the sweep publishes it again, which the idempotent consumers absorb.
+ * they publish (FOR UPDATE SKIP LOCKED) until their mark as sent commits, so the two never publish one
+ * row at the same time: a row the relay holds is skipped by the sweep, and one the sweep took (or
+ * already published) is skipped by the relay. A crash between publish and that commit releases the
+ * lock with the row unsent; the sweep publishes it again, which the idempotent consumers absorb.
  */
 export class OutboxRelay {
   /** Committed events waiting for the relay, each batch with the callers to tell when it is done. */
@@ -48,7 +48,7 @@ export class OutboxRelay {
   /**
    * Publishes events right after the transaction that wrote them to the outbox committed; resolves
    * once they are published and marked sent, or left to the sweep. Under load, the events of many
-   * commits queue while one batch is out and go together in the next (one lock, one publish, one mark).
+   * commits queue while one batch is out and go together in the next (one lock-and-mark statement, one publish, one commit).
    */
   publishCommitted(events: readonly OutgoingEvent[]): Promise<void> {
     if (events.length === 0) return Promise.resolve();
@@ -77,17 +77,20 @@ export class OutboxRelay {
     this.#draining = undefined;
   }
 
+  /**
+   * One statement locks and marks the events nobody else holds or published; the publish runs while
+   * the mark is uncommitted (so the rows stay locked), and a failed publish rolls the mark back.
+   */
   async #publishLocked(events: readonly OutgoingEvent[]): Promise<void> {
     await inTransaction(this.pool, async (client) => {
-      const { rows } = await client.query<{ id: string }>({
-        text: 'SELECT id FROM outbox WHERE id = ANY($1::uuid[]) AND sent_at IS NULL FOR UPDATE SKIP LOCKED',
-        values: [events.map((event) => event.id)],
-      });
-      const locked = new Set(rows.map((row) => row.id));
-      const mine = events.filter((event) => locked.has(event.id));
-      if (mine.length === 0) return;
-      await this.publisher.publish(mine);
-      await client.query('UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY($1::uuid[])', [mine.map((e) => e.id)]);
+      const { rows } = await client.query<{ id: string }>(
+        `UPDATE outbox SET sent_at = now(), attempts = attempts + 1
+          WHERE id IN (SELECT id FROM outbox WHERE id = ANY($1::uuid[]) AND sent_at IS NULL FOR UPDATE SKIP LOCKED) RETURNING id`,
+        [events.map((event) => event.id)],
+      );
+      const marked = new Set(rows.map((row) => row.id));
+      const mine = events.filter((event) => marked.has(event.id));
+      if (mine.length > 0) await this.publisher.publish(mine);
     });
   }
 
