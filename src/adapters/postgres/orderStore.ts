@@ -16,6 +16,9 @@ interface Effects {
 
 function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
   const run = <R extends pg.QueryResultRow>(text: string, values: unknown[]) => client.query<R>(text, values);
+  // Whether a cancel was requested, read with the order's row lock: while this transaction holds it only
+  // this transaction can change it, so cancelRequested() needs no statement of its own.
+  const cancelRequestedOfLocked = new Map<string, boolean>();
   return {
     async insertOrder(order) {
       // The order and its items in one statement, its checkout marked PLACED; on a redelivered checkout (the order exists) nothing is written.
@@ -105,7 +108,11 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
     },
 
     async lockOrder(orderId: string) {
-      const { rows } = await run<{ status: OrderStatus }>('SELECT status FROM orders WHERE id = $1 FOR UPDATE', [orderId]);
+      const { rows } = await run<{ status: OrderStatus; cancel_requested: boolean }>(
+        'SELECT status, cancel_requested_at IS NOT NULL AS cancel_requested FROM orders WHERE id = $1 FOR UPDATE',
+        [orderId],
+      );
+      if (rows[0]) cancelRequestedOfLocked.set(orderId, rows[0].cancel_requested);
       return rows[0]?.status;
     },
 
@@ -139,9 +146,12 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
 
     async requestCancel(orderId: string) {
       await run('UPDATE orders SET cancel_requested_at = COALESCE(cancel_requested_at, now()), updated_at = now() WHERE id = $1', [orderId]);
+      if (cancelRequestedOfLocked.has(orderId)) cancelRequestedOfLocked.set(orderId, true);
     },
 
     async cancelRequested(orderId: string) {
+      const locked = cancelRequestedOfLocked.get(orderId);
+      if (locked !== undefined) return locked;
       const { rows } = await run<{ requested: boolean }>('SELECT cancel_requested_at IS NOT NULL AS requested FROM orders WHERE id = $1', [orderId]);
       return rows[0]?.requested ?? false;
     },
