@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { AcceptOutcome, CheckoutAccepted, CheckoutLedger } from '../../domain/checkout.js';
 import { uuidv7 } from '../../domain/ids.js';
-import { insertOutboxRow, type OutboxRelay } from './outbox.js';
+import { outboxInsert, outboxValues, type OutboxRelay } from './outbox.js';
 import { CoalescedLookup } from './coalescedLookup.js';
 import { inTransaction, query } from './pool.js';
 
@@ -59,13 +59,16 @@ export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): Check
       try {
         outcome = await inTransaction(pool, async (client) => {
           inserted = false;
+          // The checkout and its CartCheckedOut in one statement: the outbox row only if the checkout is new.
           const { rowCount } = await client.query({
-            text: `INSERT INTO checkouts (order_id, checkout_id, user_id, state, event) VALUES ($1, $2, $3, 'ACCEPTED', $4) ON CONFLICT DO NOTHING`,
-            values: [claim.orderId, claim.checkoutId, userId, JSON.stringify(claim.event)],
+            text: `WITH accepted AS (
+                     INSERT INTO checkouts (order_id, checkout_id, user_id, state, event) VALUES ($1, $2, $3, 'ACCEPTED', $4) ON CONFLICT DO NOTHING RETURNING order_id
+                   )
+                   ${outboxInsert('accepted', 5)}`,
+            values: [claim.orderId, claim.checkoutId, userId, JSON.stringify(claim.event), ...outboxValues(event)],
           });
           if (rowCount === 1) {
             inserted = true;
-            await insertOutboxRow(client, event);
           } else {
             const { rows } = await client.query<{ state: string }>('SELECT state FROM checkouts WHERE order_id = $1', [claim.orderId]);
             if (rows[0]?.state === 'ABANDONED') return { state: 'abandoned' as const };

@@ -10,12 +10,21 @@ import { inTransaction } from './pool.js';
  */
 const sweepAfterSeconds = 30;
 
+/**
+ * The INSERT of one outbox row whose values are the six parameters from `$first` on (`outboxValues`);
+ * with `onlyIf`, the name of a CTE, the row is written only when that CTE returned a row.
+ */
+export function outboxInsert(onlyIf: string | undefined, first = 1): string {
+  const [id, type, payload, traceparent, tracestate, after] = Array.from({ length: 6 }, (_, i) => `$${first + i}`);
+  return `INSERT INTO outbox (id, type, payload, traceparent, tracestate, relay_after)
+          SELECT ${id}::uuid, ${type}, ${payload}::jsonb, ${traceparent}, ${tracestate}, clock_timestamp() + make_interval(secs => ${after}::float8)${onlyIf ? ` WHERE EXISTS (SELECT 1 FROM ${onlyIf})` : ''}`;
+}
+
+export const outboxValues = (event: OutgoingEvent) => [event.id, event.type, JSON.stringify(event.payload), event.trace?.traceparent ?? null, event.trace?.tracestate ?? null, sweepAfterSeconds];
+
 /** Writes an event to the outbox inside the caller's transaction. */
 export async function insertOutboxRow(client: pg.PoolClient, event: OutgoingEvent): Promise<void> {
-  await client.query({
-    text: `INSERT INTO outbox (id, type, payload, traceparent, tracestate, relay_after) VALUES ($1, $2, $3, $4, $5, clock_timestamp() + make_interval(secs => $6))`,
-    values: [event.id, event.type, JSON.stringify(event.payload), event.trace?.traceparent ?? null, event.trace?.tracestate ?? null, sweepAfterSeconds],
-  });
+  await client.query({ text: outboxInsert(undefined), values: outboxValues(event) });
 }
 
 /** Only typed OutgoingEvents are written to the outbox, so a row's payload is its type's. */
