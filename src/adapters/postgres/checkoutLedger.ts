@@ -74,13 +74,15 @@ export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): Check
             if (rows[0]?.state === 'ABANDONED') return { state: 'abandoned' as const };
           }
           if (!key) return { state: 'accepted' as const };
-          // Two requests with one key race here; the first row stands (an expired one is replaced).
-          await client.query({
+          // Two requests with one key race here; the first row stands (an expired one is replaced). A row
+          // returned is this request's (written now), so only a key found taken is read back.
+          const written = await client.query({
             text: `INSERT INTO checkout_requests AS r (user_id, key_hash, fingerprint, order_id) VALUES ($1, $2, $3, $4)
                    ON CONFLICT (user_id, key_hash) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, order_id = EXCLUDED.order_id, created_at = now()
-                   WHERE r.created_at <= now() - make_interval(hours => $5)`,
+                   WHERE r.created_at <= now() - make_interval(hours => $5) RETURNING 1`,
             values: [userId, key.keyHash, key.fingerprint, claim.orderId, idempotencyKeyTtlHours],
           });
+          if (written.rowCount === 1) return { state: 'accepted' as const };
           const { rows } = await client.query<{ fingerprint: string; checkout_id: string; order_id: string }>(
             'SELECT r.fingerprint, c.checkout_id, c.order_id FROM checkout_requests r JOIN checkouts c USING (order_id) WHERE r.user_id = $1 AND r.key_hash = $2',
             [userId, key.keyHash],
