@@ -112,10 +112,12 @@ export interface OrderUnitOfWork {
   /** Locks the order's row for the rest of the transaction and answers its status (undefined: no such order). */
   lockOrder(orderId: string): Promise<OrderStatus | undefined>;
   /**
-   * Records a PENDING payment leased to the attempt whose id it carries, for `leaseMs` from now (the
-   * database's clock); false when the order already has a payment.
+   * Locks the order's row for the rest of the transaction and, if the order is PENDING and has no
+   * payment, records a PENDING payment leased to the attempt whose id it carries, for `leaseMs` from
+   * now (the database's clock): `started`; `exists` when the order already has a payment, and
+   * `order_not_pending` (nothing written) when the order is not PENDING or does not exist.
    */
-  insertPayment(payment: Omit<Payment, 'createdAt'>, leaseMs: number): Promise<boolean>;
+  startPayment(payment: Omit<Payment, 'createdAt'>, leaseMs: number): Promise<'started' | 'exists' | 'order_not_pending'>;
   /** The order's payment, if one was started. */
   paymentOf(orderId: string): Promise<Pick<Payment, 'id' | 'status' | 'amountCents'> | undefined>;
   /** Notes that the resolver published the order's (or its checkout's) event again, so it waits before the next time. */

@@ -111,10 +111,9 @@ export async function processPayment(
   const deadline = AbortSignal.timeout(policy.providerTimeoutMs);
   const amountCents = centsFromNumber(event.total)!;
   const held = await store.transaction(async (uow) => {
-    if ((await uow.lockOrder(event.orderId)) !== 'PENDING') return 'order_not_pending' as const;
-    if (await uow.insertPayment({ id: attemptId, orderId: event.orderId, status: 'PENDING', amountCents, reason: null }, policy.leaseMs)) {
-      return { payment: { id: attemptId, orderId: event.orderId, userId: event.userId, amountCents }, takenOver: false };
-    }
+    const started = await uow.startPayment({ id: attemptId, orderId: event.orderId, status: 'PENDING', amountCents, reason: null }, policy.leaseMs);
+    if (started === 'order_not_pending') return started;
+    if (started === 'started') return { payment: { id: attemptId, orderId: event.orderId, userId: event.userId, amountCents }, takenOver: false };
     const existing = await uow.paymentOf(event.orderId);
     if (existing?.status !== 'PENDING') return 'duplicate' as const;
     if (!(await uow.takeOverPayment(existing.id, attemptId, policy.leaseMs))) return 'lease_held' as const;

@@ -52,11 +52,12 @@ class MemoryOrderStore implements OrderStore {
       releaseStock: async (orderId) => {
         for (const line of this.orders.get(orderId)!.lines) this.stock.set(line.productId, this.stock.get(line.productId)! + line.quantity);
       },
-      insertPayment: async (payment, leaseMs) => {
-        if (this.payments.has(payment.orderId)) return false;
+      startPayment: async (payment, leaseMs) => {
+        if (this.orders.get(payment.orderId)?.status !== 'PENDING') return 'order_not_pending';
+        if (this.payments.has(payment.orderId)) return 'exists';
         this.payments.set(payment.orderId, { ...payment, createdAt: new Date() });
         this.leases.set(payment.id, { holder: payment.id, expiresAt: this.clockMs + leaseMs });
-        return true;
+        return 'started';
       },
       lockOrder: async (orderId) => this.orders.get(orderId)?.status,
       paymentOf: async (orderId) => this.payments.get(orderId),

@@ -179,13 +179,23 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
       return rowCount === 1;
     },
 
-    async insertPayment(payment: Omit<Payment, 'createdAt'>, leaseMs: number) {
-      const { rowCount } = await run(
-        `INSERT INTO payments (id, order_id, status, amount, reason, lease_holder, lease_expires_at)
-         VALUES ($1, $2, $3, $4, $5, $1, clock_timestamp() + make_interval(secs => $6::float8 / 1000)) ON CONFLICT (order_id) DO NOTHING`,
+    async startPayment(payment: Omit<Payment, 'createdAt'>, leaseMs: number) {
+      // One statement: the order's lock (its latest committed status once the lock is granted), and the
+      // payment only for a PENDING order; every payment's start takes that lock first, so starts of one
+      // order run one after the other and the unique order_id makes a second one find the first.
+      const { rows } = await run<{ status: OrderStatus | null; started: boolean }>(
+        `WITH locked AS (
+           SELECT status FROM orders WHERE id = $2 FOR UPDATE
+         ), started AS (
+           INSERT INTO payments (id, order_id, status, amount, reason, lease_holder, lease_expires_at)
+           SELECT $1::uuid, $2::uuid, $3::text, $4::numeric, $5::text, $1::uuid, clock_timestamp() + make_interval(secs => $6::float8 / 1000) FROM locked WHERE locked.status = 'PENDING'
+           ON CONFLICT (order_id) DO NOTHING RETURNING id
+         )
+         SELECT (SELECT status FROM locked) AS status, EXISTS (SELECT 1 FROM started) AS started`,
         [payment.id, payment.orderId, payment.status, decimalFromCents(payment.amountCents), payment.reason, leaseMs],
       );
-      return rowCount === 1;
+      if (rows[0]!.status !== 'PENDING') return 'order_not_pending';
+      return rows[0]!.started ? 'started' : 'exists';
     },
 
     async addToOutbox(event: OutgoingEvent) {
