@@ -9,7 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { DevIssuer } from '../src/dev-issuer/index.js';
 import { startDevIssuerFromSettings, usesDevIssuer } from './devIssuerFromSettings.js';
-import { spawnFunctionsHost, watchConsumers } from './functionsHost.js';
+import { settingsProblem, spawnFunctionsHost, watchConsumers } from './functionsHost.js';
 import { routeThroughLocalPgBouncer } from './localPgBouncer.js';
 import { loadLocalSettings, projectRoot } from './localSettings.js';
 import { configFromEnvironment, DEFAULT_STOREFRONT_PORT, startStorefront } from './storefront.js';
@@ -17,6 +17,12 @@ import { configFromEnvironment, DEFAULT_STOREFRONT_PORT, startStorefront } from 
 loadLocalSettings();
 const routed = routeThroughLocalPgBouncer(process.env);
 if (routed.POSTGRES_URL) console.log(`[dev] the app reaches Postgres through PgBouncer at ${new URL(routed.POSTGRES_URL).host} (transaction pooling, as in Azure)`);
+
+const badSetting = settingsProblem(process.env);
+if (badSetting) {
+  console.error(`[dev] Failed to start: ${badSetting}`);
+  process.exit(1);
+}
 
 let issuer: DevIssuer | undefined;
 if (usesDevIssuer()) {

@@ -8,10 +8,28 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { ConfigError, parseSettings } from '../src/config.js';
 
 export const HOST_COMMAND_SETTING = 'FUNCTIONS_HOST_COMMAND';
 
 const projectRoot = join(import.meta.dirname, '..');
+
+/*
+ * A missing or malformed setting stops the app's start-up with one line naming it (src/config.ts). The
+ * local host then exits; the real host does not: the worker fails to load the entry point ("Worker was
+ * unable to load entry point ... Setting ENTRA_CLIENT_ID is invalid", a stack trace line by line),
+ * and the host runs on with no functions ("0 functions loaded"), so `npm run dev` would serve 404s.
+ * `npm run dev` and `npm start` check the settings first and stop with that line, under any host.
+ */
+export function settingsProblem(env: NodeJS.ProcessEnv): string | undefined {
+  try {
+    parseSettings(env);
+    return undefined;
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message;
+    throw error;
+  }
+}
 
 /** The host command from the environment (or local.settings.json, once loaded), or undefined for the local host. */
 export function hostCommand(env: NodeJS.ProcessEnv = process.env): string | undefined {

@@ -7,11 +7,16 @@
  */
 import type { DevIssuer } from '../src/dev-issuer/index.js';
 import { startDevIssuerFromSettings, usesDevIssuer } from './devIssuerFromSettings.js';
-import { HOST_COMMAND_SETTING, hostCommand, spawnFunctionsHost } from './functionsHost.js';
+import { HOST_COMMAND_SETTING, hostCommand, settingsProblem, spawnFunctionsHost } from './functionsHost.js';
 import { loadLocalSettings, projectRoot } from './localSettings.js';
 
 loadLocalSettings();
 const command = hostCommand() ?? 'func start';
+const badSetting = settingsProblem(process.env);
+if (badSetting) {
+  console.error(`[start] Failed to start: ${badSetting}`);
+  process.exit(1);
+}
 let issuer: DevIssuer | undefined;
 if (usesDevIssuer()) {
   issuer = await startDevIssuerFromSettings('start');

@@ -1,7 +1,12 @@
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/functionsHost.js';
 import { withDatabase } from '../../scripts/localPgBouncer.js';
+import { devIssuerSettings } from '../../src/dev-issuer/index.js';
+import { projectRoot } from '../support/hostProcess.js';
 import { postgresUrl } from '../support/pipeline.js';
 import { startShop, type Shop } from '../support/shop.js';
 
@@ -34,4 +39,31 @@ describe('the app prepares its dependencies at start', () => {
       await fresh.end();
     }
   });
+});
+
+/*
+ * Under the real host a bad setting does not stop anything by itself: the worker fails to load the
+ * entry point and the host serves no functions (scripts/functionsHost.ts, settingsProblem).
+ */
+describe('a malformed setting stops npm run dev and npm start', () => {
+  for (const script of ['dev', 'start'])
+    it(`when ENTRA_CLIENT_ID is not a GUID, then scripts/${script}.ts exits 1 at once with one line naming it, under any host`, async () => {
+      const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+      const tenant = devIssuerSettings().ENTRA_TENANT_ID;
+      const run = spawnSync(join(projectRoot, 'node_modules/.bin/tsx'), [join(projectRoot, `scripts/${script}.ts`)], {
+        cwd: projectRoot,
+        env: {
+          ...process.env,
+          ENTRA_CLIENT_ID: 'not-a-guid',
+          PORT: String(ports[0]),
+          STOREFRONT_PORT: String(ports[1]),
+          ENTRA_ISSUER: `https://localhost:${ports[2]}/${tenant}/v2.0`,
+          ENTRA_JWKS_URI: `http://127.0.0.1:${ports[3]}/${tenant}/discovery/v2.0/keys`,
+        },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(1);
+      expect(run.stderr.trim().split('\n').filter((line) => line.includes('ENTRA_CLIENT_ID'))).toEqual([`[${script}] Failed to start: Setting ENTRA_CLIENT_ID is invalid (Invalid GUID)`]);
+    });
 });
