@@ -53,6 +53,13 @@ const runs = Number(process.env.MODEL_RUNS ?? 1000);
 const replay = process.env.MODEL_SEED ? { seed: Number(process.env.MODEL_SEED), ...(process.env.MODEL_PATH ? { path: process.env.MODEL_PATH } : {}) } : {};
 const noTrace = {};
 const connectionLost = (what: string) => Object.assign(new Error(`${what}: connection lost`), { code: 'ECONNRESET' });
+/**
+ * When each provider deadline (`AbortSignal.timeout` in src/domain/payments.ts) started, in the model's
+ * time: it starts before the lease is taken, and the lookup and the call under it count against it.
+ * Its real timer never fires within a run, so the provider stand-in checks it in the model's time.
+ */
+const deadlineStartedAt = new WeakMap<AbortSignal, number>();
+let modelClock = () => Date.now();
 
 let redis: Redis;
 let db: pg.Pool;
@@ -300,19 +307,27 @@ class Run {
     };
     const realProvider = simulatedPaymentProvider(db, { declineAboveCents, latencyMs: 0 });
     const behaviour = options.provider ?? answers;
+    const tooLate = (deadline: AbortSignal, sent: number) => this.now() - (deadlineStartedAt.get(deadline) ?? sent) > payments.providerTimeoutMs;
+    /** A lookup or refund that reaches the provider after its caller's deadline passed never gets there. */
+    const withinModelDeadline =
+      <A extends unknown[], R>(call: (...args: [...A, AbortSignal]) => Promise<R>) =>
+      async (...args: [...A, AbortSignal]): Promise<R> => {
+        const sent = this.now();
+        await step();
+        if (tooLate(args.at(-1) as AbortSignal, sent)) throw connectionLost('provider');
+        return call(...args);
+      };
     const provider: PaymentProvider = {
-      lookup: gated(realProvider.lookup),
-      refund: gated(realProvider.refund),
-      // The deadline is kept in the model's time (tooLate): the real one, in real time, never fires in a run.
+      lookup: withinModelDeadline(realProvider.lookup),
+      refund: withinModelDeadline(realProvider.refund),
       charge: async (request, deadline) => {
         const sent = this.now();
-        const tooLate = () => this.now() - sent > payments.providerTimeoutMs;
         // The request reaches the provider at this actor's next turn: others may run first. A slow one
         // reaches it only after its time has passed for everyone (timers fire meanwhile), unless its
         // caller gave up on it first.
         await step();
         if (behaviour.mode === 'slow') await this.worker(turns, [{ kind: 'jump', seconds: behaviour.seconds, crashAt: null, provider: answers, brokerDown: false }]);
-        if (behaviour.mode === 'fails' || tooLate()) throw connectionLost('provider');
+        if (behaviour.mode === 'fails' || tooLate(deadline, sent)) throw connectionLost('provider');
         const result = await realProvider.charge(request, deadline);
         if (behaviour.mode === 'times out') throw connectionLost('provider (charge recorded, answer lost)');
         return result;
@@ -463,6 +478,12 @@ async function outcomeOf(run: Run) {
 describe('model: the pipeline under tabs, duplicated and reordered deliveries, crashes, a failing provider and a moving clock', () => {
   it(`when ${runs} random runs settle, then every claim accepted is one order holding its lines, units added = units ordered + units in the cart, the provider is called at most once per order, stock = initial - units held by PENDING/PAID orders, and every order is final`, async () => {
     const silenced = vi.spyOn(logger, 'warn').mockImplementation(() => undefined);
+    const realTimeout = AbortSignal.timeout.bind(AbortSignal);
+    const deadlines = vi.spyOn(AbortSignal, 'timeout').mockImplementation((ms) => {
+      const signal = realTimeout(ms);
+      deadlineStartedAt.set(signal, modelClock());
+      return signal;
+    });
     const totals = { runs: 0, answered: 0, orders: 0, PAID: 0, PAYMENT_FAILED: 0, REJECTED: 0, CANCELLED: 0, crashes: 0, jumps: 0, brokerRefusals: 0, providerCalls: 0 };
     const started = Date.now();
     try {
@@ -473,6 +494,7 @@ describe('model: the pipeline under tabs, duplicated and reordered deliveries, c
           fc.array(fc.nat(99), { minLength: 64, maxLength: 64 }),
           async (tabOps, workerOps, choices) => {
             const run = new Run();
+            modelClock = run.now;
             await run.create();
             try {
               const turns = new Turns(tabCount + workerCount, choices);
@@ -548,6 +570,7 @@ describe('model: the pipeline under tabs, duplicated and reordered deliveries, c
       );
     } finally {
       silenced.mockRestore();
+      deadlines.mockRestore();
       console.log(`[model] ${JSON.stringify({ ...totals, seconds: Math.round((Date.now() - started) / 1000) })}`);
     }
   }, 1_800_000);
