@@ -52,7 +52,7 @@ beforeAll(() => {
   main = compileInfra();
   api = module(main, 'api');
   site = single(api.template, 'Microsoft.Web/sites');
-}, 240_000);
+}, 600_000);
 
 const variable = (template: ArmTemplate, name: string): Record<string, string> => template.variables?.[name] as Record<string, string>;
 const appSettings = (): Record<string, string> => ({

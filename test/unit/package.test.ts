@@ -85,7 +85,7 @@ beforeAll(() => {
   }
 }, 1_200_000);
 
-afterAll(() => rmSync(work, { recursive: true, force: true }), 120_000);
+afterAll(() => rmSync(work, { recursive: true, force: true }), 600_000);
 
 describe('azure.yaml, as azd reads it', () => {
   it('when a service is packaged, then a prepackage hook fills its dist folder, the same command from sh and from pwsh', () => {
