@@ -198,7 +198,7 @@ async function benchRead(args: Args, services: PrivateServices | undefined): Pro
         bench: 'read',
         date: new Date().toISOString(),
         machine,
-        settings: { route: 'GET /api/products?limit=20', connections: args.connections, durationS: args.duration, services: services ? 'private' : 'shared', profiled: args.profile, workerProcesses: args.workers, pgPoolMax: 10 },
+        settings: { route: 'GET /api/products?limit=20', host: shop.host.command ?? 'local', connections: args.connections, durationS: args.duration, services: services ? 'private' : 'shared', profiled: args.profile, workerProcesses: args.workers, pgPoolMax: 10 },
         results: {
           reqPerSec: round(r.requests.average),
           latencyP50Ms: r.latency.p50,
