@@ -9,8 +9,8 @@ eventConsumer('notifyCustomer', {
   queue: queues.orderNotifications,
   handle: async (event, { type }, context) => {
     annotateInvocation({ orderId: event.orderId });
-    const { orders, notificationLedger, notifier } = services();
-    const outcome = await notifyCustomer({ orders, ledger: notificationLedger, notifier }, type, event);
+    const { notificationLedger, notifier } = services();
+    const outcome = await notifyCustomer({ ledger: notificationLedger, notifier }, type, event);
     logger.info('customer notified', { function: context.functionName, orderId: event.orderId, type, outcome });
   },
 });

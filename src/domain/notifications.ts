@@ -1,6 +1,6 @@
 import type { EventPayload } from './events.js';
 import { numberFromCents } from './money.js';
-import type { Order, OrderStore } from './orders.js';
+import type { Order } from './orders.js';
 
 export interface EmailMessage {
   to: string;
@@ -19,11 +19,12 @@ export interface Notifier {
 /** Which notifications were sent: the sent marker. */
 export interface NotificationLedger {
   /**
-   * Runs `send` unless the notification `key` is marked sent, and marks it when `send` resolves,
+   * Unless the notification `key` is marked sent, runs `send` with the order as it is now (undefined:
+   * no such order) and marks the key when `send` answers 'sent' (any other answer marks nothing),
    * holding a lock on the key throughout so that concurrent duplicates wait and then find it marked.
-   * A crash after `send` and before the mark leaves it unmarked: it is sent again (at least once).
+   * A crash after the send and before the mark leaves it unmarked: it is sent again (at least once).
    */
-  sendOnce(key: string, send: () => Promise<void>): Promise<'sent' | 'already_sent'>;
+  sendOnce<R extends string>(key: string, orderId: string, send: (order: Order | undefined) => Promise<'sent' | R>): Promise<'sent' | 'already_sent' | R>;
 }
 
 export type NotificationType = 'OrderPaid' | 'OrderCancelled';
@@ -75,14 +76,12 @@ export function composeEmail<T extends NotificationType>(type: T, event: EventPa
  * A redelivered event finds the sent marker and sends nothing; an order without an address (its
  * token had none) is skipped.
  */
-export async function notifyCustomer<T extends NotificationType>(
-  deps: { orders: Pick<OrderStore, 'get'>; ledger: NotificationLedger; notifier: Notifier },
-  type: T,
-  event: EventPayload<T>,
-): Promise<NotificationOutcome> {
-  const order = await deps.orders.get(event.orderId);
-  if (!order) return 'unknown_order';
-  if (!order.email) return 'no_recipient';
-  const message = composeEmail(type, event, order, order.email);
-  return deps.ledger.sendOnce(message.notificationKey, () => deps.notifier.send(message));
+export async function notifyCustomer<T extends NotificationType>(deps: { ledger: NotificationLedger; notifier: Notifier }, type: T, event: EventPayload<T>): Promise<NotificationOutcome> {
+  // The order is read in the marker's transaction: no transaction of its own.
+  return deps.ledger.sendOnce(notificationKey(type, event.orderId), event.orderId, async (order) => {
+    if (!order) return 'unknown_order' as const;
+    if (!order.email) return 'no_recipient' as const;
+    await deps.notifier.send(composeEmail(type, event, order, order.email));
+    return 'sent' as const;
+  });
 }

@@ -5,7 +5,6 @@ import { smtpNotifier } from '../../src/adapters/notifications/smtpNotifier.js';
 import { postgresNotificationLedger } from '../../src/adapters/postgres/notificationLedger.js';
 import { uuidv7 } from '../../src/domain/ids.js';
 import { notificationKey, notifyCustomer, type Notifier } from '../../src/domain/notifications.js';
-import type { Order, OrderStore } from '../../src/domain/orders.js';
 import { startMailCatcher, type MailCatcher } from '../support/mailCatcher.js';
 import { postgresUrl } from '../support/pipeline.js';
 
@@ -19,6 +18,7 @@ let db: pg.Pool;
 let catcher: MailCatcher;
 let smtp: ReturnType<typeof smtpNotifier>;
 const keys: string[] = [];
+const orderIds: string[] = [];
 
 beforeAll(async () => {
   db = new pg.Pool({ connectionString: postgresUrl, max: 8 });
@@ -29,31 +29,22 @@ afterAll(async () => {
   smtp?.close();
   await catcher?.stop();
   await db?.query('DELETE FROM notifications_sent WHERE notification_key = ANY($1)', [keys]);
+  await db?.query('DELETE FROM orders WHERE id = ANY($1::uuid[])', [orderIds]);
   await db?.end();
 });
 
-/** A paid order, as the order store would answer it. */
-function paidOrder(): { orders: Pick<OrderStore, 'get'>; event: { orderId: string; userId: string; total: number; occurredAt: string }; email: string } {
+/** A paid order, written to Postgres as the order store writes it (the ledger reads it there). */
+async function paidOrder(withEmail = true): Promise<{ event: { orderId: string; userId: string; total: number; occurredAt: string }; email: string }> {
   const id = uuidv7();
   keys.push(notificationKey('OrderPaid', id));
-  const email = `buyer-${id.slice(-6)}@dev.local`;
-  const order: Order = {
-    id,
-    checkoutId: uuidv7(),
-    userId: 'buyer',
-    status: 'PAID',
-    reason: null,
-    cancelReason: null,
-    totalCents: 2500,
-    shippingAddress: { name: 'Ada Lovelace', line1: '12 St James Square', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' },
-    email,
-    lines: [{ productId: uuidv7(), name: 'Beans', unitPriceCents: 1250, quantity: 2 }],
-    checkedOutAt: new Date(),
-    createdAt: new Date(),
-    updatedAt: new Date(),
-    payment: null,
-  };
-  return { orders: { get: async (orderId) => (orderId === id ? order : undefined) }, event: { orderId: id, userId: 'buyer', total: 25, occurredAt: new Date().toISOString() }, email };
+  orderIds.push(id);
+  const address = `buyer-${id.slice(-6)}@dev.local`;
+  await db.query(
+    `INSERT INTO orders (id, checkout_id, user_id, status, total, checked_out_at, shipping_address, email) VALUES ($1, $2, 'buyer', 'PAID', 25, now(), $3, $4)`,
+    [id, uuidv7(), JSON.stringify({ name: 'Ada Lovelace', line1: '12 St James Square', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' }), withEmail ? address : null],
+  );
+  await db.query(`INSERT INTO order_items (order_id, product_id, name, unit_price, quantity) VALUES ($1, $2, 'Beans', 12.50, 2)`, [id, uuidv7()]);
+  return { event: { orderId: id, userId: 'buyer', total: 25, occurredAt: new Date().toISOString() }, email: address };
 }
 
 const connectionLost = () => Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' });
@@ -61,11 +52,11 @@ const mailsTo = async (email: string) => (await catcher.messages()).filter((mail
 
 describe('customer notifications, sent once per event', () => {
   it('when the same OrderPaid is delivered five times at once, then one email is sent, with the order and its address', async () => {
-    const { orders, event, email } = paidOrder();
+    const { event, email } = await paidOrder();
     const ledger = postgresNotificationLedger(db);
     let sends = 0;
     const counting: Notifier = { send: async (message) => (sends++, smtp.send(message)) };
-    const outcomes = await Promise.all(Array.from({ length: 5 }, () => notifyCustomer({ orders, ledger, notifier: counting }, 'OrderPaid', event)));
+    const outcomes = await Promise.all(Array.from({ length: 5 }, () => notifyCustomer({ ledger, notifier: counting }, 'OrderPaid', event)));
     expect(outcomes.sort()).toEqual(['already_sent', 'already_sent', 'already_sent', 'already_sent', 'sent']);
     expect(sends).toBe(1);
     const mails = await mailsTo(email);
@@ -76,32 +67,31 @@ describe('customer notifications, sent once per event', () => {
   });
 
   it('when the mail server fails before accepting the message, then no marker is written and the redelivery sends it once', async () => {
-    const { orders, event, email } = paidOrder();
+    const { event, email } = await paidOrder();
     const ledger = postgresNotificationLedger(db);
     const down: Notifier = { send: async () => Promise.reject(connectionLost()) };
-    await expect(notifyCustomer({ orders, ledger, notifier: down }, 'OrderPaid', event)).rejects.toSatisfy(isTransient);
-    expect(await notifyCustomer({ orders, ledger, notifier: smtp }, 'OrderPaid', event)).toBe('sent');
-    expect(await notifyCustomer({ orders, ledger, notifier: smtp }, 'OrderPaid', event)).toBe('already_sent');
+    await expect(notifyCustomer({ ledger, notifier: down }, 'OrderPaid', event)).rejects.toSatisfy(isTransient);
+    expect(await notifyCustomer({ ledger, notifier: smtp }, 'OrderPaid', event)).toBe('sent');
+    expect(await notifyCustomer({ ledger, notifier: smtp }, 'OrderPaid', event)).toBe('already_sent');
     expect(await mailsTo(email)).toHaveLength(1);
   });
 
   it('when the process dies between the send and the mark, then the redelivery sends it again once (at least once), and later ones do not', async () => {
-    const { orders, event, email } = paidOrder();
+    const { event, email } = await paidOrder();
     const ledger = postgresNotificationLedger(db);
     // The message is accepted, then the connection to Postgres is lost before the marker commits.
     const sentThenCrashed: Notifier = { send: async (message) => smtp.send(message).then(() => Promise.reject(connectionLost())) };
-    await expect(notifyCustomer({ orders, ledger, notifier: sentThenCrashed }, 'OrderPaid', event)).rejects.toSatisfy(isTransient);
+    await expect(notifyCustomer({ ledger, notifier: sentThenCrashed }, 'OrderPaid', event)).rejects.toSatisfy(isTransient);
     expect(await mailsTo(email)).toHaveLength(1);
-    expect(await notifyCustomer({ orders, ledger, notifier: smtp }, 'OrderPaid', event)).toBe('sent');
-    expect(await notifyCustomer({ orders, ledger, notifier: smtp }, 'OrderPaid', event)).toBe('already_sent');
+    expect(await notifyCustomer({ ledger, notifier: smtp }, 'OrderPaid', event)).toBe('sent');
+    expect(await notifyCustomer({ ledger, notifier: smtp }, 'OrderPaid', event)).toBe('already_sent');
     expect(await mailsTo(email)).toHaveLength(2);
   });
 
   it('when the order has no email address, then nothing is sent and nothing is marked', async () => {
-    const { orders, event } = paidOrder();
-    const order = (await orders.get(event.orderId))!;
+    const { event } = await paidOrder(false);
     const ledger = postgresNotificationLedger(db);
-    expect(await notifyCustomer({ orders: { get: async () => ({ ...order, email: null }) }, ledger, notifier: smtp }, 'OrderPaid', event)).toBe('no_recipient');
+    expect(await notifyCustomer({ ledger, notifier: smtp }, 'OrderPaid', event)).toBe('no_recipient');
     const { rowCount } = await db.query('SELECT 1 FROM notifications_sent WHERE notification_key = $1', [notificationKey('OrderPaid', event.orderId)]);
     expect(rowCount).toBe(0);
   });

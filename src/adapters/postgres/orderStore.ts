@@ -205,7 +205,7 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
   };
 }
 
-interface OrderRow {
+export interface OrderRow {
   id: string;
   checkout_id: string;
   user_id: string;
@@ -223,7 +223,7 @@ interface OrderRow {
   payment: { id: string; status: Payment['status']; amount: string; reason: string | null; created_at: string; refunded_at: string | null } | null;
 }
 
-const orderSelect = `
+export const orderSelect = `
   SELECT o.id, o.checkout_id, o.user_id, o.status, o.reason, o.cancel_reason, o.total::text AS total, o.shipping_address, o.email, o.cancel_requested_at IS NOT NULL AS cancel_requested, o.checked_out_at, o.created_at, o.updated_at,
          (SELECT coalesce(json_agg(json_build_object('product_id', i.product_id, 'name', i.name, 'unit_price', i.unit_price::text, 'quantity', i.quantity) ORDER BY i.product_id), '[]')
             FROM order_items i WHERE i.order_id = o.id) AS items,
@@ -231,7 +231,7 @@ const orderSelect = `
             FROM payments p WHERE p.order_id = o.id) AS payment
     FROM orders o`;
 
-function toOrder(row: OrderRow): Order {
+export function toOrder(row: OrderRow): Order {
   return {
     id: row.id,
     checkoutId: row.checkout_id,
