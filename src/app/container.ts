@@ -94,13 +94,14 @@ function build(s: Settings) {
   const consumerWatchdog: ConsumerWatchdog | undefined = s.CONSUMER_WATCHDOG_SITE_ID
     ? {
         consumerCounts: (queues) => queueMonitor.consumerCounts(queues),
-        store: postgresWatchdogState(db),
+        store: postgresWatchdogState(db, s.CONSUMER_WATCHDOG_SITE_ID),
         restarter: armSiteRestarter({
           siteResourceId: s.CONSUMER_WATCHDOG_SITE_ID,
           resourceManagerEndpoint: s.AZURE_RESOURCE_MANAGER_ENDPOINT,
           credential: identity ?? managedIdentity(s.AZURE_CLIENT_ID),
         }),
-        policy: { unconsumedForMs: s.CONSUMER_WATCHDOG_AFTER_SECONDS * 1000, minRestartIntervalMs: s.CONSUMER_WATCHDOG_RESTART_INTERVAL_SECONDS * 1000 },
+        // The timer looks every minute (functions/watchdog.ts); its runs start up to a few seconds apart from the schedule.
+        policy: { unconsumedForMs: s.CONSUMER_WATCHDOG_AFTER_SECONDS * 1000, minRestartIntervalMs: s.CONSUMER_WATCHDOG_RESTART_INTERVAL_SECONDS * 1000, lookJitterMs: 5_000 },
       }
     : undefined;
 

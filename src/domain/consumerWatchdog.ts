@@ -28,6 +28,12 @@ export interface WatchdogPolicy {
   readonly unconsumedForMs: number;
   /** At most one restart per this long, whatever the queues show (a restart takes time to bring consumers back). */
   readonly minRestartIntervalMs: number;
+  /**
+   * How much earlier than due a look may still act: looks come on a schedule (every minute) whose runs
+   * start a little early or late, and a look a few ms short of the window would otherwise wait a whole
+   * interval more. Default 0.
+   */
+  readonly lookJitterMs?: number;
 }
 
 export type WatchdogAction =
@@ -59,6 +65,6 @@ export function judgeConsumers(state: WatchdogState, observation: ConsumerObserv
   const longest = Math.min(...Object.values(unconsumedSince));
   const allowedAt = state.lastRestartAt === undefined ? -Infinity : state.lastRestartAt + policy.minRestartIntervalMs;
   const restartDueAt = Math.max(longest + policy.unconsumedForMs, allowedAt);
-  if (now >= restartDueAt) return { state: { unconsumedSince: {}, lastRestartAt: now }, action: { kind: 'restart', queues } };
+  if (now + (policy.lookJitterMs ?? 0) >= restartDueAt) return { state: { unconsumedSince: {}, lastRestartAt: now }, action: { kind: 'restart', queues } };
   return { state: { unconsumedSince, lastRestartAt: state.lastRestartAt }, action: { kind: 'wait', queues, restartDueAt } };
 }

@@ -10,6 +10,8 @@ import { createPrivateVhost, type PrivateVhost } from '../support/privateVhost.j
 
 const postgresUrl = process.env.POSTGRES_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/ecommerce';
 const triggerQueues = Object.keys(bindings);
+// Its own site: the e2e suite's running app keeps its state under another, in the same table.
+const site = `/subscriptions/00000000-0000-0000-0000-000000000002/resourceGroups/rg-test/providers/Microsoft.Web/sites/integration-${process.pid}`;
 const [firstQueue] = triggerQueues as [string, ...string[]];
 
 describe('the consumer watchdog on the real Postgres and RabbitMQ', () => {
@@ -21,7 +23,7 @@ describe('the consumer watchdog on the real Postgres and RabbitMQ', () => {
   const restarter: SiteRestarter = { restart: async () => void restarts++ };
   const watchdog = (policy = { unconsumedForMs: 1_000, minRestartIntervalMs: 60_000 }): ConsumerWatchdog => ({
     consumerCounts: (queues) => monitor.consumerCounts(queues),
-    store: postgresWatchdogState(pool),
+    store: postgresWatchdogState(pool, site),
     restarter,
     policy,
   });
@@ -33,6 +35,7 @@ describe('the consumer watchdog on the real Postgres and RabbitMQ', () => {
     monitor = new QueueMonitor(vhost.url);
   });
   afterAll(async () => {
+    await pool?.query('DELETE FROM consumer_watchdog WHERE site = $1', [site]);
     await consumers?.close().catch(() => undefined);
     await monitor?.close();
     await vhost?.delete();
@@ -41,7 +44,7 @@ describe('the consumer watchdog on the real Postgres and RabbitMQ', () => {
   beforeEach(async () => {
     restarts = 0;
     await consumers?.close().catch(() => undefined);
-    await pool.query(`UPDATE consumer_watchdog SET unconsumed_since = '{}', last_restart_at = NULL`);
+    await pool.query('DELETE FROM consumer_watchdog WHERE site = $1', [site]);
   });
 
   /** One consumer on each trigger queue but those named. */
@@ -65,7 +68,7 @@ describe('the consumer watchdog on the real Postgres and RabbitMQ', () => {
     await pause(1_100);
     expect(await watchConsumersOnce(watchdog(), triggerQueues)).toEqual({ kind: 'restart', queues: [firstQueue] });
     expect(restarts).toBe(1);
-    const { rows } = await pool.query<{ last_restart_at: Date | null }>('SELECT last_restart_at FROM consumer_watchdog');
+    const { rows } = await pool.query<{ last_restart_at: Date | null }>('SELECT last_restart_at FROM consumer_watchdog WHERE site = $1', [site]);
     expect(rows[0]!.last_restart_at).not.toBeNull();
     // Within the interval the queue is still unconsumed, but no second restart.
     await pause(1_100);

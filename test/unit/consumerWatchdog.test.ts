@@ -59,6 +59,14 @@ describe('the consumer watchdog', () => {
     expect(restartsOver(Array(16).fill(ordersUnconsumed), { unconsumedSince: {}, lastRestartAt: 0 })).toEqual([15]);
   });
 
+  it('when a scheduled look comes a moment before the window has passed, then it restarts within the jitter allowed, not a whole look later', () => {
+    const jittery = { ...policy, lookJitterMs: 5_000 };
+    const first = judgeConsumers(initialWatchdogState, ordersUnconsumed, 0, jittery);
+    expect(judgeConsumers(first.state, ordersUnconsumed, 5 * minute - 20, jittery).action).toEqual({ kind: 'restart', queues: ['orders'] });
+    expect(judgeConsumers(first.state, ordersUnconsumed, 5 * minute - 20, policy).action.kind).toBe('wait');
+    expect(judgeConsumers(first.state, ordersUnconsumed, 5 * minute - 6_000, jittery).action.kind).toBe('wait');
+  });
+
   it('for any sequence of observations, then restarts are at least the interval apart and each follows a full window without a consumer while the broker answered', () => {
     const observation = fc.oneof(
       fc.constant<ConsumerObservation>(unreachable),

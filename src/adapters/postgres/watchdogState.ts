@@ -14,21 +14,28 @@ interface WatchdogRow {
   now: Date;
 }
 
-/** The one row of `consumer_watchdog` (migration 1732500000030), locked FOR UPDATE for the judgement; the clock is the database's, the same for every instance. */
-export function postgresWatchdogState(pool: pg.Pool): WatchdogStateStore {
+/**
+ * The site's row of `consumer_watchdog` (migrations 1732500000030-31), created on first use and locked
+ * FOR UPDATE for the judgement; the clock is the database's, the same for every instance.
+ */
+export function postgresWatchdogState(pool: pg.Pool, site: string): WatchdogStateStore {
   return {
     update: (judge) =>
       inTransaction(pool, async (client) => {
-        const { rows } = await client.query<WatchdogRow>('SELECT unconsumed_since, last_restart_at, now() AS now FROM consumer_watchdog WHERE singleton FOR UPDATE');
-        const row = rows[0];
-        if (!row) throw new Error('consumer_watchdog has no row: run the migrations');
+        const lock = () => client.query<WatchdogRow>('SELECT unconsumed_since, last_restart_at, now() AS now FROM consumer_watchdog WHERE site = $1 FOR UPDATE', [site]);
+        let row = (await lock()).rows[0];
+        if (!row) {
+          await client.query('INSERT INTO consumer_watchdog (site) VALUES ($1) ON CONFLICT (site) DO NOTHING', [site]);
+          row = (await lock()).rows[0]!;
+        }
         const state: WatchdogState = {
           unconsumedSince: Object.fromEntries(Object.entries(row.unconsumed_since).map(([queue, since]) => [queue, Date.parse(since)])),
           lastRestartAt: row.last_restart_at?.getTime(),
         };
         const judged = judge(state, row.now.getTime());
         const unconsumedSince = Object.fromEntries(Object.entries(judged.state.unconsumedSince).map(([queue, since]) => [queue, new Date(since).toISOString()]));
-        await client.query('UPDATE consumer_watchdog SET unconsumed_since = $1, last_restart_at = $2 WHERE singleton', [
+        await client.query('UPDATE consumer_watchdog SET unconsumed_since = $2, last_restart_at = $3 WHERE site = $1', [
+          site,
           JSON.stringify(unconsumedSince),
           judged.state.lastRestartAt === undefined ? null : new Date(judged.state.lastRestartAt),
         ]);
