@@ -10,9 +10,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createShopClient, devIssuerTokenProvider, ShopApiError, type Order } from '../src/client/index.js';
 import { createDevTokenMinter, devIssuerUrls, loadOrCreateDevIssuerState } from '../src/dev-issuer/index.js';
-import { projectRoot } from './localSettings.js';
+import { devIssuerPorts } from './devIssuerFromSettings.js';
+import { loadLocalSettings, projectRoot } from './localSettings.js';
 
-const { values } = parseArgs({ options: { api: { type: 'string', default: 'http://localhost:7071/api' } } });
+// The dev issuer where the settings put it (npm run dev starts it there), and the API on PORT.
+loadLocalSettings();
+const { httpsPort } = devIssuerPorts();
+const { values } = parseArgs({ options: { api: { type: 'string', default: `http://localhost:${process.env.PORT ?? 7071}/api` } } });
 const api = values.api!.replace(/\/$/, '');
 const step = (n: number, title: string, detail: unknown) =>
   console.log(`\n${n}. ${title}\n${typeof detail === 'string' ? detail : JSON.stringify(detail, null, 2)}`);
@@ -24,14 +28,14 @@ const health = await fetch(`${api}/health`).catch((error: Error) => {
 step(1, `Health (${api}/health)`, await health.json());
 
 const dir = join(projectRoot, '.local/dev-issuer');
-const admin = createShopClient({ apiBaseUrl: api, getToken: devIssuerTokenProvider({ dir }) });
+const admin = createShopClient({ apiBaseUrl: api, getToken: devIssuerTokenProvider({ dir, httpsPort }) });
 const shopperName = `demo-${randomUUID().slice(0, 8)}`;
-const minter = createDevTokenMinter(await loadOrCreateDevIssuerState(dir), devIssuerUrls().issuer);
+const minter = createDevTokenMinter(await loadOrCreateDevIssuerState(dir), devIssuerUrls({ httpsPort }).issuer);
 const shopperToken = await minter.mintUserToken({ user: shopperName });
 const shopper = createShopClient({ apiBaseUrl: api, getToken: async () => shopperToken });
 step(2, 'Sign-in', `admin app: client credentials through MSAL against the dev issuer\nshopper: ${shopperName} (delegated token, scope access_as_user)`);
 
-const adminHeaders = { authorization: `Bearer ${await devIssuerTokenProvider({ dir })()}`, 'content-type': 'application/json' };
+const adminHeaders = { authorization: `Bearer ${await devIssuerTokenProvider({ dir, httpsPort })()}`, 'content-type': 'application/json' };
 const created = await fetch(`${api}/products`, {
   method: 'POST',
   headers: adminHeaders,

@@ -18,6 +18,8 @@ import {
   loadOrCreateDevIssuerState,
   startDevIssuer,
 } from '../src/dev-issuer/index.js';
+import { devIssuerPorts } from './devIssuerFromSettings.js';
+import { loadLocalSettings } from './localSettings.js';
 
 const usage = `Usage: npm run token -- [options]
 
@@ -28,7 +30,7 @@ Prints a dev access token for the shop API on stdout.
   --scopes <a,b>      delegated scopes (default access_as_user); repeatable
   --expires <secs>    lifetime in seconds (default 3600, at most 86400)
   --app               app-only token for the dev client, through the client-credentials grant
-  --https-port <n>    the dev issuer's HTTPS port, part of the token's issuer (default ${DEFAULT_HTTPS_PORT})
+  --https-port <n>    the dev issuer's HTTPS port, part of the token's issuer (default: ENTRA_ISSUER's, else ${DEFAULT_HTTPS_PORT})
   --dir <path>        dev issuer state directory (default ${DEFAULT_DEV_ISSUER_DIR})
   --help              this text
 `;
@@ -64,7 +66,8 @@ async function main(): Promise<void> {
     return;
   }
   const dir = values.dir ?? join(import.meta.dirname, '..', DEFAULT_DEV_ISSUER_DIR);
-  const httpsPort = values['https-port'] ? Number(values['https-port']) : DEFAULT_HTTPS_PORT;
+  loadLocalSettings();
+  const httpsPort = values['https-port'] ? Number(values['https-port']) : devIssuerPorts().httpsPort;
   if (!Number.isInteger(httpsPort) || httpsPort < 1 || httpsPort > 65535) throw new Error('--https-port must be a port number');
 
   if (values.app) {
