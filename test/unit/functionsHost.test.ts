@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { hostCommand, hostCommandLine, unwrapWorkerConsole } from '../../scripts/functionsHost.js';
+import { devIssuerPorts } from '../../scripts/devIssuerFromSettings.js';
+import { hostCommand, hostCommandLine, settingsProblem, unwrapWorkerConsole } from '../../scripts/functionsHost.js';
+import { devIssuerSettings } from '../../src/dev-issuer/index.js';
 
 describe('the real-host switch (FUNCTIONS_HOST_COMMAND)', () => {
   it('when the setting is unset or blank, then the local host serves', () => {
@@ -37,5 +39,26 @@ describe('the real-host switch (FUNCTIONS_HOST_COMMAND)', () => {
       "      Executed 'Functions.getCart' (Succeeded, Id=1)",
       '',
     ]);
+  });
+});
+
+describe('what npm run dev and npm start check before they start a host', () => {
+  const valid = {
+    POSTGRES_URL: 'postgres://postgres:postgres@127.0.0.1:5432/shop',
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    RABBITMQ_URL: 'amqp://guest:guest@127.0.0.1:5672',
+    ...devIssuerSettings(),
+  };
+
+  it('when every setting is valid, then there is no problem; when one is malformed or missing, then the one line names it', () => {
+    expect(settingsProblem(valid)).toBeUndefined();
+    expect(settingsProblem({ ...valid, ENTRA_CLIENT_ID: 'not-a-guid' })).toBe('Setting ENTRA_CLIENT_ID is invalid (Invalid GUID)');
+    expect(settingsProblem({ ...valid, REDIS_URL: undefined })).toBe('Setting REDIS_URL is missing');
+  });
+
+  it('when ENTRA_ISSUER and ENTRA_JWKS_URI name loopback ports, then the dev issuer listens there; otherwise on 7443/7444', () => {
+    expect(devIssuerPorts(devIssuerSettings({ httpsPort: 17443, httpPort: 17444 }))).toEqual({ httpsPort: 17443, httpPort: 17444 });
+    expect(devIssuerPorts({})).toEqual({ httpsPort: 7443, httpPort: 7444 });
+    expect(devIssuerPorts({ ENTRA_ISSUER: 'https://login.microsoftonline.com/t/v2.0', ENTRA_JWKS_URI: 'not a url' })).toEqual({ httpsPort: 7443, httpPort: 7444 });
   });
 });
