@@ -98,6 +98,8 @@ export interface CancelClick {
   ms: number;
   /** The slowest single attempt. */
   slowestAttemptMs: number;
+  /** When the last attempt was sent (epoch ms): a 404 then is wrong only for an order placed before it. */
+  lastSentAt: number;
   /** The order's status in a 202 (PENDING while its payment is in flight: cancelled once the result is known). */
   orderStatus?: string;
   code?: string;
@@ -158,20 +160,27 @@ async function clickCancel(call: ReturnType<typeof httpClient>['call'], url: () 
   let slowestAttemptMs = 0;
   const answers: number[] = [];
   for (;;) {
+    const lastSentAt = Date.now();
     const answer = await call(url(), { method: 'POST', token, timeoutMs });
     answers.push(answer.status);
     slowestAttemptMs = Math.max(slowestAttemptMs, answer.ms);
     const elapsed = performance.now() - started;
     if (!retryableCancelAnswer(answer.status) || elapsed + backoffMs > retryForMs) {
       const body = answer.status >= 200 ? jsonOrEmpty(answer.body) : {};
-      return { status: answer.status, answers, ms: elapsed, slowestAttemptMs, ...(answer.status === 202 ? { orderStatus: body.status } : {}), ...(body.code ? { code: body.code } : {}) };
+      return { status: answer.status, answers, ms: elapsed, slowestAttemptMs, lastSentAt, ...(answer.status === 202 ? { orderStatus: body.status } : {}), ...(body.code ? { code: body.code } : {}) };
     }
     await new Promise((r) => setTimeout(r, backoffMs));
     backoffMs = Math.min(backoffMs * 2, 4_000);
   }
 }
 
-export async function runCheckoutLoad(options: LoadOptions): Promise<{ records: CheckoutRecord[]; cancels: CancelRecord[]; wallMs: number }> {
+/**
+ * Resolves once every checkout is answered; the cancels still under way (waiting for an order page,
+ * or retried through an outage) finish in `cancelsDone`, with when the last one did (ms since the start).
+ */
+export async function runCheckoutLoad(
+  options: LoadOptions,
+): Promise<{ records: CheckoutRecord[]; wallMs: number; cancelsDone: Promise<{ cancels: CancelRecord[]; lastDoneMs: number }> }> {
   const client = httpClient(options.concurrency);
   // Cancels have sockets of their own: a shopper's cancel does not wait behind the other shoppers' checkouts.
   const cancelClient = httpClient(16);
@@ -231,10 +240,12 @@ export async function runCheckoutLoad(options: LoadOptions): Promise<{ records: 
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
   const wallMs = performance.now() - started;
-  await Promise.all(cancelling);
   client.close();
-  cancelClient.close();
-  return { records, cancels, wallMs };
+  const cancelsDone = Promise.all(cancelling).then(() => {
+    cancelClient.close();
+    return { cancels, lastDoneMs: performance.now() - started };
+  });
+  return { records, wallMs, cancelsDone };
 }
 
 export function percentile(values: readonly number[], p: number): number {
