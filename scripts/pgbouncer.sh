@@ -8,6 +8,8 @@
 #   ignore_startup_parameters = (none) the template leaves pgbouncer.ignore_startup_parameters at Azure's
 #                                      default, empty: a startup parameter such as statement_timeout is refused
 #   no max_prepared_statements         Azure's default 0: named prepared statements do not survive
+#   query_wait_timeout = 5             the template sets pgbouncer.query_wait_timeout 5 (Azure's default 120):
+#                                      a query with no server to run on (Postgres restarting) fails in 5 s
 # https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-pgbouncer
 # test/unit/compose.test.ts checks these lines against the compiled template.
 set -euo pipefail
@@ -32,6 +34,7 @@ pool_mode = transaction
 ignore_startup_parameters =
 max_client_conn = 5000
 default_pool_size = 50
+query_wait_timeout = 5
 pidfile = $dir/pgbouncer.pid
 logfile = $dir/pgbouncer.log
 INI

@@ -72,6 +72,15 @@ var serverParameters = [
     name: 'pgbouncer.default_pool_size'
     value: string(pgbouncerPoolSize)
   }
+  {
+    // A query PgBouncer cannot give a server connection (Postgres restarting; after a failed login it
+    // waits server_login_retry, 15 s, before trying again) fails after 5 s instead of Azure's default
+    // 120 s: without it the app's own 12 s query timeout ended it, so a request sent on an open
+    // connection just as Postgres went down answered 503 only after 12 s (past a client's 10 s). The
+    // budget above keeps every app connection a server connection, so no query waits for one otherwise.
+    name: 'pgbouncer.query_wait_timeout'
+    value: '5'
+  }
 ]
 
 resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {

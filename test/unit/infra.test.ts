@@ -298,12 +298,12 @@ describe('infra: Postgres connection budget', () => {
 
 
 describe('infra: PgBouncer locally as in Azure', () => {
-  it("when the local stack's PgBouncer is configured, then its pool mode and ignored startup parameters are the template's", () => {
+  it("when the local stack's PgBouncer is configured, then its pool mode, ignored startup parameters and query wait timeout are the template's", () => {
     const serverParameters = new Map(
       (module(main, 'postgres').template.variables?.serverParameters as { name: string; value: string }[]).map((p) => [p.name, p.value]),
     );
     const local = new Map(
-      [...read('scripts/pgbouncer.sh').matchAll(/^(pool_mode|ignore_startup_parameters|max_prepared_statements) = ?(.*)$/gm)].map((m) => [m[1]!, m[2]!]),
+      [...read('scripts/pgbouncer.sh').matchAll(/^(pool_mode|ignore_startup_parameters|max_prepared_statements|query_wait_timeout) = ?(.*)$/gm)].map((m) => [m[1]!, m[2]!]),
     );
     expect(serverParameters.get('pgbouncer.pool_mode')).toBe('TRANSACTION');
     expect(local.get('pool_mode')?.toUpperCase()).toBe(serverParameters.get('pgbouncer.pool_mode'));
@@ -311,6 +311,9 @@ describe('infra: PgBouncer locally as in Azure', () => {
     expect(local.get('ignore_startup_parameters')).toBe(serverParameters.get('pgbouncer.ignore_startup_parameters') ?? '');
     expect(serverParameters.has('pgbouncer.max_prepared_statements')).toBe(false);
     expect(local.has('max_prepared_statements')).toBe(false);
+    // A query with no server connection to run on (Postgres restarting) fails fast, within a client's patience.
+    expect(serverParameters.get('pgbouncer.query_wait_timeout')).toBe('5');
+    expect(local.get('query_wait_timeout')).toBe(serverParameters.get('pgbouncer.query_wait_timeout'));
   });
 });
 
