@@ -151,6 +151,8 @@ export interface OrderStore {
    */
   transaction<T>(work: (uow: OrderUnitOfWork) => Promise<T>): Promise<T>;
   get(orderId: string): Promise<Order | undefined>;
+  /** The checkout accepted for this order while the order is not placed yet (its CartCheckedOut is on its way). */
+  acceptedCheckout(orderId: string): Promise<CartCheckedOut | undefined>;
   /** The user's orders with id below `before`, newest first. */
   listForUser(userId: string, limit: number, before: string | undefined): Promise<Order[]>;
 }
@@ -158,28 +160,33 @@ export interface OrderStore {
 export type CheckoutOutcome = 'created' | 'rejected' | 'duplicate';
 
 /** orders function, on CartCheckedOut: one order per checkout, stock reserved or the order rejected. */
-export async function placeOrderFromCheckout(store: OrderStore, event: CartCheckedOut, trace: TraceContext): Promise<CheckoutOutcome> {
+/** The PENDING order a checkout makes: its lines, their total, its address and recipient. */
+function orderOfCheckout(event: CartCheckedOut) {
   const lines: OrderLine[] = event.items.map((item) => ({
     productId: item.productId,
     name: item.name,
     unitPriceCents: centsFromNumber(item.unitPrice)!,
     quantity: item.quantity,
   }));
-  const totalCents = lines.reduce((sum, line) => sum + line.unitPriceCents * line.quantity, 0);
+  return {
+    id: event.orderId,
+    checkoutId: event.checkoutId,
+    userId: event.userId,
+    status: 'PENDING' as const,
+    reason: null,
+    cancelReason: null,
+    totalCents: lines.reduce((sum, line) => sum + line.unitPriceCents * line.quantity, 0),
+    lines,
+    shippingAddress: event.shippingAddress ?? null,
+    email: event.email ?? null,
+    checkedOutAt: new Date(event.occurredAt),
+  };
+}
+
+export async function placeOrderFromCheckout(store: OrderStore, event: CartCheckedOut, trace: TraceContext): Promise<CheckoutOutcome> {
+  const { lines, totalCents } = orderOfCheckout(event);
   return store.transaction(async (uow) => {
-    const inserted = await enterOrder(uow, {
-      id: event.orderId,
-      checkoutId: event.checkoutId,
-      userId: event.userId,
-      status: 'PENDING',
-      reason: null,
-      cancelReason: null,
-      totalCents,
-      lines,
-      shippingAddress: event.shippingAddress ?? null,
-      email: event.email ?? null,
-      checkedOutAt: new Date(event.occurredAt),
-    });
+    const inserted = await enterOrder(uow, orderOfCheckout(event));
     if (!inserted) return 'duplicate';
     const reservation = await uow.reserveStock(lines);
     if (!reservation.ok) {
@@ -241,7 +248,19 @@ const notCancellable = (status: OrderStatus) => new AppError('order_not_cancella
  * - PAYMENT_FAILED / REJECTED: 409 order_not_cancellable. Another user's order: 404.
  */
 export async function cancelOrder(store: OrderStore, orderId: string, userId: string): Promise<CancelOutcome> {
-  const existing = isUuid(orderId) ? await store.get(orderId) : undefined;
+  if (!isUuid(orderId)) throw notFoundOrder(orderId);
+  if (!(await store.get(orderId))) {
+    // Accepted but not placed yet (the 202 came first): the order is entered CANCELLED, with no stock
+    // reserved, and placing it later finds it there and does nothing. One placed meanwhile wins the
+    // insert, and is cancelled below like any other.
+    const checkout = await store.acceptedCheckout(orderId);
+    if (!checkout || checkout.userId !== userId) throw notFoundOrder(orderId);
+    const change = { cancelReason: 'customer', refunded: false } as const;
+    if (await store.transaction((uow) => enterOrder(uow, { ...orderOfCheckout(checkout), status: 'CANCELLED', cancelReason: 'customer' }, change))) {
+      return { order: orderView((await store.get(orderId))!) };
+    }
+  }
+  const existing = await store.get(orderId);
   if (!existing || existing.userId !== userId) throw notFoundOrder(orderId);
   const refundOf = await store.transaction(async (uow) => {
     const status = await uow.lockOrder(orderId);
@@ -316,13 +335,22 @@ export function orderView(order: Order): OrderView {
   };
 }
 
+/** An order whose checkout was accepted (202, Location) but is not placed yet, as it will be placed: PENDING. */
+async function acceptedOrder(store: OrderStore, orderId: string): Promise<Order | undefined> {
+  const checkout = await store.acceptedCheckout(orderId);
+  if (!checkout) return undefined;
+  const acceptedAt = new Date(checkout.occurredAt);
+  return { ...orderOfCheckout(checkout), createdAt: acceptedAt, updatedAt: acceptedAt, payment: null };
+}
+
 const notFoundOrder = (id: string) => new AppError('not_found', `No order with id ${JSON.stringify(id.slice(0, 100))}`);
 
 export function orderQueries(store: OrderStore) {
   return {
     /** An order of the caller's; any order for readers with Orders.Read.All; otherwise 404 (not 403: no hint it exists). */
     async get(orderId: string, caller: { userId: string; canReadAll: boolean }): Promise<OrderView> {
-      const order = isUuid(orderId) ? await store.get(orderId) : undefined;
+      if (!isUuid(orderId)) throw notFoundOrder(orderId);
+      const order = (await store.get(orderId)) ?? (await acceptedOrder(store, orderId));
       if (!order || (order.userId !== caller.userId && !caller.canReadAll)) throw notFoundOrder(orderId);
       return orderView(order);
     },

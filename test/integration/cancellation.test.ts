@@ -9,7 +9,7 @@ import { postgresStrandedQueries } from '../../src/adapters/postgres/strandedQue
 import type { EventPublisher } from '../../src/domain/events.js';
 import { uuidv7 } from '../../src/domain/ids.js';
 import { centsFromNumber } from '../../src/domain/money.js';
-import { applyPaymentResult, cancelOrder, placeOrderFromCheckout, type OrderStore } from '../../src/domain/orders.js';
+import { applyPaymentResult, cancelOrder, orderQueries, placeOrderFromCheckout, type OrderStore } from '../../src/domain/orders.js';
 import { finishRefund, PaymentLeaseHeld, processPayment, type PaymentProvider } from '../../src/domain/payments.js';
 import { isTransient } from '../../src/app/consumeEvent.js';
 import { resolveStrandedOrders, type StrandedQueries } from '../../src/domain/recovery.js';
@@ -51,6 +51,7 @@ afterAll(async () => {
     await db.query('DELETE FROM simulated_provider_charges WHERE order_id = ANY($1::uuid[])', [orderIds]);
     await db.query('DELETE FROM payments WHERE order_id = ANY($1::uuid[])', [orderIds]);
     await db.query('DELETE FROM orders WHERE id = ANY($1::uuid[])', [orderIds]);
+    await db.query('DELETE FROM checkouts WHERE order_id = ANY($1::uuid[])', [orderIds]);
     await db.query('DELETE FROM products WHERE id = $1', [productId]);
   }
   await db?.end();
@@ -64,6 +65,16 @@ async function pendingOrder(total = 25) {
   const checkout = { checkoutId: uuidv7(), orderId, userId, items: [{ productId, name: 'Cancel test tea', unitPrice: total / 2, quantity: 2 }], total, occurredAt: new Date().toISOString() };
   expect(await placeOrderFromCheckout(store, checkout, noTrace)).toBe('created');
   return { orderId, userId, created: { orderId, userId, total, occurredAt: checkout.occurredAt } };
+}
+
+/** A checkout accepted (202) whose CartCheckedOut has not been placed yet: no order, no stock reserved. */
+async function acceptedCheckout() {
+  const orderId = uuidv7();
+  orderIds.push(orderId);
+  const userId = `cancel-${orderId}`;
+  const checkout = { checkoutId: uuidv7(), orderId, userId, items: [{ productId, name: 'Cancel test tea', unitPrice: 12.5, quantity: 2 }], total: 25, occurredAt: new Date().toISOString() };
+  await db.query("INSERT INTO checkouts (order_id, checkout_id, user_id, state, event) VALUES ($1, $2, $3, 'ACCEPTED', $4)", [orderId, checkout.checkoutId, userId, JSON.stringify(checkout)]);
+  return { orderId, userId, checkout };
 }
 
 /** A PAID order: charged once, its PaymentSucceeded applied. */
@@ -233,6 +244,28 @@ describe('cancelling an order', () => {
       expect(await resolveStrandedOrders({ orders: store, stranded: strandedOnly(paymentId), provider, bounds, payments: policy })).toMatchObject({ refund_finished: 0 });
     }, 20_000);
   }
+
+  it('when the order is not placed yet (its checkout just answered 202), then it reads PENDING, a cancel enters it CANCELLED, and its CartCheckedOut arriving later places nothing', async () => {
+    const before = await stock();
+    const { orderId, userId, checkout } = await acceptedCheckout();
+    expect(await orderQueries(store).get(orderId, { userId, canReadAll: false })).toMatchObject({ id: orderId, status: 'PENDING', total: 25, items: [{ productId, quantity: 2 }] });
+    await expect(orderQueries(store).get(orderId, { userId: 'someone else', canReadAll: false })).rejects.toMatchObject({ status: 404 });
+    await expect(cancelOrder(store, orderId, 'someone else')).rejects.toMatchObject({ code: 'not_found', status: 404 });
+
+    expect((await cancelAsTheRoute(orderId, userId)).order).toMatchObject({ id: orderId, status: 'CANCELLED', cancelReason: 'customer', total: 25 });
+    expect(await placeOrderFromCheckout(store, checkout, noTrace)).toBe('duplicate');
+    expect((await cancelAsTheRoute(orderId, userId)).order.status).toBe('CANCELLED');
+    expect(await ledger(orderId)).toEqual({ order: 'CANCELLED', cancelReason: 'customer', payment: undefined, refundedAt: false, charges: 0, refunds: 0, cancelledEvents: [{ type: 'OrderCancelled', refunded: false }] });
+    expect(await stock()).toBe(before);
+  });
+
+  it('when cancels race the placing of their not-yet-placed orders (10 orders), then each ends CANCELLED once, with one OrderCancelled, and no stock held', async () => {
+    const before = await stock();
+    const accepted = await Promise.all(Array.from({ length: 10 }, () => acceptedCheckout()));
+    await Promise.all(accepted.flatMap(({ orderId, userId, checkout }) => [cancelAsTheRoute(orderId, userId), placeOrderFromCheckout(store, checkout, noTrace)]));
+    for (const { orderId } of accepted) expect(await ledger(orderId)).toMatchObject({ order: 'CANCELLED', cancelReason: 'customer', charges: 0, cancelledEvents: [{ type: 'OrderCancelled', refunded: false }] });
+    expect(await stock()).toBe(before);
+  });
 
   it('when the order is PAYMENT_FAILED, then 409 order_not_cancellable; another user gets 404', async () => {
     const { orderId, userId, created } = await pendingOrder(200);

@@ -110,6 +110,11 @@ class MemoryOrderStore implements OrderStore {
     const order = this.orders.get(orderId);
     return order && { ...order, payment: this.payments.get(orderId) ?? null };
   }
+  /** Checkouts accepted here are placed at once: none ever waits for its order. */
+  async acceptedCheckout() {
+    return undefined;
+  }
+
   async listForUser(userId: string, limit: number, before?: string) {
     return [...this.orders.values()].filter((o) => o.userId === userId && (!before || o.id < before)).sort((a, b) => b.id.localeCompare(a.id)).slice(0, limit);
   }

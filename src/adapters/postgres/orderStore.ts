@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { OutgoingEvent } from '../../domain/events.js';
+import type { CartCheckedOut, OutgoingEvent } from '../../domain/events.js';
 import { centsFromDecimal, decimalFromCents } from '../../domain/money.js';
 import type { CancelReason } from '../../domain/events.js';
 import type { ShippingAddress } from '../../domain/shippingAddress.js';
@@ -284,6 +284,11 @@ export function postgresOrderStore(pool: pg.Pool, relay: OutboxRelay, onStockCha
     async get(orderId) {
       const { rows } = await query<OrderRow>(pool, `${orderSelect} WHERE o.id = $1`, [orderId]);
       return rows[0] && toOrder(rows[0]);
+    },
+
+    async acceptedCheckout(orderId) {
+      const { rows } = await query<{ event: CartCheckedOut }>(pool, "SELECT event FROM checkouts WHERE order_id = $1 AND state = 'ACCEPTED'", [orderId]);
+      return rows[0]?.event;
     },
 
     async listForUser(userId, limit, before) {
