@@ -620,7 +620,7 @@ describe('fault suite (private Postgres, Redis and RabbitMQ)', () => {
     // The extension republishes a failed message through the default exchange on its consumer's channel
     // (RabbitMQListener.cs, tag v2.0.3); a user that may not write to it gets ACCESS_REFUSED, which closes
     // that channel, as in azure-functions-rabbitmq-extension#230. Every other exchange stays writable.
-    const failOnce = 'fault_refused_republish';
+    const failingPlacement = 'fault_refused_republish';
     const h = await harness();
     const consumersSeen: number[] = [];
     try {
@@ -630,17 +630,17 @@ describe('fault suite (private Postgres, Redis and RabbitMQ)', () => {
         // The first order the consumer places fails twice (the group commit runs a failed batch's works again, each
         // alone: the invocation fails), then succeeds: a non-transient error, so the invocation fails and the
         // extension republishes. Sequences are not rolled back with the failed transaction: they hold which order and how often.
-        await db.query(`CREATE SEQUENCE ${failOnce}_seen; CREATE SEQUENCE ${failOnce}_target; CREATE SEQUENCE ${failOnce}_failures;
-          CREATE FUNCTION ${failOnce}() RETURNS trigger LANGUAGE plpgsql AS $$
+        await db.query(`CREATE SEQUENCE ${failingPlacement}_seen; CREATE SEQUENCE ${failingPlacement}_target; CREATE SEQUENCE ${failingPlacement}_failures;
+          CREATE FUNCTION ${failingPlacement}() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
-              IF nextval('${failOnce}_seen') = 1 THEN PERFORM setval('${failOnce}_target', abs(hashtext(NEW.id::text)) + 1); END IF;
-              IF abs(hashtext(NEW.id::text)) + 1 = (SELECT last_value FROM ${failOnce}_target) THEN
-                IF nextval('${failOnce}_failures') <= 2 THEN RAISE EXCEPTION 'injected: placing order % fails', NEW.id; END IF;
+              IF nextval('${failingPlacement}_seen') = 1 THEN PERFORM setval('${failingPlacement}_target', abs(hashtext(NEW.id::text)) + 1); END IF;
+              IF abs(hashtext(NEW.id::text)) + 1 = (SELECT last_value FROM ${failingPlacement}_target) THEN
+                IF nextval('${failingPlacement}_failures') <= 2 THEN RAISE EXCEPTION 'injected: placing order % fails', NEW.id; END IF;
               END IF;
               RETURN NEW;
             END $$;
-          CREATE TRIGGER ${failOnce} BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION ${failOnce}()`);
-        await waitUntil(20_000, async () => (await db.query<{ is_called: boolean }>(`SELECT is_called FROM ${failOnce}_failures`)).rows[0]!.is_called, (failed) => failed);
+          CREATE TRIGGER ${failingPlacement} BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION ${failingPlacement}()`);
+        await waitUntil(20_000, async () => (await db.query<{ is_called: boolean }>(`SELECT is_called FROM ${failingPlacement}_failures`)).rows[0]!.is_called, (failed) => failed);
         // What the broker says of the consumer while the load goes on: 0 once the channel is closed.
         for (let i = 0; i < 10; i++) {
           consumersSeen.push((await services.rabbit.queues())[queues.cartCheckedOut]?.consumers ?? -1);
@@ -657,7 +657,7 @@ describe('fault suite (private Postgres, Redis and RabbitMQ)', () => {
       expect(outcome.problems).toEqual([]);
     } finally {
       await services.rabbit.ctl(['set_permissions', '-p', '/', 'guest', '.*', '.*', '.*']).catch(() => undefined);
-      await db.query(`DROP TRIGGER IF EXISTS ${failOnce} ON orders; DROP FUNCTION IF EXISTS ${failOnce}(); DROP SEQUENCE IF EXISTS ${failOnce}_seen, ${failOnce}_target, ${failOnce}_failures`).catch(() => undefined);
+      await db.query(`DROP TRIGGER IF EXISTS ${failingPlacement} ON orders; DROP FUNCTION IF EXISTS ${failingPlacement}(); DROP SEQUENCE IF EXISTS ${failingPlacement}_seen, ${failingPlacement}_target, ${failingPlacement}_failures`).catch(() => undefined);
       await h.stop().catch(() => undefined);
     }
   });
