@@ -28,6 +28,16 @@ describe('storefront across tabs and reloads', () => {
 
   const ordersOf = async (user: string) => ((await (await shop.call('/orders', { token: await shop.token({ user }) })).json()) as { items: { id: string }[] }).items.map((o) => o.id);
   const orderIdOf = (page: Page) => new URL(page.url()).pathname.split('/').pop()!;
+  /** A new browser of `user`'s, with one bowl in the cart and the checkout form filled in. */
+  const checkoutFormOf = async (user: string) => {
+    const opened = await browser.newPage();
+    await signIn(opened.page, `${storefront.url}/products/${productId}`, { name: user });
+    await opened.page.getByRole('button', { name: 'Add to cart' }).click();
+    await opened.page.getByRole('link', { name: 'View cart' }).click();
+    await opened.page.getByRole('link', { name: 'Check out' }).click();
+    await fillAddress(opened.page);
+    return opened;
+  };
 
   it('when a person has signed in in one tab, then another tab of the browser is signed in too', async () => {
     const { context, page } = await browser.newPage();
@@ -88,12 +98,7 @@ describe('storefront across tabs and reloads', () => {
 
   it('when the page is reloaded while "Place order" waits for its answer, then it shows the order that was placed, and only one is', async () => {
     const user = uniqueUser('reload');
-    const { context, page } = await browser.newPage();
-    await signIn(page, `${storefront.url}/products/${productId}`, { name: user });
-    await page.getByRole('button', { name: 'Add to cart' }).click();
-    await page.getByRole('link', { name: 'View cart' }).click();
-    await page.getByRole('link', { name: 'Check out' }).click();
-    await fillAddress(page);
+    const { context, page } = await checkoutFormOf(user);
 
     // The checkout reaches the API, which accepts it, but its answer never reaches the page: the person
     // reloads. The held request stays unanswered (an unrouted one would be sent on and could win the race).
@@ -119,12 +124,7 @@ describe('storefront across tabs and reloads', () => {
 
   it('when the answer to "Place order" arrives just as the page reloads, then the reloaded checkout shows that order, not an empty cart', async () => {
     const user = uniqueUser('reload-late');
-    const { context, page } = await browser.newPage();
-    await signIn(page, `${storefront.url}/products/${productId}`, { name: user });
-    await page.getByRole('button', { name: 'Add to cart' }).click();
-    await page.getByRole('link', { name: 'View cart' }).click();
-    await page.getByRole('link', { name: 'Check out' }).click();
-    await fillAddress(page);
+    const { context, page } = await checkoutFormOf(user);
     await page.getByRole('button', { name: 'Place order' }).click();
     await page.waitForURL(/\/orders\/[0-9a-f-]+/);
     const placed = orderIdOf(page);
