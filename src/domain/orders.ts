@@ -161,7 +161,7 @@ export type CheckoutOutcome = 'created' | 'rejected' | 'duplicate';
 
 /** orders function, on CartCheckedOut: one order per checkout, stock reserved or the order rejected. */
 /** The PENDING order a checkout makes: its lines, their total, its address and recipient. */
-function orderOfCheckout(event: CartCheckedOut) {
+export function orderOfCheckout(event: CartCheckedOut) {
   const lines: OrderLine[] = event.items.map((item) => ({
     productId: item.productId,
     name: item.name,
@@ -184,9 +184,10 @@ function orderOfCheckout(event: CartCheckedOut) {
 }
 
 export async function placeOrderFromCheckout(store: OrderStore, event: CartCheckedOut, trace: TraceContext): Promise<CheckoutOutcome> {
-  const { lines, totalCents } = orderOfCheckout(event);
+  const order = orderOfCheckout(event);
+  const { lines, totalCents } = order;
   return store.transaction(async (uow) => {
-    const inserted = await enterOrder(uow, orderOfCheckout(event));
+    const inserted = await enterOrder(uow, order);
     if (!inserted) return 'duplicate';
     const reservation = await uow.reserveStock(lines);
     if (!reservation.ok) {

@@ -1,7 +1,7 @@
 import type { CartCheckedOut, TraceContext } from './events.js';
 import { uuidv7 } from './ids.js';
-import { centsFromNumber, numberFromCents, type Cents } from './money.js';
-import { applyPaymentResult, enterOrder, moveOrder, type OrderLine, type OrderStore } from './orders.js';
+import { numberFromCents, type Cents } from './money.js';
+import { applyPaymentResult, enterOrder, moveOrder, orderOfCheckout, type OrderStore } from './orders.js';
 import { finishRefund, takeOverPayment, type PaymentPolicy, type PaymentProvider } from './payments.js';
 
 /** An accepted checkout whose order row does not exist yet. */
@@ -94,22 +94,9 @@ export async function resolveStrandedOrders(
         return true;
       }
       // No stock was reserved for an order that was never placed: nothing to give back.
-      const lines: OrderLine[] = event.items.map((item) => ({ productId: item.productId, name: item.name, unitPriceCents: centsFromNumber(item.unitPrice)!, quantity: item.quantity }));
       return enterOrder(
         uow,
-        {
-          id: event.orderId,
-          checkoutId: event.checkoutId,
-          userId: event.userId,
-          status: 'CANCELLED',
-          reason,
-          cancelReason: 'timeout',
-          totalCents: centsFromNumber(event.total)!,
-          lines,
-          shippingAddress: event.shippingAddress ?? null,
-          email: event.email ?? null,
-          checkedOutAt: new Date(event.occurredAt),
-        },
+        { ...orderOfCheckout(event), status: 'CANCELLED', reason, cancelReason: 'timeout' },
         { cancelReason: 'timeout' },
       );
     });
