@@ -96,3 +96,34 @@ describe('customer notifications, sent once per event', () => {
     expect(rowCount).toBe(0);
   });
 });
+
+describe('the SMTP session pool', () => {
+  const message = (subject: string) => ({ to: 'pool@dev.local', subject, text: subject, notificationKey: `pool-${subject}-${uuidv7()}` });
+
+  it('when the mail server restarts, then a send while it is down is transient and the first send after it is back is delivered', async () => {
+    const first = await startMailCatcher();
+    const port = Number(new URL(first.smtpUrl).port);
+    const pooled = smtpNotifier(first.smtpUrl, 'Shop <shop@localhost>');
+    let restarted: MailCatcher | undefined;
+    try {
+      await pooled.send(message('before'));
+      expect(await first.waitFor((mail) => mail.subject === 'before')).toHaveLength(1);
+      // MailDev's stop closes the pooled session (after its close timeout, ~10 s).
+      await first.stop();
+      await expect(pooled.send(message('down'))).rejects.toSatisfy(isTransient);
+      restarted = await startMailCatcher(port);
+      await pooled.send(message('after'));
+      expect((await restarted.messages()).map((mail) => mail.subject)).toEqual(['after']);
+    } finally {
+      pooled.close();
+      await restarted?.stop();
+    }
+  });
+
+  it('when many messages are sent at once, then each is delivered once over the pooled sessions', async () => {
+    const subjects = Array.from({ length: 30 }, (_, i) => `burst-${i}`);
+    await Promise.all(subjects.map((subject) => smtp.send(message(subject))));
+    const received = (await catcher.waitFor((mail) => mail.subject.startsWith('burst-'), subjects.length)).map((mail) => mail.subject);
+    expect(received.sort()).toEqual([...subjects].sort());
+  });
+});

@@ -30,8 +30,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startMailCatcher(): Promise<MailCatcher> {
-  const [smtp, web] = [await freePort(), await freePort()];
+/** `smtpPort` starts it on a known port (a restarted mail server); any free one otherwise. */
+export async function startMailCatcher(smtpPort?: number): Promise<MailCatcher> {
+  const [smtp, web] = [smtpPort ?? (await freePort()), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), 'shop-mail-'));
   const maildev = new MailDev({ smtp, web, ip: '127.0.0.1', webIp: '127.0.0.1', mailDirectory: dir, silent: true });
   await maildev.start();

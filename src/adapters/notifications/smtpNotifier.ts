@@ -13,6 +13,10 @@ export function smtpNotifier(smtpUrl: string, sender: string): Notifier & { clos
   // Short timeouts: the sent marker's lock is held while a message is sent.
   const url = new URL(smtpUrl);
   const transport = nodemailer.createTransport({
+    // Pooled: a message goes over an open session (MAIL, RCPT, DATA) instead of connecting, greeting and
+    // saying EHLO and QUIT for each one. A session the server closed is replaced on the next send.
+    pool: true,
+    maxConnections: 5,
     host: url.hostname,
     port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 25)),
     secure: url.protocol === 'smtps:',
