@@ -255,7 +255,10 @@ async function startPgBouncer(dir: string, port: number, postgresPort: number): 
   const script = fileURLToPath(new URL('../../scripts/pgbouncer.sh', import.meta.url));
   await run('bash', [script, dir, String(port), '127.0.0.1', String(postgresPort)]);
   await waitFor('pgbouncer', () => listening(port), 15_000);
-  const pid = Number(readFileSync(join(dir, 'pgbouncer.pid'), 'utf8'));
+  // The daemon may listen before it has written its pid file (seen once under load).
+  const pidFile = join(dir, 'pgbouncer.pid');
+  await waitFor('pgbouncer pid file', async () => existsSync(pidFile) && Number(readFileSync(pidFile, 'utf8')) > 0, 15_000);
+  const pid = Number(readFileSync(pidFile, 'utf8'));
   const signal = (name: NodeJS.Signals) => {
     try {
       process.kill(pid, name);
