@@ -143,13 +143,20 @@ export interface OrderUnitOfWork {
   addToOutbox(event: OutgoingEvent): Promise<void>;
 }
 
+/**
+ * Which stream a transaction belongs to; a store may run the two side by side. `payments`: a
+ * payment's lease, result and refund, which lock their order's row and its payment rows and never a
+ * product's. `orders` (the default): everything else, placements and stock releases among it.
+ */
+export type TransactionLane = 'orders' | 'payments';
+
 export interface OrderStore {
   /**
    * Runs `work` in one transaction; events it added to the outbox are published after commit. The
    * transaction may be shared with concurrent ones (group commit) and `work` run again if another's
    * failure rolled the shared one back, so `work` touches nothing but `uow`.
    */
-  transaction<T>(work: (uow: OrderUnitOfWork) => Promise<T>): Promise<T>;
+  transaction<T>(work: (uow: OrderUnitOfWork) => Promise<T>, lane?: TransactionLane): Promise<T>;
   get(orderId: string): Promise<Order | undefined>;
   /** The checkout accepted for this order while the order is not placed yet (its CartCheckedOut is on its way). */
   acceptedCheckout(orderId: string): Promise<CartCheckedOut | undefined>;

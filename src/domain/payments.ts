@@ -118,7 +118,7 @@ export async function processPayment(
     if (existing?.status !== 'PENDING') return 'duplicate' as const;
     if (!(await uow.takeOverPayment(existing.id, attemptId, policy.leaseMs))) return 'lease_held' as const;
     return { payment: { id: existing.id, orderId: event.orderId, userId: event.userId, amountCents: existing.amountCents }, takenOver: true };
-  });
+  }, 'payments');
   if (held === 'lease_held') throw new PaymentLeaseHeld(event.orderId);
   if (held === 'order_not_pending' || held === 'duplicate') return held;
   return settleLeased(store, provider, held.payment, trace, deadline, held.takenOver);
@@ -138,7 +138,7 @@ export async function takeOverPayment(
   policy: PaymentPolicy,
 ): Promise<PaymentHandling | undefined> {
   const deadline = AbortSignal.timeout(policy.providerTimeoutMs);
-  if (!(await store.transaction((uow) => uow.takeOverPayment(payment.id, uuidv7(), policy.leaseMs)))) return undefined;
+  if (!(await store.transaction((uow) => uow.takeOverPayment(payment.id, uuidv7(), policy.leaseMs), 'payments'))) return undefined;
   return settleLeased(store, provider, payment, trace, deadline, true);
 }
 
@@ -154,7 +154,7 @@ async function settleLeased(store: OrderStore, provider: PaymentProvider, paymen
   const outcome = known?.kind === 'charge' ? known : await provider.charge({ idempotencyKey: payment.id, orderId: payment.orderId, userId: payment.userId, amountCents: payment.amountCents }, deadline);
   // Not decided yet: the payment stays PENDING, and once this lease expires the resolver asks the provider again by key.
   if (outcome.status === 'pending') return 'pending';
-  return store.transaction((uow) => recordResult(uow, payment, outcome, trace));
+  return store.transaction((uow) => recordResult(uow, payment, outcome, trace), 'payments');
 }
 
 async function recordResult(uow: OrderUnitOfWork, payment: { id: string; orderId: string }, outcome: Exclude<ChargeOutcome, { status: 'pending' }>, trace: TraceContext): Promise<PaymentHandling> {
@@ -183,7 +183,7 @@ export type RefundHandling = 'refunded' | 'pending' | 'refund_failed' | 'not_ref
  */
 export async function finishRefund(store: OrderStore, provider: PaymentProvider, paymentId: string, policy: PaymentPolicy): Promise<RefundHandling> {
   const deadline = AbortSignal.timeout(policy.providerTimeoutMs);
-  const refund = await store.transaction((uow) => uow.leaseRefund(paymentId, uuidv7(), policy.leaseMs));
+  const refund = await store.transaction((uow) => uow.leaseRefund(paymentId, uuidv7(), policy.leaseMs), 'payments');
   if (!refund) return 'not_refunding';
   const known = await provider.lookup(refund.refundId, deadline);
   const outcome =
@@ -193,6 +193,6 @@ export async function finishRefund(store: OrderStore, provider: PaymentProvider,
   // Pending: asked again by key once the lease expires. Failed: left REFUNDING for an operator, loudly.
   if (outcome.status === 'pending') return 'pending';
   if (outcome.status === 'failed') throw new Error(`the provider refused to refund payment ${paymentId}: ${outcome.reason}`);
-  const done = await store.transaction((uow) => uow.completeRefund(paymentId, outcome.providerReference));
+  const done = await store.transaction((uow) => uow.completeRefund(paymentId, outcome.providerReference), 'payments');
   return done ? 'refunded' : 'not_refunding';
 }

@@ -72,10 +72,10 @@ function failingTransaction(store: OrderStore, nth: number, when: 'before commit
   let count = 0;
   return {
     ...store,
-    async transaction(work) {
+    async transaction(work, lane) {
       const mine = ++count === nth;
-      if (mine && when === 'before commit') return store.transaction(async (uow) => work(uow).then(() => Promise.reject(connectionLost())));
-      const result = await store.transaction(work);
+      if (mine && when === 'before commit') return store.transaction(async (uow) => work(uow).then(() => Promise.reject(connectionLost())), lane);
+      const result = await store.transaction(work, lane);
       if (mine) throw connectionLost();
       return result;
     },
@@ -147,6 +147,24 @@ async function ledger(orderId: string) {
   const events = await db.query<{ type: string }>("SELECT type FROM outbox WHERE payload->>'orderId' = $1 AND type LIKE 'Payment%'", [orderId]);
   return { payment: payment.rows[0], calls: calls.rows[0]!.calls, events: events.rows.map((r) => r.type) };
 }
+
+describe('the payment lane beside the order lane', () => {
+  it('when an order transaction is held open, then a payment starts, is charged and is recorded meanwhile: the lanes do not wait for each other', async () => {
+    const { store, provider, order, attempt } = await pendingPayment();
+    let release = () => undefined as void;
+    let started = () => undefined as void;
+    const holding = new Promise<void>((resolve) => (started = resolve));
+    const held = store.transaction(() => new Promise<void>((resolve) => ((release = resolve), started())));
+    await holding;
+    try {
+      const paid = processPayment(store, provider, order, noTrace, attempt, policy);
+      expect(await Promise.race([paid, sleep(5_000).then(() => 'waited for the order lane')])).toBe('succeeded');
+    } finally {
+      release();
+      await held;
+    }
+  });
+});
 
 describe('a payment interrupted by a dependency failure, then retried by the same delivery', () => {
   const failures: { name: string; breaks: (store: OrderStore, provider: PaymentProvider) => [OrderStore, PaymentProvider] }[] = [

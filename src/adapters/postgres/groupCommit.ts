@@ -18,10 +18,11 @@ interface Pending {
  * its own, so one failure never decides another's outcome. A failed COMMIT fails every caller of the
  * batch, as it would a lone transaction's caller.
  *
- * Within one process the batches run one at a time, so they cannot deadlock with each other. A batch
- * holds the row locks of all its works until its commit; two processes' batches that lock the same
- * rows in opposite orders can deadlock, which Postgres breaks (40P01, a transient error the
- * consumers retry).
+ * The batches of one GroupCommit run one at a time, so they cannot deadlock with each other. A batch
+ * holds the row locks of all its works until its commit; two GroupCommits' batches (another lane,
+ * another process) that lock the same rows in opposite orders can deadlock, which Postgres breaks
+ * (40P01: the batch's works run again alone, and a lone one that fails again is a transient error
+ * the consumers retry).
  */
 export class GroupCommit {
   #queue: Pending[] = [];
