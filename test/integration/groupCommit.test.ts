@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GroupCommit } from '../../src/adapters/postgres/groupCommit.js';
+import { GroupCommit, type SharedWrites } from '../../src/adapters/postgres/groupCommit.js';
 
 const postgresUrl = process.env.POSTGRES_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/ecommerce';
 
@@ -77,5 +77,56 @@ describe('group commit on real Postgres', () => {
     const outcomes = await Promise.allSettled(ids.map((id) => group.run((client) => client.query(`INSERT INTO ${table} (id) VALUES ($1)`, [id]))));
     expect(outcomes.map((o) => o.status)).toEqual(ids.map((id) => (id === 3_005 ? 'rejected' : 'fulfilled')));
     expect(await committed(ids)).toEqual(ids);
+  });
+
+  /** Rows the works collect, inserted by one statement per transaction; an id over 9 000 makes that statement fail. */
+  function collectedRows() {
+    const counts = { writes: 0 };
+    const shared: SharedWrites<number[]> = {
+      open: () => [],
+      async write(client, ids) {
+        counts.writes++;
+        if (ids.some((id) => id > 9_000)) throw new Error('refused by the shared write');
+        await client.query(`INSERT INTO ${table} (id) SELECT unnest($1::int[])`, [ids]);
+      },
+    };
+    return { counts, shared };
+  }
+
+  it('when the works of a batch collect rows, then one statement per transaction writes them before its commit', async () => {
+    const { counts, shared } = collectedRows();
+    const group = new GroupCommit(pool, shared);
+    const ids = Array.from({ length: 100 }, (_, i) => 4_000 + i);
+    pool.commits = 0;
+    const answers = await Promise.all(ids.map((id) => group.run(async (_client, rows) => (rows.push(id), id)).then(async (answer) => ({ answer, visible: (await committed([id])).length === 1 }))));
+    expect(answers.every((a, i) => a.answer === ids[i] && a.visible)).toBe(true);
+    expect(counts.writes).toBe(pool.commits);
+    expect(counts.writes).toBeLessThan(10);
+  });
+
+  it('when the shared write of a batch fails, then its works run again alone: only the one whose row it refuses fails', async () => {
+    const { shared } = collectedRows();
+    const group = new GroupCommit(pool, shared);
+    const ids = [...Array.from({ length: 10 }, (_, i) => 5_000 + i), 9_500];
+    const outcomes = await Promise.allSettled(ids.map((id) => group.run(async (_client, rows) => (rows.push(id), id))));
+    expect(outcomes.map((o) => o.status)).toEqual(ids.map((id) => (id === 9_500 ? 'rejected' : 'fulfilled')));
+    expect(await committed(ids)).toEqual(ids.filter((id) => id !== 9_500));
+  });
+
+  it('when a work of a batch fails after collecting its row, then that row is not written and the others are', async () => {
+    const { shared } = collectedRows();
+    const group = new GroupCommit(pool, shared);
+    const ids = Array.from({ length: 10 }, (_, i) => 6_000 + i);
+    const outcomes = await Promise.allSettled(
+      ids.map((id) =>
+        group.run(async (_client, rows) => {
+          rows.push(id);
+          if (id === 6_004) throw new Error('refused after collecting its row');
+          return id;
+        }),
+      ),
+    );
+    expect(outcomes.map((o) => o.status)).toEqual(ids.map((id) => (id === 6_004 ? 'rejected' : 'fulfilled')));
+    expect(await committed(ids)).toEqual(ids.filter((id) => id !== 6_004));
   });
 });

@@ -1,10 +1,21 @@
 import type pg from 'pg';
 import { inTransaction } from './pool.js';
 
-interface Pending {
-  work: (client: pg.PoolClient) => Promise<unknown>;
+interface Pending<S> {
+  work: (client: pg.PoolClient, shared: S) => Promise<unknown>;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+}
+
+/**
+ * What the works of one transaction collect to write together right before its COMMIT (one
+ * statement for the whole batch instead of one per work), e.g. their outbox rows.
+ */
+export interface SharedWrites<S> {
+  /** An empty collection, for one transaction. */
+  open(): S;
+  /** Writes what the works collected, inside the transaction; a failure here rolls it back like a failed work. */
+  write(client: pg.PoolClient, collected: S): Promise<void>;
 }
 
 /**
@@ -24,16 +35,18 @@ interface Pending {
  * (40P01: the batch's works run again alone, and a lone one that fails again is a transient error
  * the consumers retry).
  */
-export class GroupCommit {
-  #queue: Pending[] = [];
+export class GroupCommit<S = undefined> {
+  #queue: Pending<S>[] = [];
   #draining = false;
 
   constructor(
     private readonly pool: pg.Pool,
+    private readonly shared?: SharedWrites<S>,
     private readonly maxBatch = 64,
   ) {}
 
-  run<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  /** `work` gets the transaction's client and the collection of its shared writes (`undefined` without them). */
+  run<T>(work: (client: pg.PoolClient, shared: S) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
       if (!this.#draining) void this.#drain();
@@ -53,15 +66,19 @@ export class GroupCommit {
   }
 
   /** Runs the batch as one transaction; false (rolled back, nobody answered) when a work threw before the commit. */
-  async #together(batch: Pending[]): Promise<boolean> {
+  async #together(batch: Pending<S>[]): Promise<boolean> {
     const results: unknown[] = [];
+    let committing = false;
     try {
       await inTransaction(this.pool, async (client) => {
-        for (const entry of batch) results.push(await entry.work(client));
+        const shared = this.shared?.open() as S;
+        for (const entry of batch) results.push(await entry.work(client, shared));
+        await this.shared?.write(client, shared);
+        committing = true;
       });
     } catch (error) {
-      // All works ran and only the COMMIT (or the connection) failed: that is every caller's answer.
-      if (results.length === batch.length) {
+      // All works and the shared writes ran and only the COMMIT (or the connection) failed: that is every caller's answer.
+      if (committing) {
         for (const entry of batch) entry.reject(error);
         return true;
       }
@@ -71,9 +88,15 @@ export class GroupCommit {
     return true;
   }
 
-  async #alone(entry: Pending): Promise<void> {
+  async #alone(entry: Pending<S>): Promise<void> {
     try {
-      entry.resolve(await inTransaction(this.pool, entry.work));
+      const result = await inTransaction(this.pool, async (client) => {
+        const shared = this.shared?.open() as S;
+        const answer = await entry.work(client, shared);
+        await this.shared?.write(client, shared);
+        return answer;
+      });
+      entry.resolve(result);
     } catch (error) {
       entry.reject(error);
     }

@@ -4,8 +4,8 @@ import { centsFromDecimal, decimalFromCents } from '../../domain/money.js';
 import type { CancelReason } from '../../domain/events.js';
 import type { ShippingAddress } from '../../domain/shippingAddress.js';
 import type { Order, OrderChange, OrderLine, OrderStatus, OrderStore, OrderUnitOfWork, Payment, TransactionLane } from '../../domain/orders.js';
-import { insertOutboxRow, type OutboxRelay } from './outbox.js';
-import { GroupCommit } from './groupCommit.js';
+import { insertOutboxRows, type OutboxRelay } from './outbox.js';
+import { GroupCommit, type SharedWrites } from './groupCommit.js';
 import { query } from './pool.js';
 
 /** What a transaction did that others must hear of once it commits. */
@@ -14,7 +14,7 @@ interface Effects {
   stockChanged: boolean;
 }
 
-function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
+function unitOfWork(client: pg.PoolClient, effects: Effects, batchOutbox: OutgoingEvent[]): OrderUnitOfWork {
   const run = <R extends pg.QueryResultRow>(text: string, values: unknown[]) => client.query<R>(text, values);
   // Whether a cancel was requested, read with the order's row lock: while this transaction holds it only
   // this transaction can change it, so cancelRequested() needs no statement of its own.
@@ -199,7 +199,8 @@ function unitOfWork(client: pg.PoolClient, effects: Effects): OrderUnitOfWork {
     },
 
     async addToOutbox(event: OutgoingEvent) {
-      await insertOutboxRow(client, event);
+      // Written with the batch's other rows before its COMMIT (GroupCommit's shared writes), so in the same transaction.
+      batchOutbox.push(event);
       effects.events.push(event);
     },
   };
@@ -271,15 +272,17 @@ export function postgresOrderStore(pool: pg.Pool, relay: OutboxRelay, onStockCha
   // doubles that bound. Its works never lock products, so its batches cannot deadlock with the order
   // lane's over stock; a cycle over two orders' rows (two cancels racing two payments, in opposite
   // orders) is broken by Postgres (40P01), and each work of the failed batch runs again alone.
-  const lanes: Record<TransactionLane, GroupCommit> = { orders: new GroupCommit(pool), payments: new GroupCommit(pool) };
+  // The outbox rows of a whole batch are written in one statement, just before its COMMIT.
+  const outboxRows: SharedWrites<OutgoingEvent[]> = { open: () => [], write: insertOutboxRows };
+  const lanes: Record<TransactionLane, GroupCommit<OutgoingEvent[]>> = { orders: new GroupCommit(pool, outboxRows), payments: new GroupCommit(pool, outboxRows) };
   return {
     async transaction(work, lane = 'orders') {
       const effects: Effects = { events: [], stockChanged: false };
-      const result = await lanes[lane].run((client) => {
+      const result = await lanes[lane].run((client, batchOutbox) => {
         // A work may run twice (its batch rolled back): only the run that committed counts.
         effects.events = [];
         effects.stockChanged = false;
-        return work(unitOfWork(client, effects));
+        return work(unitOfWork(client, effects, batchOutbox));
       });
       if (effects.stockChanged) onStockChanged();
       await relay.publishCommitted(effects.events);

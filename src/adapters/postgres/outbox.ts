@@ -22,9 +22,22 @@ export function outboxInsert(onlyIf: string | undefined, first = 1): string {
 
 export const outboxValues = (event: OutgoingEvent) => [event.id, event.type, JSON.stringify(event.payload), event.trace?.traceparent ?? null, event.trace?.tracestate ?? null, sweepAfterSeconds];
 
-/** Writes an event to the outbox inside the caller's transaction. */
-export async function insertOutboxRow(client: pg.PoolClient, event: OutgoingEvent): Promise<void> {
-  await client.query({ text: outboxInsert(undefined), values: outboxValues(event) });
+/** Writes events to the outbox inside the caller's transaction, in one statement. */
+export async function insertOutboxRows(client: pg.PoolClient, events: readonly OutgoingEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await client.query({
+    text: `INSERT INTO outbox (id, type, payload, traceparent, tracestate, relay_after)
+           SELECT e.id, e.type, e.payload::jsonb, e.traceparent, e.tracestate, clock_timestamp() + make_interval(secs => $6::float8)
+             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) AS e(id, type, payload, traceparent, tracestate)`,
+    values: [
+      events.map((event) => event.id),
+      events.map((event) => event.type),
+      events.map((event) => JSON.stringify(event.payload)),
+      events.map((event) => event.trace?.traceparent ?? null),
+      events.map((event) => event.trace?.tracestate ?? null),
+      sweepAfterSeconds,
+    ],
+  });
 }
 
 /** Only typed OutgoingEvents are written to the outbox, so a row's payload is its type's. */
