@@ -11,13 +11,14 @@ import { inTransaction } from './pool.js';
 const sweepAfterSeconds = 30;
 
 /**
- * The INSERT of one outbox row whose values are the six parameters from `$first` on (`outboxValues`);
- * with `onlyIf`, the name of a CTE, the row is written only when that CTE returned a row.
+ * The INSERT of one outbox row whose values are the six parameters from `$first` on (`outboxValues`),
+ * written only when the CTE named `onlyIf` returned a row.
  */
-export function outboxInsert(onlyIf: string | undefined, first = 1): string {
+export function outboxInsert(onlyIf: string, first = 1): string {
   const [id, type, payload, traceparent, tracestate, after] = Array.from({ length: 6 }, (_, i) => `$${first + i}`);
   return `INSERT INTO outbox (id, type, payload, traceparent, tracestate, relay_after)
-          SELECT ${id}::uuid, ${type}, ${payload}::jsonb, ${traceparent}, ${tracestate}, clock_timestamp() + make_interval(secs => ${after}::float8)${onlyIf ? ` WHERE EXISTS (SELECT 1 FROM ${onlyIf})` : ''}`;
+          SELECT ${id}::uuid, ${type}, ${payload}::jsonb, ${traceparent}, ${tracestate}, clock_timestamp() + make_interval(secs => ${after}::float8)
+           WHERE EXISTS (SELECT 1 FROM ${onlyIf})`;
 }
 
 export const outboxValues = (event: OutgoingEvent) => [event.id, event.type, JSON.stringify(event.payload), event.trace?.traceparent ?? null, event.trace?.tracestate ?? null, sweepAfterSeconds];
