@@ -23,7 +23,7 @@ const orderIds: string[] = [];
 beforeAll(async () => {
   db = new pg.Pool({ connectionString: postgresUrl, max: 8 });
   catcher = await startMailCatcher();
-  smtp = smtpNotifier(catcher.smtpUrl, 'Shop <shop@localhost>');
+  smtp = smtpNotifier(catcher.smtpUrl, 'Shop <shop@localhost>', 5);
 });
 afterAll(async () => {
   smtp?.close();
@@ -103,12 +103,12 @@ describe('the SMTP session pool', () => {
   it('when the mail server restarts, then a send while it is down is transient and the first send after it is back is delivered', async () => {
     const first = await startMailCatcher();
     const port = Number(new URL(first.smtpUrl).port);
-    const pooled = smtpNotifier(first.smtpUrl, 'Shop <shop@localhost>');
+    const pooled = smtpNotifier(first.smtpUrl, 'Shop <shop@localhost>', 5);
     let restarted: MailCatcher | undefined;
     try {
       await pooled.send(message('before'));
       expect(await first.waitFor((mail) => mail.subject === 'before')).toHaveLength(1);
-      // MailDev's stop closes the pooled session (after its close timeout, ~10 s).
+      // Stopping MailDev waits ~10 s for the idle pooled session to close.
       await first.stop();
       await expect(pooled.send(message('down'))).rejects.toSatisfy(isTransient);
       restarted = await startMailCatcher(port);
@@ -118,6 +118,16 @@ describe('the SMTP session pool', () => {
       pooled.close();
       await restarted?.stop();
     }
+  });
+
+  it('when the pool is closed with a send still waiting for a session, then that send fails as transient (it is sent again later)', async () => {
+    const one = smtpNotifier(catcher.smtpUrl, 'Shop <shop@localhost>', 1);
+    const sends = [one.send(message('closing-1')), one.send(message('closing-2'))];
+    one.close();
+    const outcomes = await Promise.allSettled(sends);
+    const failures = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+    expect(failures.length).toBeGreaterThan(0);
+    expect(failures.every((f) => isTransient(f.reason))).toBe(true);
   });
 
   it('when many messages are sent at once, then each is delivered once over the pooled sessions', async () => {

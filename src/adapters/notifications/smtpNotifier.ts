@@ -9,14 +9,17 @@ const unreachable = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ECO
  * Sends through an SMTP server (locally the SMTP catcher `npm run dev` starts). The notification key
  * goes in a header, so a mailbox (or a test) can tell a repeated notification from another one.
  */
-export function smtpNotifier(smtpUrl: string, sender: string): Notifier & { close(): void } {
+export function smtpNotifier(smtpUrl: string, sender: string, sessions: number): Notifier & { close(): void } {
   // Short timeouts: the sent marker's lock is held while a message is sent.
   const url = new URL(smtpUrl);
+  let closed = false;
   const transport = nodemailer.createTransport({
     // Pooled: a message goes over an open session (MAIL, RCPT, DATA) instead of connecting, greeting and
     // saying EHLO and QUIT for each one. A session the server closed is replaced on the next send.
+    // `sessions` covers every send that can run at once, so none waits for a session while its sent
+    // marker holds a Postgres connection.
     pool: true,
-    maxConnections: 5,
+    maxConnections: sessions,
     host: url.hostname,
     port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 25)),
     secure: url.protocol === 'smtps:',
@@ -31,10 +34,14 @@ export function smtpNotifier(smtpUrl: string, sender: string): Notifier & { clos
         await transport.sendMail({ from: sender, to: message.to, subject: message.subject, text: message.text, headers: { 'X-Shop-Notification': message.notificationKey } });
       } catch (error) {
         const code = (error as { code?: string }).code;
-        if (code && unreachable.has(code)) throw new AppError('dependency_unavailable', 'The mail server is unavailable', { cause: error });
+        // A send still queued when the pool closes (shutdown) fails without a code: it is sent again later.
+        if (closed || (code && unreachable.has(code))) throw new AppError('dependency_unavailable', 'The mail server is unavailable', { cause: error });
         throw error;
       }
     },
-    close: () => transport.close(),
+    close() {
+      closed = true;
+      transport.close();
+    },
   };
 }
