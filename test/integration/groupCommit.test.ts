@@ -79,6 +79,18 @@ describe('group commit on real Postgres', () => {
     expect(await committed(ids)).toEqual(ids);
   });
 
+  it('when a work catches its own failed statement and returns, then its caller is told it failed: nothing of it was committed', async () => {
+    const group = new GroupCommit(pool);
+    await pool.query(`INSERT INTO ${table} (id) VALUES (7001)`);
+    const outcome = group.run(async (client) => {
+      await client.query(`INSERT INTO ${table} (id) VALUES (7000)`);
+      await client.query(`INSERT INTO ${table} (id) VALUES (7001)`).catch(() => undefined);
+      return 'done';
+    });
+    await expect(outcome).rejects.toThrow(/rolled back/);
+    expect(await committed([7000])).toEqual([]);
+  });
+
   /** Rows the works collect, inserted by one statement per transaction; an id over 9 000 makes that statement fail. */
   function collectedRows() {
     const counts = { writes: 0 };

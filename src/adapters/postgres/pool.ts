@@ -50,7 +50,10 @@ export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClie
   try {
     await client.query('BEGIN');
     const result = await work(client);
-    await client.query('COMMIT');
+    // A work that caught a failed statement leaves the transaction aborted: Postgres answers its COMMIT
+    // with ROLLBACK and no error, and nothing of it was written.
+    const { command } = await client.query('COMMIT');
+    if (command !== 'COMMIT') throw new Error(`the transaction was rolled back (${command}): a statement of it failed`);
     return result;
   } catch (error) {
     await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = rollbackError));
