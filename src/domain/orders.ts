@@ -166,7 +166,6 @@ export interface OrderStore {
 
 export type CheckoutOutcome = 'created' | 'rejected' | 'duplicate';
 
-/** orders function, on CartCheckedOut: one order per checkout, stock reserved or the order rejected. */
 /** The PENDING order a checkout makes: its lines, their total, its address and recipient. */
 export function orderOfCheckout(event: CartCheckedOut) {
   const lines: OrderLine[] = event.items.map((item) => ({
@@ -190,6 +189,7 @@ export function orderOfCheckout(event: CartCheckedOut) {
   };
 }
 
+/** orders function, on CartCheckedOut: one order per checkout, stock reserved or the order rejected. */
 export async function placeOrderFromCheckout(store: OrderStore, event: CartCheckedOut, trace: TraceContext): Promise<CheckoutOutcome> {
   const order = orderOfCheckout(event);
   const { lines, totalCents } = order;

@@ -65,15 +65,13 @@ export class GroupCommit<S = undefined> {
     }
   }
 
-  /** Runs the batch as one transaction; false (rolled back, nobody answered) when a work threw before the commit. */
+  /** Runs the batch as one transaction; false (rolled back, nobody answered) when a work or the shared writes threw before the commit. */
   async #together(batch: Pending<S>[]): Promise<boolean> {
     const results: unknown[] = [];
     let committing = false;
     try {
       await inTransaction(this.pool, async (client) => {
-        const shared = this.shared?.open() as S;
-        for (const entry of batch) results.push(await entry.work(client, shared));
-        await this.shared?.write(client, shared);
+        await this.#works(client, batch, results);
         committing = true;
       });
     } catch (error) {
@@ -88,15 +86,18 @@ export class GroupCommit<S = undefined> {
     return true;
   }
 
+  /** Runs the works one after another on `client`, then their shared writes; each work's result goes to `results`. */
+  async #works(client: pg.PoolClient, entries: Pending<S>[], results: unknown[]): Promise<void> {
+    const shared = this.shared?.open() as S;
+    for (const entry of entries) results.push(await entry.work(client, shared));
+    await this.shared?.write(client, shared);
+  }
+
   async #alone(entry: Pending<S>): Promise<void> {
+    const results: unknown[] = [];
     try {
-      const result = await inTransaction(this.pool, async (client) => {
-        const shared = this.shared?.open() as S;
-        const answer = await entry.work(client, shared);
-        await this.shared?.write(client, shared);
-        return answer;
-      });
-      entry.resolve(result);
+      await inTransaction(this.pool, (client) => this.#works(client, [entry], results));
+      entry.resolve(results[0]);
     } catch (error) {
       entry.reject(error);
     }
