@@ -270,20 +270,22 @@ export async function cancelOrder(store: OrderStore, orderId: string, userId: st
   }
   const existing = await store.get(orderId);
   if (!existing || existing.userId !== userId) throw notFoundOrder(orderId);
-  const refundOf = await store.transaction(async (uow) => {
+  const outcome = await store.transaction(async (uow): Promise<{ refusedAt?: OrderStatus; refundOf?: string }> => {
     const status = await uow.lockOrder(orderId);
-    if (status === 'CANCELLED') return undefined;
-    if (!status || !cancellableStatuses.includes(status)) throw notCancellable(status ?? existing.status);
+    if (status === 'CANCELLED') return {};
+    // Refused after the transaction, not thrown inside it: a throw rolls back the group-commit batch it shares.
+    if (!status || !cancellableStatuses.includes(status)) return { refusedAt: status ?? existing.status };
     const payment = await uow.paymentOf(orderId);
     if (status === 'PENDING' && payment?.status === 'PENDING') {
       await uow.requestCancel(orderId);
-      return undefined;
+      return {};
     }
     const refunded = payment?.status === 'SUCCEEDED' && (await uow.startRefund(payment.id, uuidv7()));
     await moveOrder(uow, orderId, status, 'CANCELLED', { cancelReason: 'customer', refunded });
-    return refunded ? payment.id : undefined;
+    return refunded ? { refundOf: payment.id } : {};
   });
-  return { order: orderView((await store.get(orderId))!), ...(refundOf ? { refundOf } : {}) };
+  if (outcome.refusedAt) throw notCancellable(outcome.refusedAt);
+  return { order: orderView((await store.get(orderId))!), ...(outcome.refundOf ? { refundOf: outcome.refundOf } : {}) };
 }
 
 export const orderSchema = z.object({

@@ -272,7 +272,22 @@ describe('cancelling an order', () => {
     expect(await processPayment(store, provider, created, noTrace, uuidv7(), policy)).toBe('failed');
     const paymentId = (await db.query<{ id: string }>('SELECT id FROM payments WHERE order_id = $1', [orderId])).rows[0]!.id;
     await applyPaymentResult(store, 'PaymentFailed', { orderId, paymentId, reason: 'declined', occurredAt: new Date().toISOString() });
-    await expect(cancelOrder(store, orderId, userId)).rejects.toMatchObject({ code: 'order_not_cancellable', status: 409 });
+    // The refusal is not thrown inside the transaction: that would roll back the group-commit batch it shares.
+    const thrownInside: unknown[] = [];
+    const watched: OrderStore = {
+      ...store,
+      transaction: (work, lane) =>
+        store.transaction(async (uow) => {
+          try {
+            return await work(uow);
+          } catch (error) {
+            thrownInside.push(error);
+            throw error;
+          }
+        }, lane),
+    };
+    await expect(cancelOrder(watched, orderId, userId)).rejects.toMatchObject({ code: 'order_not_cancellable', status: 409 });
+    expect(thrownInside).toEqual([]);
     await expect(cancelOrder(store, orderId, 'someone else')).rejects.toMatchObject({ code: 'not_found', status: 404 });
   });
 });
