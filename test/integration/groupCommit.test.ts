@@ -19,6 +19,13 @@ function countingPool(): pg.Pool & { commits: number } {
   return pool;
 }
 
+/** A promise and what settles it (Promise.withResolvers is not in Node 20). */
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((settle) => (resolve = settle));
+  return { promise, resolve };
+}
+
 describe('group commit on real Postgres', () => {
   let pool: ReturnType<typeof countingPool>;
   const table = `group_commit_test_${process.pid}`;
@@ -140,5 +147,45 @@ describe('group commit on real Postgres', () => {
     );
     expect(outcomes.map((o) => o.status)).toEqual(ids.map((id) => (id === 6_004 ? 'rejected' : 'fulfilled')));
     expect(await committed(ids)).toEqual(ids.filter((id) => id !== 6_004));
+  });
+
+  it('when the batches of two group commits lock the same rows in opposite orders, then Postgres breaks the deadlock and every work still commits once', async () => {
+    // Two lanes (the order store's orders and payments) on one pool: batch [lock 8000, lock 8001] against
+    // batch [lock 8001, lock 8000], each holding its first lock until the other holds its own.
+    const [first, second] = [8_000, 8_001];
+    await pool.query(`INSERT INTO ${table} (id) VALUES ($1), ($2)`, [first, second]);
+    const lanes = [new GroupCommit(pool), new GroupCommit(pool)];
+    const held = [signal(), signal()];
+    const runs = new Map<number, number>();
+    const errors: unknown[] = [];
+    const work = (lane: number, lock: number, marker: number, holdUntilTheOtherLocks: boolean) => async (client: pg.PoolClient) => {
+      runs.set(marker, (runs.get(marker) ?? 0) + 1);
+      try {
+        await client.query(`SELECT id FROM ${table} WHERE id = $1 FOR UPDATE`, [lock]);
+        if (holdUntilTheOtherLocks && runs.get(marker) === 1) {
+          held[lane]!.resolve();
+          await held[1 - lane]!.promise;
+        }
+        await client.query(`INSERT INTO ${table} (id) VALUES ($1)`, [marker]);
+        return marker;
+      } catch (error) {
+        errors.push((error as { code?: string }).code);
+        throw error;
+      }
+    };
+    // A transaction in flight in each lane, so the two that follow queue up and share the lane's next batch.
+    const gates = [signal(), signal()];
+    const answers = lanes.flatMap((lane, i) => [
+      lane.run(() => gates[i]!.promise),
+      lane.run(work(i, i === 0 ? first : second, 8_100 + 10 * i, true)),
+      lane.run(work(i, i === 0 ? second : first, 8_101 + 10 * i, false)),
+    ]);
+    for (const gate of gates) gate.resolve();
+    const outcomes = await Promise.allSettled(answers);
+    expect(outcomes.map((o) => o.status)).toEqual(Array(6).fill('fulfilled'));
+    expect(errors, 'no deadlock happened: nothing was tested').toContain('40P01');
+    // The batch Postgres chose was rolled back and its works ran again, alone: each marker committed once.
+    expect([...runs.values()].some((n) => n > 1)).toBe(true);
+    expect(await committed([8_100, 8_101, 8_110, 8_111])).toEqual([8_100, 8_101, 8_110, 8_111]);
   });
 });
