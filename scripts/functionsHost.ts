@@ -128,13 +128,21 @@ export const uniqueHostId = () => `shop-${randomUUID().slice(0, 23)}`;
  */
 const hostStartedLine = /Job host started|^Functions:\s*$/m;
 
+/** The host process exited before it said its functions run: the platform would start it again. */
+export class HostExitedWhileStarting extends Error {
+  constructor(output: string) {
+    super(`the host exited before starting:\n${output}`);
+    this.name = 'HostExitedWhileStarting';
+  }
+}
+
 /** Resolves once the host command's ping answers and it has said its functions run. */
 export async function waitForHostCommand(baseUrl: string, output: () => string, exited: Promise<unknown>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let gone = false;
   void exited.then(() => (gone = true));
   while (Date.now() < deadline) {
-    if (gone) throw new Error(`the host exited before starting:\n${output()}`);
+    if (gone) throw new HostExitedWhileStarting(output());
     const pinged = await fetch(`${baseUrl}/admin/host/ping`, { signal: AbortSignal.timeout(2_000) }).then(
       (response) => response.ok,
       () => false,

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deadLetterQueueOf, queues, retryQueueOf } from '../../src/adapters/rabbitmq/topology.js';
 import { staleClaimMs } from '../../src/domain/checkout.js';
 import { devIssuerSettings, devUserObjectId } from '../../src/dev-issuer/index.js';
-import { watchConsumers } from '../../scripts/functionsHost.js';
+import { HostExitedWhileStarting, watchConsumers } from '../../scripts/functionsHost.js';
 import { projectRoot, startHostProcess, type HostProcess } from '../support/hostProcess.js';
 import { checkPool, startPrivateServices, type PrivateServices } from '../support/privateServices.js';
 import { startShop, type Shop } from '../support/shop.js';
@@ -104,13 +104,25 @@ async function harness(extraEnv: Record<string, string> = {}): Promise<Harness> 
   const platformRestarts: string[] = [];
   const expected = new Set<HostProcess>();
   let restarting: Promise<void> | undefined;
+  // The platform starts a host process again even when it exits while starting: a restarted real host can take
+  // the redelivered message whose failure crashed the last one at once, and crash the same way (#230, below).
+  const startLikeThePlatform = async (): Promise<HostProcess> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await startHostProcess({ appRoot: projectRoot, env });
+      } catch (error) {
+        if (!(error instanceof HostExitedWhileStarting) || attempt === 5) throw error;
+        platformRestarts.push(`the host exited while starting (attempt ${attempt}): ${lastError(error.message)}`);
+      }
+    }
+  };
   // The real host is restarted as the platform restarts it (watchConsumers, scripts/functionsHost.ts); the local host never should be.
   const restartLikeThePlatform = (reason: string) =>
     (restarting ??= (async () => {
       platformRestarts.push(reason);
       expected.add(host);
       await host.stop();
-      host = await startHostProcess({ appRoot: projectRoot, env });
+      host = await startLikeThePlatform();
       watch(host);
     })().finally(() => (restarting = undefined)));
   const watch = (h: HostProcess) =>
@@ -131,7 +143,7 @@ async function harness(extraEnv: Record<string, string> = {}): Promise<Harness> 
       expected.add(host);
       await host.stop('SIGKILL');
       await whileDown?.();
-      host = await startHostProcess({ appRoot: projectRoot, env });
+      host = await startLikeThePlatform();
       watch(host);
     },
     async serving() {
