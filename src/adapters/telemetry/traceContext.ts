@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { context, propagation, trace } from '@opentelemetry/api';
 import type { TraceContext } from '../../domain/events.js';
+import { randomBytesPooled } from '../../domain/ids.js';
 
 const traceparentPattern = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
@@ -20,5 +20,5 @@ export function outgoingTraceContext(incoming?: TraceContext): TraceContext {
     if (isTraceparent(carrier.traceparent)) return { traceparent: carrier.traceparent, tracestate: carrier.tracestate };
   }
   if (incoming && isTraceparent(incoming.traceparent)) return incoming;
-  return { traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01` };
+  return { traceparent: `00-${randomBytesPooled(16).toString('hex')}-${randomBytesPooled(8).toString('hex')}-01` };
 }
