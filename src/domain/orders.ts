@@ -78,10 +78,18 @@ function eventOf(type: 'OrderPaid' | 'OrderCancelled', orderId: string, moved: P
  * transaction: the status, stock given back when the table says so, and the event it emits.
  * Undefined when the order is no longer in `from` (another transaction moved it first).
  */
-export async function moveOrder(uow: OrderUnitOfWork, orderId: string, from: OrderStatus, to: OrderStatus, change: OrderChange = {}, trace?: TraceContext): Promise<MovedOrder | undefined> {
+export async function moveOrder(
+  uow: OrderUnitOfWork,
+  orderId: string,
+  from: OrderStatus,
+  to: OrderStatus,
+  change: OrderChange = {},
+  trace?: TraceContext,
+  unlessCancelRequested = false,
+): Promise<MovedOrder | undefined> {
   const transition = orderTransition(from, to);
   if (!transition) throw new Error(`An order cannot go from ${from} to ${to}`);
-  const moved = await uow.transition(orderId, from, to, change);
+  const moved = await uow.transition(orderId, from, to, change, unlessCancelRequested);
   if (!moved) return undefined;
   if (transition.releasesStock) await uow.releaseStock(orderId);
   if (transition.emits) await uow.addToOutbox(eventOf(transition.emits, orderId, moved, change, trace));
@@ -100,13 +108,18 @@ export async function enterOrder(uow: OrderUnitOfWork, order: Omit<Order, 'creat
 export interface OrderUnitOfWork {
   /** Inserts the order and its lines; false when an order with this id exists (a redelivery). */
   insertOrder(order: Omit<Order, 'createdAt' | 'updatedAt' | 'payment'>): Promise<boolean>;
-  /** Takes every line's quantity from stock, or nothing and says why. */
-  reserveStock(lines: readonly OrderLine[]): Promise<Reservation>;
+  /**
+   * Inserts a PENDING order and its lines and takes every line's quantity from stock, or takes
+   * nothing and says why (the order is inserted either way); `exists` when an order with this id
+   * exists (a redelivery), and then nothing is written.
+   */
+  insertOrderReservingStock(order: Omit<Order, 'createdAt' | 'updatedAt' | 'payment'> & { status: 'PENDING' }): Promise<Reservation | 'exists'>;
   /**
    * Moves an order from one status to another (only moveOrder calls it, for a transition of the
-   * table) and answers what its events need; undefined when it is not in `from`.
+   * table) and answers what its events need; undefined when it is not in `from`, or, with
+   * `unlessCancelRequested`, when its customer asked to cancel it.
    */
-  transition(orderId: string, from: OrderStatus, to: OrderStatus, change: OrderChange): Promise<MovedOrder | undefined>;
+  transition(orderId: string, from: OrderStatus, to: OrderStatus, change: OrderChange, unlessCancelRequested?: boolean): Promise<MovedOrder | undefined>;
   /** Gives an order's reserved quantities back to stock. */
   releaseStock(orderId: string): Promise<void>;
   /** Locks the order's row for the rest of the transaction and answers its status (undefined: no such order). */
@@ -192,11 +205,11 @@ export function orderOfCheckout(event: CartCheckedOut) {
 /** orders function, on CartCheckedOut: one order per checkout, stock reserved or the order rejected. */
 export async function placeOrderFromCheckout(store: OrderStore, event: CartCheckedOut, trace: TraceContext): Promise<CheckoutOutcome> {
   const order = orderOfCheckout(event);
-  const { lines, totalCents } = order;
+  const { totalCents } = order;
   return store.transaction(async (uow) => {
-    const inserted = await enterOrder(uow, order);
-    if (!inserted) return 'duplicate';
-    const reservation = await uow.reserveStock(lines);
+    // The PENDING entry emits nothing (orderEntries), so the insert and the reservation can be one call.
+    const reservation = await uow.insertOrderReservingStock(order);
+    if (reservation === 'exists') return 'duplicate';
     if (!reservation.ok) {
       await moveOrder(uow, event.orderId, 'PENDING', 'REJECTED', { reason: reservation.reason }, trace);
       return 'rejected';
@@ -225,15 +238,21 @@ export async function applyPaymentResult(
   trace?: TraceContext,
 ): Promise<PaymentOutcome> {
   const status = type === 'PaymentSucceeded' ? 'PAID' : 'PAYMENT_FAILED';
+  const change = event.reason ? { reason: event.reason } : {};
   return store.transaction(async (uow): Promise<PaymentOutcome> => {
-    // Under the order's lock: a cancel request is either recorded before (and seen here) or finds the result applied.
+    // Most results find their order PENDING with no cancel request: one guarded move takes the row lock
+    // and applies the result. A cancel request committed first makes it move nothing, and one that
+    // comes later waits for this transaction and finds the result applied.
+    const direct = await moveOrder(uow, event.orderId, 'PENDING', status, change, trace, true);
+    if (direct) return { status, checkedOutAt: direct.checkedOutAt };
+    // Otherwise under the order's lock: a redelivered result (not PENDING), or a cancel requested while the payment was in flight.
     if ((await uow.lockOrder(event.orderId)) !== 'PENDING') return undefined;
     if (await uow.cancelRequested(event.orderId)) {
       const refunded = type === 'PaymentSucceeded' && (await uow.startRefund(event.paymentId, uuidv7()));
       const moved = await moveOrder(uow, event.orderId, 'PENDING', 'CANCELLED', { cancelReason: 'customer', refunded }, trace);
       return moved && { status: 'CANCELLED', checkedOutAt: moved.checkedOutAt, ...(refunded ? { refundOf: event.paymentId } : {}) };
     }
-    const moved = await moveOrder(uow, event.orderId, 'PENDING', status, event.reason ? { reason: event.reason } : {}, trace);
+    const moved = await moveOrder(uow, event.orderId, 'PENDING', status, change, trace);
     return moved && { status, checkedOutAt: moved.checkedOutAt };
   });
 }

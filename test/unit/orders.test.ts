@@ -36,14 +36,17 @@ class MemoryOrderStore implements OrderStore {
         this.orders.set(order.id, { ...order, createdAt: new Date(), updatedAt: new Date(), payment: null });
         return true;
       },
-      reserveStock: async (lines): Promise<Reservation> => {
+      insertOrderReservingStock: async (order): Promise<Reservation | 'exists'> => {
+        if (this.orders.has(order.id)) return 'exists';
+        this.orders.set(order.id, { ...order, createdAt: new Date(), updatedAt: new Date(), payment: null });
+        const { lines } = order;
         for (const line of lines) if ((this.stock.get(line.productId) ?? 0) < line.quantity) return { ok: false, reason: `not enough stock for ${line.name}` };
         for (const line of lines) this.stock.set(line.productId, this.stock.get(line.productId)! - line.quantity);
         return { ok: true };
       },
-      transition: async (orderId, from: OrderStatus, to: OrderStatus, change) => {
+      transition: async (orderId, from: OrderStatus, to: OrderStatus, change, unlessCancelRequested) => {
         const order = this.orders.get(orderId);
-        if (!order || order.status !== from) return undefined;
+        if (!order || order.status !== from || (unlessCancelRequested && order.cancelRequested)) return undefined;
         order.status = to;
         order.reason = change.reason ?? order.reason;
         order.cancelReason = change.cancelReason ?? order.cancelReason;

@@ -3,7 +3,7 @@ import type { CartCheckedOut, OutgoingEvent } from '../../domain/events.js';
 import { centsFromDecimal, decimalFromCents } from '../../domain/money.js';
 import type { CancelReason } from '../../domain/events.js';
 import type { ShippingAddress } from '../../domain/shippingAddress.js';
-import type { Order, OrderChange, OrderLine, OrderStatus, OrderStore, OrderUnitOfWork, Payment, TransactionLane } from '../../domain/orders.js';
+import type { Order, OrderChange, OrderStatus, OrderStore, OrderUnitOfWork, Payment, TransactionLane } from '../../domain/orders.js';
 import { insertOutboxRows, type OutboxRelay } from './outbox.js';
 import { GroupCommit, type SharedWrites } from './groupCommit.js';
 import { query } from './pool.js';
@@ -14,6 +14,39 @@ interface Effects {
   stockChanged: boolean;
 }
 
+type NewOrder = Omit<Order, 'createdAt' | 'updatedAt' | 'payment'>;
+
+/**
+ * The order and its items, its checkout marked PLACED; on a redelivered checkout (the order exists)
+ * nothing is written. CTEs only: the caller ends the statement, and may add CTEs of its own.
+ */
+const insertOrderSql = `WITH inserted AS (
+     INSERT INTO orders (id, checkout_id, user_id, status, total, reason, checked_out_at, cancel_reason, shipping_address, email)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $12, $13, $14) ON CONFLICT DO NOTHING RETURNING id
+   ), items AS (
+     INSERT INTO order_items (order_id, product_id, name, unit_price, quantity)
+     SELECT inserted.id, line.* FROM inserted, unnest($8::uuid[], $9::text[], $10::numeric[], $11::int[]) AS line
+   ), placed AS (
+     UPDATE checkouts SET state = 'PLACED' WHERE order_id IN (SELECT id FROM inserted) AND state = 'ACCEPTED'
+   )`;
+
+const insertOrderValues = (order: NewOrder) => [
+  order.id,
+  order.checkoutId,
+  order.userId,
+  order.status,
+  decimalFromCents(order.totalCents),
+  order.reason,
+  order.checkedOutAt,
+  order.lines.map((l) => l.productId),
+  order.lines.map((l) => l.name),
+  order.lines.map((l) => decimalFromCents(l.unitPriceCents)),
+  order.lines.map((l) => l.quantity),
+  order.cancelReason,
+  order.shippingAddress && JSON.stringify(order.shippingAddress),
+  order.email,
+];
+
 function unitOfWork(client: pg.PoolClient, effects: Effects, batchOutbox: OutgoingEvent[]): OrderUnitOfWork {
   const run = <R extends pg.QueryResultRow>(text: string, values: unknown[]) => client.query<R>(text, values);
   // Whether a cancel was requested, read with the order's row lock: while this transaction holds it only
@@ -21,48 +54,22 @@ function unitOfWork(client: pg.PoolClient, effects: Effects, batchOutbox: Outgoi
   const cancelRequestedOfLocked = new Map<string, boolean>();
   return {
     async insertOrder(order) {
-      // The order and its items in one statement, its checkout marked PLACED; on a redelivered checkout (the order exists) nothing is written.
-      const { rows } = await run<{ inserted: number }>(
-        `WITH inserted AS (
-           INSERT INTO orders (id, checkout_id, user_id, status, total, reason, checked_out_at, cancel_reason, shipping_address, email)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $12, $13, $14) ON CONFLICT DO NOTHING RETURNING id
-         ), items AS (
-           INSERT INTO order_items (order_id, product_id, name, unit_price, quantity)
-           SELECT inserted.id, line.* FROM inserted, unnest($8::uuid[], $9::text[], $10::numeric[], $11::int[]) AS line
-         ), placed AS (
-           UPDATE checkouts SET state = 'PLACED' WHERE order_id IN (SELECT id FROM inserted) AND state = 'ACCEPTED'
-         )
-         SELECT count(*)::int AS inserted FROM inserted`,
-        [
-          order.id,
-          order.checkoutId,
-          order.userId,
-          order.status,
-          decimalFromCents(order.totalCents),
-          order.reason,
-          order.checkedOutAt,
-          order.lines.map((l) => l.productId),
-          order.lines.map((l) => l.name),
-          order.lines.map((l) => decimalFromCents(l.unitPriceCents)),
-          order.lines.map((l) => l.quantity),
-          order.cancelReason,
-          order.shippingAddress && JSON.stringify(order.shippingAddress),
-          order.email,
-        ],
-      );
+      const { rows } = await run<{ inserted: number }>(`${insertOrderSql} SELECT count(*)::int AS inserted FROM inserted`, insertOrderValues(order));
       return rows[0]!.inserted === 1;
     },
 
-    async reserveStock(lines: readonly OrderLine[]) {
-      // One statement locks the products in id order (so concurrent checkouts of the same products
-      // cannot deadlock), decides on the locked rows, and takes the stock only if every line fits.
-      // Under READ COMMITTED the lock returns each row's latest committed version and the UPDATE
-      // re-reads it, so the decision and the new stock both use that version.
-      const { rows } = await run<{ id: string; name: string; stock: number; reserved: boolean }>(
-        `WITH wanted AS (
-           SELECT * FROM unnest($1::uuid[], $2::int[]) AS w(id, quantity)
+    async insertOrderReservingStock(order) {
+      // The order (as insertOrder) and its reservation in one statement. The reservation locks the
+      // products in id order (so concurrent placements of the same products cannot deadlock), decides
+      // on the locked rows, and takes the stock only if every line fits; a redelivery (no row
+      // inserted) locks nothing. Under READ COMMITTED the lock returns each row's latest committed
+      // version and the UPDATE re-reads it, so the decision and the new stock both use that version.
+      const { rows } = await run<{ inserted: number; fits: boolean; id: string | null; name: string; stock: number }>(
+        `${insertOrderSql}, wanted AS (
+           SELECT * FROM unnest($8::uuid[], $11::int[]) AS w(id, quantity)
          ), locked AS (
-           SELECT p.id, p.name, p.stock FROM products p WHERE p.id IN (SELECT id FROM wanted) ORDER BY p.id FOR UPDATE
+           SELECT p.id, p.name, p.stock FROM products p
+            WHERE p.id IN (SELECT id FROM wanted) AND EXISTS (SELECT 1 FROM inserted) ORDER BY p.id FOR UPDATE
          ), verdict AS (
            SELECT count(l.id) = count(*) AND coalesce(bool_and(l.stock >= w.quantity), false) AS fits
              FROM wanted w LEFT JOIN locked l ON l.id = w.id
@@ -70,15 +77,16 @@ function unitOfWork(client: pg.PoolClient, effects: Effects, batchOutbox: Outgoi
            UPDATE products p SET stock = p.stock - w.quantity, version = p.version + 1, updated_at = now()
              FROM wanted w, verdict v WHERE v.fits AND p.id = w.id RETURNING p.id
          )
-         SELECT l.id, l.name, l.stock, (SELECT fits FROM verdict) AS reserved FROM locked l`,
-        [lines.map((l) => l.productId), lines.map((l) => l.quantity)],
+         SELECT (SELECT count(*)::int FROM inserted) AS inserted, v.fits, l.id, l.name, l.stock FROM verdict v LEFT JOIN locked l ON true`,
+        insertOrderValues(order),
       );
-      if (rows.length > 0 && rows[0]!.reserved) {
+      if (rows[0]!.inserted === 0) return 'exists';
+      if (rows[0]!.fits) {
         effects.stockChanged = true;
         return { ok: true };
       }
-      const stock = new Map(rows.map((row) => [row.id, row]));
-      for (const line of lines) {
+      const stock = new Map(rows.filter((row) => row.id !== null).map((row) => [row.id!, row]));
+      for (const line of order.lines) {
         const product = stock.get(line.productId);
         if (!product) return { ok: false, reason: `product ${line.productId} (${line.name}) no longer exists` };
         if (product.stock < line.quantity) {
@@ -88,10 +96,10 @@ function unitOfWork(client: pg.PoolClient, effects: Effects, batchOutbox: Outgoi
       throw new Error('stock reservation refused although every line fits');
     },
 
-    async transition(orderId: string, from: OrderStatus, to: OrderStatus, change: OrderChange) {
+    async transition(orderId: string, from: OrderStatus, to: OrderStatus, change: OrderChange, unlessCancelRequested = false) {
       const { rows } = await run<{ user_id: string; total: string; checked_out_at: Date }>(
         `UPDATE orders SET status = $3, reason = COALESCE($4, reason), cancel_reason = COALESCE($5, cancel_reason), updated_at = now()
-          WHERE id = $1 AND status = $2 RETURNING user_id, total::text AS total, checked_out_at`,
+          WHERE id = $1 AND status = $2${unlessCancelRequested ? ' AND cancel_requested_at IS NULL' : ''} RETURNING user_id, total::text AS total, checked_out_at`,
         [orderId, from, to, change.reason ?? null, change.cancelReason ?? null],
       );
       return rows[0] && { userId: rows[0].user_id, totalCents: centsFromDecimal(rows[0].total), checkedOutAt: rows[0].checked_out_at };
