@@ -7,7 +7,7 @@ import { OutboxRelay } from '../../src/adapters/postgres/outbox.js';
 import { redisCartStore } from '../../src/adapters/redis/cartStore.js';
 import { createRedis } from '../../src/adapters/redis/client.js';
 import { cartService } from '../../src/domain/cart.js';
-import { checkoutService, staleClaimMs, type CheckoutAccepted, type CheckoutClaims, type CheckoutLedger } from '../../src/domain/checkout.js';
+import { checkoutService, staleClaimMs, type CheckoutAccepted, type CheckoutClaim, type CheckoutClaims, type CheckoutLedger } from '../../src/domain/checkout.js';
 import type { CartCheckedOut, EventPublisher } from '../../src/domain/events.js';
 import { uuidv7 } from '../../src/domain/ids.js';
 import { placeOrderFromCheckout } from '../../src/domain/orders.js';
@@ -183,6 +183,69 @@ describe('one order per cart, whatever the client sends', () => {
     const [first, second] = await Promise.all([outcome(checkout.checkout(checkoutRequest(user, 'k', '{"a":1}'))), outcome(checkout.checkout(checkoutRequest(user, 'k', '{"a":2}')))]);
     expect([first, second].filter((a) => 'code' in a && a.code === 'idempotency_key_reused')).toHaveLength(1);
     await expect(checkout.checkout(checkoutRequest(user, 'k', '{"a":3}'))).rejects.toMatchObject({ code: 'idempotency_key_reused', status: 422 });
+  });
+});
+
+describe('the checkout ledger: a new checkout is accepted in one statement, anything else by the transaction', () => {
+  const ledger = () => postgresCheckoutLedger(db, relay);
+  /** A claim of one line for `user`, as the checkout service makes it. */
+  const claimFor = (user: string): CheckoutClaim => {
+    const orderId = uuidv7();
+    const checkoutId = uuidv7();
+    const items = [{ productId: products[0]!.id, name: products[0]!.name, unitPrice: products[0]!.priceCents / 100, quantity: 1 }];
+    return { checkoutId, orderId, lines: [{ productId: products[0]!.id, quantity: 1 }], claimedAt: Date.now(), event: { checkoutId, orderId, userId: user, items, total: items[0]!.unitPrice, occurredAt: new Date().toISOString() } };
+  };
+  const keyOf = (name: string, body = '') => ({ keyHash: `hash-${name}-${uuidv7()}`, fingerprint: `fingerprint-${body}` });
+  /** What the ledger holds for a claim: its checkout's state, its CartCheckedOut rows, and the order the key names. */
+  async function written(claim: CheckoutClaim, key?: { keyHash: string }) {
+    const checkout = await db.query<{ state: string }>('SELECT state FROM checkouts WHERE order_id = $1', [claim.orderId]);
+    const events = await db.query("SELECT 1 FROM outbox WHERE type = 'CartCheckedOut' AND payload->>'orderId' = $1", [claim.orderId]);
+    const keyRow = key && (await db.query<{ order_id: string }>('SELECT order_id FROM checkout_requests WHERE key_hash = $1', [key.keyHash]));
+    return { state: checkout.rows[0]?.state, events: events.rowCount, keyNames: keyRow?.rows[0]?.order_id };
+  }
+
+  it('when the checkout and its key are new, then the checkout, the key and one CartCheckedOut are written', async () => {
+    const user = uniqueUser('ledger-new');
+    const claim = claimFor(user);
+    const key = keyOf('new');
+    expect(await ledger().accept(user, claim, key, noTrace)).toEqual({ state: 'accepted' });
+    expect(await written(claim, key)).toEqual({ state: 'ACCEPTED', events: 1, keyNames: claim.orderId });
+    // Accepted again (a retry whose first answer was lost): nothing new.
+    expect(await ledger().accept(user, claim, key, noTrace)).toEqual({ state: 'accepted' });
+    expect(await written(claim, key)).toEqual({ state: 'ACCEPTED', events: 1, keyNames: claim.orderId });
+  });
+
+  it('when the key already names another checkout, then that answer comes back and nothing of this checkout is written (its statement is undone)', async () => {
+    const user = uniqueUser('ledger-taken');
+    const first = claimFor(user);
+    const key = keyOf('taken');
+    await ledger().accept(user, first, key, noTrace);
+    const second = claimFor(user);
+    expect(await ledger().accept(user, second, key, noTrace)).toEqual({
+      state: 'key_conflict',
+      recorded: { fingerprint: key.fingerprint, accepted: { checkoutId: first.checkoutId, orderId: first.orderId, status: 'PENDING' } },
+    });
+    expect(await written(second)).toEqual({ state: undefined, events: 0, keyNames: undefined });
+    expect(await written(first, key)).toEqual({ state: 'ACCEPTED', events: 1, keyNames: first.orderId });
+  });
+
+  it('when the claim was abandoned first, then abandoned, and its key is not recorded', async () => {
+    const user = uniqueUser('ledger-abandoned');
+    const claim = claimFor(user);
+    const key = keyOf('abandoned');
+    expect(await ledger().abandon(user, claim)).toBe('abandoned');
+    expect(await ledger().accept(user, claim, key, noTrace)).toEqual({ state: 'abandoned' });
+    expect(await written(claim, key)).toEqual({ state: 'ABANDONED', events: 0, keyNames: undefined });
+    expect(await ledger().findByKey(user, key.keyHash)).toBeUndefined();
+  });
+
+  it('when a keyless request accepted the claim first, then a keyed one joining it records its key for that checkout, with no second event', async () => {
+    const user = uniqueUser('ledger-joined');
+    const claim = claimFor(user);
+    expect(await ledger().accept(user, claim, undefined, noTrace)).toEqual({ state: 'accepted' });
+    const key = keyOf('joined');
+    expect(await ledger().accept(user, claim, key, noTrace)).toEqual({ state: 'accepted' });
+    expect(await written(claim, key)).toEqual({ state: 'ACCEPTED', events: 1, keyNames: claim.orderId });
   });
 });
 

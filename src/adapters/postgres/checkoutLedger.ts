@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import type { AcceptOutcome, CheckoutAccepted, CheckoutLedger } from '../../domain/checkout.js';
+import type { AcceptOutcome, CheckoutAccepted, CheckoutClaim, CheckoutLedger, RequestKey } from '../../domain/checkout.js';
+import type { OutgoingEvent } from '../../domain/events.js';
 import { uuidv7 } from '../../domain/ids.js';
 import { outboxInsert, outboxValues, type OutboxRelay } from './outbox.js';
 import { CoalescedLookup } from './coalescedLookup.js';
@@ -20,6 +21,9 @@ interface KeyRow {
   checkout_id: string;
   order_id: string;
 }
+
+/** The SQLSTATE of undo_statement_if (migrations/1732500000032_undo_statement.sql). */
+const keyTakenUndo = 'SH001';
 
 const keyId = (key: { userId: string; keyHash: string }) => JSON.stringify([key.userId, key.keyHash]);
 
@@ -46,6 +50,41 @@ export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): Check
     },
     (key) => keyId(key),
   );
+  /**
+   * The common case in one autocommit statement instead of a transaction of four: a new checkout, and
+   * its key (if any) new or expired. It writes the checkout, the key and the event, or nothing (a key
+   * already taken undoes the statement): false then, and the transaction below decides.
+   */
+  async function acceptNew(userId: string, claim: CheckoutClaim, key: RequestKey | undefined, event: OutgoingEvent): Promise<boolean> {
+    const values = [claim.orderId, claim.checkoutId, userId, JSON.stringify(claim.event), ...outboxValues(event)];
+    const accepted = `accepted AS (
+        INSERT INTO checkouts (order_id, checkout_id, user_id, state, event) VALUES ($1, $2, $3, 'ACCEPTED', $4) ON CONFLICT DO NOTHING RETURNING order_id
+      )`;
+    if (!key) {
+      const { rowCount } = await query(pool, `WITH ${accepted} ${outboxInsert('accepted', 5)}`, values);
+      return rowCount === 1;
+    }
+    try {
+      const { rows } = await query<{ accepted: boolean }>(
+        pool,
+        `WITH ${accepted}, recorded AS (
+           INSERT INTO checkout_requests AS r (user_id, key_hash, fingerprint, order_id) SELECT $3, $11, $12, order_id FROM accepted
+           ON CONFLICT (user_id, key_hash) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, order_id = EXCLUDED.order_id, created_at = now()
+           WHERE r.created_at <= now() - make_interval(hours => $13) RETURNING 1
+         ), outboxed AS (
+           ${outboxInsert('accepted', 5)}
+         )
+         SELECT EXISTS (SELECT 1 FROM accepted) AS accepted,
+                undo_statement_if(EXISTS (SELECT 1 FROM accepted) AND NOT EXISTS (SELECT 1 FROM recorded), 'the Idempotency-Key is taken') AS undone`,
+        [...values, key.keyHash, key.fingerprint, idempotencyKeyTtlHours],
+      );
+      return rows[0]!.accepted;
+    } catch (error) {
+      if ((error as { code?: string }).code === keyTakenUndo) return false;
+      throw error;
+    }
+  }
+
   return {
     async findByKey(userId, keyHash) {
       const recorded = await keyLookup.get({ userId, keyHash });
@@ -54,6 +93,10 @@ export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): Check
 
     async accept(userId, claim, key, trace) {
       const event = { id: uuidv7(), type: 'CartCheckedOut' as const, payload: claim.event, trace };
+      if (await acceptNew(userId, claim, key, event)) {
+        void relay.publishCommitted([event]);
+        return { state: 'accepted' };
+      }
       let inserted = false;
       let outcome: AcceptOutcome;
       try {
