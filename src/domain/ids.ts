@@ -7,6 +7,7 @@ let entropyUsed = entropy.length;
 
 /** `count` (at most 4096) fresh random bytes, copied out of the pool. */
 export function randomBytesPooled(count: number): Buffer {
+  if (count > entropy.length) throw new RangeError(`at most ${entropy.length} pooled random bytes at a time, not ${count}`);
   if (entropyUsed + count > entropy.length) {
     randomFillSync(entropy);
     entropyUsed = 0;

@@ -76,7 +76,8 @@ function eventOf(type: 'OrderPaid' | 'OrderCancelled', orderId: string, moved: P
 /**
  * Takes one transition of the order's table (orderLifecycle.ts) with its effects, in the caller's
  * transaction: the status, stock given back when the table says so, and the event it emits.
- * Undefined when the order is no longer in `from` (another transaction moved it first).
+ * Undefined when the order is no longer in `from` (another transaction moved it first), or, with
+ * `unlessCancelRequested`, when its customer asked to cancel it.
  */
 export async function moveOrder(
   uow: OrderUnitOfWork,
@@ -85,7 +86,7 @@ export async function moveOrder(
   to: OrderStatus,
   change: OrderChange = {},
   trace?: TraceContext,
-  unlessCancelRequested = false,
+  { unlessCancelRequested = false }: { unlessCancelRequested?: boolean } = {},
 ): Promise<MovedOrder | undefined> {
   const transition = orderTransition(from, to);
   if (!transition) throw new Error(`An order cannot go from ${from} to ${to}`);
@@ -96,8 +97,15 @@ export async function moveOrder(
   return moved;
 }
 
-/** Writes a new order in one of its entry statuses, with the event that entry emits; false when it exists. */
-export async function enterOrder(uow: OrderUnitOfWork, order: Omit<Order, 'createdAt' | 'updatedAt' | 'payment'> & { status: keyof typeof orderEntries }, change: OrderChange = {}): Promise<boolean> {
+/**
+ * Writes a new order in one of its entry statuses but PENDING, with the event that entry emits; false
+ * when it exists. A PENDING order enters with its stock reserved (insertOrderReservingStock).
+ */
+export async function enterOrder(
+  uow: OrderUnitOfWork,
+  order: Omit<Order, 'createdAt' | 'updatedAt' | 'payment'> & { status: Exclude<keyof typeof orderEntries, 'PENDING'> },
+  change: OrderChange = {},
+): Promise<boolean> {
   if (!(await uow.insertOrder(order))) return false;
   const entry: { emits?: 'OrderCancelled' } = orderEntries[order.status];
   if (entry.emits) await uow.addToOutbox(eventOf(entry.emits, order.id, order, change));
@@ -207,7 +215,7 @@ export async function placeOrderFromCheckout(store: OrderStore, event: CartCheck
   const order = orderOfCheckout(event);
   const { totalCents } = order;
   return store.transaction(async (uow) => {
-    // The PENDING entry emits nothing (orderEntries), so the insert and the reservation can be one call.
+    // One call inserts and reserves: the PENDING entry emits nothing (orderEntries), or it would be added here.
     const reservation = await uow.insertOrderReservingStock(order);
     if (reservation === 'exists') return 'duplicate';
     if (!reservation.ok) {
@@ -243,7 +251,7 @@ export async function applyPaymentResult(
     // Most results find their order PENDING with no cancel request: one guarded move takes the row lock
     // and applies the result. A cancel request committed first makes it move nothing, and one that
     // comes later waits for this transaction and finds the result applied.
-    const direct = await moveOrder(uow, event.orderId, 'PENDING', status, change, trace, true);
+    const direct = await moveOrder(uow, event.orderId, 'PENDING', status, change, trace, { unlessCancelRequested: true });
     if (direct) return { status, checkedOutAt: direct.checkedOutAt };
     // Otherwise under the order's lock: a redelivered result (not PENDING), or a cancel requested while the payment was in flight.
     if ((await uow.lockOrder(event.orderId)) !== 'PENDING') return undefined;

@@ -113,6 +113,7 @@ async function harness(extraEnv: Record<string, string> = {}): Promise<Harness> 
       } catch (error) {
         if (!(error instanceof HostExitedWhileStarting) || attempt === 5) throw error;
         platformRestarts.push(`the host exited while starting (attempt ${attempt}): ${lastError(error.message)}`);
+        await sleep(1_000);
       }
     }
   };

@@ -229,6 +229,31 @@ describe('the checkout ledger: a new checkout is accepted in one statement, anyt
     expect(await written(first, key)).toEqual({ state: 'ACCEPTED', events: 1, keyNames: first.orderId });
   });
 
+  it('when two claims race with one key (20 times), then one is accepted and the other answers key_conflict naming it, with nothing of its own written', async () => {
+    for (let run = 0; run < 20; run++) {
+      const user = uniqueUser('ledger-race');
+      const key = keyOf('race');
+      const claims = [claimFor(user), claimFor(user)];
+      const outcomes = await Promise.all(claims.map((claim) => ledger().accept(user, claim, key, noTrace)));
+      const winner = outcomes.findIndex((outcome) => outcome.state === 'accepted');
+      expect(winner, JSON.stringify(outcomes)).not.toBe(-1);
+      const [won, lost] = [claims[winner]!, claims[1 - winner]!];
+      expect(outcomes[1 - winner]).toEqual({ state: 'key_conflict', recorded: { fingerprint: key.fingerprint, accepted: { checkoutId: won.checkoutId, orderId: won.orderId, status: 'PENDING' } } });
+      expect(await written(won, key)).toEqual({ state: 'ACCEPTED', events: 1, keyNames: won.orderId });
+      expect(await written(lost)).toEqual({ state: undefined, events: 0, keyNames: undefined });
+    }
+  });
+
+  it('when one claim is accepted twice at once with its key (a double click joining it, 20 times), then both are accepted with one checkout and one event', async () => {
+    for (let run = 0; run < 20; run++) {
+      const user = uniqueUser('ledger-double');
+      const claim = claimFor(user);
+      const key = keyOf('double');
+      expect(await Promise.all([ledger().accept(user, claim, key, noTrace), ledger().accept(user, claim, key, noTrace)])).toEqual([{ state: 'accepted' }, { state: 'accepted' }]);
+      expect(await written(claim, key)).toEqual({ state: 'ACCEPTED', events: 1, keyNames: claim.orderId });
+    }
+  });
+
   it('when the claim was abandoned first, then abandoned, and its key is not recorded', async () => {
     const user = uniqueUser('ledger-abandoned');
     const claim = claimFor(user);

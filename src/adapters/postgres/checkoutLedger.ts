@@ -22,8 +22,8 @@ interface KeyRow {
   order_id: string;
 }
 
-/** The SQLSTATE of undo_statement_if (migrations/1732500000032_undo_statement.sql). */
-const keyTakenUndo = 'SH001';
+/** The SQLSTATE undo_statement_if raises (migrations/1732500000032_undo_statement.sql): nothing of the statement was written. */
+const statementUndone = 'SH001';
 
 const keyId = (key: { userId: string; keyHash: string }) => JSON.stringify([key.userId, key.keyHash]);
 
@@ -65,7 +65,7 @@ export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): Check
       return rowCount === 1;
     }
     try {
-      const { rows } = await query<{ accepted: boolean }>(
+      const { rowCount } = await query(
         pool,
         `WITH ${accepted}, recorded AS (
            INSERT INTO checkout_requests AS r (user_id, key_hash, fingerprint, order_id) SELECT $3, $11, $12, order_id FROM accepted
@@ -74,13 +74,12 @@ export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): Check
          ), outboxed AS (
            ${outboxInsert('accepted', 5)}
          )
-         SELECT EXISTS (SELECT 1 FROM accepted) AS accepted,
-                undo_statement_if(EXISTS (SELECT 1 FROM accepted) AND NOT EXISTS (SELECT 1 FROM recorded), 'the Idempotency-Key is taken') AS undone`,
+         SELECT order_id FROM accepted WHERE NOT undo_statement_if(NOT EXISTS (SELECT 1 FROM recorded), 'the Idempotency-Key is taken')`,
         [...values, key.keyHash, key.fingerprint, idempotencyKeyTtlHours],
       );
-      return rows[0]!.accepted;
+      return rowCount === 1;
     } catch (error) {
-      if ((error as { code?: string }).code === keyTakenUndo) return false;
+      if ((error as { code?: string }).code === statementUndone) return false;
       throw error;
     }
   }
