@@ -25,6 +25,16 @@ interface KeyRow {
 /** The SQLSTATE undo_statement_if raises (migrations/1732500000032_undo_statement.sql): nothing of the statement was written. */
 const statementUndone = 'SH001';
 
+/** The claim's checkout, written unless its order id is taken (a retry, or an abandoned claim): parameters $1-$4. */
+const acceptedCte = `accepted AS (
+    INSERT INTO checkouts (order_id, checkout_id, user_id, state, event) VALUES ($1, $2, $3, 'ACCEPTED', $4) ON CONFLICT DO NOTHING RETURNING order_id
+  )`;
+
+/** The checkout and its CartCheckedOut in one statement: the outbox row only if the checkout is new. */
+const acceptSql = `WITH ${acceptedCte} ${outboxInsert('accepted', 5)}`;
+
+const acceptValues = (userId: string, claim: CheckoutClaim, event: OutgoingEvent) => [claim.orderId, claim.checkoutId, userId, JSON.stringify(claim.event), ...outboxValues(event)];
+
 const keyId = (key: { userId: string; keyHash: string }) => JSON.stringify([key.userId, key.keyHash]);
 
 const acceptedOf = (row: { checkout_id: string; order_id: string }): CheckoutAccepted => ({ checkoutId: row.checkout_id, orderId: row.order_id, status: 'PENDING' });
@@ -56,18 +66,15 @@ export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): Check
    * already taken undoes the statement): false then, and the transaction below decides.
    */
   async function acceptNew(userId: string, claim: CheckoutClaim, key: RequestKey | undefined, event: OutgoingEvent): Promise<boolean> {
-    const values = [claim.orderId, claim.checkoutId, userId, JSON.stringify(claim.event), ...outboxValues(event)];
-    const accepted = `accepted AS (
-        INSERT INTO checkouts (order_id, checkout_id, user_id, state, event) VALUES ($1, $2, $3, 'ACCEPTED', $4) ON CONFLICT DO NOTHING RETURNING order_id
-      )`;
+    const values = acceptValues(userId, claim, event);
     if (!key) {
-      const { rowCount } = await query(pool, `WITH ${accepted} ${outboxInsert('accepted', 5)}`, values);
+      const { rowCount } = await query(pool, acceptSql, values);
       return rowCount === 1;
     }
     try {
       const { rowCount } = await query(
         pool,
-        `WITH ${accepted}, recorded AS (
+        `WITH ${acceptedCte}, recorded AS (
            INSERT INTO checkout_requests AS r (user_id, key_hash, fingerprint, order_id) SELECT $3, $11, $12, order_id FROM accepted
            ON CONFLICT (user_id, key_hash) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, order_id = EXCLUDED.order_id, created_at = now()
            WHERE r.created_at <= now() - make_interval(hours => $13) RETURNING 1
@@ -101,14 +108,7 @@ export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): Check
       try {
         outcome = await inTransaction(pool, async (client) => {
           inserted = false;
-          // The checkout and its CartCheckedOut in one statement: the outbox row only if the checkout is new.
-          const { rowCount } = await client.query({
-            text: `WITH accepted AS (
-                     INSERT INTO checkouts (order_id, checkout_id, user_id, state, event) VALUES ($1, $2, $3, 'ACCEPTED', $4) ON CONFLICT DO NOTHING RETURNING order_id
-                   )
-                   ${outboxInsert('accepted', 5)}`,
-            values: [claim.orderId, claim.checkoutId, userId, JSON.stringify(claim.event), ...outboxValues(event)],
-          });
+          const { rowCount } = await client.query(acceptSql, acceptValues(userId, claim, event));
           if (rowCount === 1) {
             inserted = true;
           } else {
