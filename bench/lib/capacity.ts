@@ -1,4 +1,4 @@
-import { percentile } from '../../test/faults/support/load.js';
+import { percentile, round } from '../../test/faults/support/load.js';
 
 /*
  * The pure parts of the capacity benchmark (`npm run bench -- capacity`): the rate schedule, the
@@ -56,6 +56,34 @@ export function clickToFinalMs(outcomes: readonly ShopperOutcome[]): number[] {
   return outcomes.map((o) =>
     o.finalAtMs !== undefined && o.orderStatus !== undefined && (finalStatuses as readonly string[]).includes(o.orderStatus) ? o.finalAtMs - o.clickAtMs : Infinity,
   );
+}
+
+/** What the database recorded of one order: its status and the times of its hops (epoch ms). */
+export interface OrderTimes {
+  status: string;
+  acceptedAtMs: number | undefined;
+  placedAtMs: number;
+  paymentStartedAtMs: number | undefined;
+  finalAtMs: number;
+}
+
+/**
+ * Where click-to-final went, hop by hop: p50/p99 of each gap between the times the database recorded
+ * (`now()`, the start of the transaction that wrote the row; a batch's rows share its start). A lag
+ * only one hop shows names the stage that queues. Orders never accepted or never charged (rejected)
+ * have no hops and are left out.
+ */
+export function hopLatencies(records: readonly { clickAtMs: number; orderId?: string }[], orders: ReadonlyMap<string, OrderTimes>) {
+  const gaps = { clickToAccepted: [] as number[], acceptedToPlaced: [] as number[], placedToPaymentStarted: [] as number[], paymentStartedToFinal: [] as number[] };
+  for (const r of records) {
+    const o = r.orderId ? orders.get(r.orderId) : undefined;
+    if (!o || o.acceptedAtMs === undefined || o.paymentStartedAtMs === undefined) continue;
+    gaps.clickToAccepted.push(o.acceptedAtMs - r.clickAtMs);
+    gaps.acceptedToPlaced.push(o.placedAtMs - o.acceptedAtMs);
+    gaps.placedToPaymentStarted.push(o.paymentStartedAtMs - o.placedAtMs);
+    gaps.paymentStartedToFinal.push(o.finalAtMs - o.paymentStartedAtMs);
+  }
+  return Object.fromEntries(Object.entries(gaps).map(([hop, values]) => [hop, { p50Ms: round(percentile(values, 50)), p99Ms: round(percentile(values, 99)) }]));
 }
 
 export interface StepVerdict {

@@ -6,7 +6,7 @@ import type { Shop } from '../../test/support/shop.js';
 import { freePort, listening, type PrivateServices } from '../../test/support/privateServices.js';
 import { projectRoot } from '../../test/support/hostProcess.js';
 import { createProducts, percentile, round } from '../../test/faults/support/load.js';
-import { capacityOf, clickToFinalMs, counterDeltas, statementsBetween, finalStatuses, judgeStep, lateness, perOrder, rateSchedule, shouldStop, type ShopperOutcome } from './capacity.js';
+import { capacityOf, clickToFinalMs, counterDeltas, statementsBetween, finalStatuses, hopLatencies, judgeStep, lateness, perOrder, rateSchedule, shouldStop, type OrderTimes, type ShopperOutcome } from './capacity.js';
 import { cpuBetween, cpuSnapshot, pidsMatching, PostgresStats, rabbitCounters, redisStats, type ProcessGroup } from './observe.js';
 import { runOpenLoop, type Shopper, type ShopperRecord } from './openLoop.js';
 
@@ -123,9 +123,20 @@ class Observer {
     return Number(row!.n);
   }
 
-  async orders(orderIds: readonly string[]): Promise<Map<string, { status: string; finalAtMs: number }>> {
-    const rows = await this.query<{ id: string; status: string; final_ms: number }>(`SELECT id, status, extract(epoch FROM updated_at) * 1000 AS final_ms FROM orders WHERE id = ANY($1::uuid[])`, [orderIds]);
-    return new Map(rows.map((r) => [r.id, { status: r.status, finalAtMs: Number(r.final_ms) }]));
+  /** Each order's status and the database's times of its hops: accepted, placed, payment started, final. */
+  async orders(orderIds: readonly string[]): Promise<Map<string, OrderTimes>> {
+    const rows = await this.query<{ id: string; status: string; accepted_ms: number | null; placed_ms: number; payment_ms: number | null; final_ms: number }>(
+      `SELECT o.id, o.status, extract(epoch FROM c.created_at) * 1000 AS accepted_ms, extract(epoch FROM o.created_at) * 1000 AS placed_ms,
+              (SELECT extract(epoch FROM min(p.created_at)) * 1000 FROM payments p WHERE p.order_id = o.id) AS payment_ms,
+              extract(epoch FROM o.updated_at) * 1000 AS final_ms
+         FROM orders o LEFT JOIN checkouts c ON c.order_id = o.id
+        WHERE o.id = ANY($1::uuid[])`,
+      [orderIds],
+    );
+    const optional = (ms: number | null) => (ms === null ? undefined : Number(ms));
+    return new Map(
+      rows.map((r) => [r.id, { status: r.status, acceptedAtMs: optional(r.accepted_ms), placedAtMs: Number(r.placed_ms), paymentStartedAtMs: optional(r.payment_ms), finalAtMs: Number(r.final_ms) }]),
+    );
   }
 
   close(): Promise<void> {
@@ -362,6 +373,7 @@ async function runStep(
     failures: verdict.failures,
     shoppers: load.records.length,
     clickToFinal: { p50Ms: round(verdict.p50Ms), p90Ms: round(percentile(clickToFinal, 90)), p99Ms: round(verdict.p99Ms), maxMs: round(Math.max(...clickToFinal)) },
+    hops: hopLatencies(load.records, orders),
     orders: { accepted: orderCount, final: orderCount - notFinal, paid, notFinal, allFinalAfterLastClickS: round(allFinalAfterS, 2), queuesBusyAfterDrain: queuesBusy },
     http: {
       addStatuses: countBy(load.records.map((r) => String(r.addStatus))),

@@ -3,6 +3,7 @@ import {
   arrivalOffsetsMs,
   capacityOf,
   counterDeltas,
+  hopLatencies,
   judgeStep,
   lateness,
   parseProcStat,
@@ -13,6 +14,7 @@ import {
   statementsBetween,
   treeTicks,
   treeTicksByCommand,
+  type OrderTimes,
   type ProcStat,
   type ShopperOutcome,
 } from '../../bench/lib/capacity.js';
@@ -98,6 +100,38 @@ describe('capacity bench: a step against the SLO', () => {
     const outcomes = hundredPaid(() => 100);
     outcomes[5] = { ...outcomes[5]!, orderStatus: 'PAYMENT_FAILED' };
     expect(judgeStep(outcomes, 1000)).toMatchObject({ passed: false, p99Ms: 100, failures: ['1 orders not PAID'] });
+  });
+});
+
+describe('capacity bench: where click-to-final went, hop by hop', () => {
+  /** An order clicked at 0 whose hops took `accept`, `place`, `charge` and `finish` ms in turn. */
+  const order = (accept: number, place: number, charge: number, finish: number): OrderTimes => ({
+    status: 'PAID',
+    acceptedAtMs: accept,
+    placedAtMs: accept + place,
+    paymentStartedAtMs: accept + place + charge,
+    finalAtMs: accept + place + charge + finish,
+  });
+
+  it('when one hop queues, then only that hop shows the lag, and the gaps add up to click-to-final', () => {
+    const records = Array.from({ length: 100 }, (_, i) => ({ clickAtMs: 0, orderId: `o${i}` }));
+    const orders = new Map(records.map((r, i) => [r.orderId, order(5, i < 50 ? 10 : 900, 3, 4)]));
+    expect(hopLatencies(records, orders)).toEqual({
+      clickToAccepted: { p50Ms: 5, p99Ms: 5 },
+      acceptedToPlaced: { p50Ms: 10, p99Ms: 900 },
+      placedToPaymentStarted: { p50Ms: 3, p99Ms: 3 },
+      paymentStartedToFinal: { p50Ms: 4, p99Ms: 4 },
+    });
+  });
+
+  it('when an order has no accept or no payment (rejected), or a shopper has no order, then it is left out', () => {
+    const records = [{ clickAtMs: 0, orderId: 'charged' }, { clickAtMs: 0, orderId: 'rejected' }, { clickAtMs: 0, orderId: 'unaccepted' }, { clickAtMs: 0 }];
+    const orders = new Map<string, OrderTimes>([
+      ['charged', order(1, 2, 3, 4)],
+      ['rejected', { ...order(100, 100, 100, 100), status: 'REJECTED', paymentStartedAtMs: undefined }],
+      ['unaccepted', { ...order(100, 100, 100, 100), acceptedAtMs: undefined }],
+    ]);
+    expect(hopLatencies(records, orders).acceptedToPlaced).toEqual({ p50Ms: 2, p99Ms: 2 });
   });
 });
 
