@@ -188,4 +188,46 @@ describe('group commit on real Postgres', () => {
     expect([...runs.values()].some((n) => n > 1)).toBe(true);
     expect(await committed([8_100, 8_101, 8_110, 8_111])).toEqual([8_100, 8_101, 8_110, 8_111]);
   });
+  it('when a transaction running alone is picked as a deadlock victim, then it runs again and its caller gets its result', async () => {
+    // A batch of one (nothing else in flight) against a plain transaction locking the same two rows in
+    // the opposite order. The lone work waits first, so Postgres's deadlock check picks it.
+    const [first, second, marker] = [8_200, 8_201, 8_210];
+    await pool.query(`INSERT INTO ${table} (id) VALUES ($1), ($2)`, [first, second]);
+    const group = new GroupCommit(pool);
+    const [workLocked, otherLocked] = [signal(), signal()];
+    const errors: unknown[] = [];
+    let runs = 0;
+    const answer = group.run(async (client) => {
+      runs++;
+      try {
+        await client.query(`SELECT id FROM ${table} WHERE id = $1 FOR UPDATE`, [first]);
+        if (runs === 1) {
+          workLocked.resolve();
+          await otherLocked.promise;
+        }
+        await client.query(`SELECT id FROM ${table} WHERE id = $1 FOR UPDATE`, [second]);
+        await client.query(`INSERT INTO ${table} (id) VALUES ($1)`, [marker]);
+        return marker;
+      } catch (error) {
+        errors.push((error as { code?: string }).code);
+        throw error;
+      }
+    });
+    const other = await pool.connect();
+    try {
+      await other.query('BEGIN');
+      await workLocked.promise;
+      await other.query(`SELECT id FROM ${table} WHERE id = $1 FOR UPDATE`, [second]);
+      otherLocked.resolve();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await other.query(`SELECT id FROM ${table} WHERE id = $1 FOR UPDATE`, [first]);
+      await other.query('COMMIT');
+    } finally {
+      other.release();
+    }
+    await expect(answer).resolves.toBe(marker);
+    expect(errors, 'the lone work was not the deadlock victim: nothing was tested').toEqual(['40P01']);
+    expect(runs).toBe(2);
+    expect(await committed([marker])).toEqual([marker]);
+  });
 });

@@ -1,6 +1,14 @@
 import type pg from 'pg';
 import { inTransaction } from './pool.js';
 
+/**
+ * Deadlock and serialization failures: Postgres rolled the victim back whole, so running it again is
+ * safe (works may run twice) and usually succeeds. Bounded: a caller that still fails sees the error
+ * (the consumers retry it as transient).
+ */
+const victimSqlStates = new Set(['40P01', '40001']);
+const loneAttempts = 3;
+
 interface Pending<S> {
   work: (client: pg.PoolClient, shared: S) => Promise<unknown>;
   resolve: (value: unknown) => void;
@@ -32,8 +40,9 @@ export interface SharedWrites<S> {
  * The batches of one GroupCommit run one at a time, so they cannot deadlock with each other. A batch
  * holds the row locks of all its works until its commit; two GroupCommits' batches (another lane,
  * another process) that lock the same rows in opposite orders can deadlock, which Postgres breaks
- * (40P01: the batch's works run again alone, and a lone one that fails again is a transient error
- * the consumers retry).
+ * (40P01: the batch's works run again alone). A transaction run alone (a batch of one included) that
+ * Postgres picks as a deadlock victim runs again, up to three times: an HTTP caller would otherwise
+ * answer 500 for a conflict that resolves itself.
  */
 export class GroupCommit<S = undefined> {
   #queue: Pending<S>[] = [];
@@ -93,13 +102,19 @@ export class GroupCommit<S = undefined> {
     await this.shared?.write(client, shared);
   }
 
+  /** Runs one work in a transaction of its own, again while Postgres picks it as a deadlock or serialization victim. */
   async #alone(entry: Pending<S>): Promise<void> {
-    const results: unknown[] = [];
-    try {
-      await inTransaction(this.pool, (client) => this.#works(client, [entry], results));
-      entry.resolve(results[0]);
-    } catch (error) {
-      entry.reject(error);
+    for (let attempt = 1; ; attempt++) {
+      const results: unknown[] = [];
+      try {
+        await inTransaction(this.pool, (client) => this.#works(client, [entry], results));
+        entry.resolve(results[0]);
+        return;
+      } catch (error) {
+        if (attempt < loneAttempts && victimSqlStates.has((error as { code?: unknown }).code as string)) continue;
+        entry.reject(error);
+        return;
+      }
     }
   }
 }
