@@ -230,4 +230,27 @@ describe('group commit on real Postgres', () => {
     expect(runs).toBe(2);
     expect(await committed([marker])).toEqual([marker]);
   });
+
+  it('when a lone transaction is picked as a conflict victim on every attempt, then it runs three times and its caller gets a 503 that says to retry', async () => {
+    // Postgres itself raises the deadlock SQLSTATE (a real server error, as the test above provokes), every run.
+    const group = new GroupCommit(pool);
+    let runs = 0;
+    const answer = group.run(async (client) => {
+      runs++;
+      await client.query(`DO $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END $$`);
+    });
+    await expect(answer).rejects.toMatchObject({ code: 'dependency_unavailable', status: 503, headers: { 'Retry-After': '1' }, cause: { code: '40P01' } });
+    expect(runs).toBe(3);
+  });
+
+  it('when a lone transaction fails with an error that is not a conflict, then it runs once and its caller gets the error as it is', async () => {
+    const group = new GroupCommit(pool);
+    let runs = 0;
+    const answer = group.run(async (client) => {
+      runs++;
+      await client.query(`INSERT INTO ${table} (id) VALUES (NULL)`);
+    });
+    await expect(answer).rejects.toMatchObject({ code: '23502' });
+    expect(runs).toBe(1);
+  });
 });

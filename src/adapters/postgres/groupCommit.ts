@@ -1,12 +1,11 @@
 import type pg from 'pg';
-import { inTransaction } from './pool.js';
+import { inTransaction, isConflictVictim } from './pool.js';
 
 /**
- * Deadlock and serialization failures: Postgres rolled the victim back whole, so running it again is
- * safe (works may run twice) and usually succeeds. Bounded: a caller that still fails sees the error
- * (the consumers retry it as transient).
+ * A lone transaction Postgres picked as a deadlock or serialization victim was rolled back whole, so
+ * running it again is safe (works may run twice) and usually succeeds. Bounded: a caller that still
+ * fails gets the 503 inTransaction makes of it (the consumers retry it as transient).
  */
-const victimSqlStates = new Set(['40P01', '40001']);
 const loneAttempts = 3;
 
 interface Pending<S> {
@@ -41,8 +40,8 @@ export interface SharedWrites<S> {
  * holds the row locks of all its works until its commit; two GroupCommits' batches (another lane,
  * another process) that lock the same rows in opposite orders can deadlock, which Postgres breaks
  * (40P01: the batch's works run again alone). A transaction run alone (a batch of one included) that
- * Postgres picks as a deadlock victim runs again, up to three times: an HTTP caller would otherwise
- * answer 500 for a conflict that resolves itself.
+ * Postgres picks as a deadlock victim runs again, up to three times, and then fails with a 503 that
+ * says to retry: it is a conflict that resolves itself, not a fault of the request.
  */
 export class GroupCommit<S = undefined> {
   #queue: Pending<S>[] = [];
@@ -111,7 +110,7 @@ export class GroupCommit<S = undefined> {
         entry.resolve(results[0]);
         return;
       } catch (error) {
-        if (attempt < loneAttempts && victimSqlStates.has((error as { code?: unknown }).code as string)) continue;
+        if (attempt < loneAttempts && isConflictVictim(error)) continue;
         entry.reject(error);
         return;
       }

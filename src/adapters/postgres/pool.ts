@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { dependencyUnavailable } from '../../errors.js';
+import { AppError, dependencyUnavailable } from '../../errors.js';
 
 export type Db = pg.Pool;
 export type DbClient = pg.PoolClient;
@@ -41,7 +41,30 @@ export function isPostgresUnavailable(error: unknown): boolean {
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/i.test(error.message);
 }
 
-/** Runs `work` in a transaction on one client; rolls back on error. Unavailability becomes a 503 AppError. */
+// Deadlock, serialization failure: Postgres rolled the whole transaction back, and the same one run again usually succeeds.
+const victimSqlStates = new Set(['40P01', '40001']);
+
+/** True when Postgres aborted the transaction (or statement) as the loser of a conflict with a concurrent one. */
+export function isConflictVictim(error: unknown): boolean {
+  const codeOf = (value: unknown) => (value as { code?: unknown } | undefined)?.code;
+  return [error, (error as { cause?: unknown } | undefined)?.cause].some((candidate) => victimSqlStates.has(codeOf(candidate) as string));
+}
+
+/** A conflict victim as callers answer it: 503 with Retry-After, since nothing is wrong with the request. */
+function conflictVictim(error: unknown): AppError {
+  return new AppError('dependency_unavailable', 'postgres aborted the transaction in a conflict with a concurrent one; try again', {
+    cause: error,
+    headers: { 'Retry-After': '1' },
+  });
+}
+
+/** Unavailability (503) and conflict victims (503, retry) as AppErrors; any other error as it is. */
+function asCallerError(error: unknown): unknown {
+  if (isPostgresUnavailable(error)) return dependencyUnavailable('postgres', error);
+  return isConflictVictim(error) ? conflictVictim(error) : error;
+}
+
+/** Runs `work` in a transaction on one client; rolls back on error. Unavailability and conflict victims become 503 AppErrors. */
 export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect().catch((error: unknown) => {
     throw dependencyUnavailable('postgres', error);
@@ -57,20 +80,20 @@ export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClie
     return result;
   } catch (error) {
     await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = rollbackError));
-    throw isPostgresUnavailable(error) ? dependencyUnavailable('postgres', error) : error;
+    throw asCallerError(error);
   } finally {
     client.release(broken instanceof Error ? broken : undefined);
   }
 }
 
 /**
- * A pool query whose unavailability becomes a 503 AppError. Unnamed: a named prepared statement lives on
+ * A pool query whose unavailability or conflict abort becomes a 503 AppError. Unnamed: a named prepared statement lives on
  * one server connection, and PgBouncer's transaction pooling hands the next query another one.
  */
 export async function query<R extends pg.QueryResultRow>(pool: pg.Pool, text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
   try {
     return await pool.query<R>(text, values);
   } catch (error) {
-    throw isPostgresUnavailable(error) ? dependencyUnavailable('postgres', error) : error;
+    throw asCallerError(error);
   }
 }
