@@ -50,6 +50,19 @@ export interface Order {
 
 export type Reservation = { ok: true } | { ok: false; reason: string };
 
+/** A new order as a checkout places it. */
+export type OrderToPlace = Omit<Order, 'createdAt' | 'updatedAt' | 'payment'> & { status: 'PENDING' };
+
+/** A payment to start: its id (the attempt's), its order and amount, and how long its first lease lasts. */
+export interface PaymentStart {
+  id: string;
+  orderId: string;
+  amountCents: Cents;
+  leaseMs: number;
+}
+
+export type PaymentStartOutcome = 'started' | 'exists' | 'order_not_pending';
+
 /** What a transition records besides the status. */
 export interface OrderChange {
   reason?: string;
@@ -99,7 +112,7 @@ export async function moveOrder(
 
 /**
  * Writes a new order in one of its entry statuses but PENDING, with the event that entry emits; false
- * when it exists. A PENDING order enters with its stock reserved (insertOrderReservingStock).
+ * when it exists. A PENDING order enters with its stock reserved (OrderStore.placeOrder).
  */
 export async function enterOrder(
   uow: OrderUnitOfWork,
@@ -117,12 +130,6 @@ export interface OrderUnitOfWork {
   /** Inserts the order and its lines; false when an order with this id exists (a redelivery). */
   insertOrder(order: Omit<Order, 'createdAt' | 'updatedAt' | 'payment'>): Promise<boolean>;
   /**
-   * Inserts a PENDING order and its lines and takes every line's quantity from stock, or takes
-   * nothing and says why (the order is inserted either way); `exists` when an order with this id
-   * exists (a redelivery), and then nothing is written.
-   */
-  insertOrderReservingStock(order: Omit<Order, 'createdAt' | 'updatedAt' | 'payment'> & { status: 'PENDING' }): Promise<Reservation | 'exists'>;
-  /**
    * Moves an order from one status to another (only moveOrder calls it, for a transition of the
    * table) and answers what its events need; undefined when it is not in `from`, or, with
    * `unlessCancelRequested`, when its customer asked to cancel it.
@@ -132,13 +139,6 @@ export interface OrderUnitOfWork {
   releaseStock(orderId: string): Promise<void>;
   /** Locks the order's row for the rest of the transaction and answers its status (undefined: no such order). */
   lockOrder(orderId: string): Promise<OrderStatus | undefined>;
-  /**
-   * Locks the order's row for the rest of the transaction and, if the order is PENDING and has no
-   * payment, records a PENDING payment leased to the attempt whose id it carries, for `leaseMs` from
-   * now (the database's clock): `started`; `exists` when the order already has a payment, and
-   * `order_not_pending` (nothing written) when the order is not PENDING or does not exist.
-   */
-  startPayment(payment: Omit<Payment, 'createdAt'>, leaseMs: number): Promise<'started' | 'exists' | 'order_not_pending'>;
   /** The order's payment, if one was started. */
   paymentOf(orderId: string): Promise<Pick<Payment, 'id' | 'status' | 'amountCents'> | undefined>;
   /** Notes that the resolver published the order's (or its checkout's) event again, so it waits before the next time. */
@@ -178,6 +178,23 @@ export interface OrderStore {
    * failure rolled the shared one back, so `work` touches nothing but `uow`.
    */
   transaction<T>(work: (uow: OrderUnitOfWork) => Promise<T>, lane?: TransactionLane): Promise<T>;
+  /**
+   * Inserts a PENDING order and its lines and takes every line's quantity from stock, or takes
+   * nothing and says why (the order is inserted either way); `exists` when an order with this id or
+   * checkout exists (a redelivery), and then nothing is written. Then runs `then` with that answer, in
+   * the same transaction and under the same terms as `transaction`'s work (orders lane). Placements
+   * that arrive together may share one statement, their stock decided one after another.
+   */
+  placeOrder<T>(order: OrderToPlace, then: (reservation: Reservation | 'exists', uow: OrderUnitOfWork) => Promise<T>): Promise<T>;
+  /**
+   * Locks the order's row and, if the order is PENDING and has no payment, records a PENDING payment
+   * leased to the attempt whose id it carries, for `leaseMs` from now (the database's clock):
+   * `started`; `exists` when the order already has a payment, and `order_not_pending` (nothing
+   * written) when the order is not PENDING or does not exist. Then runs `then` with that answer, in
+   * the same transaction and under the same terms as `transaction`'s work (payments lane). Starts that
+   * arrive together may share one statement.
+   */
+  startPayment<T>(payment: PaymentStart, then: (started: PaymentStartOutcome, uow: OrderUnitOfWork) => Promise<T>): Promise<T>;
   get(orderId: string): Promise<Order | undefined>;
   /** The checkout accepted for this order while the order is not placed yet (its CartCheckedOut is on its way). */
   acceptedCheckout(orderId: string): Promise<CartCheckedOut | undefined>;
@@ -214,9 +231,8 @@ export function orderOfCheckout(event: CartCheckedOut) {
 export async function placeOrderFromCheckout(store: OrderStore, event: CartCheckedOut, trace: TraceContext): Promise<CheckoutOutcome> {
   const order = orderOfCheckout(event);
   const { totalCents } = order;
-  return store.transaction(async (uow) => {
-    // One call inserts and reserves: the PENDING entry emits nothing (orderEntries), or it would be added here.
-    const reservation = await uow.insertOrderReservingStock(order);
+  // One call inserts and reserves: the PENDING entry emits nothing (orderEntries), or it would be added here.
+  return store.placeOrder(order, async (reservation, uow) => {
     if (reservation === 'exists') return 'duplicate';
     if (!reservation.ok) {
       await moveOrder(uow, event.orderId, 'PENDING', 'REJECTED', { reason: reservation.reason }, trace);

@@ -110,15 +110,14 @@ export async function processPayment(
   // Started before the lease is taken, so the calls it bounds end before the lease (counted from later) expires.
   const deadline = AbortSignal.timeout(policy.providerTimeoutMs);
   const amountCents = centsFromNumber(event.total)!;
-  const held = await store.transaction(async (uow) => {
-    const started = await uow.startPayment({ id: attemptId, orderId: event.orderId, status: 'PENDING', amountCents, reason: null }, policy.leaseMs);
+  const held = await store.startPayment({ id: attemptId, orderId: event.orderId, amountCents, leaseMs: policy.leaseMs }, async (started, uow) => {
     if (started === 'order_not_pending') return started;
     if (started === 'started') return { payment: { id: attemptId, orderId: event.orderId, userId: event.userId, amountCents }, takenOver: false };
     const existing = await uow.paymentOf(event.orderId);
     if (existing?.status !== 'PENDING') return 'duplicate' as const;
     if (!(await uow.takeOverPayment(existing.id, attemptId, policy.leaseMs))) return 'lease_held' as const;
     return { payment: { id: existing.id, orderId: event.orderId, userId: event.userId, amountCents: existing.amountCents }, takenOver: true };
-  }, 'payments');
+  });
   if (held === 'lease_held') throw new PaymentLeaseHeld(event.orderId);
   if (held === 'order_not_pending' || held === 'duplicate') return held;
   return settleLeased(store, provider, held.payment, trace, deadline, held.takenOver);

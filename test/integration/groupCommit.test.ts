@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GroupCommit, type SharedWrites } from '../../src/adapters/postgres/groupCommit.js';
+import { GroupCommit, type BatchOpening, type SharedWrites } from '../../src/adapters/postgres/groupCommit.js';
 
 const postgresUrl = process.env.POSTGRES_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/ecommerce';
 
@@ -252,5 +252,53 @@ describe('group commit on real Postgres', () => {
     });
     await expect(answer).rejects.toMatchObject({ code: '23502' });
     expect(runs).toBe(1);
+  });
+
+  it('when works that open with one BatchOpening wait beside plain works, then one call opens them all, and they run first, in arrival order, each with its answer', async () => {
+    const group = new GroupCommit(pool);
+    const calls: number[][] = [];
+    const tenfold: BatchOpening<number, number> = {
+      async open(client, inputs) {
+        calls.push(inputs);
+        await client.query('SELECT 1');
+        return inputs.map((n) => n * 10);
+      },
+    };
+    const ran: string[] = [];
+    const gate = signal();
+    const inFlight = group.run(() => gate.promise);
+    const answers = [
+      group.run(async () => (ran.push('plain 1'), 'p1')),
+      group.runOpened(tenfold, 1, async (_client, _shared, opened) => (ran.push(`opened 1: ${opened}`), opened)),
+      group.run(async () => (ran.push('plain 2'), 'p2')),
+      group.runOpened(tenfold, 2, async (_client, _shared, opened) => (ran.push(`opened 2: ${opened}`), opened)),
+    ];
+    gate.resolve();
+    await inFlight;
+    expect(await Promise.all(answers)).toEqual(['p1', 10, 'p2', 20]);
+    expect(calls).toEqual([[1, 2]]);
+    expect(ran).toEqual(['opened 1: 10', 'opened 2: 20', 'plain 1', 'plain 2']);
+  });
+
+  it('when a batch opening throws, then every work of its batch runs again alone, each opened one with an opening of its own', async () => {
+    const group = new GroupCommit(pool);
+    const calls: number[][] = [];
+    const singlesOnly: BatchOpening<number, number> = {
+      async open(client, inputs) {
+        calls.push(inputs);
+        await client.query('SELECT 1');
+        if (inputs.length > 1) throw new Error('refused');
+        return inputs;
+      },
+    };
+    const gate = signal();
+    const inFlight = group.run(() => gate.promise);
+    const answers = [1, 2].map((n) => group.runOpened(singlesOnly, n, async (_client, _shared, opened) => opened));
+    const plain = group.run(async () => 'plain');
+    gate.resolve();
+    await inFlight;
+    expect(await Promise.all([...answers, plain])).toEqual([1, 2, 'plain']);
+    expect(calls[0]).toEqual([1, 2]);
+    expect(calls.slice(1).sort()).toEqual([[1], [2]]);
   });
 });

@@ -67,18 +67,25 @@ async function pendingPayment(providerLatencyMs = 0) {
   return { store, provider, order: { orderId, userId, total: 25, occurredAt: checkout.occurredAt }, attempt: uuidv7(), payment };
 }
 
-/** Fails the `nth` transaction (1-based) of the store, before its commit or after it. */
+/** Fails the `nth` transaction (1-based; a payment's start is one) of the store, before its commit or after it. */
 function failingTransaction(store: OrderStore, nth: number, when: 'before commit' | 'after commit'): OrderStore {
   let count = 0;
+  const failIfNth = async <T>(run: (failBeforeCommit: boolean) => Promise<T>): Promise<T> => {
+    const mine = ++count === nth;
+    const result = await run(mine && when === 'before commit');
+    if (mine) throw connectionLost();
+    return result;
+  };
+  const thenFail =
+    <A extends unknown[], R>(work: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      await work(...args);
+      throw connectionLost();
+    };
   return {
     ...store,
-    async transaction(work, lane) {
-      const mine = ++count === nth;
-      if (mine && when === 'before commit') return store.transaction(async (uow) => work(uow).then(() => Promise.reject(connectionLost())), lane);
-      const result = await store.transaction(work, lane);
-      if (mine) throw connectionLost();
-      return result;
-    },
+    transaction: (work, lane) => failIfNth((beforeCommit) => store.transaction(beforeCommit ? thenFail(work) : work, lane)),
+    startPayment: (payment, then) => failIfNth((beforeCommit) => store.startPayment(payment, beforeCommit ? thenFail(then) : then)),
   };
 }
 

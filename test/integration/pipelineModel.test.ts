@@ -275,7 +275,7 @@ class Run {
     const relay = new OutboxRelay(db, this.publisher(options.brokerDown ?? false));
     this.relays.push(relay);
     const realStore = postgresOrderStore(db, relay);
-    const orders: OrderStore = { ...realStore, transaction: gated(realStore.transaction) };
+    const orders: OrderStore = { ...realStore, transaction: gated(realStore.transaction), placeOrder: gated(realStore.placeOrder), startPayment: gated(realStore.startPayment) };
     const realLedger = postgresCheckoutLedger(db, relay);
     let redisDown = false;
     const ledger: CheckoutLedger = {

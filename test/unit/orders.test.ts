@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { CartCheckedOut, OutgoingEvent } from '../../src/domain/events.js';
-import { applyPaymentResult, moveOrder, orderQueries, placeOrderFromCheckout, type Order, type OrderStatus, type OrderStore, type OrderUnitOfWork, type Payment, type Reservation } from '../../src/domain/orders.js';
+import { applyPaymentResult, moveOrder, orderQueries, placeOrderFromCheckout, type Order, type OrderStatus, type OrderStore, type OrderUnitOfWork, type Payment, type OrderToPlace, type PaymentStart, type PaymentStartOutcome, type Reservation } from '../../src/domain/orders.js';
 import { uuidv7 } from '../../src/domain/ids.js';
 import { cancellableStatuses, orderStatuses, orderTransition } from '../../src/domain/orderLifecycle.js';
 import { PaymentLeaseHeld, processPayment, type ChargeOutcome, type PaymentProvider, type RefundOutcome } from '../../src/domain/payments.js';
@@ -29,20 +29,33 @@ class MemoryOrderStore implements OrderStore {
     }
   }
 
+  placeOrder<T>(order: OrderToPlace, then: (reservation: Reservation | 'exists', uow: OrderUnitOfWork) => Promise<T>): Promise<T> {
+    return this.transaction(async (uow) => {
+      if (this.orders.has(order.id)) return then('exists', uow);
+      this.orders.set(order.id, { ...order, createdAt: new Date(), updatedAt: new Date(), payment: null });
+      const fits = order.lines.every((line) => (this.stock.get(line.productId) ?? 0) >= line.quantity);
+      if (fits) for (const line of order.lines) this.stock.set(line.productId, this.stock.get(line.productId)! - line.quantity);
+      const short = order.lines.find((line) => (this.stock.get(line.productId) ?? 0) < line.quantity);
+      return then(fits ? { ok: true } : { ok: false, reason: `not enough stock for ${short!.name}` }, uow);
+    });
+  }
+
+  startPayment<T>(payment: PaymentStart, then: (started: PaymentStartOutcome, uow: OrderUnitOfWork) => Promise<T>): Promise<T> {
+    return this.transaction(async (uow) => {
+      if (this.orders.get(payment.orderId)?.status !== 'PENDING') return then('order_not_pending', uow);
+      if (this.payments.has(payment.orderId)) return then('exists', uow);
+      this.payments.set(payment.orderId, { id: payment.id, orderId: payment.orderId, status: 'PENDING', amountCents: payment.amountCents, reason: null, createdAt: new Date() });
+      this.leases.set(payment.id, { holder: payment.id, expiresAt: this.clockMs + payment.leaseMs });
+      return then('started', uow);
+    });
+  }
+
   #uow(): OrderUnitOfWork {
     return {
       insertOrder: async (order) => {
         if (this.orders.has(order.id)) return false;
         this.orders.set(order.id, { ...order, createdAt: new Date(), updatedAt: new Date(), payment: null });
         return true;
-      },
-      insertOrderReservingStock: async (order): Promise<Reservation | 'exists'> => {
-        if (this.orders.has(order.id)) return 'exists';
-        this.orders.set(order.id, { ...order, createdAt: new Date(), updatedAt: new Date(), payment: null });
-        const { lines } = order;
-        for (const line of lines) if ((this.stock.get(line.productId) ?? 0) < line.quantity) return { ok: false, reason: `not enough stock for ${line.name}` };
-        for (const line of lines) this.stock.set(line.productId, this.stock.get(line.productId)! - line.quantity);
-        return { ok: true };
       },
       transition: async (orderId, from: OrderStatus, to: OrderStatus, change, unlessCancelRequested) => {
         const order = this.orders.get(orderId);
@@ -54,13 +67,6 @@ class MemoryOrderStore implements OrderStore {
       },
       releaseStock: async (orderId) => {
         for (const line of this.orders.get(orderId)!.lines) this.stock.set(line.productId, this.stock.get(line.productId)! + line.quantity);
-      },
-      startPayment: async (payment, leaseMs) => {
-        if (this.orders.get(payment.orderId)?.status !== 'PENDING') return 'order_not_pending';
-        if (this.payments.has(payment.orderId)) return 'exists';
-        this.payments.set(payment.orderId, { ...payment, createdAt: new Date() });
-        this.leases.set(payment.id, { holder: payment.id, expiresAt: this.clockMs + leaseMs });
-        return 'started';
       },
       lockOrder: async (orderId) => this.orders.get(orderId)?.status,
       paymentOf: async (orderId) => this.payments.get(orderId),

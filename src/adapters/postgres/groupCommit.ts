@@ -8,8 +8,21 @@ import { inTransaction, isConflictVictim } from './pool.js';
  */
 const loneAttempts = 3;
 
+/**
+ * One statement that opens many works at once: a batch's works that open with the same BatchOpening
+ * get their answers from one call, one round trip for all of them.
+ */
+export interface BatchOpening<I, O> {
+  /**
+   * One answer per input, in their order, each as if the inputs before it had been opened on their
+   * own just before; inside the transaction, before any other work of the batch.
+   */
+  open(client: pg.PoolClient, inputs: I[]): Promise<O[]>;
+}
+
 interface Pending<S> {
-  work: (client: pg.PoolClient, shared: S) => Promise<unknown>;
+  work: (client: pg.PoolClient, shared: S, opened: unknown) => Promise<unknown>;
+  opening?: { batch: BatchOpening<unknown, unknown>; input: unknown };
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -36,6 +49,13 @@ export interface SharedWrites<S> {
  * its own, so one failure never decides another's outcome. A failed COMMIT fails every caller of the
  * batch, as it would a lone transaction's caller.
  *
+ * Works that open with a BatchOpening (runOpened) run first in their batch: one call opens all of them,
+ * then each goes on with its answer, in arrival order, before the batch's other works. Any order of a
+ * batch's works is one they could have arrived in (all were waiting at once), and no plain work sees
+ * an opened work's state between its opening and its end. The openings after an opened work run before
+ * the rest of it, so what that rest writes must not change their answers (a rejected placement moves
+ * only its own order).
+ *
  * The batches of one GroupCommit run one at a time, so they cannot deadlock with each other. A batch
  * holds the row locks of all its works until its commit; two GroupCommits' batches (another lane,
  * another process) that lock the same rows in opposite orders can deadlock, which Postgres breaks
@@ -55,8 +75,17 @@ export class GroupCommit<S = undefined> {
 
   /** `work` gets the transaction's client and the collection of its shared writes (`undefined` without them). */
   run<T>(work: (client: pg.PoolClient, shared: S) => Promise<T>): Promise<T> {
+    return this.#enqueue({ work });
+  }
+
+  /** As run, with `work` given its answer from `batch`'s one call for the batch (`input` is its part of it). */
+  runOpened<I, O, T>(batch: BatchOpening<I, O>, input: I, work: (client: pg.PoolClient, shared: S, opened: O) => Promise<T>): Promise<T> {
+    return this.#enqueue({ work: work as Pending<S>['work'], opening: { batch: batch as BatchOpening<unknown, unknown>, input } });
+  }
+
+  #enqueue<T>(entry: Pick<Pending<S>, 'work' | 'opening'>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.#queue.push({ ...entry, resolve: resolve as (value: unknown) => void, reject });
       if (!this.#draining) void this.#drain();
     });
   }
@@ -94,10 +123,15 @@ export class GroupCommit<S = undefined> {
     return true;
   }
 
-  /** Runs the works one after another on `client`, then their shared writes; each work's result goes to `results`. */
+  /**
+   * Opens the opened works (one call per BatchOpening), runs them and then the others one after another
+   * on `client`, then their shared writes; each work's result goes to `results`, at its entry's index.
+   */
   async #works(client: pg.PoolClient, entries: Pending<S>[], results: unknown[]): Promise<void> {
     const shared = this.shared?.open() as S;
-    for (const entry of entries) results.push(await entry.work(client, shared));
+    const opened = await openings(client, entries);
+    const openedFirst = [...entries.keys()].sort((a, b) => Number(opened.has(entries[b]!)) - Number(opened.has(entries[a]!)));
+    for (const i of openedFirst) results[i] = await entries[i]!.work(client, shared, opened.get(entries[i]!));
     await this.shared?.write(client, shared);
   }
 
@@ -116,4 +150,22 @@ export class GroupCommit<S = undefined> {
       }
     }
   }
+}
+
+/** Each opened entry's answer: one call per BatchOpening, with its entries' inputs in arrival order. */
+async function openings<S>(client: pg.PoolClient, entries: Pending<S>[]): Promise<Map<Pending<S>, unknown>> {
+  const byBatch = new Map<BatchOpening<unknown, unknown>, Pending<S>[]>();
+  for (const entry of entries) {
+    if (!entry.opening) continue;
+    const group = byBatch.get(entry.opening.batch) ?? [];
+    group.push(entry);
+    byBatch.set(entry.opening.batch, group);
+  }
+  const answers = new Map<Pending<S>, unknown>();
+  for (const [batch, opened] of byBatch) {
+    const outputs = await batch.open(client, opened.map((entry) => entry.opening!.input));
+    if (outputs.length !== opened.length) throw new Error(`a batch opening answered ${outputs.length} times for ${opened.length} works`);
+    opened.forEach((entry, i) => answers.set(entry, outputs[i]));
+  }
+  return answers;
 }

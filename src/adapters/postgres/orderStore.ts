@@ -3,9 +3,9 @@ import type { CartCheckedOut, OutgoingEvent } from '../../domain/events.js';
 import { centsFromDecimal, decimalFromCents } from '../../domain/money.js';
 import type { CancelReason } from '../../domain/events.js';
 import type { ShippingAddress } from '../../domain/shippingAddress.js';
-import type { Order, OrderChange, OrderStatus, OrderStore, OrderUnitOfWork, Payment, TransactionLane } from '../../domain/orders.js';
+import type { Order, OrderChange, OrderStatus, OrderStore, OrderUnitOfWork, OrderToPlace, Payment, PaymentStart, PaymentStartOutcome, Reservation, TransactionLane } from '../../domain/orders.js';
 import { insertOutboxRows, type OutboxRelay } from './outbox.js';
-import { GroupCommit, type SharedWrites } from './groupCommit.js';
+import { GroupCommit, type BatchOpening, type SharedWrites } from './groupCommit.js';
 import { query } from './pool.js';
 
 /** What a transaction did that others must hear of once it commits. */
@@ -18,7 +18,8 @@ type NewOrder = Omit<Order, 'createdAt' | 'updatedAt' | 'payment'>;
 
 /**
  * The order and its items, its checkout marked PLACED; on a redelivered checkout (the order exists)
- * nothing is written. CTEs only: the caller ends the statement, and may add CTEs of its own.
+ * nothing is written. CTEs only: insertOrder ends the statement with what it inserted. (A checkout's
+ * PENDING order is placed by place_orders instead, with its stock.)
  */
 const insertOrderSql = `WITH inserted AS (
      INSERT INTO orders (id, checkout_id, user_id, status, total, reason, checked_out_at, cancel_reason, shipping_address, email)
@@ -47,6 +48,76 @@ const insertOrderValues = (order: NewOrder) => [
   order.email,
 ];
 
+/** What place_orders (migration 1732500000033) answers for one order. */
+interface PlacementRow {
+  placed: boolean;
+  fits: boolean | null;
+  stock: { id: string; name: string; stock: number }[] | null;
+}
+
+/** Why an order that did not fit was refused: the first line whose product is gone or short. */
+function refusal(order: OrderToPlace, stock: NonNullable<PlacementRow['stock']>): Reservation {
+  const products = new Map(stock.map((product) => [product.id, product]));
+  for (const line of order.lines) {
+    const product = products.get(line.productId);
+    if (!product) return { ok: false, reason: `product ${line.productId} (${line.name}) no longer exists` };
+    if (product.stock < line.quantity) return { ok: false, reason: `not enough stock for ${product.name}: ${line.quantity} requested, ${product.stock} available` };
+  }
+  throw new Error('stock reservation refused although every line fits');
+}
+
+/**
+ * The placements of a group-commit batch in one statement (place_orders): each order inserted with
+ * its lines, its checkout marked PLACED and its stock taken if every line fits, decided one order
+ * after another on the locked products; a redelivered order (it exists) writes nothing.
+ */
+const placements: BatchOpening<OrderToPlace, Reservation | 'exists'> = {
+  async open(client, orders) {
+    const batch = orders.map((order) => ({
+      id: order.id,
+      checkoutId: order.checkoutId,
+      userId: order.userId,
+      total: decimalFromCents(order.totalCents),
+      checkedOutAt: order.checkedOutAt.toISOString(),
+      shippingAddress: order.shippingAddress,
+      email: order.email,
+      lines: order.lines.map((line) => ({ productId: line.productId, name: line.name, unitPrice: decimalFromCents(line.unitPriceCents), quantity: line.quantity })),
+    }));
+    const { rows } = await client.query<PlacementRow>(
+      'SELECT r.placed, r.fits, r.stock FROM place_orders($1::jsonb) WITH ORDINALITY AS r(placed, fits, stock, n) ORDER BY r.n',
+      [JSON.stringify(batch)],
+    );
+    return rows.map((row, i) => (!row.placed ? 'exists' : row.fits ? { ok: true } : refusal(orders[i]!, row.stock ?? [])));
+  },
+};
+
+/**
+ * The payment starts of a group-commit batch in one statement: every order locked (in id order, so a
+ * batch cannot deadlock with another locking the same orders), its latest committed status read once
+ * the lock is granted, and a PENDING payment inserted only for a PENDING order. Every start takes its
+ * order's lock first, so starts of one order run one after the other, and the unique order_id makes a
+ * second one (in another batch, or later in this one) find the first.
+ */
+const paymentStarts: BatchOpening<PaymentStart, PaymentStartOutcome> = {
+  async open(client, starts) {
+    const { rows } = await client.query<{ status: OrderStatus | null; started: boolean }>(
+      `WITH wanted AS (
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::numeric[], $4::float8[]) WITH ORDINALITY AS w(id, order_id, amount, lease_ms, n)
+       ), locked AS (
+         SELECT o.id, o.status FROM orders o WHERE o.id IN (SELECT order_id FROM wanted) ORDER BY o.id FOR UPDATE
+       ), started AS (
+         INSERT INTO payments (id, order_id, status, amount, lease_holder, lease_expires_at)
+         SELECT w.id, w.order_id, 'PENDING', w.amount, w.id, clock_timestamp() + make_interval(secs => w.lease_ms / 1000)
+           FROM wanted w JOIN locked l ON l.id = w.order_id WHERE l.status = 'PENDING' ORDER BY w.n
+         ON CONFLICT (order_id) DO NOTHING RETURNING id
+       )
+       SELECT l.status, w.id IN (SELECT id FROM started) AS started FROM wanted w LEFT JOIN locked l ON l.id = w.order_id ORDER BY w.n`,
+      [starts.map((start) => start.id), starts.map((start) => start.orderId), starts.map((start) => decimalFromCents(start.amountCents)), starts.map((start) => start.leaseMs)],
+    );
+    return rows.map((row) => (row.status !== 'PENDING' ? 'order_not_pending' : row.started ? 'started' : 'exists'));
+  },
+};
+
 function unitOfWork(client: pg.PoolClient, effects: Effects, batchOutbox: OutgoingEvent[]): OrderUnitOfWork {
   const run = <R extends pg.QueryResultRow>(text: string, values: unknown[]) => client.query<R>(text, values);
   // Whether a cancel was requested, read with the order's row lock: while this transaction holds it only
@@ -56,44 +127,6 @@ function unitOfWork(client: pg.PoolClient, effects: Effects, batchOutbox: Outgoi
     async insertOrder(order) {
       const { rows } = await run<{ inserted: number }>(`${insertOrderSql} SELECT count(*)::int AS inserted FROM inserted`, insertOrderValues(order));
       return rows[0]!.inserted === 1;
-    },
-
-    async insertOrderReservingStock(order) {
-      // The order (as insertOrder) and its reservation in one statement. The reservation locks the
-      // products in id order (so concurrent placements of the same products cannot deadlock), decides
-      // on the locked rows, and takes the stock only if every line fits; a redelivery (no row
-      // inserted) locks nothing. Under READ COMMITTED the lock returns each row's latest committed
-      // version and the UPDATE re-reads it, so the decision and the new stock both use that version.
-      const { rows } = await run<{ inserted: number; fits: boolean; id: string | null; name: string; stock: number }>(
-        `${insertOrderSql}, wanted AS (
-           SELECT * FROM unnest($8::uuid[], $11::int[]) AS w(id, quantity)
-         ), locked AS (
-           SELECT p.id, p.name, p.stock FROM products p
-            WHERE p.id IN (SELECT id FROM wanted) AND EXISTS (SELECT 1 FROM inserted) ORDER BY p.id FOR UPDATE
-         ), verdict AS (
-           SELECT count(l.id) = count(*) AND coalesce(bool_and(l.stock >= w.quantity), false) AS fits
-             FROM wanted w LEFT JOIN locked l ON l.id = w.id
-         ), reserved AS (
-           UPDATE products p SET stock = p.stock - w.quantity, version = p.version + 1, updated_at = now()
-             FROM wanted w, verdict v WHERE v.fits AND p.id = w.id RETURNING p.id
-         )
-         SELECT (SELECT count(*)::int FROM inserted) AS inserted, v.fits, l.id, l.name, l.stock FROM verdict v LEFT JOIN locked l ON true`,
-        insertOrderValues(order),
-      );
-      if (rows[0]!.inserted === 0) return 'exists';
-      if (rows[0]!.fits) {
-        effects.stockChanged = true;
-        return { ok: true };
-      }
-      const stock = new Map(rows.filter((row) => row.id !== null).map((row) => [row.id!, row]));
-      for (const line of order.lines) {
-        const product = stock.get(line.productId);
-        if (!product) return { ok: false, reason: `product ${line.productId} (${line.name}) no longer exists` };
-        if (product.stock < line.quantity) {
-          return { ok: false, reason: `not enough stock for ${product.name}: ${line.quantity} requested, ${product.stock} available` };
-        }
-      }
-      throw new Error('stock reservation refused although every line fits');
     },
 
     async transition(orderId: string, from: OrderStatus, to: OrderStatus, change: OrderChange, unlessCancelRequested = false) {
@@ -187,25 +220,6 @@ function unitOfWork(client: pg.PoolClient, effects: Effects, batchOutbox: Outgoi
       return rowCount === 1;
     },
 
-    async startPayment(payment: Omit<Payment, 'createdAt'>, leaseMs: number) {
-      // One statement: the order's lock (its latest committed status once the lock is granted), and the
-      // payment only for a PENDING order; every payment's start takes that lock first, so starts of one
-      // order run one after the other and the unique order_id makes a second one find the first.
-      const { rows } = await run<{ status: OrderStatus | null; started: boolean }>(
-        `WITH locked AS (
-           SELECT status FROM orders WHERE id = $2 FOR UPDATE
-         ), started AS (
-           INSERT INTO payments (id, order_id, status, amount, reason, lease_holder, lease_expires_at)
-           SELECT $1::uuid, $2::uuid, $3::text, $4::numeric, $5::text, $1::uuid, clock_timestamp() + make_interval(secs => $6::float8 / 1000) FROM locked WHERE locked.status = 'PENDING'
-           ON CONFLICT (order_id) DO NOTHING RETURNING id
-         )
-         SELECT (SELECT status FROM locked) AS status, EXISTS (SELECT 1 FROM started) AS started`,
-        [payment.id, payment.orderId, payment.status, decimalFromCents(payment.amountCents), payment.reason, leaseMs],
-      );
-      if (rows[0]!.status !== 'PENDING') return 'order_not_pending';
-      return rows[0]!.started ? 'started' : 'exists';
-    },
-
     async addToOutbox(event: OutgoingEvent) {
       // Written with the batch's other rows before its COMMIT (GroupCommit's shared writes), so in the same transaction.
       batchOutbox.push(event);
@@ -280,21 +294,37 @@ export function postgresOrderStore(pool: pg.Pool, relay: OutboxRelay, onStockCha
   // doubles that bound. Its works never lock products, so its batches cannot deadlock with the order
   // lane's over stock; a cycle over two orders' rows (two cancels racing two payments, in opposite
   // orders) is broken by Postgres (40P01), and each work of the failed batch runs again alone.
-  // The outbox rows of a whole batch are written in one statement, just before its COMMIT.
+  // A batch's placements are one statement (place_orders), its payment starts one, and its outbox
+  // rows one, just before its COMMIT.
   const outboxRows: SharedWrites<OutgoingEvent[]> = { open: () => [], write: insertOutboxRows };
   const lanes: Record<TransactionLane, GroupCommit<OutgoingEvent[]>> = { orders: new GroupCommit(pool, outboxRows), payments: new GroupCommit(pool, outboxRows) };
+  /** Runs a work of a lane and, once it committed, tells what it did: the stock it changed, the events it wrote. */
+  async function committed<T>(run: (effects: Effects) => Promise<T>): Promise<T> {
+    const effects: Effects = { events: [], stockChanged: false };
+    const result = await run(effects);
+    if (effects.stockChanged) onStockChanged();
+    await relay.publishCommitted(effects.events);
+    return result;
+  }
+  // A work may run twice (its batch rolled back): only the run that committed counts.
+  const fresh = (effects: Effects) => Object.assign(effects, { events: [], stockChanged: false });
   return {
-    async transaction(work, lane = 'orders') {
-      const effects: Effects = { events: [], stockChanged: false };
-      const result = await lanes[lane].run((client, batchOutbox) => {
-        // A work may run twice (its batch rolled back): only the run that committed counts.
-        effects.events = [];
-        effects.stockChanged = false;
-        return work(unitOfWork(client, effects, batchOutbox));
-      });
-      if (effects.stockChanged) onStockChanged();
-      await relay.publishCommitted(effects.events);
-      return result;
+    transaction(work, lane = 'orders') {
+      return committed((effects) => lanes[lane].run((client, batchOutbox) => work(unitOfWork(client, fresh(effects), batchOutbox))));
+    },
+
+    placeOrder(order, then) {
+      return committed((effects) =>
+        lanes.orders.runOpened(placements, order, (client, batchOutbox, reservation) => {
+          const uow = unitOfWork(client, fresh(effects), batchOutbox);
+          effects.stockChanged = reservation !== 'exists' && reservation.ok;
+          return then(reservation, uow);
+        }),
+      );
+    },
+
+    startPayment(payment, then) {
+      return committed((effects) => lanes.payments.runOpened(paymentStarts, payment, (client, batchOutbox, started) => then(started, unitOfWork(client, fresh(effects), batchOutbox))));
     },
 
     async get(orderId) {

@@ -1,0 +1,213 @@
+import fc from 'fast-check';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postgresOrderStore } from '../../src/adapters/postgres/orderStore.js';
+import { OutboxRelay } from '../../src/adapters/postgres/outbox.js';
+import type { CartCheckedOut, EventPublisher } from '../../src/domain/events.js';
+import { uuidv7 } from '../../src/domain/ids.js';
+import { placeOrderFromCheckout, type CheckoutOutcome, type OrderStatus, type OrderStore, type PaymentStartOutcome } from '../../src/domain/orders.js';
+import { postgresUrl } from '../support/pipeline.js';
+
+/*
+ * Batched statements of the real Postgres order store. Placements that arrive while one is in flight
+ * share one place_orders statement, and payment starts one INSERT: stock must still be decided one
+ * order after another in arrival order, an order must still get one payment, a redelivery must write
+ * nothing, and an order Postgres refuses must not take its batch down with it.
+ */
+
+const noTrace = {};
+const publisher: EventPublisher = { publish: async () => undefined, check: async () => undefined };
+
+let db: pg.Pool;
+let relay: OutboxRelay;
+let store: OrderStore;
+/** Statements sent that call place_orders, and that insert payments, counted on every client the pool hands out. */
+let placementStatements = 0;
+let paymentInserts = 0;
+const productIds: string[] = [];
+const orderIds: string[] = [];
+
+beforeAll(async () => {
+  db = new pg.Pool({ connectionString: postgresUrl, max: 10 });
+  db.on('acquire', (client: pg.PoolClient & { counted?: boolean }) => {
+    if (client.counted) return;
+    client.counted = true;
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args) => {
+      if (typeof args[0] === 'string' && args[0].includes('place_orders')) placementStatements++;
+      if (typeof args[0] === 'string' && args[0].includes('INSERT INTO payments')) paymentInserts++;
+      return query(...args);
+    };
+  });
+  relay = new OutboxRelay(db, publisher);
+  store = postgresOrderStore(db, relay);
+});
+afterAll(async () => {
+  await relay?.flush();
+  if (db) {
+    await db.query("DELETE FROM outbox WHERE payload->>'orderId' = ANY($1::text[])", [orderIds]);
+    await db.query('DELETE FROM payments WHERE order_id = ANY($1::uuid[])', [orderIds]);
+    await db.query('DELETE FROM orders WHERE id = ANY($1::uuid[])', [orderIds]);
+    await db.query('DELETE FROM products WHERE id = ANY($1::uuid[])', [productIds]);
+  }
+  await db?.end();
+});
+
+async function product(name: string, stock: number): Promise<string> {
+  const id = uuidv7();
+  productIds.push(id);
+  await db.query('INSERT INTO products (id, name, price, stock) VALUES ($1, $2, 2.5, $3)', [id, name, stock]);
+  return id;
+}
+
+function checkout(lines: { productId: string; name: string; quantity: number }[]): CartCheckedOut {
+  const orderId = uuidv7();
+  orderIds.push(orderId);
+  const items = lines.map((line) => ({ ...line, unitPrice: 2.5 }));
+  return {
+    checkoutId: uuidv7(),
+    orderId,
+    userId: `placement-${orderId}`,
+    items,
+    total: items.reduce((sum, line) => sum + line.unitPrice * line.quantity, 0),
+    occurredAt: new Date().toISOString(),
+  };
+}
+
+const stockOf = async (id: string) => (await db.query<{ stock: number }>('SELECT stock FROM products WHERE id = $1', [id])).rows[0]!.stock;
+const orderOf = async (id: string) =>
+  (
+    await db.query<{ status: string; reason: string | null; lines: number }>(
+      'SELECT o.status, o.reason, (SELECT count(*)::int FROM order_items i WHERE i.order_id = o.id) AS lines FROM orders o WHERE o.id = $1',
+      [id],
+    )
+  ).rows[0];
+
+/** Places the checkouts at once (in this order): the first runs alone and the others wait for it, so they share the lane's next batch. */
+const placeAtOnce = (checkouts: CartCheckedOut[]) => Promise.all(checkouts.map((event) => placeOrderFromCheckout(store, event, noTrace)));
+
+describe('placing orders in batches', () => {
+  it('when ten checkouts of a product with three in stock arrive at once, then the first three are created, the other seven rejected saying why, in one statement for the batch', async () => {
+    const scarce = await product('Scarce tea', 3);
+    const checkouts = Array.from({ length: 10 }, () => checkout([{ productId: scarce, name: 'Scarce tea', quantity: 1 }]));
+    const before = placementStatements;
+    const outcomes = await placeAtOnce(checkouts);
+    expect(outcomes).toEqual([...Array(3).fill('created'), ...Array(7).fill('rejected')]);
+    // The first alone, the nine that waited for it together.
+    expect(placementStatements - before).toBe(2);
+    expect(await stockOf(scarce)).toBe(0);
+    expect(await orderOf(checkouts[9]!.orderId)).toEqual({ status: 'REJECTED', reason: 'not enough stock for Scarce tea: 1 requested, 0 available', lines: 1 });
+  });
+
+  it('when one checkout is delivered three times at once, then one order is created, the others are duplicates, and its stock is taken once', async () => {
+    const tea = await product('Redelivered tea', 10);
+    const event = checkout([{ productId: tea, name: 'Redelivered tea', quantity: 4 }]);
+    const outcomes = await placeAtOnce([event, event, event]);
+    expect(outcomes.sort()).toEqual(['created', 'duplicate', 'duplicate']);
+    expect(await stockOf(tea)).toBe(6);
+    expect(await orderOf(event.orderId)).toMatchObject({ status: 'PENDING', lines: 1 });
+    const checkoutRows = await db.query('SELECT 1 FROM orders WHERE checkout_id = $1', [event.checkoutId]);
+    expect(checkoutRows.rowCount).toBe(1);
+  });
+
+  it('when an order of a batch names a product that no longer exists, then it is rejected naming it and the others of the batch are placed', async () => {
+    const tea = await product('Kept tea', 10);
+    const gone = uuidv7();
+    const [first, missing, last] = [
+      checkout([{ productId: tea, name: 'Kept tea', quantity: 1 }]),
+      checkout([{ productId: tea, name: 'Kept tea', quantity: 1 }, { productId: gone, name: 'Gone tea', quantity: 1 }]),
+      checkout([{ productId: tea, name: 'Kept tea', quantity: 2 }]),
+    ];
+    expect(await placeAtOnce([first!, missing!, last!])).toEqual(['created', 'rejected', 'created']);
+    expect(await orderOf(missing!.orderId)).toMatchObject({ status: 'REJECTED', reason: `product ${gone} (Gone tea) no longer exists` });
+    expect(await stockOf(tea)).toBe(7);
+  });
+
+  it('when Postgres refuses one order of a batch (a quantity past the limit), then that placement fails alone and the others of its batch are placed once', async () => {
+    const tea = await product('Refused tea', 50);
+    const [first, second, refused, fourth] = [1, 2, 100, 3].map((quantity) => checkout([{ productId: tea, name: 'Refused tea', quantity }]));
+    const outcomes = await Promise.allSettled([first!, second!, refused!, fourth!].map((event) => placeOrderFromCheckout(store, event, noTrace)));
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect(await orderOf(refused!.orderId)).toBeUndefined();
+    expect(await stockOf(tea)).toBe(50 - 1 - 2 - 3);
+  });
+
+  it('when random checkouts of two scarce products arrive at once (40 runs), then each outcome and the stock are what placing them one by one in arrival order gives', async () => {
+    const line = fc.record({ product: fc.constantFrom(0, 1), quantity: fc.integer({ min: 1, max: 4 }) });
+    const order = fc.uniqueArray(line, { minLength: 1, maxLength: 2, selector: (l) => l.product });
+    await fc.assert(
+      fc.asyncProperty(fc.array(order, { minLength: 1, maxLength: 12 }), fc.tuple(fc.integer({ min: 0, max: 8 }), fc.integer({ min: 0, max: 8 })), async (orders, stocks) => {
+        const ids = [await product('Random tea', stocks[0]), await product('Random coffee', stocks[1])];
+        const checkouts = orders.map((lines) => checkout(lines.map((l) => ({ productId: ids[l.product]!, name: `Random ${l.product}`, quantity: l.quantity }))));
+        const left = [...stocks];
+        const expected: CheckoutOutcome[] = orders.map((lines) => {
+          if (!lines.every((l) => left[l.product]! >= l.quantity)) return 'rejected';
+          for (const l of lines) left[l.product]! -= l.quantity;
+          return 'created';
+        });
+        expect(await placeAtOnce(checkouts)).toEqual(expected);
+        expect([await stockOf(ids[0]!), await stockOf(ids[1]!)]).toEqual(left);
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
+
+/** An order in `status` written as it is, without a checkout or stock (what a payment's start reads is its status). */
+async function orderIn(status: OrderStatus): Promise<string> {
+  const id = uuidv7();
+  orderIds.push(id);
+  await db.query("INSERT INTO orders (id, checkout_id, user_id, status, total, checked_out_at, cancel_reason) VALUES ($1, $2, $3, $4, 10, now(), CASE WHEN $4 = 'CANCELLED' THEN 'customer' END)", [
+    id,
+    uuidv7(),
+    `payment-start-${id}`,
+    status,
+  ]);
+  return id;
+}
+
+/** Starts the payments at once (in this order), each by an attempt of its own; the first runs alone and the others share the lane's next batch. */
+const startAtOnce = (orders: string[]) =>
+  Promise.all(orders.map((orderId) => { const id = uuidv7(); return store.startPayment({ id, orderId, amountCents: 1_000, leaseMs: 60_000 }, async (started) => ({ id, started })); }));
+
+const paymentsOf = async (orderId: string) =>
+  (await db.query<{ id: string; status: string; leased: boolean }>('SELECT id, status, lease_holder = id AND lease_expires_at > clock_timestamp() AS leased FROM payments WHERE order_id = $1', [orderId])).rows;
+
+describe('starting payments in batches', () => {
+  it('when six orders start their payments at once, then each gets one PENDING payment leased to its attempt, the five that waited in one statement', async () => {
+    const orders = await Promise.all(Array.from({ length: 6 }, () => orderIn('PENDING')));
+    const before = paymentInserts;
+    const starts = await startAtOnce(orders);
+    expect(starts.map((start) => start.started)).toEqual(Array(6).fill('started'));
+    expect(paymentInserts - before).toBe(2);
+    for (const [i, orderId] of orders.entries()) expect(await paymentsOf(orderId)).toEqual([{ id: starts[i]!.id, status: 'PENDING', leased: true }]);
+  });
+
+  it('when three attempts start the payment of one order at once, then the first starts it and the others find it', async () => {
+    const orderId = await orderIn('PENDING');
+    const starts = await startAtOnce([orderId, orderId, orderId]);
+    expect(starts.map((start) => start.started)).toEqual(['started', 'exists', 'exists']);
+    expect(await paymentsOf(orderId)).toEqual([{ id: starts[0]!.id, status: 'PENDING', leased: true }]);
+  });
+
+  it('when random attempts start payments of orders in any state at once (40 runs), then each answer is what starting them one by one in arrival order gives, and no order has two payments', async () => {
+    const kinds = ['PENDING', 'CANCELLED', 'PAID', 'missing'] as const;
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.constantFrom(...kinds), { minLength: 1, maxLength: 4 }), fc.array(fc.nat(), { minLength: 1, maxLength: 12 }), async (orderKinds, picks) => {
+        const orders = await Promise.all(orderKinds.map(async (kind) => (kind === 'missing' ? uuidv7() : orderIn(kind))));
+        const attempts = picks.map((pick) => pick % orders.length);
+        const started = new Set<number>();
+        const expected: PaymentStartOutcome[] = attempts.map((i) => {
+          if (orderKinds[i] !== 'PENDING') return 'order_not_pending';
+          if (started.has(i)) return 'exists';
+          started.add(i);
+          return 'started';
+        });
+        const starts = await startAtOnce(attempts.map((i) => orders[i]!));
+        expect(starts.map((start) => start.started)).toEqual(expected);
+        for (const [i, orderId] of orders.entries()) expect((await paymentsOf(orderId)).length).toBe(started.has(i) ? 1 : 0);
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
