@@ -26,6 +26,17 @@ function signal(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
+/** A BatchOpening that records each call's inputs in `calls`, makes a round trip, and answers `answer(inputs)`. */
+function recordedOpening(calls: number[][], answer: (inputs: number[]) => number[]): BatchOpening<number, number> {
+  return {
+    async open(client, inputs) {
+      calls.push(inputs);
+      await client.query('SELECT 1');
+      return answer(inputs);
+    },
+  };
+}
+
 describe('group commit on real Postgres', () => {
   let pool: ReturnType<typeof countingPool>;
   const table = `group_commit_test_${process.pid}`;
@@ -257,13 +268,7 @@ describe('group commit on real Postgres', () => {
   it('when works that open with one BatchOpening wait beside plain works, then one call opens them all, and they run first, in arrival order, each with its answer', async () => {
     const group = new GroupCommit(pool);
     const calls: number[][] = [];
-    const tenfold: BatchOpening<number, number> = {
-      async open(client, inputs) {
-        calls.push(inputs);
-        await client.query('SELECT 1');
-        return inputs.map((n) => n * 10);
-      },
-    };
+    const tenfold = recordedOpening(calls, (inputs) => inputs.map((n) => n * 10));
     const ran: string[] = [];
     const gate = signal();
     const inFlight = group.run(() => gate.promise);
@@ -283,14 +288,10 @@ describe('group commit on real Postgres', () => {
   it('when a batch opening throws, then every work of its batch runs again alone, each opened one with an opening of its own', async () => {
     const group = new GroupCommit(pool);
     const calls: number[][] = [];
-    const singlesOnly: BatchOpening<number, number> = {
-      async open(client, inputs) {
-        calls.push(inputs);
-        await client.query('SELECT 1');
-        if (inputs.length > 1) throw new Error('refused');
-        return inputs;
-      },
-    };
+    const singlesOnly = recordedOpening(calls, (inputs) => {
+      if (inputs.length > 1) throw new Error('refused');
+      return inputs;
+    });
     const gate = signal();
     const inFlight = group.run(() => gate.promise);
     const answers = [1, 2].map((n) => group.runOpened(singlesOnly, n, async (_client, _shared, opened) => opened));
