@@ -168,7 +168,12 @@ async function orderIn(status: OrderStatus): Promise<string> {
 
 /** Starts the payments at once (in this order), each by an attempt of its own; the first runs alone and the others share the lane's next batch. */
 const startAtOnce = (orders: string[]) =>
-  Promise.all(orders.map((orderId) => { const id = uuidv7(); return store.startPayment({ id, orderId, amountCents: 1_000, leaseMs: 60_000 }, async (started) => ({ id, started })); }));
+  Promise.all(
+    orders.map((orderId) => {
+      const id = uuidv7();
+      return store.startPayment({ id, orderId, amountCents: 1_000, leaseMs: 60_000 }, async (started) => ({ id, started }));
+    }),
+  );
 
 const paymentsOf = async (orderId: string) =>
   (await db.query<{ id: string; status: string; leased: boolean }>('SELECT id, status, lease_holder = id AND lease_expires_at > clock_timestamp() AS leased FROM payments WHERE order_id = $1', [orderId])).rows;

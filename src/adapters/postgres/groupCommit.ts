@@ -130,7 +130,8 @@ export class GroupCommit<S = undefined> {
   async #works(client: pg.PoolClient, entries: Pending<S>[], results: unknown[]): Promise<void> {
     const shared = this.shared?.open() as S;
     const opened = await openings(client, entries);
-    const openedFirst = [...entries.keys()].sort((a, b) => Number(opened.has(entries[b]!)) - Number(opened.has(entries[a]!)));
+    const indices = [...entries.keys()];
+    const openedFirst = [...indices.filter((i) => opened.has(entries[i]!)), ...indices.filter((i) => !opened.has(entries[i]!))];
     for (const i of openedFirst) results[i] = await entries[i]!.work(client, shared, opened.get(entries[i]!));
     await this.shared?.write(client, shared);
   }
