@@ -63,6 +63,21 @@ export interface PaymentStart {
 
 export type PaymentStartOutcome = 'started' | 'exists' | 'order_not_pending';
 
+/** The provider's final answer for a payment, to record on it while it is PENDING. */
+export interface PaymentSettlement {
+  paymentId: string;
+  status: 'SUCCEEDED' | 'FAILED';
+  reason: string | null;
+  providerReference: string;
+}
+
+/** A payment's result for its PENDING order: PAID, or PAYMENT_FAILED with the decline's reason. */
+export interface PaymentResultMove {
+  orderId: string;
+  to: 'PAID' | 'PAYMENT_FAILED';
+  change: Pick<OrderChange, 'reason'>;
+}
+
 /** What a transition records besides the status. */
 export interface OrderChange {
   reason?: string;
@@ -104,10 +119,15 @@ export async function moveOrder(
   const transition = orderTransition(from, to);
   if (!transition) throw new Error(`An order cannot go from ${from} to ${to}`);
   const moved = await uow.transition(orderId, from, to, change, unlessCancelRequested);
-  if (!moved) return undefined;
+  if (moved) await afterMove(uow, orderId, from, to, moved, change, trace);
+  return moved;
+}
+
+/** The effects of a transition whose status change is written: stock given back when the table says so, and its event. */
+async function afterMove(uow: OrderUnitOfWork, orderId: string, from: OrderStatus, to: OrderStatus, moved: MovedOrder, change: OrderChange, trace?: TraceContext): Promise<void> {
+  const transition = orderTransition(from, to)!;
   if (transition.releasesStock) await uow.releaseStock(orderId);
   if (transition.emits) await uow.addToOutbox(eventOf(transition.emits, orderId, moved, change, trace));
-  return moved;
 }
 
 /**
@@ -149,8 +169,6 @@ export interface OrderUnitOfWork {
    * (as it does when the payment is settled or its lease is still live).
    */
   takeOverPayment(paymentId: string, holder: string, leaseMs: number): Promise<boolean>;
-  /** Records the provider's answer for a PENDING payment; false when it is no longer PENDING. */
-  settlePayment(paymentId: string, status: 'SUCCEEDED' | 'FAILED', reason: string | null, providerReference: string): Promise<boolean>;
   /** Notes, on a locked PENDING order, that its customer asked to cancel it. */
   requestCancel(orderId: string): Promise<void>;
   /** Whether the customer asked to cancel the (locked) order while its payment was in flight. */
@@ -195,6 +213,21 @@ export interface OrderStore {
    * arrive together may share one statement.
    */
   startPayment<T>(payment: PaymentStart, then: (started: PaymentStartOutcome, uow: OrderUnitOfWork) => Promise<T>): Promise<T>;
+  /**
+   * Records the provider's answer on the payment if it is still PENDING: true, or false (nothing
+   * written) when it was settled already. Then runs `then` with that answer, in the same transaction
+   * and under the same terms as `transaction`'s work (payments lane). Settlements that arrive together
+   * may share one statement.
+   */
+  settlePayment<T>(settlement: PaymentSettlement, then: (settled: boolean, uow: OrderUnitOfWork) => Promise<T>): Promise<T>;
+  /**
+   * Writes the status of a payment's result on its order if the order is PENDING and its customer did
+   * not ask to cancel it (as `transition` from PENDING with `unlessCancelRequested`): what moved, or
+   * undefined when nothing did. Then runs `then` with that answer, in the same transaction and under
+   * the same terms as `transaction`'s work (orders lane); `then` takes the transition's other effects
+   * (applyPaymentResult). Moves that arrive together may share one statement.
+   */
+  moveOnPaymentResult<T>(move: PaymentResultMove, then: (moved: MovedOrder | undefined, uow: OrderUnitOfWork) => Promise<T>): Promise<T>;
   get(orderId: string): Promise<Order | undefined>;
   /** The checkout accepted for this order while the order is not placed yet (its CartCheckedOut is on its way). */
   acceptedCheckout(orderId: string): Promise<CartCheckedOut | undefined>;
@@ -263,12 +296,14 @@ export async function applyPaymentResult(
 ): Promise<PaymentOutcome> {
   const status = type === 'PaymentSucceeded' ? 'PAID' : 'PAYMENT_FAILED';
   const change = event.reason ? { reason: event.reason } : {};
-  return store.transaction(async (uow): Promise<PaymentOutcome> => {
-    // Most results find their order PENDING with no cancel request: one guarded move takes the row lock
-    // and applies the result. A cancel request committed first makes it move nothing, and one that
-    // comes later waits for this transaction and finds the result applied.
-    const direct = await moveOrder(uow, event.orderId, 'PENDING', status, change, trace, { unlessCancelRequested: true });
-    if (direct) return { status, checkedOutAt: direct.checkedOutAt };
+  // Most results find their order PENDING with no cancel request: one guarded move takes the row lock
+  // and applies the result. A cancel request committed first makes it move nothing, and one that
+  // comes later waits for this transaction and finds the result applied.
+  return store.moveOnPaymentResult({ orderId: event.orderId, to: status, change }, async (direct, uow): Promise<PaymentOutcome> => {
+    if (direct) {
+      await afterMove(uow, event.orderId, 'PENDING', status, direct, change, trace);
+      return { status, checkedOutAt: direct.checkedOutAt };
+    }
     // Otherwise under the order's lock: a redelivered result (not PENDING), or a cancel requested while the payment was in flight.
     if ((await uow.lockOrder(event.orderId)) !== 'PENDING') return undefined;
     if (await uow.cancelRequested(event.orderId)) {

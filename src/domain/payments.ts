@@ -2,7 +2,7 @@ import type { OrderCreated, TraceContext } from './events.js';
 import { uuidv7 } from './ids.js';
 import { centsFromNumber, type Cents } from './money.js';
 import { paymentTransitions } from './orderLifecycle.js';
-import type { OrderStore, OrderUnitOfWork } from './orders.js';
+import type { OrderStore } from './orders.js';
 
 /**
  * A provider's answer to a charge, or what it recorded for a key: `succeeded` (money taken),
@@ -153,21 +153,22 @@ async function settleLeased(store: OrderStore, provider: PaymentProvider, paymen
   const outcome = known?.kind === 'charge' ? known : await provider.charge({ idempotencyKey: payment.id, orderId: payment.orderId, userId: payment.userId, amountCents: payment.amountCents }, deadline);
   // Not decided yet: the payment stays PENDING, and once this lease expires the resolver asks the provider again by key.
   if (outcome.status === 'pending') return 'pending';
-  return store.transaction((uow) => recordResult(uow, payment, outcome, trace), 'payments');
+  return recordResult(store, payment, outcome, trace);
 }
 
-async function recordResult(uow: OrderUnitOfWork, payment: { id: string; orderId: string }, outcome: Exclude<ChargeOutcome, { status: 'pending' }>, trace: TraceContext): Promise<PaymentHandling> {
+function recordResult(store: OrderStore, payment: { id: string; orderId: string }, outcome: Exclude<ChargeOutcome, { status: 'pending' }>, trace: TraceContext): Promise<PaymentHandling> {
   const status = outcome.status === 'succeeded' ? 'SUCCEEDED' : 'FAILED';
   const reason = outcome.status === 'declined' ? outcome.reason : null;
-  const settled = await uow.settlePayment(payment.id, status, reason, outcome.providerReference);
-  if (!settled) return 'duplicate';
-  await uow.addToOutbox({
-    id: uuidv7(),
-    type: paymentTransitions.PENDING[status].emits,
-    payload: { orderId: payment.orderId, paymentId: payment.id, ...(reason ? { reason } : {}), occurredAt: new Date().toISOString() },
-    trace,
+  return store.settlePayment({ paymentId: payment.id, status, reason, providerReference: outcome.providerReference }, async (settled, uow) => {
+    if (!settled) return 'duplicate';
+    await uow.addToOutbox({
+      id: uuidv7(),
+      type: paymentTransitions.PENDING[status].emits,
+      payload: { orderId: payment.orderId, paymentId: payment.id, ...(reason ? { reason } : {}), occurredAt: new Date().toISOString() },
+      trace,
+    });
+    return status === 'SUCCEEDED' ? 'succeeded' : 'failed';
   });
-  return status === 'SUCCEEDED' ? 'succeeded' : 'failed';
 }
 
 export type RefundHandling = 'refunded' | 'pending' | 'refund_failed' | 'not_refunding';

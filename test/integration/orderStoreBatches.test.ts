@@ -5,14 +5,16 @@ import { postgresOrderStore } from '../../src/adapters/postgres/orderStore.js';
 import { OutboxRelay } from '../../src/adapters/postgres/outbox.js';
 import type { CartCheckedOut, EventPublisher } from '../../src/domain/events.js';
 import { uuidv7 } from '../../src/domain/ids.js';
-import { placeOrderFromCheckout, type CheckoutOutcome, type OrderStatus, type OrderStore, type PaymentStartOutcome } from '../../src/domain/orders.js';
+import { placeOrderFromCheckout, type CheckoutOutcome, type OrderStatus, type OrderStore, type PaymentResultMove, type PaymentSettlement, type PaymentStartOutcome } from '../../src/domain/orders.js';
 import { postgresUrl } from '../support/pipeline.js';
 
 /*
  * Batched statements of the real Postgres order store. Placements that arrive while one is in flight
- * share one place_orders statement, and payment starts one INSERT: stock must still be decided one
- * order after another in arrival order, an order must still get one payment, a redelivery must write
- * nothing, and an order Postgres refuses must not take its batch down with it.
+ * share one place_orders statement, payment starts one INSERT, settlements one UPDATE and payment
+ * results on orders one UPDATE: stock must still be decided one order after another in arrival order,
+ * an order must still get one payment and a payment one result, a redelivery must write nothing, a
+ * cancel request must still stop a result, and an order Postgres refuses must not take its batch down
+ * with it.
  */
 
 const noTrace = {};
@@ -21,9 +23,11 @@ const publisher: EventPublisher = { publish: async () => undefined, check: async
 let db: pg.Pool;
 let relay: OutboxRelay;
 let store: OrderStore;
-/** Statements sent that call place_orders, and that insert payments, counted on every client the pool hands out. */
+/** Statements sent that call place_orders, insert payments, settle payments and move results onto orders, counted on every client the pool hands out. */
 let placementStatements = 0;
 let paymentInserts = 0;
+let settlementStatements = 0;
+let resultMoveStatements = 0;
 const productIds: string[] = [];
 const orderIds: string[] = [];
 
@@ -36,6 +40,8 @@ beforeAll(async () => {
     (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args) => {
       if (typeof args[0] === 'string' && args[0].includes('place_orders')) placementStatements++;
       if (typeof args[0] === 'string' && args[0].includes('INSERT INTO payments')) paymentInserts++;
+      if (typeof args[0] === 'string' && args[0].includes('UPDATE payments p SET status = f.status')) settlementStatements++;
+      if (typeof args[0] === 'string' && args[0].includes('UPDATE orders o SET status = f.status')) resultMoveStatements++;
       return query(...args);
     };
   });
@@ -211,6 +217,102 @@ describe('starting payments in batches', () => {
         const starts = await startAtOnce(attempts.map((i) => orders[i]!));
         expect(starts.map((start) => start.started)).toEqual(expected);
         for (const [i, orderId] of orders.entries()) expect((await paymentsOf(orderId)).length).toBe(started.has(i) ? 1 : 0);
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
+
+/** A payment in `status` of a PENDING order of its own, written as it is. */
+async function paymentIn(status: 'PENDING' | 'SUCCEEDED' | 'FAILED'): Promise<string> {
+  const orderId = await orderIn('PENDING');
+  const id = uuidv7();
+  await db.query("INSERT INTO payments (id, order_id, status, amount, lease_holder, lease_expires_at) VALUES ($1, $2, $3, 10, $1, clock_timestamp() + interval '1 minute')", [id, orderId, status]);
+  return id;
+}
+
+type Settlement = Pick<PaymentSettlement, 'paymentId' | 'status'>;
+
+/** Settles the payments at once (in this order); the first runs alone and the others share the lane's next batch. */
+const settleAtOnce = (settlements: Settlement[]) =>
+  Promise.all(settlements.map((settlement, i) => store.settlePayment({ ...settlement, reason: null, providerReference: `ref-${i}` }, async (settled) => settled)));
+
+const paymentOf = async (id: string) =>
+  (await db.query<{ status: string; provider_reference: string | null }>('SELECT status, provider_reference FROM payments WHERE id = $1', [id])).rows[0];
+
+describe('settling payments in batches', () => {
+  it('when six PENDING payments are settled at once, then each is settled, the five that waited in one statement', async () => {
+    const payments = await Promise.all(Array.from({ length: 6 }, () => paymentIn('PENDING')));
+    const before = settlementStatements;
+    expect(await settleAtOnce(payments.map((paymentId) => ({ paymentId, status: 'SUCCEEDED' })))).toEqual(Array(6).fill(true));
+    expect(settlementStatements - before).toBe(2);
+    for (const [i, id] of payments.entries()) expect(await paymentOf(id)).toEqual({ status: 'SUCCEEDED', provider_reference: `ref-${i}` });
+  });
+
+  it('when random settlements of payments in any state arrive at once (40 runs), then each answer and each payment is what settling them one by one in arrival order gives', async () => {
+    const kinds = ['PENDING', 'SUCCEEDED', 'FAILED', 'missing'] as const;
+    const attempt = fc.record({ payment: fc.nat(), status: fc.constantFrom<Settlement['status']>('SUCCEEDED', 'FAILED') });
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.constantFrom(...kinds), { minLength: 1, maxLength: 4 }), fc.array(attempt, { minLength: 1, maxLength: 12 }), async (paymentKinds, attempts) => {
+        const payments = await Promise.all(paymentKinds.map(async (kind) => (kind === 'missing' ? uuidv7() : paymentIn(kind))));
+        const settlements = attempts.map((a) => ({ paymentId: payments[a.payment % payments.length]!, status: a.status }));
+        const model = new Map(payments.map((id, i) => [id, { status: paymentKinds[i]!, reference: null as string | null }]));
+        const expected = settlements.map((settlement, i) => {
+          const payment = model.get(settlement.paymentId)!;
+          if (payment.status !== 'PENDING') return false;
+          Object.assign(payment, { status: settlement.status, reference: `ref-${i}` });
+          return true;
+        });
+        expect(await settleAtOnce(settlements)).toEqual(expected);
+        for (const [id, payment] of model) {
+          if (payment.status !== 'missing') expect(await paymentOf(id)).toEqual({ status: payment.status, provider_reference: payment.reference });
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
+
+/** Moves the payment results onto their orders at once (in this order); the first runs alone and the others share the lane's next batch. */
+const moveAtOnce = (moves: PaymentResultMove[]) => Promise.all(moves.map((move) => store.moveOnPaymentResult(move, async (moved) => moved)));
+
+const statusOf = async (orderId: string) => (await db.query<{ status: string; reason: string | null }>('SELECT status, reason FROM orders WHERE id = $1', [orderId])).rows[0];
+
+describe('moving payment results onto orders in batches', () => {
+  it('when five PENDING orders get their results at once, then each moves with what its event needs, the four that waited in one statement', async () => {
+    const orders = await Promise.all(Array.from({ length: 5 }, () => orderIn('PENDING')));
+    const before = resultMoveStatements;
+    const moved = await moveAtOnce(orders.map((orderId, i) => (i === 2 ? { orderId, to: 'PAYMENT_FAILED', change: { reason: 'declined' } } : { orderId, to: 'PAID', change: {} })));
+    expect(resultMoveStatements - before).toBe(2);
+    for (const [i, orderId] of orders.entries()) {
+      expect(moved[i]).toEqual({ userId: `payment-start-${orderId}`, totalCents: 1_000, checkedOutAt: expect.any(Date) });
+      expect(await statusOf(orderId)).toEqual(i === 2 ? { status: 'PAYMENT_FAILED', reason: 'declined' } : { status: 'PAID', reason: null });
+    }
+  });
+
+  it('when random results for orders in any state arrive at once (40 runs), then each answer and each order is what moving them one by one in arrival order gives, and a cancel request stops the move', async () => {
+    const kinds = ['PENDING', 'cancel requested', 'PAID', 'CANCELLED', 'missing'] as const;
+    const attempt = fc.record({ order: fc.nat(), to: fc.constantFrom<PaymentResultMove['to']>('PAID', 'PAYMENT_FAILED') });
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.constantFrom(...kinds), { minLength: 1, maxLength: 4 }), fc.array(attempt, { minLength: 1, maxLength: 12 }), async (orderKinds, attempts) => {
+        const orders = await Promise.all(
+          orderKinds.map(async (kind) => {
+            if (kind === 'missing') return uuidv7();
+            const id = await orderIn(kind === 'cancel requested' ? 'PENDING' : kind);
+            if (kind === 'cancel requested') await db.query('UPDATE orders SET cancel_requested_at = now() WHERE id = $1', [id]);
+            return id;
+          }),
+        );
+        const moves = attempts.map((a, i): PaymentResultMove => ({ orderId: orders[a.order % orders.length]!, to: a.to, change: a.to === 'PAYMENT_FAILED' ? { reason: `declined ${i}` } : {} }));
+        const model = new Map(orders.map((id, i) => [id, { kind: orderKinds[i]!, status: orderKinds[i] === 'cancel requested' ? 'PENDING' : orderKinds[i]!, reason: null as string | null }]));
+        const expected = moves.map((move) => {
+          const order = model.get(move.orderId)!;
+          if (order.kind !== 'PENDING' || order.status !== 'PENDING') return false;
+          Object.assign(order, { status: move.to, reason: move.change.reason ?? null });
+          return true;
+        });
+        expect((await moveAtOnce(moves)).map((moved) => moved !== undefined)).toEqual(expected);
+        for (const [id, order] of model) if (order.status !== 'missing') expect(await statusOf(id)).toEqual({ status: order.status, reason: order.reason });
       }),
       { numRuns: 40 },
     );

@@ -67,7 +67,7 @@ async function pendingPayment(providerLatencyMs = 0) {
   return { store, provider, order: { orderId, userId, total: 25, occurredAt: checkout.occurredAt }, attempt: uuidv7(), payment };
 }
 
-/** Fails the `nth` transaction (1-based; a payment's start is one) of the store, before its commit or after it. */
+/** Fails the `nth` transaction (1-based; a payment's start and its settlement are one each) of the store, before its commit or after it. */
 function failingTransaction(store: OrderStore, nth: number, when: 'before commit' | 'after commit'): OrderStore {
   let count = 0;
   const failIfNth = async <T>(run: (failBeforeCommit: boolean) => Promise<T>): Promise<T> => {
@@ -86,6 +86,7 @@ function failingTransaction(store: OrderStore, nth: number, when: 'before commit
     ...store,
     transaction: (work, lane) => failIfNth((beforeCommit) => store.transaction(beforeCommit ? thenFail(work) : work, lane)),
     startPayment: (payment, then) => failIfNth((beforeCommit) => store.startPayment(payment, beforeCommit ? thenFail(then) : then)),
+    settlePayment: (settlement, then) => failIfNth((beforeCommit) => store.settlePayment(settlement, beforeCommit ? thenFail(then) : then)),
   };
 }
 

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { CartCheckedOut, OutgoingEvent } from '../../src/domain/events.js';
-import { applyPaymentResult, moveOrder, orderQueries, placeOrderFromCheckout, type Order, type OrderStatus, type OrderStore, type OrderUnitOfWork, type Payment, type OrderToPlace, type PaymentStart, type PaymentStartOutcome, type Reservation } from '../../src/domain/orders.js';
+import { applyPaymentResult, moveOrder, orderQueries, placeOrderFromCheckout, type Order, type OrderStatus, type OrderStore, type OrderUnitOfWork, type Payment, type OrderToPlace, type MovedOrder, type PaymentResultMove, type PaymentSettlement, type PaymentStart, type PaymentStartOutcome, type Reservation } from '../../src/domain/orders.js';
 import { uuidv7 } from '../../src/domain/ids.js';
 import { cancellableStatuses, orderStatuses, orderTransition } from '../../src/domain/orderLifecycle.js';
 import { PaymentLeaseHeld, processPayment, type ChargeOutcome, type PaymentProvider, type RefundOutcome } from '../../src/domain/payments.js';
@@ -50,6 +50,19 @@ class MemoryOrderStore implements OrderStore {
     });
   }
 
+  settlePayment<T>(settlement: PaymentSettlement, then: (settled: boolean, uow: OrderUnitOfWork) => Promise<T>): Promise<T> {
+    return this.transaction(async (uow) => {
+      const payment = [...this.payments.values()].find((p) => p.id === settlement.paymentId);
+      const settled = payment?.status === 'PENDING';
+      if (settled) Object.assign(payment, { status: settlement.status, reason: settlement.reason });
+      return then(settled, uow);
+    });
+  }
+
+  moveOnPaymentResult<T>(move: PaymentResultMove, then: (moved: MovedOrder | undefined, uow: OrderUnitOfWork) => Promise<T>): Promise<T> {
+    return this.transaction(async (uow) => then(await uow.transition(move.orderId, 'PENDING', move.to, move.change, true), uow));
+  }
+
   #uow(): OrderUnitOfWork {
     return {
       insertOrder: async (order) => {
@@ -78,12 +91,6 @@ class MemoryOrderStore implements OrderStore {
       },
       markRedriven: async (orderId) => {
         this.redriven.add(orderId);
-      },
-      settlePayment: async (paymentId, status, reason) => {
-        const payment = [...this.payments.values()].find((p) => p.id === paymentId);
-        if (!payment || payment.status !== 'PENDING') return false;
-        Object.assign(payment, { status, reason });
-        return true;
       },
       requestCancel: async (orderId) => {
         this.orders.get(orderId)!.cancelRequested = true;

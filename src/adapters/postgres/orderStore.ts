@@ -3,7 +3,7 @@ import type { CartCheckedOut, OutgoingEvent } from '../../domain/events.js';
 import { centsFromDecimal, decimalFromCents } from '../../domain/money.js';
 import type { CancelReason } from '../../domain/events.js';
 import type { ShippingAddress } from '../../domain/shippingAddress.js';
-import type { Order, OrderChange, OrderStatus, OrderStore, OrderUnitOfWork, OrderToPlace, Payment, PaymentStart, PaymentStartOutcome, Reservation, TransactionLane } from '../../domain/orders.js';
+import type { MovedOrder, Order, OrderChange, OrderStatus, OrderStore, OrderUnitOfWork, OrderToPlace, Payment, PaymentResultMove, PaymentSettlement, PaymentStart, PaymentStartOutcome, Reservation, TransactionLane } from '../../domain/orders.js';
 import { insertOutboxRows, type OutboxRelay } from './outbox.js';
 import { GroupCommit, type BatchOpening, type SharedWrites } from './groupCommit.js';
 import { query } from './pool.js';
@@ -118,6 +118,64 @@ const paymentStarts: BatchOpening<PaymentStart, PaymentStartOutcome> = {
   },
 };
 
+/**
+ * The payment settlements of a group-commit batch in one statement: the payments locked in id order,
+ * and each PENDING one given its result. A payment named twice is settled by the first of the two
+ * (in arrival order); the second finds it settled, as it would one after the other.
+ */
+const paymentSettlements: BatchOpening<PaymentSettlement, boolean> = {
+  async open(client, settlements) {
+    const { rows } = await client.query<{ settled: boolean }>(
+      `WITH wanted AS (
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS w(id, status, reason, provider_reference, n)
+       ), first AS (
+         SELECT DISTINCT ON (id) * FROM wanted ORDER BY id, n
+       ), locked AS (
+         SELECT p.id FROM payments p WHERE p.id IN (SELECT id FROM first) ORDER BY p.id FOR UPDATE
+       ), settled AS (
+         UPDATE payments p SET status = f.status, reason = f.reason, provider_reference = f.provider_reference, updated_at = now()
+           FROM first f WHERE p.id = f.id AND p.id IN (SELECT id FROM locked) AND p.status = 'PENDING' RETURNING p.id
+       )
+       SELECT w.n IN (SELECT f.n FROM first f JOIN settled s ON s.id = f.id) AS settled FROM wanted w ORDER BY w.n`,
+      [
+        settlements.map((settlement) => settlement.paymentId),
+        settlements.map((settlement) => settlement.status),
+        settlements.map((settlement) => settlement.reason),
+        settlements.map((settlement) => settlement.providerReference),
+      ],
+    );
+    return rows.map((row) => row.settled);
+  },
+};
+
+/**
+ * The payment results of a group-commit batch moved onto their orders in one statement: the orders
+ * locked in id order, and each PENDING one without a cancel request given its result's status (the
+ * transition's other effects are the caller's). An order named twice is moved by the first of the two
+ * (in arrival order); the second finds it moved. A batch's placements concern other orders (an order
+ * has no payment result before it is placed), so the two kinds of opening never see each other's rows.
+ */
+const paymentResultMoves: BatchOpening<PaymentResultMove, MovedOrder | undefined> = {
+  async open(client, moves) {
+    const { rows } = await client.query<{ user_id: string | null; total: string | null; checked_out_at: Date | null }>(
+      `WITH wanted AS (
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS w(order_id, status, reason, n)
+       ), first AS (
+         SELECT DISTINCT ON (order_id) * FROM wanted ORDER BY order_id, n
+       ), locked AS (
+         SELECT o.id FROM orders o WHERE o.id IN (SELECT order_id FROM first) ORDER BY o.id FOR UPDATE
+       ), moved AS (
+         UPDATE orders o SET status = f.status, reason = COALESCE(f.reason, o.reason), updated_at = now()
+           FROM first f WHERE o.id = f.order_id AND o.id IN (SELECT id FROM locked) AND o.status = 'PENDING' AND o.cancel_requested_at IS NULL
+         RETURNING f.n, o.user_id, o.total::text AS total, o.checked_out_at
+       )
+       SELECT m.user_id, m.total, m.checked_out_at FROM wanted w LEFT JOIN moved m ON m.n = w.n ORDER BY w.n`,
+      [moves.map((move) => move.orderId), moves.map((move) => move.to), moves.map((move) => move.change.reason ?? null)],
+    );
+    return rows.map((row) => (row.user_id === null ? undefined : { userId: row.user_id, totalCents: centsFromDecimal(row.total!), checkedOutAt: row.checked_out_at! }));
+  },
+};
+
 function unitOfWork(client: pg.PoolClient, effects: Effects, batchOutbox: OutgoingEvent[]): OrderUnitOfWork {
   const run = <R extends pg.QueryResultRow>(text: string, values: unknown[]) => client.query<R>(text, values);
   // Whether a cancel was requested, read with the order's row lock: while this transaction holds it only
@@ -174,13 +232,6 @@ function unitOfWork(client: pg.PoolClient, effects: Effects, batchOutbox: Outgoi
         `UPDATE payments SET lease_holder = $2, lease_expires_at = clock_timestamp() + make_interval(secs => $3::float8 / 1000), updated_at = now()
           WHERE id = $1 AND status = 'PENDING' AND lease_expires_at <= clock_timestamp()`,
         [paymentId, holder, leaseMs],
-      );
-      return rowCount === 1;
-    },
-
-    async settlePayment(paymentId: string, status: 'SUCCEEDED' | 'FAILED', reason: string | null, providerReference: string) {
-      const { rowCount } = await run("UPDATE payments SET status = $2, reason = $3, provider_reference = $4, updated_at = now() WHERE id = $1 AND status = 'PENDING'",
-        [paymentId, status, reason, providerReference],
       );
       return rowCount === 1;
     },
@@ -294,8 +345,8 @@ export function postgresOrderStore(pool: pg.Pool, relay: OutboxRelay, onStockCha
   // doubles that bound. Its works never lock products, so its batches cannot deadlock with the order
   // lane's over stock; a cycle over two orders' rows (two cancels racing two payments, in opposite
   // orders) is broken by Postgres (40P01), and each work of the failed batch runs again alone.
-  // A batch's placements are one statement (place_orders), its payment starts one, and its outbox
-  // rows one, just before its COMMIT.
+  // A batch's placements are one statement (place_orders), its payment starts, settlements and
+  // results on orders one each, and its outbox rows one, just before its COMMIT.
   const outboxRows: SharedWrites<OutgoingEvent[]> = { open: () => [], write: insertOutboxRows };
   const lanes: Record<TransactionLane, GroupCommit<OutgoingEvent[]>> = { orders: new GroupCommit(pool, outboxRows), payments: new GroupCommit(pool, outboxRows) };
   /** Runs a work of a lane and, once it committed, tells what it did: the stock it changed, the events it wrote. */
@@ -325,6 +376,14 @@ export function postgresOrderStore(pool: pg.Pool, relay: OutboxRelay, onStockCha
 
     startPayment(payment, then) {
       return committed((effects) => lanes.payments.runOpened(paymentStarts, payment, (client, batchOutbox, started) => then(started, unitOfWork(client, fresh(effects), batchOutbox))));
+    },
+
+    settlePayment(settlement, then) {
+      return committed((effects) => lanes.payments.runOpened(paymentSettlements, settlement, (client, batchOutbox, settled) => then(settled, unitOfWork(client, fresh(effects), batchOutbox))));
+    },
+
+    moveOnPaymentResult(move, then) {
+      return committed((effects) => lanes.orders.runOpened(paymentResultMoves, move, (client, batchOutbox, moved) => then(moved, unitOfWork(client, fresh(effects), batchOutbox))));
     },
 
     async get(orderId) {
