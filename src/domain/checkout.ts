@@ -193,9 +193,11 @@ export function checkoutService(deps: CheckoutDependencies) {
           keyHash: createHash('sha256').update(request.idempotencyKey).digest('base64url'),
           fingerprint: createHash('sha256').update(request.body).digest('base64url'),
         };
-        const recorded = await answerOfKey(request.userId, key);
-        if (recorded) return recorded;
       }
+      // A key that answered before is not looked up first: the first checkout emptied the cart (the
+      // key's answer is looked up there), or its claim is joined, or the accept finds the key taken
+      // (key_conflict: this request's own claim is given up and the first answer returned). A new
+      // checkout, the usual case, spends no statement on its key.
 
       for (let attempt = 0; attempt < maxClaimAttempts; attempt++) {
         const cart = await deps.claims.readForCheckout(request.userId);
@@ -208,7 +210,7 @@ export function checkoutService(deps: CheckoutDependencies) {
           continue;
         }
         if (cart.lines.length === 0) {
-          // A request with the same key may have emptied the cart since this one looked the key up.
+          // A request with the same key may have emptied the cart: its answer is this one's.
           const recorded = key && (await answerOfKey(request.userId, key));
           if (recorded) return recorded;
           throw new AppError('cart_empty', 'The cart is empty: add items before checking out');

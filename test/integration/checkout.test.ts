@@ -176,6 +176,27 @@ describe('one order per cart, whatever the client sends', () => {
     expect(second).toEqual({ code: 'cart_empty' });
   });
 
+  it('when a request is retried with its key after new lines went into the cart, then it answers the first orderId, orders nothing more, and the new lines stay in the cart', async () => {
+    const user = uniqueUser('retry-after-add');
+    const real = realAdapters();
+    const keysLookedUp: string[] = [];
+    const { carts, checkout } = shopFor({ ...real, ledger: { ...real.ledger, findByKey: (userId, keyHash) => (keysLookedUp.push(keyHash), real.ledger.findByKey(userId, keyHash)) } });
+    await carts.add(user, products[0]!.id, 1, plentyOfStock);
+    const first = await checkout.checkout(checkoutRequest(user, 'once'));
+    // The accept records a new key: a new checkout spends no statement looking it up.
+    expect(keysLookedUp).toEqual([]);
+    await carts.add(user, products[1]!.id, 2, plentyOfStock);
+    expect(await checkout.checkout(checkoutRequest(user, 'once'))).toEqual(first);
+    await expect(checkout.checkout(checkoutRequest(user, 'once', '{"other":true}'))).rejects.toMatchObject({ code: 'idempotency_key_reused', status: 422 });
+    const state = await settledState(user);
+    expect(state.accepted.map((a) => a.order_id)).toEqual([first.orderId]);
+    expect(state.claim).toBeUndefined();
+    expect([...state.cart]).toEqual([[products[1]!.id, 2]]);
+    // A checkout with a new key orders the new lines.
+    const second = await checkout.checkout(checkoutRequest(user, 'next'));
+    expect((await settledState(user)).accepted.map((a) => a.order_id).sort()).toEqual([first.orderId, second.orderId].sort());
+  });
+
   it('when a key is reused with another body, then 422 idempotency_key_reused, before and after the first is accepted', async () => {
     const user = uniqueUser('reuse');
     const { carts, checkout } = shopFor(realAdapters());
