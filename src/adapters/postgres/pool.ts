@@ -7,6 +7,9 @@ export type DbClient = pg.PoolClient;
 /** Bounds a statement stuck behind a lock or a dying server; callers turn it into a 503 or a retry. */
 export const statementTimeoutMs = 10_000;
 
+/** How long a caller waits for a pooled connection before its request or invocation fails into a retry. */
+export const connectionTimeoutMs = 3_000;
+
 /** A password for each new connection: an Entra access token in Azure (entraToken.ts); absent, the URL's. */
 export type PostgresPassword = () => Promise<string>;
 
@@ -15,7 +18,7 @@ export function createPool(connectionString: string, max: number, password?: Pos
     connectionString,
     ...(password && { password }),
     max,
-    connectionTimeoutMillis: 3_000,
+    connectionTimeoutMillis: connectionTimeoutMs,
     idleTimeoutMillis: 30_000,
     // The server's statement_timeout (10 s) is the role's default in this database (migrate.ts): a
     // startup parameter would be refused by PgBouncer, a SET would not follow the transaction to its
