@@ -71,6 +71,58 @@ describe('group commit on real Postgres', () => {
     expect(pool.commits).toBeLessThan(10);
   });
 
+  it('when batches follow one another under load, then the lane runs them all on one connection it keeps, and gives it back once it has no work', async () => {
+    const own = new pg.Pool({ connectionString: postgresUrl, max: 8 });
+    let acquired = 0;
+    own.on('acquire', () => acquired++);
+    try {
+      const group = new GroupCommit(own, undefined, 10);
+      const ids = Array.from({ length: 50 }, (_, i) => 1_500 + i);
+      const backends = await Promise.all(
+        ids.map((id) =>
+          group.run(async (client) => {
+            await client.query(`INSERT INTO ${table} (id) VALUES ($1)`, [id]);
+            return (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+          }),
+        ),
+      );
+      // The first alone, then five batches of at most ten: one connection for all of them.
+      expect(new Set(backends).size).toBe(1);
+      expect(acquired).toBe(1);
+      expect(own.totalCount - own.idleCount).toBe(0);
+      expect(await committed(ids)).toEqual(ids);
+    } finally {
+      await own.end();
+    }
+  });
+
+  it('when the kept connection is lost during a transaction, then that transaction fails as an outage, and the works after it run on a new connection', async () => {
+    const group = new GroupCommit(pool);
+    const started = signal();
+    const release = signal();
+    let lostPid = 0;
+    const lost = group.run(async (client) => {
+      lostPid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      started.resolve();
+      await release.promise;
+    });
+    await started.promise;
+    // Two more wait for the first, then share the next batch, after its connection was lost.
+    const next = [3_100, 3_101].map((id) =>
+      group.run(async (client) => {
+        await client.query(`INSERT INTO ${table} (id) VALUES ($1)`, [id]);
+        return (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      }),
+    );
+    await pool.query('SELECT pg_terminate_backend($1)', [lostPid]);
+    release.resolve();
+    await expect(lost).rejects.toMatchObject({ code: 'dependency_unavailable', status: 503 });
+    const pids = await Promise.all(next);
+    expect(pids[0]).toBe(pids[1]);
+    expect(pids[0]).not.toBe(lostPid);
+    expect(await committed([3_100, 3_101])).toEqual([3_100, 3_101]);
+  });
+
   it('when one transaction of a batch fails, then it alone fails and rolls back; the others commit', async () => {
     const group = new GroupCommit(pool);
     const ids = Array.from({ length: 20 }, (_, i) => 2_000 + i);

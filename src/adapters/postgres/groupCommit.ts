@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { inTransaction, isConflictVictim } from './pool.js';
+import { connect, inTransaction, isConflictVictim, transactionOn } from './pool.js';
 
 /**
  * A lone transaction Postgres picked as a deadlock or serialization victim was rolled back whole, so
@@ -56,6 +56,11 @@ export interface SharedWrites<S> {
  * the rest of it, so what that rest writes must not change their answers (a rejected placement moves
  * only its own order).
  *
+ * A GroupCommit keeps one pooled connection while it has work and runs its batches on it, one after
+ * another, so under load a batch never waits in the pool's queue behind other callers' statements; it
+ * gives the connection back once its queue is empty, and replaces one that broke. Works of a failed
+ * batch run again alone at once, each on a connection of its own from the pool.
+ *
  * The batches of one GroupCommit run one at a time, so they cannot deadlock with each other. A batch
  * holds the row locks of all its works until its commit; two GroupCommits' batches (another lane,
  * another process) that lock the same rows in opposite orders can deadlock, which Postgres breaks
@@ -66,6 +71,8 @@ export interface SharedWrites<S> {
 export class GroupCommit<S = undefined> {
   #queue: Pending<S>[] = [];
   #draining = false;
+  /** The connection the lane keeps while it has work, so its batches never wait in the pool's queue. */
+  #kept: pg.PoolClient | undefined;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -95,11 +102,23 @@ export class GroupCommit<S = undefined> {
     try {
       while (this.#queue.length > 0) {
         const batch = this.#queue.splice(0, this.maxBatch);
-        if (batch.length === 1 || !(await this.#together(batch))) await Promise.all(batch.map((entry) => this.#alone(entry)));
+        if (batch.length === 1) await this.#alone(batch[0]!, (work) => this.#onKept(work));
+        else if (!(await this.#together(batch))) await Promise.all(batch.map((entry) => this.#alone(entry, (work) => inTransaction(this.pool, work))));
       }
     } finally {
       this.#draining = false;
+      this.#kept?.release();
+      this.#kept = undefined;
     }
+  }
+
+  /** Runs `work` in a transaction on the kept connection, taken from the pool when there is none; a broken one is dropped. */
+  async #onKept<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = (this.#kept ??= await connect(this.pool));
+    return transactionOn(client, work, (broken) => {
+      this.#kept = undefined;
+      client.release(broken instanceof Error ? broken : new Error(String(broken)));
+    });
   }
 
   /** Runs the batch as one transaction; false (rolled back, nobody answered) when a work or the shared writes threw before the commit. */
@@ -107,7 +126,7 @@ export class GroupCommit<S = undefined> {
     const results: unknown[] = [];
     let committing = false;
     try {
-      await inTransaction(this.pool, async (client) => {
+      await this.#onKept(async (client) => {
         await this.#works(client, batch, results);
         committing = true;
       });
@@ -136,12 +155,12 @@ export class GroupCommit<S = undefined> {
     await this.shared?.write(client, shared);
   }
 
-  /** Runs one work in a transaction of its own, again while Postgres picks it as a deadlock or serialization victim. */
-  async #alone(entry: Pending<S>): Promise<void> {
+  /** Runs one work in a transaction of its own (on `transaction`), again while Postgres picks it as a deadlock or serialization victim. */
+  async #alone(entry: Pending<S>, transaction: (work: (client: pg.PoolClient) => Promise<void>) => Promise<void>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const results: unknown[] = [];
       try {
-        await inTransaction(this.pool, (client) => this.#works(client, [entry], results));
+        await transaction((client) => this.#works(client, [entry], results));
         entry.resolve(results[0]);
         return;
       } catch (error) {

@@ -67,12 +67,11 @@ function asCallerError(error: unknown): unknown {
   return isConflictVictim(error) ? conflictVictim(error) : error;
 }
 
-/** Runs `work` in a transaction on one client; rolls back on error. Unavailability and conflict victims become 503 AppErrors. */
-export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect().catch((error: unknown) => {
-    throw dependencyUnavailable('postgres', error);
-  });
-  let broken: unknown;
+/**
+ * Runs `work` in a transaction on `client`; rolls back on error. Unavailability and conflict victims
+ * become 503 AppErrors. A client whose ROLLBACK failed is broken: `onBroken` gets it, to release it as such.
+ */
+export async function transactionOn<T>(client: pg.PoolClient, work: (client: pg.PoolClient) => Promise<T>, onBroken: (error: unknown) => void): Promise<T> {
   try {
     await client.query('BEGIN');
     const result = await work(client);
@@ -82,8 +81,24 @@ export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClie
     if (command !== 'COMMIT') throw new Error(`the transaction was rolled back (${command}): a statement of it failed`);
     return result;
   } catch (error) {
-    await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = rollbackError));
+    await client.query('ROLLBACK').catch(onBroken);
     throw asCallerError(error);
+  }
+}
+
+/** A connection from the pool; failing to get one is a 503 AppError. */
+export async function connect(pool: pg.Pool): Promise<pg.PoolClient> {
+  return pool.connect().catch((error: unknown) => {
+    throw dependencyUnavailable('postgres', error);
+  });
+}
+
+/** Runs `work` in a transaction on a client of its own (transactionOn). */
+export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await connect(pool);
+  let broken: unknown;
+  try {
+    return await transactionOn(client, work, (error) => (broken = error));
   } finally {
     client.release(broken instanceof Error ? broken : undefined);
   }
