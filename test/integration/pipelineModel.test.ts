@@ -275,7 +275,10 @@ class Run {
     const relay = new OutboxRelay(db, this.publisher(options.brokerDown ?? false));
     this.relays.push(relay);
     const realStore = postgresOrderStore(db, relay);
-    const orders: OrderStore = { ...realStore, transaction: gated(realStore.transaction), placeOrder: gated(realStore.placeOrder),
+    const orders: OrderStore = {
+      ...realStore,
+      transaction: gated(realStore.transaction),
+      placeOrder: gated(realStore.placeOrder),
       startPayment: gated(realStore.startPayment),
       settlePayment: gated(realStore.settlePayment),
       moveOnPaymentResult: gated(realStore.moveOnPaymentResult),

@@ -153,7 +153,9 @@ const paymentSettlements: BatchOpening<PaymentSettlement, boolean> = {
  * locked in id order, and each PENDING one without a cancel request given its result's status (the
  * transition's other effects are the caller's). An order named twice is moved by the first of the two
  * (in arrival order); the second finds it moved. A batch's placements concern other orders (an order
- * has no payment result before it is placed), so the two kinds of opening never see each other's rows.
+ * has no payment result before it is placed), so neither kind of opening sees the other's rows. A
+ * declined payment's stock comes back in the rest of its work, after the batch's placements opened:
+ * as if those placements had run first, which they could have, all having waited at once.
  */
 const paymentResultMoves: BatchOpening<PaymentResultMove, MovedOrder | undefined> = {
   async open(client, moves) {
