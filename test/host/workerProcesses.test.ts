@@ -48,6 +48,15 @@ function runHostToExit(env: Record<string, string>, timeoutMs = 15_000): Promise
 
 const count = (text: string, fragment: string) => text.split(fragment).length - 1;
 
+/** Signals the process unless it has exited already (an idle worker may be gone once the supervisor's shutdown reached it). */
+function signalIfRunning(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
 describe('local Functions host with FUNCTIONS_WORKER_PROCESS_COUNT', () => {
   let rabbit: RabbitTestClient;
 
@@ -159,7 +168,7 @@ describe('local Functions host with FUNCTIONS_WORKER_PROCESS_COUNT', () => {
       // whichever it handles first, this is one Ctrl+C, not the second that stops at once.
       const busy = getJson<{ pid: number }>(`${host.baseUrl}/fx/work?cpuMs=800&waitMs=500`);
       await new Promise((resolve) => setTimeout(resolve, 200));
-      for (const pid of [host.child.pid!, ...workers]) process.kill(pid, 'SIGINT'); // what a terminal does
+      for (const pid of [host.child.pid!, ...workers]) signalIfRunning(pid, 'SIGINT'); // what a terminal does
       expect((await busy).status).toBe(200);
       const code = host.child.exitCode ?? (await new Promise((resolve) => host.child.once('exit', resolve)));
       expect(code).toBe(0);

@@ -1,12 +1,13 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GroupCommit, type BatchOpening, type SharedWrites } from '../../src/adapters/postgres/groupCommit.js';
+import { createPool } from '../../src/adapters/postgres/pool.js';
 
 const postgresUrl = process.env.POSTGRES_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/ecommerce';
 
-/** A real pool that counts the COMMITs sent on the clients it hands out. */
+/** A real pool, as the app makes it (a client that loses its server reports it, not the process), that counts the COMMITs sent on the clients it hands out. */
 function countingPool(): pg.Pool & { commits: number } {
-  const pool = Object.assign(new pg.Pool({ connectionString: postgresUrl, max: 8 }), { commits: 0 });
+  const pool = Object.assign(createPool(postgresUrl, 8), { commits: 0 });
   pool.on('acquire', (client: pg.PoolClient & { counted?: boolean }) => {
     if (client.counted) return;
     client.counted = true;
@@ -72,7 +73,7 @@ describe('group commit on real Postgres', () => {
   });
 
   it('when batches follow one another under load, then the lane runs them all on one connection it keeps, and gives it back once it has no work', async () => {
-    const own = new pg.Pool({ connectionString: postgresUrl, max: 8 });
+    const own = createPool(postgresUrl, 8);
     let acquired = 0;
     own.on('acquire', () => acquired++);
     try {
@@ -115,6 +116,8 @@ describe('group commit on real Postgres', () => {
       }),
     );
     await pool.query('SELECT pg_terminate_backend($1)', [lostPid]);
+    // PgBouncer tells the client its server is gone while it waits between two statements.
+    await new Promise((resolve) => setTimeout(resolve, 100));
     release.resolve();
     await expect(lost).rejects.toMatchObject({ code: 'dependency_unavailable', status: 503 });
     const pids = await Promise.all(next);
