@@ -204,22 +204,57 @@ function startRabbit(dir: string, port: number, node: string) {
   let child: ChildProcess | undefined;
   const ctl = (args: string[], timeoutMs = 60_000) =>
     run(join(rabbitSbin, 'rabbitmqctl'), ['-n', node, ...args], { env, timeout: timeoutMs, maxBuffer: 10 * 1024 * 1024 });
+  const nodeName = node.split('@')[0];
+  /** Until the VM has left epmd and closed its distribution port, a new VM of the same name cannot boot. */
+  const nodeGone = () =>
+    waitFor(
+      `rabbitmq node ${node} gone`,
+      async () => {
+        const { stdout } = await run('epmd', ['-names']);
+        return !new RegExp(`^name ${nodeName} at port`, 'm').test(stdout) && !(await listening(Number(env.RABBITMQ_DIST_PORT)));
+      },
+      30_000,
+    );
+  const killVm = () => {
+    try {
+      process.kill(Number(readFileSync(env.RABBITMQ_PID_FILE, 'utf8').trim()), 'SIGKILL');
+    } catch {
+      // no pid file yet, or the VM is gone
+    }
+  };
+  const logTail = () => {
+    try {
+      return readFileSync(join(env.RABBITMQ_LOG_BASE, `${node}.log`), 'utf8').split('\n').slice(-30).join('\n');
+    } catch (error) {
+      return `(no log: ${String(error)})`;
+    }
+  };
   return {
     child: () => child,
     ctl,
     async start() {
-      child = spawn(join(rabbitSbin, 'rabbitmq-server'), [], { env, stdio: 'ignore', cwd: base });
-      const started = child;
+      // The server script waits on its Erlang VM and exits 0 whatever the VM's status. A VM that exits during boot
+      // (seen once in CI right after a restart, its log gone with the temp dir) is started again until the deadline;
+      // the last error carries the log's tail.
       const deadline = Date.now() + 90_000;
-      for (;;) {
-        if (started.exitCode !== null) throw new Error(`rabbitmq-server exited with ${started.exitCode} (logs in ${env.RABBITMQ_LOG_BASE})`);
-        try {
-          await ctl(['await_startup', '--timeout', '10'], 15_000);
-          break;
-        } catch (error) {
-          if (Date.now() > deadline) throw error;
-          await sleep(500);
-        }
+      for (let attempt = 1; ; attempt++) {
+        child = spawn(join(rabbitSbin, 'rabbitmq-server'), [], { env, stdio: 'ignore', cwd: base });
+        const started = child;
+        const exitedEarly = await (async () => {
+          for (;;) {
+            if (started.exitCode !== null) return true;
+            try {
+              await ctl(['await_startup', '--timeout', '10'], 15_000);
+              return false;
+            } catch (error) {
+              if (Date.now() > deadline) throw error;
+              await sleep(500);
+            }
+          }
+        })();
+        if (!exitedEarly) break;
+        if (Date.now() > deadline) throw new Error(`rabbitmq-server exited during boot ${attempt} times; the log ends:\n${logTail()}`);
+        await nodeGone();
       }
       await waitFor('rabbitmq', () => listening(port), 30_000);
     },
@@ -231,10 +266,13 @@ function startRabbit(dir: string, port: number, node: string) {
       await ctl(['stop'], 60_000).catch(() => current.kill('SIGTERM'));
       await Promise.race([exited, sleep(30_000)]);
       if (current.exitCode === null) {
+        // The script does not pass SIGKILL on: kill its VM too.
+        killVm();
         current.kill('SIGKILL');
         await exited;
       }
       await waitFor('rabbitmq port closed', async () => !(await listening(port)), 15_000);
+      await nodeGone();
     },
     async queues() {
       const { stdout } = await ctl(['list_queues', '-q', '--no-table-headers', 'name', 'messages_ready', 'messages_unacknowledged', 'consumers']);
