@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -236,7 +237,7 @@ describe('the checkout ledger: a new checkout is accepted in one statement, anyt
     expect(await written(claim, key)).toEqual({ state: 'ACCEPTED', events: 1, keyNames: claim.orderId });
   });
 
-  it('when the key already names another checkout, then that answer comes back and nothing of this checkout is written (its statement is undone)', async () => {
+  it('when the key already names another checkout, then that answer comes back and nothing of this checkout is written', async () => {
     const user = uniqueUser('ledger-taken');
     const first = claimFor(user);
     const key = keyOf('taken');
@@ -292,6 +293,146 @@ describe('the checkout ledger: a new checkout is accepted in one statement, anyt
     const key = keyOf('joined');
     expect(await ledger().accept(user, claim, key, noTrace)).toEqual({ state: 'accepted' });
     expect(await written(claim, key)).toEqual({ state: 'ACCEPTED', events: 1, keyNames: claim.orderId });
+  });
+
+  it('when six new checkouts (four with keys) arrive at once, then the five that waited are accepted by one statement, each with its key and one CartCheckedOut', async () => {
+    const counting = new pg.Pool({ connectionString: postgresUrl, max: 4 });
+    let acceptStatements = 0;
+    counting.on('acquire', (client: pg.PoolClient & { counted?: boolean }) => {
+      if (client.counted) return;
+      client.counted = true;
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args) => {
+        if (typeof args[0] === 'string' && args[0].includes('FROM fresh WHERE key_hash IS NOT NULL')) acceptStatements++;
+        return query(...args);
+      };
+    });
+    try {
+      const batched = postgresCheckoutLedger(counting, relay);
+      const user = uniqueUser('ledger-batch');
+      const claims = Array.from({ length: 6 }, () => claimFor(user));
+      const keys = claims.map((_, i) => (i % 3 === 2 ? undefined : keyOf(`batch-${i}`)));
+      expect(await Promise.all(claims.map((claim, i) => batched.accept(user, claim, keys[i], noTrace)))).toEqual(claims.map(() => ({ state: 'accepted' })));
+      expect(acceptStatements).toBe(2);
+      for (const [i, claim] of claims.entries()) expect(await written(claim, keys[i])).toEqual({ state: 'ACCEPTED', events: 1, keyNames: keys[i] && claim.orderId });
+    } finally {
+      await counting.end();
+    }
+  });
+
+  it('when an abandon commits after the batch statement read the checkouts, then the statement undoes its key, and the accept answers abandoned', async () => {
+    const user = uniqueUser('ledger-undo');
+    const claim = claimFor(user);
+    const key = keyOf('undo');
+    const abandoning = await db.connect();
+    try {
+      await abandoning.query('BEGIN');
+      await abandoning.query("INSERT INTO checkouts (order_id, checkout_id, user_id, state) VALUES ($1, $2, $3, 'ABANDONED')", [claim.orderId, claim.checkoutId, user]);
+      const accepting = ledger().accept(user, claim, key, noTrace);
+      // The accept's statement has recorded the key and waits on the uncommitted checkout.
+      for (let waited = 0; ; waited += 20) {
+        const { rowCount } = await db.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FROM fresh WHERE key_hash IS NOT NULL%'");
+        if (rowCount) break;
+        if (waited > 5_000) throw new Error('the accept never waited on the abandon');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await abandoning.query('COMMIT');
+      expect(await accepting).toEqual({ state: 'abandoned' });
+    } finally {
+      abandoning.release();
+    }
+    expect(await written(claim, key)).toEqual({ state: 'ABANDONED', events: 0, keyNames: undefined });
+  });
+
+  it('when random accepts of new, accepted and abandoned claims with free, taken and expired keys arrive at once (40 runs), then the answers and the ledger are those of accepting them one by one in some order', async () => {
+    type OrderKind = 'new' | 'ACCEPTED' | 'ABANDONED';
+    type KeyKind = 'free' | 'taken' | 'expired';
+    interface Attempt {
+      order: number;
+      key: number | undefined;
+      body: number;
+    }
+    interface Ledger {
+      checkouts: Map<string, 'ACCEPTED' | 'ABANDONED'>;
+      keys: Map<string, { order: string; body: string; live: boolean }>;
+    }
+    /** The ledger's rules, one accept at a time (orders and keys by name; 'x' is the order the taken keys name). */
+    const acceptOne = (state: Ledger, order: string, key: string | undefined, body: string): string => {
+      const checkout = state.checkouts.get(order);
+      if (checkout === 'ABANDONED') return 'abandoned';
+      const recorded = key === undefined ? undefined : state.keys.get(key);
+      if (key !== undefined && recorded?.live && (recorded.order !== order || recorded.body !== body || !checkout)) return `key_conflict ${recorded.order} ${recorded.body}`;
+      state.checkouts.set(order, 'ACCEPTED');
+      if (key !== undefined && !recorded?.live) state.keys.set(key, { order, body, live: true });
+      return 'accepted';
+    };
+    const permutations = <T,>(items: T[]): T[][] => (items.length <= 1 ? [items] : items.flatMap((item, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest])));
+    const shared = ledger();
+    const attempt = fc.record({ order: fc.nat(3), key: fc.option(fc.nat(2), { nil: undefined }), body: fc.nat(1) });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.constantFrom<OrderKind>('new', 'ACCEPTED', 'ABANDONED'), { minLength: 4, maxLength: 4 }),
+        fc.array(fc.constantFrom<KeyKind>('free', 'taken', 'expired'), { minLength: 3, maxLength: 3 }),
+        fc.array(attempt, { minLength: 2, maxLength: 6 }),
+        async (orderKinds, keyKinds, attempts: Attempt[]) => {
+          const user = uniqueUser('ledger-model');
+          const claims = orderKinds.map(() => claimFor(user));
+          const taker = claimFor(user);
+          const keyHashes = keyKinds.map((_, i) => `hash-model-${i}-${uuidv7()}`);
+          const start: Ledger = { checkouts: new Map(), keys: new Map() };
+          await ledger().accept(user, taker, undefined, noTrace);
+          start.checkouts.set('x', 'ACCEPTED');
+          for (const [i, kind] of orderKinds.entries()) {
+            if (kind === 'ACCEPTED') await ledger().accept(user, claims[i]!, undefined, noTrace);
+            if (kind === 'ABANDONED') await ledger().abandon(user, claims[i]!);
+            if (kind !== 'new') start.checkouts.set(`o${i}`, kind);
+          }
+          for (const [i, kind] of keyKinds.entries()) {
+            if (kind === 'free') continue;
+            await ledger().accept(user, taker, { keyHash: keyHashes[i]!, fingerprint: 'fingerprint-x' }, noTrace);
+            if (kind === 'expired') await db.query("UPDATE checkout_requests SET created_at = now() - interval '25 hours' WHERE key_hash = $1", [keyHashes[i]]);
+            start.keys.set(`k${i}`, { order: 'x', body: 'x', live: kind === 'taken' });
+          }
+
+          const outcomes = await Promise.all(
+            attempts.map((a) => shared.accept(user, claims[a.order]!, a.key === undefined ? undefined : { keyHash: keyHashes[a.key]!, fingerprint: `fingerprint-${a.body}` }, noTrace)),
+          );
+          const orderName = (orderId: string) => (orderId === taker.orderId ? 'x' : `o${claims.findIndex((claim) => claim.orderId === orderId)}`);
+          const answers = outcomes.map((outcome) => (outcome.state === 'key_conflict' ? `key_conflict ${orderName(outcome.recorded.accepted.orderId)} ${outcome.recorded.fingerprint.replace('fingerprint-', '')}` : outcome.state));
+          const orderIds = claims.map((claim) => claim.orderId);
+          const checkouts = await db.query<{ order_id: string; state: string; events: number }>(
+            "SELECT c.order_id, c.state, (SELECT count(*)::int FROM outbox WHERE type = 'CartCheckedOut' AND payload->>'orderId' = c.order_id::text) AS events FROM checkouts c WHERE c.order_id = ANY($1::uuid[])",
+            [orderIds],
+          );
+          const keyRows = await db.query<{ key_hash: string; order_id: string; fingerprint: string; live: boolean }>(
+            "SELECT key_hash, order_id, fingerprint, created_at > now() - interval '24 hours' AS live FROM checkout_requests WHERE key_hash = ANY($1::text[])",
+            [keyHashes],
+          );
+          const observed = {
+            answers,
+            checkouts: Object.fromEntries(checkouts.rows.map((row) => [orderName(row.order_id), `${row.state} ${row.state === 'ACCEPTED' ? row.events : 0}`]).sort()),
+            keys: Object.fromEntries(keyRows.rows.map((row) => [`k${keyHashes.indexOf(row.key_hash)}`, `${orderName(row.order_id)} ${row.fingerprint.replace('fingerprint-', '')} ${row.live}`]).sort()),
+          };
+          const orders = attempts.map((_, i) => i);
+          const linearizations = permutations(orders).map((order) => {
+            const state: Ledger = { checkouts: new Map(start.checkouts), keys: new Map(start.keys) };
+            const modelAnswers: string[] = [];
+            for (const i of order) {
+              const a = attempts[i]!;
+              modelAnswers[i] = acceptOne(state, `o${a.order}`, a.key === undefined ? undefined : `k${a.key}`, String(a.body));
+            }
+            state.checkouts.delete('x');
+            return {
+              answers: modelAnswers,
+              checkouts: Object.fromEntries([...state.checkouts].map(([name, kind]) => [name, `${kind} ${kind === 'ACCEPTED' ? 1 : 0}`]).sort()),
+              keys: Object.fromEntries([...state.keys].map(([name, key]) => [name, `${key.order} ${key.body} ${key.live}`]).sort()),
+            };
+          });
+          expect(linearizations.some((model) => JSON.stringify(model) === JSON.stringify(observed)), JSON.stringify({ observed, attempts, orderKinds, keyKinds })).toBe(true);
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });
 

@@ -4,6 +4,8 @@ import type { OutgoingEvent } from '../../domain/events.js';
 import { uuidv7 } from '../../domain/ids.js';
 import { outboxInsert, outboxValues, type OutboxRelay } from './outbox.js';
 import { CoalescedLookup } from './coalescedLookup.js';
+import { outboxLane, type OutboxLane } from './outboxLane.js';
+import type { BatchOpening } from './groupCommit.js';
 import { inTransaction, query } from './pool.js';
 
 /** How long an Idempotency-Key answers with its first response. */
@@ -25,15 +27,64 @@ interface KeyRow {
 /** The SQLSTATE undo_statement_if raises (migrations/1732500000032_undo_statement.sql): nothing of the statement was written. */
 const statementUndone = 'SH001';
 
-/** The claim's checkout, written unless its order id is taken (a retry, or an abandoned claim): parameters $1-$4. */
-const acceptedCte = `accepted AS (
+/**
+ * The claim's checkout, written unless its order id is taken (a retry, or an abandoned claim), and its
+ * CartCheckedOut in one statement: the outbox row only if the checkout is new.
+ */
+const acceptSql = `WITH accepted AS (
     INSERT INTO checkouts (order_id, checkout_id, user_id, state, event) VALUES ($1, $2, $3, 'ACCEPTED', $4) ON CONFLICT DO NOTHING RETURNING order_id
-  )`;
-
-/** The checkout and its CartCheckedOut in one statement: the outbox row only if the checkout is new. */
-const acceptSql = `WITH ${acceptedCte} ${outboxInsert('accepted', 5)}`;
+  ) ${outboxInsert('accepted', 5)}`;
 
 const acceptValues = (userId: string, claim: CheckoutClaim, event: OutgoingEvent) => [claim.orderId, claim.checkoutId, userId, JSON.stringify(claim.event), ...outboxValues(event)];
+
+interface Acceptance {
+  userId: string;
+  claim: CheckoutClaim;
+  key: RequestKey | undefined;
+}
+
+/**
+ * The new checkouts of a group-commit batch in one statement. An acceptance is written, key and
+ * checkout, when its order is new (the first of the batch to name it) and its key, if any, is new or
+ * expired (the first of the batch to name it); any other writes nothing and answers false, for the
+ * full transaction to decide. Keys go first, so a taken key stops its checkout. Should a checkout
+ * still be refused after its key went in (an abandon that committed after this statement's snapshot),
+ * the statement undoes itself (SH001): the batch rolls back and each work runs again alone, where
+ * the acceptance answers false.
+ */
+const acceptances: BatchOpening<Acceptance, boolean> = {
+  async open(client, inputs) {
+    const { rows } = await client.query<{ accepted: boolean }>(
+      `WITH wanted AS (
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[], $5::text[], $6::text[]) WITH ORDINALITY AS w(order_id, checkout_id, user_id, event, key_hash, fingerprint, n)
+       ), fresh AS (
+         SELECT DISTINCT ON (order_id) * FROM wanted w WHERE NOT EXISTS (SELECT 1 FROM checkouts c WHERE c.order_id = w.order_id) ORDER BY order_id, n
+       ), recorded AS (
+         INSERT INTO checkout_requests AS r (user_id, key_hash, fingerprint, order_id)
+         SELECT DISTINCT ON (user_id, key_hash) user_id, key_hash, fingerprint, order_id FROM fresh WHERE key_hash IS NOT NULL ORDER BY user_id, key_hash, n
+         ON CONFLICT (user_id, key_hash) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, order_id = EXCLUDED.order_id, created_at = now()
+         WHERE r.created_at <= now() - make_interval(hours => $7) RETURNING order_id
+       ), accepted AS (
+         INSERT INTO checkouts (order_id, checkout_id, user_id, state, event)
+         SELECT order_id, checkout_id, user_id, 'ACCEPTED', event FROM fresh WHERE key_hash IS NULL OR order_id IN (SELECT order_id FROM recorded) ORDER BY n
+         ON CONFLICT DO NOTHING RETURNING order_id
+       )
+       SELECT w.n IN (SELECT f.n FROM fresh f JOIN accepted a USING (order_id)) AS accepted FROM wanted w
+        WHERE NOT undo_statement_if(EXISTS (SELECT 1 FROM recorded WHERE order_id NOT IN (SELECT order_id FROM accepted)), 'a checkout was refused after its Idempotency-Key was recorded')
+        ORDER BY w.n`,
+      [
+        inputs.map(({ claim }) => claim.orderId),
+        inputs.map(({ claim }) => claim.checkoutId),
+        inputs.map(({ userId }) => userId),
+        inputs.map(({ claim }) => JSON.stringify(claim.event)),
+        inputs.map(({ key }) => key?.keyHash ?? null),
+        inputs.map(({ key }) => key?.fingerprint ?? null),
+        idempotencyKeyTtlHours,
+      ],
+    );
+    return rows.map((row) => row.accepted);
+  },
+};
 
 const keyId = (key: { userId: string; keyHash: string }) => JSON.stringify([key.userId, key.keyHash]);
 
@@ -43,7 +94,25 @@ const acceptedOf = (row: { checkout_id: string; order_id: string }): CheckoutAcc
  * Accepted checkouts in Postgres. The row's primary key is the claim's orderId: accepting and
  * abandoning the same claim race on it, and whichever commits first decides for good.
  */
-export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): CheckoutLedger {
+export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay, lane: OutboxLane = outboxLane(pool)): CheckoutLedger {
+  /**
+   * The common case, a new checkout with its key (if any) new or expired, in the lane's next
+   * transaction: the checkouts accepted together are one statement, their events part of the batch's
+   * outbox rows, and one commit answers them all. False (nothing written) sends it to the full
+   * transaction below.
+   */
+  async function acceptNew(acceptance: Acceptance, event: OutgoingEvent): Promise<boolean> {
+    try {
+      return await lane.runOpened(acceptances, acceptance, async (_client, batchOutbox, accepted) => {
+        if (accepted) batchOutbox.push(event);
+        return accepted;
+      });
+    } catch (error) {
+      if ((error as { code?: string }).code === statementUndone) return false;
+      throw error;
+    }
+  }
+
   // Every keyed checkout looks its key up first: under load, one statement answers all waiting lookups.
   const keyLookup = new CoalescedLookup<{ userId: string; keyHash: string }, KeyRow>(
     async (keys) => {
@@ -60,37 +129,6 @@ export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): Check
     },
     (key) => keyId(key),
   );
-  /**
-   * The common case in one autocommit statement instead of a transaction of four: a new checkout, and
-   * its key (if any) new or expired. It writes the checkout, the key and the event, or nothing (a key
-   * already taken undoes the statement): false then, and the transaction below decides.
-   */
-  async function acceptNew(userId: string, claim: CheckoutClaim, key: RequestKey | undefined, event: OutgoingEvent): Promise<boolean> {
-    const values = acceptValues(userId, claim, event);
-    if (!key) {
-      const { rowCount } = await query(pool, acceptSql, values);
-      return rowCount === 1;
-    }
-    try {
-      const { rowCount } = await query(
-        pool,
-        `WITH ${acceptedCte}, recorded AS (
-           INSERT INTO checkout_requests AS r (user_id, key_hash, fingerprint, order_id) SELECT $3, $11, $12, order_id FROM accepted
-           ON CONFLICT (user_id, key_hash) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, order_id = EXCLUDED.order_id, created_at = now()
-           WHERE r.created_at <= now() - make_interval(hours => $13) RETURNING 1
-         ), outboxed AS (
-           ${outboxInsert('accepted', 5)}
-         )
-         SELECT order_id FROM accepted WHERE NOT undo_statement_if(NOT EXISTS (SELECT 1 FROM recorded), 'the Idempotency-Key is taken')`,
-        [...values, key.keyHash, key.fingerprint, idempotencyKeyTtlHours],
-      );
-      return rowCount === 1;
-    } catch (error) {
-      if ((error as { code?: string }).code === statementUndone) return false;
-      throw error;
-    }
-  }
-
   return {
     async findByKey(userId, keyHash) {
       const recorded = await keyLookup.get({ userId, keyHash });
@@ -99,7 +137,7 @@ export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): Check
 
     async accept(userId, claim, key, trace) {
       const event = { id: uuidv7(), type: 'CartCheckedOut' as const, payload: claim.event, trace };
-      if (await acceptNew(userId, claim, key, event)) {
+      if (await acceptNew({ userId, claim, key }, event)) {
         void relay.publishCommitted([event]);
         return { state: 'accepted' };
       }
