@@ -10,7 +10,6 @@ import { postgresCategoryRepository } from '../adapters/postgres/categoryReposit
 import { postgresNotificationLedger } from '../adapters/postgres/notificationLedger.js';
 import { postgresCheckoutLedger } from '../adapters/postgres/checkoutLedger.js';
 import { postgresOrderStore } from '../adapters/postgres/orderStore.js';
-import { outboxLane } from '../adapters/postgres/outboxLane.js';
 import { postgresStrandedQueries } from '../adapters/postgres/strandedQueries.js';
 import { postgresWatchdogState } from '../adapters/postgres/watchdogState.js';
 import { OutboxRelay } from '../adapters/postgres/outbox.js';
@@ -77,11 +76,8 @@ function build(s: Settings) {
   };
   const carts = redisCartStore(redis);
   const relay = new OutboxRelay(db, publisher);
-  // Two group-commit lanes, each keeping one connection while it has work (test/unit/hostJson.test.ts
-  // counts them): accepted checkouts share the orders lane's commits with placements and payment results.
-  const lanes = { orders: outboxLane(db), payments: outboxLane(db) };
-  const orders = postgresOrderStore(db, relay, lanes, () => productCache.invalidate());
-  const checkoutLedger = postgresCheckoutLedger(db, relay, lanes.orders);
+  const orders = postgresOrderStore(db, relay, () => productCache.invalidate());
+  const checkoutLedger = postgresCheckoutLedger(db, relay);
   const checkout = checkoutService({
     claims: carts,
     ledger: checkoutLedger,

@@ -320,7 +320,7 @@ describe('the checkout ledger: a new checkout is accepted in one statement, anyt
     }
   });
 
-  it('when an abandon commits after the batch statement read the checkouts, then the statement undoes its key, and the accept answers abandoned', async () => {
+  it('when an abandon commits after the accepting statement read the checkouts, then the statement undoes its key, and the accept answers abandoned', async () => {
     const user = uniqueUser('ledger-undo');
     const claim = claimFor(user);
     const key = keyOf('undo');

@@ -2,10 +2,8 @@ import type pg from 'pg';
 import type { AcceptOutcome, CheckoutAccepted, CheckoutClaim, CheckoutLedger, RequestKey } from '../../domain/checkout.js';
 import type { OutgoingEvent } from '../../domain/events.js';
 import { uuidv7 } from '../../domain/ids.js';
-import { outboxInsert, outboxValues, type OutboxRelay } from './outbox.js';
-import { CoalescedLookup } from './coalescedLookup.js';
-import { outboxLane, type OutboxLane } from './outboxLane.js';
-import type { BatchOpening } from './groupCommit.js';
+import { outboxInsert, outboxValues, sweepAfterSeconds, type OutboxRelay } from './outbox.js';
+import { Coalesced, CoalescedLookup } from './coalesced.js';
 import { inTransaction, query } from './pool.js';
 
 /** How long an Idempotency-Key answers with its first response. */
@@ -24,8 +22,8 @@ interface KeyRow {
   order_id: string;
 }
 
-/** The SQLSTATE undo_statement_if raises (migrations/1732500000032_undo_statement.sql): nothing of the statement was written. */
-const statementUndone = 'SH001';
+/** The statement raised undo_statement_if's SQLSTATE (migrations/1732500000032_undo_statement.sql): nothing of it was written. */
+const undone = (error: unknown) => (error as { code?: string }).code === 'SH001';
 
 /**
  * The claim's checkout, written unless its order id is taken (a retry, or an abandoned claim), and its
@@ -41,50 +39,58 @@ interface Acceptance {
   userId: string;
   claim: CheckoutClaim;
   key: RequestKey | undefined;
+  event: OutgoingEvent;
 }
 
 /**
- * The new checkouts of a group-commit batch in one statement. An acceptance is written, key and
- * checkout, when its order is new (the first of the batch to name it) and its key, if any, is new or
- * expired (the first of the batch to name it); any other writes nothing and answers false, for the
- * full transaction to decide. Keys go first, so a taken key stops its checkout. Should a checkout
- * still be refused after its key went in (an abandon that committed after this statement's snapshot),
- * the statement undoes itself (SH001): the batch rolls back and each work runs again alone, where
- * the acceptance answers false.
+ * New checkouts in one statement, each with its key and its CartCheckedOut. One is written when its
+ * order is new (and the first of the statement to name it) and its key, if any, is new or expired
+ * (and the first to name it); any other writes nothing and answers false, for the full transaction to
+ * decide. Keys go in first, so a taken key stops its checkout. Should a checkout still be refused
+ * after its key went in (an abandon that committed after the statement's snapshot), the statement
+ * undoes itself (SH001) and each of its checkouts is tried again alone.
  */
-const acceptances: BatchOpening<Acceptance, boolean> = {
-  async open(client, inputs) {
-    const { rows } = await client.query<{ accepted: boolean }>(
-      `WITH wanted AS (
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[], $5::text[], $6::text[]) WITH ORDINALITY AS w(order_id, checkout_id, user_id, event, key_hash, fingerprint, n)
-       ), fresh AS (
-         SELECT DISTINCT ON (order_id) * FROM wanted w WHERE NOT EXISTS (SELECT 1 FROM checkouts c WHERE c.order_id = w.order_id) ORDER BY order_id, n
-       ), recorded AS (
-         INSERT INTO checkout_requests AS r (user_id, key_hash, fingerprint, order_id)
-         SELECT DISTINCT ON (user_id, key_hash) user_id, key_hash, fingerprint, order_id FROM fresh WHERE key_hash IS NOT NULL ORDER BY user_id, key_hash, n
-         ON CONFLICT (user_id, key_hash) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, order_id = EXCLUDED.order_id, created_at = now()
-         WHERE r.created_at <= now() - make_interval(hours => $7) RETURNING order_id
-       ), accepted AS (
-         INSERT INTO checkouts (order_id, checkout_id, user_id, state, event)
-         SELECT order_id, checkout_id, user_id, 'ACCEPTED', event FROM fresh WHERE key_hash IS NULL OR order_id IN (SELECT order_id FROM recorded) ORDER BY n
-         ON CONFLICT DO NOTHING RETURNING order_id
-       )
-       SELECT w.n IN (SELECT f.n FROM fresh f JOIN accepted a USING (order_id)) AS accepted FROM wanted w
-        WHERE NOT undo_statement_if(EXISTS (SELECT 1 FROM recorded WHERE order_id NOT IN (SELECT order_id FROM accepted)), 'a checkout was refused after its Idempotency-Key was recorded')
-        ORDER BY w.n`,
-      [
-        inputs.map(({ claim }) => claim.orderId),
-        inputs.map(({ claim }) => claim.checkoutId),
-        inputs.map(({ userId }) => userId),
-        inputs.map(({ claim }) => JSON.stringify(claim.event)),
-        inputs.map(({ key }) => key?.keyHash ?? null),
-        inputs.map(({ key }) => key?.fingerprint ?? null),
-        idempotencyKeyTtlHours,
-      ],
-    );
-    return rows.map((row) => row.accepted);
-  },
-};
+async function acceptNewCheckouts(pool: pg.Pool, inputs: Acceptance[]): Promise<boolean[]> {
+  const { rows } = await query<{ accepted: boolean }>(
+    pool,
+    `WITH wanted AS (
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[], $5::text[], $6::text[], $7::uuid[], $8::text[], $9::text[])
+         WITH ORDINALITY AS w(order_id, checkout_id, user_id, event, key_hash, fingerprint, event_id, traceparent, tracestate, n)
+     ), fresh AS (
+       SELECT DISTINCT ON (order_id) * FROM wanted w WHERE NOT EXISTS (SELECT 1 FROM checkouts c WHERE c.order_id = w.order_id) ORDER BY order_id, n
+     ), recorded AS (
+       INSERT INTO checkout_requests AS r (user_id, key_hash, fingerprint, order_id)
+       SELECT DISTINCT ON (user_id, key_hash) user_id, key_hash, fingerprint, order_id FROM fresh WHERE key_hash IS NOT NULL ORDER BY user_id, key_hash, n
+       ON CONFLICT (user_id, key_hash) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, order_id = EXCLUDED.order_id, created_at = now()
+       WHERE r.created_at <= now() - make_interval(hours => $10) RETURNING order_id
+     ), accepted AS (
+       INSERT INTO checkouts (order_id, checkout_id, user_id, state, event)
+       SELECT order_id, checkout_id, user_id, 'ACCEPTED', event FROM fresh WHERE key_hash IS NULL OR order_id IN (SELECT order_id FROM recorded) ORDER BY n
+       ON CONFLICT DO NOTHING RETURNING order_id
+     ), outboxed AS (
+       INSERT INTO outbox (id, type, payload, traceparent, tracestate, relay_after)
+       SELECT event_id, 'CartCheckedOut', event, traceparent, tracestate, clock_timestamp() + make_interval(secs => $11::float8)
+         FROM fresh WHERE order_id IN (SELECT order_id FROM accepted) ORDER BY n
+     )
+     SELECT w.n IN (SELECT f.n FROM fresh f JOIN accepted a USING (order_id)) AS accepted FROM wanted w
+      WHERE NOT undo_statement_if(EXISTS (SELECT 1 FROM recorded WHERE order_id NOT IN (SELECT order_id FROM accepted)), 'a checkout was refused after its Idempotency-Key was recorded')
+      ORDER BY w.n`,
+    [
+      inputs.map(({ claim }) => claim.orderId),
+      inputs.map(({ claim }) => claim.checkoutId),
+      inputs.map(({ userId }) => userId),
+      inputs.map(({ claim }) => JSON.stringify(claim.event)),
+      inputs.map(({ key }) => key?.keyHash ?? null),
+      inputs.map(({ key }) => key?.fingerprint ?? null),
+      inputs.map(({ event }) => event.id),
+      inputs.map(({ event }) => event.trace?.traceparent ?? null),
+      inputs.map(({ event }) => event.trace?.tracestate ?? null),
+      idempotencyKeyTtlHours,
+      sweepAfterSeconds,
+    ],
+  );
+  return rows.map((row) => row.accepted);
+}
 
 const keyId = (key: { userId: string; keyHash: string }) => JSON.stringify([key.userId, key.keyHash]);
 
@@ -94,26 +100,17 @@ const acceptedOf = (row: { checkout_id: string; order_id: string }): CheckoutAcc
  * Accepted checkouts in Postgres. The row's primary key is the claim's orderId: accepting and
  * abandoning the same claim race on it, and whichever commits first decides for good.
  */
-export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay, lane: OutboxLane = outboxLane(pool)): CheckoutLedger {
+export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): CheckoutLedger {
   /**
-   * The common case, a new checkout with its key (if any) new or expired, in the lane's next
-   * transaction: the checkouts accepted together are one statement, their events part of the batch's
-   * outbox rows, and one commit answers them all. False (nothing written) sends it to the full
+   * The common case, a new checkout with its key (if any) new or expired, in one autocommit statement
+   * instead of a transaction of four; under load, the new checkouts that arrive while one is being
+   * written share the next statement and its commit. False (nothing written) sends it to the full
    * transaction below.
    */
-  async function acceptNew(acceptance: Acceptance, event: OutgoingEvent): Promise<boolean> {
-    try {
-      return await lane.runOpened(acceptances, acceptance, async (_client, batchOutbox, accepted) => {
-        if (accepted) batchOutbox.push(event);
-        return accepted;
-      });
-    } catch (error) {
-      if ((error as { code?: string }).code === statementUndone) return false;
-      throw error;
-    }
-  }
+  const newCheckouts = new Coalesced<Acceptance, boolean>((inputs) => acceptNewCheckouts(pool, inputs), { oneByOne: undone });
+  const acceptNew = (acceptance: Acceptance) => newCheckouts.call(acceptance).catch((error: unknown) => (undone(error) ? false : Promise.reject(error)));
 
-  // Every keyed checkout looks its key up first: under load, one statement answers all waiting lookups.
+  // Key lookups (findByKey): under load, one statement answers all waiting lookups.
   const keyLookup = new CoalescedLookup<{ userId: string; keyHash: string }, KeyRow>(
     async (keys) => {
       const { rows } = await query<KeyRow & { user_id: string; key_hash: string }>(
@@ -137,7 +134,7 @@ export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay, lane: 
 
     async accept(userId, claim, key, trace) {
       const event = { id: uuidv7(), type: 'CartCheckedOut' as const, payload: claim.event, trace };
-      if (await acceptNew({ userId, claim, key }, event)) {
+      if (await acceptNew({ userId, claim, key, event })) {
         void relay.publishCommitted([event]);
         return { state: 'accepted' };
       }

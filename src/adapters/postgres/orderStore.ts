@@ -4,9 +4,8 @@ import { centsFromDecimal, decimalFromCents } from '../../domain/money.js';
 import type { CancelReason } from '../../domain/events.js';
 import type { ShippingAddress } from '../../domain/shippingAddress.js';
 import type { MovedOrder, Order, OrderChange, OrderStatus, OrderStore, OrderUnitOfWork, OrderToPlace, Payment, PaymentResultMove, PaymentSettlement, PaymentStart, PaymentStartOutcome, Reservation, TransactionLane } from '../../domain/orders.js';
-import type { OutboxRelay } from './outbox.js';
-import type { BatchOpening } from './groupCommit.js';
-import { outboxLane, type OutboxLane } from './outboxLane.js';
+import { insertOutboxRows, type OutboxRelay } from './outbox.js';
+import { GroupCommit, type BatchOpening, type SharedWrites } from './groupCommit.js';
 import { query } from './pool.js';
 
 /** What a transaction did that others must hear of once it commits. */
@@ -337,25 +336,21 @@ export function toOrder(row: OrderRow): Order {
 }
 
 /**
- * `lanes` are the group-commit lanes its transactions share (the checkout ledger's accepts go in the
- * orders lane too). `onStockChanged` runs after a commit that reserved or released stock (the product read cache of
+ * `onStockChanged` runs after a commit that reserved or released stock (the product read cache of
  * this process is cleared by it; the products trigger does not notify for stock-only updates, which
  * would cost every order a cross-process notification).
  */
-export function postgresOrderStore(
-  pool: pg.Pool,
-  relay: OutboxRelay,
-  lanes: Record<TransactionLane, OutboxLane> = { orders: outboxLane(pool), payments: outboxLane(pool) },
-  onStockChanged: () => void = () => undefined,
-): OrderStore {
+export function postgresOrderStore(pool: pg.Pool, relay: OutboxRelay, onStockChanged: () => void = () => undefined): OrderStore {
   // Concurrent deliveries (placements, payments, results) share a transaction under load: one commit for
   // many orders. A batch's works run one after another on one connection, so one lane's throughput is
   // bounded by its statements' round trips; the payment lane runs beside the order lane and roughly
   // doubles that bound. Its works never lock products, so its batches cannot deadlock with the order
   // lane's over stock; a cycle over two orders' rows (two cancels racing two payments, in opposite
   // orders) is broken by Postgres (40P01), and each work of the failed batch runs again alone.
-  // A batch's placements are one statement (place_orders), its payment starts, settlements, results on
-  // orders and accepted checkouts one each, and its outbox rows one, just before its COMMIT.
+  // A batch's placements are one statement (place_orders), its payment starts, settlements and
+  // results on orders one each, and its outbox rows one, just before its COMMIT.
+  const outboxRows: SharedWrites<OutgoingEvent[]> = { open: () => [], write: insertOutboxRows };
+  const lanes: Record<TransactionLane, GroupCommit<OutgoingEvent[]>> = { orders: new GroupCommit(pool, outboxRows), payments: new GroupCommit(pool, outboxRows) };
   /** Runs a work of a lane and, once it committed, tells what it did: the stock it changed, the events it wrote. */
   async function committed<T>(run: (effects: Effects) => Promise<T>): Promise<T> {
     const effects: Effects = { events: [], stockChanged: false };

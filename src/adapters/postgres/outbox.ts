@@ -8,7 +8,7 @@ import { inTransaction } from './pool.js';
  * The sweep leaves a row alone for this long after it is written (`relay_after`, from the clock at the
  * insert): the relay of the transaction that wrote it publishes it first.
  */
-const sweepAfterSeconds = 30;
+export const sweepAfterSeconds = 30;
 
 /**
  * The INSERT of one outbox row whose values are the six parameters from `$first` on (`outboxValues`),

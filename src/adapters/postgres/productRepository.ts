@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { centsFromDecimal, decimalFromCents } from '../../domain/money.js';
 import type { CatalogKey, CatalogQuery } from '../../domain/catalogQuery.js';
 import type { ExpectedVersions, FoundProduct, Product, ProductImage, ProductInput, ProductRepository } from '../../domain/products.js';
-import { CoalescedLookup } from './coalescedLookup.js';
+import { CoalescedLookup } from './coalesced.js';
 import { query } from './pool.js';
 
 interface ProductRow {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CoalescedLookup } from '../../src/adapters/postgres/coalescedLookup.js';
+import { Coalesced, CoalescedLookup } from '../../src/adapters/postgres/coalesced.js';
 
 /** A store whose loads finish when the test says, recording the keys of each. */
 function deferredStore(rows: Record<string, string>) {
@@ -55,5 +55,48 @@ describe('coalesced lookups', () => {
     await tick();
     loads[1]!.finish();
     expect(await next).toBe('B');
+  });
+});
+
+describe('coalesced writes', () => {
+  const undone = Object.assign(new Error('undone'), { code: 'undo' });
+  /** A statement over its inputs that undoes itself whenever 'bad' is among them, recording each run's inputs. */
+  function undoingStatement() {
+    const runs: string[][] = [];
+    const calls = new Coalesced<string, string>(
+      async (inputs) => {
+        runs.push(inputs);
+        await tick();
+        if (inputs.includes('bad')) throw undone;
+        return inputs.map((input) => input.toUpperCase());
+      },
+      { oneByOne: (error) => error === undone },
+    );
+    return { calls, runs };
+  }
+
+  it('when a batch undoes itself for one input, then each input runs again alone and only that caller gets the error', async () => {
+    const { calls, runs } = undoingStatement();
+    const first = calls.call('a');
+    const batch = [calls.call('b'), calls.call('bad'), calls.call('c')].map((call) => call.catch((error: unknown) => error));
+    expect(await first).toBe('A');
+    expect(await Promise.all(batch)).toEqual(['B', undone, 'C']);
+    expect(runs).toEqual([['a'], ['b', 'bad', 'c'], ['b'], ['bad'], ['c']]);
+  });
+
+  it('when a batch fails for another reason, then every caller of it gets the error and nothing runs again', async () => {
+    const failure = new Error('connection lost');
+    const runs: string[][] = [];
+    const calls = new Coalesced<string, string>(
+      async (inputs) => {
+        runs.push(inputs);
+        await tick();
+        throw failure;
+      },
+      { oneByOne: (error) => error === undone },
+    );
+    const all = ['a', 'b', 'c'].map((input) => calls.call(input).catch((error: unknown) => error));
+    expect(await Promise.all(all)).toEqual([failure, failure, failure]);
+    expect(runs).toEqual([['a'], ['b', 'c']]);
   });
 });
