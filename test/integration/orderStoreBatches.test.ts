@@ -7,6 +7,7 @@ import type { CartCheckedOut, EventPublisher } from '../../src/domain/events.js'
 import { uuidv7 } from '../../src/domain/ids.js';
 import { placeOrderFromCheckout, type CheckoutOutcome, type OrderStatus, type OrderStore, type PaymentResultMove, type PaymentSettlement, type PaymentStartOutcome } from '../../src/domain/orders.js';
 import { postgresUrl } from '../support/pipeline.js';
+import { onStatements } from '../support/statements.js';
 
 /*
  * Batched statements of the real Postgres order store. Placements that arrive while one is in flight
@@ -33,17 +34,11 @@ const orderIds: string[] = [];
 
 beforeAll(async () => {
   db = new pg.Pool({ connectionString: postgresUrl, max: 10 });
-  db.on('acquire', (client: pg.PoolClient & { counted?: boolean }) => {
-    if (client.counted) return;
-    client.counted = true;
-    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args) => {
-      if (typeof args[0] === 'string' && args[0].includes('place_orders')) placementStatements++;
-      if (typeof args[0] === 'string' && args[0].includes('INSERT INTO payments')) paymentInserts++;
-      if (typeof args[0] === 'string' && args[0].includes('UPDATE payments p SET status = f.status')) settlementStatements++;
-      if (typeof args[0] === 'string' && args[0].includes('UPDATE orders o SET status = f.status')) resultMoveStatements++;
-      return query(...args);
-    };
+  onStatements(db, (text) => {
+    if (text.includes('place_orders')) placementStatements++;
+    if (text.includes('INSERT INTO payments')) paymentInserts++;
+    if (text.includes('UPDATE payments p SET status = f.status')) settlementStatements++;
+    if (text.includes('UPDATE orders o SET status = f.status')) resultMoveStatements++;
   });
   relay = new OutboxRelay(db, publisher);
   store = postgresOrderStore(db, relay);

@@ -100,3 +100,33 @@ describe('coalesced writes', () => {
     expect(runs).toEqual([['a'], ['b', 'c']]);
   });
 });
+
+describe('coalesced calls with two runs out at once', () => {
+  it('when calls arrive while two runs are out, then they wait for the next run together; while only one is out, a call starts at once', async () => {
+    const runs: { inputs: string[]; finish: () => void }[] = [];
+    const calls = new Coalesced<string, string>(
+      (inputs) =>
+        new Promise((resolve) => {
+          runs.push({ inputs, finish: () => resolve(inputs.map((input) => input.toUpperCase())) });
+        }),
+      { parallel: 2 },
+    );
+    const a = calls.call('a');
+    const b = calls.call('b');
+    const waiting = [calls.call('c'), calls.call('d')];
+    expect(runs.map((run) => run.inputs)).toEqual([['a'], ['b']]);
+    runs[0]!.finish();
+    expect(await a).toBe('A');
+    await tick();
+    expect(runs.map((run) => run.inputs)).toEqual([['a'], ['b'], ['c', 'd']]);
+    const e = calls.call('e');
+    expect(runs.map((run) => run.inputs)).toEqual([['a'], ['b'], ['c', 'd']]);
+    runs[1]!.finish();
+    runs[2]!.finish();
+    expect(await Promise.all([b, ...waiting])).toEqual(['B', 'C', 'D']);
+    await tick();
+    expect(runs.at(-1)!.inputs).toEqual(['e']);
+    runs.at(-1)!.finish();
+    expect(await e).toBe('E');
+  });
+});

@@ -44,11 +44,11 @@ interface Acceptance {
 
 /**
  * New checkouts in one statement, each with its key and its CartCheckedOut. One is written when its
- * order is new (and the first of the statement to name it) and its key, if any, is new or expired
- * (and the first to name it); any other writes nothing and answers false, for the full transaction to
- * decide. Keys go in first, so a taken key stops its checkout. Should a checkout still be refused
- * after its key went in (an abandon that committed after the statement's snapshot), the statement
- * undoes itself (SH001) and each of its checkouts is tried again alone.
+ * order is new (and the first of the statement to name it); any other writes nothing and answers
+ * false, for the full transaction to decide. Checkouts go in before keys, in order_id order and then
+ * key order, as the full transaction takes them, so statements and transactions running at once
+ * cannot deadlock. A key already taken (or named twice in the statement) undoes the whole statement
+ * (SH001), and each of its checkouts is tried again alone.
  */
 async function acceptNewCheckouts(pool: pg.Pool, inputs: Acceptance[]): Promise<boolean[]> {
   const { rows } = await query<{ accepted: boolean }>(
@@ -58,22 +58,24 @@ async function acceptNewCheckouts(pool: pg.Pool, inputs: Acceptance[]): Promise<
          WITH ORDINALITY AS w(order_id, checkout_id, user_id, event, key_hash, fingerprint, event_id, traceparent, tracestate, n)
      ), fresh AS (
        SELECT DISTINCT ON (order_id) * FROM wanted w WHERE NOT EXISTS (SELECT 1 FROM checkouts c WHERE c.order_id = w.order_id) ORDER BY order_id, n
-     ), recorded AS (
-       INSERT INTO checkout_requests AS r (user_id, key_hash, fingerprint, order_id)
-       SELECT DISTINCT ON (user_id, key_hash) user_id, key_hash, fingerprint, order_id FROM fresh WHERE key_hash IS NOT NULL ORDER BY user_id, key_hash, n
-       ON CONFLICT (user_id, key_hash) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, order_id = EXCLUDED.order_id, created_at = now()
-       WHERE r.created_at <= now() - make_interval(hours => $10) RETURNING order_id
      ), accepted AS (
        INSERT INTO checkouts (order_id, checkout_id, user_id, state, event)
-       SELECT order_id, checkout_id, user_id, 'ACCEPTED', event FROM fresh WHERE key_hash IS NULL OR order_id IN (SELECT order_id FROM recorded) ORDER BY n
+       SELECT order_id, checkout_id, user_id, 'ACCEPTED', event FROM fresh ORDER BY order_id
        ON CONFLICT DO NOTHING RETURNING order_id
+     ), keyed AS (
+       SELECT f.* FROM fresh f JOIN accepted USING (order_id) WHERE f.key_hash IS NOT NULL
+     ), recorded AS (
+       INSERT INTO checkout_requests AS r (user_id, key_hash, fingerprint, order_id)
+       SELECT DISTINCT ON (user_id, key_hash) user_id, key_hash, fingerprint, order_id FROM keyed ORDER BY user_id, key_hash, n
+       ON CONFLICT (user_id, key_hash) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, order_id = EXCLUDED.order_id, created_at = now()
+       WHERE r.created_at <= now() - make_interval(hours => $10) RETURNING order_id
      ), outboxed AS (
        INSERT INTO outbox (id, type, payload, traceparent, tracestate, relay_after)
        SELECT event_id, 'CartCheckedOut', event, traceparent, tracestate, clock_timestamp() + make_interval(secs => $11::float8)
          FROM fresh WHERE order_id IN (SELECT order_id FROM accepted) ORDER BY n
      )
      SELECT w.n IN (SELECT f.n FROM fresh f JOIN accepted a USING (order_id)) AS accepted FROM wanted w
-      WHERE NOT undo_statement_if(EXISTS (SELECT 1 FROM recorded WHERE order_id NOT IN (SELECT order_id FROM accepted)), 'a checkout was refused after its Idempotency-Key was recorded')
+      WHERE NOT undo_statement_if((SELECT count(*) FROM keyed) > (SELECT count(*) FROM recorded), 'an Idempotency-Key is taken')
       ORDER BY w.n`,
     [
       inputs.map(({ claim }) => claim.orderId),
@@ -103,11 +105,11 @@ const acceptedOf = (row: { checkout_id: string; order_id: string }): CheckoutAcc
 export function postgresCheckoutLedger(pool: pg.Pool, relay: OutboxRelay): CheckoutLedger {
   /**
    * The common case, a new checkout with its key (if any) new or expired, in one autocommit statement
-   * instead of a transaction of four; under load, the new checkouts that arrive while one is being
-   * written share the next statement and its commit. False (nothing written) sends it to the full
-   * transaction below.
+   * instead of a transaction of four; under load, the new checkouts that arrive while two are being
+   * written share the next statement and its commit (two, so that a checkout rarely waits a whole
+   * statement for its turn). False (nothing written) sends it to the full transaction below.
    */
-  const newCheckouts = new Coalesced<Acceptance, boolean>((inputs) => acceptNewCheckouts(pool, inputs), { oneByOne: undone });
+  const newCheckouts = new Coalesced<Acceptance, boolean>((inputs) => acceptNewCheckouts(pool, inputs), { parallel: 2, oneByOne: undone });
   const acceptNew = (acceptance: Acceptance) => newCheckouts.call(acceptance).catch((error: unknown) => (undone(error) ? false : Promise.reject(error)));
 
   // Key lookups (findByKey): under load, one statement answers all waiting lookups.

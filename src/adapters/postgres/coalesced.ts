@@ -1,29 +1,29 @@
 /**
- * Calls that arrive while one is running are made together by the next single `run` over all their
- * inputs: one round trip (and, for a write, one commit) for many callers under load, none waiting
- * when there is no load (an idle call starts at once). A failed run fails every call it was making,
+ * Calls that arrive while `parallel` runs (one by default) are out are made together by the next
+ * single `run` over all their inputs: one round trip (and, for a write, one commit) for many callers
+ * under load, none waiting when there is no load (an idle call starts at once). A failed run fails every call it was making,
  * as their own statements would have, unless `oneByOne(error)` says the statement undid itself for
  * one of them: then each of its inputs is run again alone, and only that one's caller gets the error.
  */
 export class Coalesced<I, O> {
   #waiting: { input: I; resolve: (output: O) => void; reject: (error: unknown) => void }[] = [];
-  #running = false;
+  #running = 0;
 
   constructor(
     /** One output per input, in their order. */
     private readonly run: (inputs: I[]) => Promise<O[]>,
-    private readonly options: { maxInputs?: number; oneByOne?: (error: unknown) => boolean } = {},
+    private readonly options: { maxInputs?: number; parallel?: number; oneByOne?: (error: unknown) => boolean } = {},
   ) {}
 
   call(input: I): Promise<O> {
     return new Promise((resolve, reject) => {
       this.#waiting.push({ input, resolve, reject });
-      if (!this.#running) void this.#drain();
+      if (this.#running < (this.options.parallel ?? 1)) void this.#drain();
     });
   }
 
   async #drain(): Promise<void> {
-    this.#running = true;
+    this.#running++;
     while (this.#waiting.length > 0) {
       const batch = this.#waiting.splice(0, this.options.maxInputs ?? 200);
       try {
@@ -37,7 +37,7 @@ export class Coalesced<I, O> {
         }
       }
     }
-    this.#running = false;
+    this.#running--;
   }
 }
 
