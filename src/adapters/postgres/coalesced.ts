@@ -1,9 +1,10 @@
 /**
  * Calls that arrive while `parallel` runs (one by default) are out are made together by the next
  * single `run` over all their inputs: one round trip (and, for a write, one commit) for many callers
- * under load, none waiting when there is no load (an idle call starts at once). A failed run fails every call it was making,
- * as their own statements would have, unless `oneByOne(error)` says the statement undid itself for
- * one of them: then each of its inputs is run again alone, and only that one's caller gets the error.
+ * under load, none waiting when there is no load (an idle call starts at once). A failed run fails
+ * every call it was making, as their own statements would have, unless `oneByOne(error)` says the
+ * statement undid itself for one of them: then each of its inputs is run again alone, and only that
+ * one's caller gets the error.
  */
 export class Coalesced<I, O> {
   #waiting: { input: I; resolve: (output: O) => void; reject: (error: unknown) => void }[] = [];
