@@ -222,6 +222,19 @@ function startRabbit(dir: string, port: number, node: string) {
       // no pid file yet, or the VM is gone
     }
   };
+  /** True once the node answers; false if its server exited first (a failed boot). */
+  const booted = async (server: ChildProcess, deadline: number): Promise<boolean> => {
+    for (;;) {
+      if (server.exitCode !== null) return false;
+      try {
+        await ctl(['await_startup', '--timeout', '10'], 15_000);
+        return true;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await sleep(500);
+      }
+    }
+  };
   const logTail = () => {
     try {
       return readFileSync(join(env.RABBITMQ_LOG_BASE, `${node}.log`), 'utf8').split('\n').slice(-30).join('\n');
@@ -239,20 +252,7 @@ function startRabbit(dir: string, port: number, node: string) {
       const deadline = Date.now() + 90_000;
       for (let attempt = 1; ; attempt++) {
         child = spawn(join(rabbitSbin, 'rabbitmq-server'), [], { env, stdio: 'ignore', cwd: base });
-        const started = child;
-        const exitedEarly = await (async () => {
-          for (;;) {
-            if (started.exitCode !== null) return true;
-            try {
-              await ctl(['await_startup', '--timeout', '10'], 15_000);
-              return false;
-            } catch (error) {
-              if (Date.now() > deadline) throw error;
-              await sleep(500);
-            }
-          }
-        })();
-        if (!exitedEarly) break;
+        if (await booted(child, deadline)) break;
         if (Date.now() > deadline) throw new Error(`rabbitmq-server exited during boot ${attempt} times; the log ends:\n${logTail()}`);
         await nodeGone();
       }
