@@ -7,6 +7,7 @@ import { uuidv7 } from '../../src/domain/ids.js';
 import { notificationKey, notifyCustomer, type Notifier } from '../../src/domain/notifications.js';
 import { startMailCatcher, type MailCatcher } from '../support/mailCatcher.js';
 import { postgresUrl } from '../support/pipeline.js';
+import { onStatements } from '../support/statements.js';
 
 /*
  * One email per event, on the real Postgres sent markers and a real SMTP server (MailDev): duplicates
@@ -95,6 +96,82 @@ describe('customer notifications, sent once per event', () => {
     const { rowCount } = await db.query('SELECT 1 FROM notifications_sent WHERE notification_key = $1', [notificationKey('OrderPaid', event.orderId)]);
     expect(rowCount).toBe(0);
   });
+});
+
+/** Sends slowly for `slowOrders`, so the notifications that arrive meanwhile wait and share the next batch. */
+function slowFor(slowOrders: string[], notifier: Notifier): Notifier {
+  return {
+    async send(message) {
+      if (slowOrders.some((id) => message.notificationKey.endsWith(id))) await new Promise((resolve) => setTimeout(resolve, 200));
+      return notifier.send(message);
+    },
+  };
+}
+
+const marked = async (orderIds: string[]) =>
+  (await db.query<{ notification_key: string }>('SELECT notification_key FROM notifications_sent WHERE notification_key = ANY($1)', [orderIds.map((id) => notificationKey('OrderPaid', id))])).rows
+    .map((row) => row.notification_key.slice('OrderPaid/'.length))
+    .sort();
+
+describe('customer notifications sent together', () => {
+  it('when notifications arrive while two batches are sending, then they share one transaction: each sent is marked, a failed send and an order without an address mark nothing, and the failed one is sent by its redelivery', async () => {
+    const counting = new pg.Pool({ connectionString: postgresUrl, max: 4 });
+    let batches = 0;
+    onStatements(counting, (text) => {
+      if (text.includes('INSERT INTO notifications_sent')) batches++;
+    });
+    try {
+      const ledger = postgresNotificationLedger(counting);
+      const [slowA, slowB, sent1, failing, noAddress, sent2] = await Promise.all([paidOrder(), paidOrder(), paidOrder(), paidOrder(), paidOrder(false), paidOrder()]);
+      const failingId = failing.event.orderId;
+      const notifier = slowFor([slowA.event.orderId, slowB.event.orderId], {
+        send: (message) => (message.notificationKey.endsWith(failingId) ? Promise.reject(connectionLost()) : smtp.send(message)),
+      });
+      const outcomes = await Promise.allSettled([slowA, slowB, sent1, failing, noAddress, sent2].map(({ event }) => notifyCustomer({ ledger, notifier }, 'OrderPaid', event)));
+      expect(batches).toBe(3);
+      expect(outcomes.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value : isTransient(outcome.reason) ? 'transient' : outcome.reason))).toEqual([
+        'sent',
+        'sent',
+        'sent',
+        'transient',
+        'no_recipient',
+        'sent',
+      ]);
+      const sentOrders = [slowA, slowB, sent1, sent2].map(({ event }) => event.orderId);
+      expect(await marked([...sentOrders, failingId, noAddress.event.orderId])).toEqual([...sentOrders].sort());
+      for (const { email } of [slowA, slowB, sent1, sent2]) expect(await mailsTo(email)).toHaveLength(1);
+      expect(await notifyCustomer({ ledger, notifier: smtp }, 'OrderPaid', failing.event)).toBe('sent');
+      expect(await mailsTo(failing.email)).toHaveLength(1);
+    } finally {
+      await counting.end();
+    }
+  });
+
+  for (const send of ['accepted', 'refused'] as const) {
+    it(`when one event is delivered three times into one batch and the mail server ${send === 'accepted' ? 'accepts' : 'refuses'} it, then it is sent once and the copies end as the first: ${send === 'accepted' ? 'already sent' : 'the same transient error, unmarked'}`, async () => {
+      const ledger = postgresNotificationLedger(db);
+      const [slowA, slowB, repeated] = await Promise.all([paidOrder(), paidOrder(), paidOrder()]);
+      let sends = 0;
+      const notifier = slowFor([slowA.event.orderId, slowB.event.orderId], {
+        send: (message) => {
+          if (message.notificationKey.endsWith(repeated.event.orderId)) sends++;
+          return send === 'refused' && message.notificationKey.endsWith(repeated.event.orderId) ? Promise.reject(connectionLost()) : smtp.send(message);
+        },
+      });
+      const blockers = [slowA, slowB].map(({ event }) => notifyCustomer({ ledger, notifier }, 'OrderPaid', event));
+      const copies = await Promise.allSettled([1, 2, 3].map(() => notifyCustomer({ ledger, notifier }, 'OrderPaid', repeated.event)));
+      await Promise.all(blockers);
+      expect(sends).toBe(1);
+      if (send === 'accepted') {
+        expect(copies.map((copy) => copy.status === 'fulfilled' && copy.value)).toEqual(['sent', 'already_sent', 'already_sent']);
+        expect(await mailsTo(repeated.email)).toHaveLength(1);
+        expect(await marked([repeated.event.orderId])).toEqual([repeated.event.orderId]);
+      } else {
+        for (const copy of copies) expect(copy.status === 'rejected' && isTransient(copy.reason)).toBe(true);
+        expect(await marked([repeated.event.orderId])).toEqual([]);
+      }
+    });
+  }
 });
 
 describe('the SMTP session pool', () => {

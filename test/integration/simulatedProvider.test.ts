@@ -31,7 +31,7 @@ afterAll(async () => {
 function chargeRequest(amountCents = 2_500 as Cents) {
   const orderId = uuidv7();
   orderIds.push(orderId);
-  return { idempotencyKey: uuidv7(), orderId, amountCents };
+  return { idempotencyKey: uuidv7(), orderId, userId: 'buyer', amountCents };
 }
 
 const ledgerRow = async (key: string) =>
