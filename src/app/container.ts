@@ -85,7 +85,7 @@ function build(s: Settings) {
     onAfterAcceptFailure: (step, error) => logger.warn(`checkout accepted, but could not ${step}`, { error }),
   });
 
-  // A session per notification the trigger may run at once: its prefetch, held equal to the pool (test/unit/hostJson.test.ts).
+  // As many SMTP sessions as pooled connections: a batch's sends beyond them wait for a session, inside its transaction.
   const smtp = s.ACS_EMAIL_ENDPOINT ? undefined : smtpNotifier(s.SMTP_URL, s.EMAIL_SENDER, s.PG_POOL_MAX);
   const notifier = s.ACS_EMAIL_ENDPOINT
     ? acsEmailNotifier({ endpoint: s.ACS_EMAIL_ENDPOINT, sender: s.EMAIL_SENDER, ...(s.AZURE_CLIENT_ID ? { managedIdentityClientId: s.AZURE_CLIENT_ID } : {}) })

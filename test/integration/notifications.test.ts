@@ -7,7 +7,7 @@ import { uuidv7 } from '../../src/domain/ids.js';
 import { notificationKey, notifyCustomer, type Notifier } from '../../src/domain/notifications.js';
 import { startMailCatcher, type MailCatcher } from '../support/mailCatcher.js';
 import { postgresUrl } from '../support/pipeline.js';
-import { onStatements } from '../support/statements.js';
+import { connectionsInUse, onStatements } from '../support/statements.js';
 
 /*
  * One email per event, on the real Postgres sent markers and a real SMTP server (MailDev): duplicates
@@ -114,12 +114,13 @@ const marked = async (orderIds: string[]) =>
     .sort();
 
 describe('customer notifications sent together', () => {
-  it('when notifications arrive while two batches are sending, then they share one transaction: each sent is marked, a failed send and an order without an address mark nothing, and the failed one is sent by its redelivery', async () => {
+  it('when notifications arrive while two batches are sending, then they share one transaction (at most two connections for the three batches): each sent is marked, a failed send and an order without an address mark nothing, and the failed one is sent by its redelivery', async () => {
     const counting = new pg.Pool({ connectionString: postgresUrl, max: 4 });
     let batches = 0;
     onStatements(counting, (text) => {
       if (text.includes('INSERT INTO notifications_sent')) batches++;
     });
+    const connections = connectionsInUse(counting);
     try {
       const ledger = postgresNotificationLedger(counting);
       const [slowA, slowB, sent1, failing, noAddress, sent2] = await Promise.all([paidOrder(), paidOrder(), paidOrder(), paidOrder(), paidOrder(false), paidOrder()]);
@@ -129,6 +130,7 @@ describe('customer notifications sent together', () => {
       });
       const outcomes = await Promise.allSettled([slowA, slowB, sent1, failing, noAddress, sent2].map(({ event }) => notifyCustomer({ ledger, notifier }, 'OrderPaid', event)));
       expect(batches).toBe(3);
+      expect(connections.most()).toBe(2);
       expect(outcomes.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value : isTransient(outcome.reason) ? 'transient' : outcome.reason))).toEqual([
         'sent',
         'sent',

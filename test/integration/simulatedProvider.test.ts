@@ -6,7 +6,7 @@ import { uuidv7 } from '../../src/domain/ids.js';
 import { centsFromNumber, type Cents } from '../../src/domain/money.js';
 import type { ChargeOutcome } from '../../src/domain/payments.js';
 import { postgresUrl } from '../support/pipeline.js';
-import { onStatements } from '../support/statements.js';
+import { connectionsInUse, onStatements } from '../support/statements.js';
 
 /*
  * The simulated provider's charges on the real Postgres ledger. Charges that arrive together are
@@ -64,17 +64,19 @@ async function waitingStatements(count: number) {
 }
 
 describe('simulated provider: charges recorded together', () => {
-  it('when six charges arrive at once, then three statements record them (two alone, then the four that waited), each charged once with its own reference', async () => {
+  it('when six charges arrive at once, then three statements on at most two connections record them (two alone, then the four that waited), each charged once with its own reference', async () => {
     const counting = new pg.Pool({ connectionString: postgresUrl, max: 4 });
     let statements = 0;
     onStatements(counting, (text) => {
       if (chargeStatement(text)) statements++;
     });
+    const connections = connectionsInUse(counting);
     try {
       const provider = simulatedPaymentProvider(counting, { declineAboveCents, latencyMs: 0 });
       const requests = Array.from({ length: 6 }, (_, i) => chargeRequest((i % 2 === 0 ? 2_500 : 15_000) as Cents));
       const outcomes = await Promise.all(requests.map((request) => provider.charge(request, noDeadline())));
       expect(statements).toBe(3);
+      expect(connections.most()).toBe(2);
       expect(outcomes.map((outcome) => outcome.status)).toEqual(['succeeded', 'declined', 'succeeded', 'declined', 'succeeded', 'declined']);
       expect(new Set(outcomes.map((outcome) => outcome.providerReference)).size).toBe(6);
       for (const [i, request] of requests.entries()) expect(await ledgerRow(request.idempotencyKey)).toMatchObject({ calls: 1, approved: i % 2 === 0, reference: outcomes[i]!.providerReference });

@@ -12,3 +12,12 @@ export function onStatements(pool: pg.Pool, seen: (text: string) => void): void 
     };
   });
 }
+
+/** The most clients of `pool` checked out at once, from now on (read `most()` at the end). */
+export function connectionsInUse(pool: pg.Pool): { most: () => number } {
+  let inUse = 0;
+  let most = 0;
+  pool.on('acquire', () => (most = Math.max(most, ++inUse)));
+  pool.on('release', () => inUse--);
+  return { most: () => most };
+}

@@ -16,8 +16,8 @@ export function smtpNotifier(smtpUrl: string, sender: string, sessions: number):
   const transport = nodemailer.createTransport({
     // Pooled: a message goes over an open session (MAIL, RCPT, DATA) instead of connecting, greeting and
     // saying EHLO and QUIT for each one. A session the server closed is replaced on the next send.
-    // `sessions` covers every send that can run at once, so none waits for a session while its sent
-    // marker holds a Postgres connection.
+    // Sends beyond `sessions` wait for one; a batch of notifications (src/adapters/postgres/notificationLedger.ts)
+    // holds its one transaction meanwhile, not a connection per message.
     pool: true,
     maxConnections: sessions,
     host: url.hostname,
