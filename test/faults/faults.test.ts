@@ -256,10 +256,26 @@ async function scenario(
   const { cancels, lastDoneMs: cancelsDoneMs } = await cancelsDone;
   const { pending, waitedMs } = await waitForFinal(db, [...acceptedIds], 120_000);
 
+  // The sweep runs every 10 s for rows past their 30 s relay window: give it two rounds after that.
+  const outboxUnsent = await waitUntil(
+    60_000,
+    async () => Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL')).rows[0]!.n),
+    (v) => v === 0,
+  );
+  // Messages parked during an outage come back from the retry queues within 30 s.
+  const queueState = await waitUntil(
+    60_000,
+    () => services.rabbit.queues(),
+    (q) => mainQueues.every((name) => q[name]?.ready === 0 && q[name]?.unacked === 0 && q[name]?.consumers === 1 && q[retryQueueOf(name)]?.ready === 0),
+  );
+  // Orders whose client saw no 202 (its response lost in the kill) are not among those waited for
+  // above, and the sweep may place one late: read the orders once they are all final too.
   const oidToRecord = new Map(all.map((r) => [devUserObjectId(r.user.toLowerCase()), r]));
-  const { rows: orders } = await db.query<{ id: string; user_id: string; status: string }>(
-    'SELECT id, user_id, status FROM orders WHERE user_id = ANY($1::text[])',
-    [[...oidToRecord.keys()]],
+  const orders = await waitUntil(
+    60_000,
+    async () =>
+      (await db.query<{ id: string; user_id: string; status: string }>('SELECT id, user_id, status FROM orders WHERE user_id = ANY($1::text[])', [[...oidToRecord.keys()]])).rows,
+    (rows) => rows.every((o) => settledOrderStatuses.includes(o.status)),
   );
   const ordersById = new Map(orders.map((o) => [o.id, o]));
   const lost = [...acceptedIds].filter((id) => !ordersById.has(id));
@@ -285,18 +301,6 @@ async function scenario(
   const held = new Map(heldRows.map((r) => [r.product_id, Number(r.held)]));
   const stockMismatches = stockRows.filter((r) => r.stock !== initialStock - (held.get(r.id) ?? 0)).map((r) => ({ id: r.id, stock: r.stock, expected: initialStock - (held.get(r.id) ?? 0) }));
 
-  // The sweep runs every 10 s for rows past their 30 s relay window: give it two rounds after that.
-  const outboxUnsent = await waitUntil(
-    60_000,
-    async () => Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL')).rows[0]!.n),
-    (v) => v === 0,
-  );
-  // Messages parked during an outage come back from the retry queues within 30 s.
-  const queueState = await waitUntil(
-    60_000,
-    () => services.rabbit.queues(),
-    (q) => mainQueues.every((name) => q[name]?.ready === 0 && q[name]?.unacked === 0 && q[name]?.consumers === 1 && q[retryQueueOf(name)]?.ready === 0),
-  );
   // One charge and one provider call per order, whatever was redelivered or re-driven.
   const { rows: charges } = await db.query<{ orders: string; calls: string }>(
     "SELECT count(DISTINCT order_id) AS orders, coalesce(sum(calls), 0) AS calls FROM simulated_provider_charges WHERE kind = 'charge' AND order_id = ANY($1::uuid[])",
