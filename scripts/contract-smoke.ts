@@ -270,7 +270,9 @@ check('categories: create 201, duplicate 409, bad slug 400, listed with productC
 check('search: q by word stem, category, sort, price bounds, cursor of the same query; bad sort or price 400', async () => {
   const slug = `search-${run}`;
   expectStatus(await call('/categories', { method: 'POST', token: adminToken, body: { slug, name: `Search ${run}` } }), 201, 'POST /categories');
-  const word = `zq${run.replace(/[^a-z]/g, 'x')}`;
+  // One letter per hex digit of a fresh UUID: a word no earlier run's product can contain. Mapping
+  // only the digits to one letter left so few words that a reused database held this one already.
+  const word = `zq${[...randomUUID().replace(/-/g, '').slice(0, 12)].map((hex) => String.fromCharCode(97 + parseInt(hex, 16))).join('')}`;
   const cheap = await createProduct({ name: `${word} grinder`, price: 5, category: slug });
   const dear = await createProduct({ name: `Other ${run}`, description: `For ${word} grinders`, price: 50, category: slug });
   const found = await call(`/products?q=${word}+grinders`, { token: adminToken });
