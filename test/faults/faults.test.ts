@@ -384,6 +384,11 @@ async function scenario(
       problems.push(`dead-letter queue ${deadLetterQueueOf(q)}: ${JSON.stringify(dlq)}, expected ${poisoned[deadLetterQueueOf(q)]} poisoned`);
     }
   }
+  if (problems.length) {
+    // A 500 or a stranded order is explained in the host's log, which a failed run would otherwise lose.
+    const errors = h.host().output().split('\n').filter((line) => line.includes('"level":"error"'));
+    problems.push(`the host's output is kept in ${keepOutput(h.host())}; its last error lines (${errors.length} in all):\n${errors.slice(-5).join('\n')}`);
+  }
   console.log(JSON.stringify({ scenario: name, counts, problems }));
   return { scenario: name, counts, problems, records };
 }
