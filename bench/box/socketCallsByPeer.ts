@@ -1,12 +1,13 @@
 /**
  * Which processes a running process talks to, and in how many system calls: `strace` on every thread of
  * PID for a few seconds, each read and write counted against the process at the socket's other end
- * (docs/performance.md, issue 21, ninth session). On this box every loopback write wakes its reader, so
+ * (docs/performance.md, issue 21, ninth session). A loopback write usually wakes its reader, so
  * writes per order by peer are the hops an order pays, counted without the noise of CPU time.
  *   npx tsx bench/box/socketCallsByPeer.ts <pid> [seconds=6]
  * Needs `strace` and `ss`, run as root beside the process. Prints JSON: per peer (the process that
  * listens on the other end, or `http clients` for connections the process accepted, `stdout`,
- * `eventfd`) the count of each call, and `httpRequestsRead`, the reads on accepted connections.
+ * `eventfd`) the count of each call, and `acceptedConnectionReads`: read calls, not requests (a
+ * non-blocking reader also counts the reads that found nothing).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
@@ -82,8 +83,8 @@ function main(): void {
   }
   rmSync(trace, { force: true });
   const http = byPeer['http clients'] ?? {};
-  const httpRequestsRead = (http.read ?? 0) + (http.readv ?? 0) + (http.recvfrom ?? 0);
-  console.log(JSON.stringify({ pid, seconds, httpRequestsRead, byPeer }, null, 2));
+  const acceptedConnectionReads = (http.read ?? 0) + (http.readv ?? 0) + (http.recvfrom ?? 0);
+  console.log(JSON.stringify({ pid, seconds, acceptedConnectionReads, byPeer }, null, 2));
 }
 
 main();
