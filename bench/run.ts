@@ -30,6 +30,7 @@ import autocannon from 'autocannon';
 import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { startShop, type Shop } from '../test/support/shop.js';
 import { projectRoot } from '../test/support/hostProcess.js';
+import { readHostOptions } from '../src/host/hostConfig.js';
 import { routeThroughLocalPgBouncer } from '../scripts/localPgBouncer.js';
 import { checkPool, startPrivateServices, type PrivateServices } from '../test/support/privateServices.js';
 import { createProducts, orderTimings, percentile, round, runCheckoutLoad, waitForFinal, type LoadUser } from '../test/faults/support/load.js';
@@ -260,7 +261,7 @@ async function benchCheckout(args: Args, services: PrivateServices): Promise<voi
         bench: 'checkout',
         date: new Date().toISOString(),
         machine,
-        settings: { n: args.n, concurrency: args.c, itemsPerUser: 1, products: productCount, services: 'private', profiled: args.profile, workerProcesses: args.workers, prefetch: 30, pgPoolMax: 10, idempotencyKey: true },
+        settings: { n: args.n, concurrency: args.c, itemsPerUser: 1, products: productCount, services: 'private', profiled: args.profile, workerProcesses: args.workers, prefetch: readHostOptions(projectRoot).prefetchCount, pgPoolMax: 10, idempotencyKey: true },
         results: {
           checkouts: records.length,
           accepted: accepted.length,
@@ -452,6 +453,7 @@ async function main(): Promise<void> {
         options: args.capacity,
         services: services!,
         workers: args.workers,
+        prefetch: readHostOptions(projectRoot).prefetchCount,
         startShop: (env) => shopOn(args, { ...services!.env, ...env }, profileDir),
         emit: async (line) => {
           const profile = profileDir ? await profileOf(profileDir, args.keepProfile) : undefined;

@@ -30,6 +30,16 @@ export function rateSchedule(options: ScheduleOptions): number[] {
   return rates;
 }
 
+/**
+ * The unmeasured load before the first step: half its rate (at least 20/s) for 10 s. A first step
+ * that came after only a few dozen orders measured a cold start: with the JIT, the heap and the
+ * pools still growing, runs that began at 75 or 100/s missed the SLO by seconds where the same rates
+ * passed after a step below them (docs/performance.md, issue 21, ninth session).
+ */
+export function warmUpLoad(firstRate: number): { rate: number; durationS: number } {
+  return { rate: Math.max(20, Math.round(firstRate / 2)), durationS: 10 };
+}
+
 /** Open loop: shopper i arrives i/rate seconds after the step starts, whatever happened to the others. */
 export function arrivalOffsetsMs(rate: number, durationS: number): number[] {
   const count = Math.round(rate * durationS);

@@ -6,7 +6,7 @@ import type { Shop } from '../../test/support/shop.js';
 import { freePort, listening, type PrivateServices } from '../../test/support/privateServices.js';
 import { projectRoot } from '../../test/support/hostProcess.js';
 import { createProducts, percentile, round } from '../../test/faults/support/load.js';
-import { capacityOf, clickToFinalMs, counterDeltas, statementsBetween, finalStatuses, hopLatencies, judgeStep, lateness, perOrder, rateSchedule, shouldStop, type OrderTimes, type ShopperOutcome } from './capacity.js';
+import { capacityOf, clickToFinalMs, counterDeltas, statementsBetween, finalStatuses, hopLatencies, judgeStep, lateness, perOrder, rateSchedule, shouldStop, warmUpLoad, type OrderTimes, type ShopperOutcome } from './capacity.js';
 import { cpuBetween, cpuSnapshot, pidsMatching, PostgresStats, rabbitCounters, redisStats, type ProcessGroup } from './observe.js';
 import { runOpenLoop, type Shopper, type ShopperRecord } from './openLoop.js';
 
@@ -58,8 +58,6 @@ export const defaultCapacityOptions: CapacityOptions = {
 const latenessBudgetShareOfSlo = 0.01;
 
 const observerRole = 'bench_observer';
-/** A few seconds of load before the first step, so JIT warm-up and first connections are not measured. */
-const warmUp = { rate: 20, durationS: 3 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface CapacityLine {
@@ -73,6 +71,8 @@ export interface CapacityContext {
   options: CapacityOptions;
   services: PrivateServices;
   workers: number;
+  /** host.json's RabbitMQ prefetch, which both hosts read from the same app root. */
+  prefetch: number;
   /** Starts the shop on the private services, with `env` added (the bench's own SMTP catcher). */
   startShop: (env: Record<string, string>) => Promise<Shop>;
   /** Called once the shop has stopped (so a CPU profile of the host is complete). */
@@ -160,6 +160,7 @@ function processGroups(services: PrivateServices, shop: Shop): Record<string, Pr
 export async function benchCapacity(ctx: CapacityContext): Promise<void> {
   const { options, services, log } = ctx;
   const schedule = rateSchedule(options);
+  const warmUp = warmUpLoad(schedule[0]!);
   const admin = new pg.Pool({ connectionString: services.postgresUrl, max: 2 });
   await admin.query(`DO $$ BEGIN CREATE ROLE ${observerRole} LOGIN SUPERUSER; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
   const plannedShoppers = schedule.reduce((sum, rate) => sum + Math.round(rate * options.stepDurationS), 0) + warmUp.rate * warmUp.durationS;
@@ -242,6 +243,7 @@ export async function benchCapacity(ctx: CapacityContext): Promise<void> {
         postgresPath,
         host: shop.host.command ?? 'local',
         workerProcesses: ctx.workers,
+        prefetch: ctx.prefetch,
         clockOffsetMs: round(clock.offsetMs, 2),
         clockOffsetBoundMs: round(clock.boundMs, 2),
         clickToFinal: 'scheduled time of the add request (the click) to orders.updated_at of the final status, epoch ms on the one machine clock',

@@ -14,6 +14,7 @@ import {
   statementsBetween,
   treeTicks,
   treeTicksByCommand,
+  warmUpLoad,
   type OrderTimes,
   type ProcStat,
   type ShopperOutcome,
@@ -25,6 +26,12 @@ const paid = (latencyMs: number): ShopperOutcome => ({ clickAtMs: 1_000_000, add
 const hundredPaid = (latencyMs: (i: number) => number) => Array.from({ length: 100 }, (_, i) => paid(latencyMs(i)));
 
 describe('capacity bench: rate schedule', () => {
+  it('the warm-up runs at half the first step\'s rate, at least 20/s, for 10 s', () => {
+    expect(warmUpLoad(100)).toEqual({ rate: 50, durationS: 10 });
+    expect(warmUpLoad(25)).toEqual({ rate: 20, durationS: 10 });
+    expect(warmUpLoad(75)).toEqual({ rate: 38, durationS: 10 });
+  });
+
   it('when start, step and max are given, then the rates run from start to max inclusive', () => {
     expect(rateSchedule({ startRate: 25, rateStep: 25, maxRate: 100 })).toEqual([25, 50, 75, 100]);
   });
