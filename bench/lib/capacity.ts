@@ -33,7 +33,7 @@ export function rateSchedule(options: ScheduleOptions): number[] {
 /**
  * The unmeasured load before the first step: half its rate (at least 20/s) for 10 s. A first step
  * that came after only a few dozen orders measured a cold start: with the JIT, the heap and the
- * pools still growing, runs that began at 75 or 100/s missed the SLO by seconds where the same rates
+ * pools still growing, runs that began at 75 or 100/s missed the SLO by 0.7-6.4 s where the same rates
  * passed after a step below them (docs/performance.md, issue 21, ninth session).
  */
 export function warmUpLoad(firstRate: number): { rate: number; durationS: number } {
