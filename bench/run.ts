@@ -1,5 +1,5 @@
 /*
- * Benchmarks (npm run bench [-- <read|checkout|jwks|capacity|catalog|all> options]); JSON lines on stdout, progress on stderr.
+ * Benchmarks (npm run bench [-- <read|checkout|jwks|capacity|seed-capacity|catalog|all> options]); JSON lines on stdout, progress on stderr.
  *
  *   read      authenticated GET /api/products?limit=20 through the local host, autocannon
  *   checkout  N users each add one item and check out (concurrency C); HTTP accept rate and latency,
@@ -8,6 +8,9 @@
  *   capacity  open loop: a new shopper every 1/R s adds one item and checks out, at each rate of a
  *             schedule; click-to-final p50/p99 per step, the highest rate meeting the SLO, and per
  *             order: Postgres commits and statements, Redis commands, broker publishes, CPU per process
+ *   seed-capacity  the capacity open loop against the seed tutorial's cart and orders services
+ *             (bench/seed, bench/lib/seedCapacityBench.ts) on the same private services: the issue's
+ *             side-by-side baseline, repeatable on any box
  *   catalog   search, a category page and a sort at --products-total (100 000) products: p50/p99 of the
  *             SQL alone and of GET /api/products through the local host (bench/lib/catalogBench.ts)
  *   all       read, checkout and jwks (default; capacity and catalog run only when asked for)
@@ -19,7 +22,8 @@
  * the shared services on 5432/6379/5672, read-only). Everything else runs against private
  * Postgres/Redis/RabbitMQ instances started for the run and removed after it.
  * Capacity: --start-rate 25 --rate-step 25 --max-rate 400 (or --rates 10,20,40) --step-duration 30
- * --slo-ms 1000 --stop-after-failures 1 --drain-timeout 60 --settle 11 --products 20 --postgres pgbouncer|direct;
+ * --slo-ms 1000 --stop-after-failures 1 --drain-timeout 60 --settle 11 --products 20 --postgres pgbouncer|direct
+ * (seed-capacity takes the same schedule options and --postgres);
  * see docs/performance.md.
  */
 import { createServer, type Server } from 'node:http';
@@ -37,6 +41,7 @@ import { createProducts, orderTimings, percentile, round, runCheckoutLoad, waitF
 import { summarizeProfileDir } from './lib/profile.js';
 import { benchCapacity, defaultCapacityOptions, type CapacityOptions } from './lib/capacityBench.js';
 import { rateSchedule } from './lib/capacity.js';
+import { benchSeedCapacity } from './lib/seedCapacityBench.js';
 import { cpuBetween, cpuSnapshot, type ProcessGroup } from './lib/observe.js';
 import { catalogScenarios, plans, seedCatalog, timeHttp, timeRepository } from './lib/catalogBench.js';
 
@@ -94,8 +99,8 @@ function parseArgs(argv: string[]): Args {
     else if (!a.startsWith('-')) args.cmd = a;
     else throw new Error(`unknown option ${a}`);
   }
-  if (!['read', 'checkout', 'jwks', 'capacity', 'catalog', 'all'].includes(args.cmd)) throw new Error(`unknown bench ${args.cmd}: read, checkout, jwks, capacity, catalog or all`);
-  if (args.cmd === 'capacity') rateSchedule(args.capacity); // fail on a bad schedule before starting anything
+  if (!['read', 'checkout', 'jwks', 'capacity', 'seed-capacity', 'catalog', 'all'].includes(args.cmd)) throw new Error(`unknown bench ${args.cmd}: read, checkout, jwks, capacity, seed-capacity, catalog or all`);
+  if (args.cmd === 'capacity' || args.cmd === 'seed-capacity') rateSchedule(args.capacity); // fail on a bad schedule before starting anything
   return args;
 }
 
@@ -440,13 +445,14 @@ async function main(): Promise<void> {
       // The capacity bench reads pg_stat_statements, which must be preloaded at server start; the
       // other benches run without it, as their earlier results did.
       const statementStats = { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track_utility': 'on' };
-      services = await startPrivateServices('bench', args.cmd === 'capacity' ? { postgresSettings: statementStats } : {});
+      services = await startPrivateServices('bench', args.cmd === 'capacity' || args.cmd === 'seed-capacity' ? { postgresSettings: statementStats } : {});
     }
     const readServices = args.shared ? undefined : services;
     if (args.cmd === 'read' || args.cmd === 'all') await benchRead(args, readServices);
     if (args.cmd === 'checkout' || args.cmd === 'all') await benchCheckout(args, services!);
     if (args.cmd === 'jwks' || args.cmd === 'all') await benchJwks(args, services);
     if (args.cmd === 'catalog') await benchCatalog(args, services!);
+    if (args.cmd === 'seed-capacity') await benchSeedCapacity({ options: args.capacity, services: services!, emit: (line) => emit({ ...line, machine }, args), log });
     if (args.cmd === 'capacity') {
       const profileDir = args.profile ? mkdtempSync(join(tmpdir(), 'bench-prof-capacity-')) : undefined;
       await benchCapacity({

@@ -57,15 +57,23 @@ export interface ShopperOutcome {
 
 export const finalStatuses = ['PAID', 'PAYMENT_FAILED', 'REJECTED', 'CANCELLED'] as const;
 
+/** What a pipeline answers a checkout it accepted, the order statuses that end it, and the one that counts as success. */
+export interface PipelineEnd {
+  checkoutStatus: number;
+  finalStatuses: readonly string[];
+  successStatus: string;
+}
+
+/** This shop: a checkout is 202, and an order counts once it is PAID. */
+export const shopPipeline: PipelineEnd = { checkoutStatus: 202, finalStatuses, successStatus: 'PAID' };
+
 /**
  * Click-to-final latency per shopper: from the click (the add request's scheduled time) to the
  * order's final status in the database. A shopper without a final order counts as infinitely slow,
  * so failures can never improve a percentile.
  */
-export function clickToFinalMs(outcomes: readonly ShopperOutcome[]): number[] {
-  return outcomes.map((o) =>
-    o.finalAtMs !== undefined && o.orderStatus !== undefined && (finalStatuses as readonly string[]).includes(o.orderStatus) ? o.finalAtMs - o.clickAtMs : Infinity,
-  );
+export function clickToFinalMs(outcomes: readonly ShopperOutcome[], end: PipelineEnd = shopPipeline): number[] {
+  return outcomes.map((o) => (o.finalAtMs !== undefined && o.orderStatus !== undefined && end.finalStatuses.includes(o.orderStatus) ? o.finalAtMs - o.clickAtMs : Infinity));
 }
 
 /** What the database recorded of one order: its status and the times of its hops (epoch ms). */
@@ -104,20 +112,20 @@ export interface StepVerdict {
   failures: string[];
 }
 
-/** A step meets the SLO when every shopper's order is PAID and click-to-final p99 <= the SLO. */
-export function judgeStep(outcomes: readonly ShopperOutcome[], sloMs: number): StepVerdict {
-  const latencies = clickToFinalMs(outcomes);
+/** A step meets the SLO when every shopper's order succeeded (PAID here) and click-to-final p99 <= the SLO. */
+export function judgeStep(outcomes: readonly ShopperOutcome[], sloMs: number, end: PipelineEnd = shopPipeline): StepVerdict {
+  const latencies = clickToFinalMs(outcomes, end);
   const p50Ms = percentile(latencies, 50);
   const p99Ms = percentile(latencies, 99);
   const failures: string[] = [];
   if (outcomes.length === 0) failures.push('no shoppers');
   const count = (predicate: (o: ShopperOutcome) => boolean) => outcomes.filter(predicate).length;
   const addFailed = count((o) => o.addStatus !== 200);
-  const checkoutFailed = count((o) => o.addStatus === 200 && o.checkoutStatus !== 202);
-  const notPaid = count((o) => o.checkoutStatus === 202 && o.orderStatus !== 'PAID');
+  const checkoutFailed = count((o) => o.addStatus === 200 && o.checkoutStatus !== end.checkoutStatus);
+  const notSucceeded = count((o) => o.checkoutStatus === end.checkoutStatus && o.orderStatus !== end.successStatus);
   if (addFailed) failures.push(`${addFailed} add-to-cart not 200`);
-  if (checkoutFailed) failures.push(`${checkoutFailed} checkout not 202`);
-  if (notPaid) failures.push(`${notPaid} orders not PAID`);
+  if (checkoutFailed) failures.push(`${checkoutFailed} checkout not ${end.checkoutStatus}`);
+  if (notSucceeded) failures.push(`${notSucceeded} orders not ${end.successStatus}`);
   if (!(p99Ms <= sloMs)) failures.push(`click-to-final p99 ${Number.isFinite(p99Ms) ? `${Math.round(p99Ms)} ms` : 'unbounded'} > SLO ${sloMs} ms`);
   return { passed: failures.length === 0, p50Ms, p99Ms, failures };
 }

@@ -146,9 +146,13 @@ class Observer {
 
 /** The processes whose CPU the bench reports, found from the private services' pid files and command lines. */
 function processGroups(services: PrivateServices, shop: Shop): Record<string, ProcessGroup> {
+  return { host: { roots: () => (shop.host.child.pid ? [shop.host.child.pid] : []), byCommand: true }, ...serviceProcessGroups(services) };
+}
+
+/** The private services' processes and the bench's own (the load generator). */
+export function serviceProcessGroups(services: PrivateServices): Record<string, ProcessGroup> {
   const pidFile = (path: string) => () => (existsSync(path) ? [Number(readFileSync(path, 'utf8').split('\n')[0])] : []);
   return {
-    host: { roots: () => (shop.host.child.pid ? [shop.host.child.pid] : []), byCommand: true },
     postgres: { roots: pidFile(join(services.dir, 'pgdata', 'postmaster.pid')) },
     redis: { roots: () => pidsMatching(`redis-server 127.0.0.1:${services.ports.redis}`) },
     rabbitmq: { roots: pidFile(join(services.dir, 'rabbit', 'rabbit.pid')) },

@@ -34,14 +34,8 @@ const eventLoopSampleMs = 5;
 const epochMs = () => performance.timeOrigin + performance.now();
 
 export async function runOpenLoop(options: { api: string; shoppers: readonly Shopper[]; rate: number; timeoutMs: number }): Promise<{ records: ShopperRecord[]; eventLoopDelayP99Ms: number; arrivalsWallMs: number }> {
-  const offsets = arrivalOffsetsMs(options.rate, options.shoppers.length / options.rate);
   const client = httpClient(Infinity);
-  const delay = monitorEventLoopDelay({ resolution: eventLoopSampleMs });
-  delay.enable();
-  const startAt = epochMs() + 20;
   const records: ShopperRecord[] = [];
-  const inFlight: Promise<void>[] = [];
-
   const shop = async (index: number, clickAtMs: number): Promise<void> => {
     const shopper = options.shoppers[index]!;
     const sentAtMs = epochMs();
@@ -58,6 +52,21 @@ export async function runOpenLoop(options: { api: string; shoppers: readonly Sho
     if (checkout.status === 202) record.orderId = (JSON.parse(checkout.body) as { orderId: string }).orderId;
     else record.error = `checkout: ${checkout.error ?? checkout.body.slice(0, 200)}`;
   };
+  const timing = await runArrivals(options.rate, options.shoppers.length, shop);
+  client.close();
+  return { records, ...timing };
+}
+
+/**
+ * Starts `visit(i, clickAtMs)` for arrival i at i/rate seconds (on the arrival schedule of
+ * `arrivalOffsetsMs`), never waiting for earlier visits, and resolves when all have finished.
+ */
+export async function runArrivals(rate: number, count: number, visit: (index: number, clickAtMs: number) => Promise<void>): Promise<{ eventLoopDelayP99Ms: number; arrivalsWallMs: number }> {
+  const offsets = arrivalOffsetsMs(rate, count / rate);
+  const delay = monitorEventLoopDelay({ resolution: eventLoopSampleMs });
+  delay.enable();
+  const startAt = epochMs() + 20;
+  const inFlight: Promise<void>[] = [];
 
   // One timer at a time, set for the next due arrival; whatever is due when it fires starts at once.
   await new Promise<void>((resolve) => {
@@ -65,7 +74,7 @@ export async function runOpenLoop(options: { api: string; shoppers: readonly Sho
     const tick = () => {
       const now = epochMs();
       while (next < offsets.length && startAt + offsets[next]! <= now) {
-        inFlight.push(shop(next, startAt + offsets[next]!));
+        inFlight.push(visit(next, startAt + offsets[next]!));
         next++;
       }
       if (next >= offsets.length) resolve();
@@ -76,7 +85,6 @@ export async function runOpenLoop(options: { api: string; shoppers: readonly Sho
   const arrivalsWallMs = epochMs() - startAt;
   await Promise.all(inFlight);
   delay.disable();
-  client.close();
   // The histogram holds whole sampling intervals (at least the resolution); the delay is what exceeds it.
-  return { records, eventLoopDelayP99Ms: Math.max(0, delay.percentile(99) / 1e6 - eventLoopSampleMs), arrivalsWallMs };
+  return { eventLoopDelayP99Ms: Math.max(0, delay.percentile(99) / 1e6 - eventLoopSampleMs), arrivalsWallMs };
 }

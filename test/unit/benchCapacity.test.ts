@@ -108,6 +108,15 @@ describe('capacity bench: a step against the SLO', () => {
     outcomes[5] = { ...outcomes[5]!, orderStatus: 'PAYMENT_FAILED' };
     expect(judgeStep(outcomes, 1000)).toMatchObject({ passed: false, p99Ms: 100, failures: ['1 orders not PAID'] });
   });
+
+  it("when the pipeline is the seed's (checkout 200, final at PENDING), then its PENDING orders pass and a missing one fails", () => {
+    const seed = { checkoutStatus: 200, finalStatuses: ['PENDING'], successStatus: 'PENDING' };
+    const outcomes: ShopperOutcome[] = Array.from({ length: 100 }, () => ({ clickAtMs: 0, addStatus: 200, checkoutStatus: 200, orderStatus: 'PENDING', finalAtMs: 30 }));
+    expect(judgeStep(outcomes, 1000, seed)).toMatchObject({ passed: true, p99Ms: 30 });
+    expect(judgeStep(outcomes, 1000)).toMatchObject({ passed: false, failures: ['100 checkout not 202', 'click-to-final p99 unbounded > SLO 1000 ms'] });
+    outcomes[7] = { clickAtMs: 0, addStatus: 200, checkoutStatus: 200 };
+    expect(judgeStep(outcomes, 1000, seed)).toMatchObject({ passed: false, failures: ['1 orders not PENDING'] });
+  });
 });
 
 describe('capacity bench: where click-to-final went, hop by hop', () => {
