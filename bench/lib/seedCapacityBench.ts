@@ -35,23 +35,32 @@ CREATE INDEX IF NOT EXISTS orders_userid ON orders (userid)`;
 
 interface SeedService {
   child: ChildProcess;
+  port: number;
+  /** The end of its output. */
+  log(): string;
   stop(): Promise<void>;
 }
 
-/** Starts one seed service (`bench/seed/<name>.mjs`) on `port`; its output goes to a file, as a container's log would. */
-async function startSeedService(name: 'cart' | 'orders', port: number, env: Record<string, string>, dir: string, ready: () => Promise<boolean>): Promise<SeedService> {
+/**
+ * Starts one seed service (`bench/seed/<name>.mjs`) on `port`; its output goes to a file, as a
+ * container's log would. Ready once it listens and has logged `readyLine` (its broker channel is open).
+ */
+async function startSeedService(name: 'cart' | 'orders', port: number, env: Record<string, string>, dir: string, readyLine: string): Promise<SeedService> {
   const logPath = join(dir, `seed-${name}.log`);
   const out = openSync(logPath, 'w');
   const child = spawn(process.execPath, [join(projectRoot, 'bench/seed', `${name}.mjs`)], { cwd: projectRoot, env: { ...process.env, ...env, SEED_PORT: String(port) }, stdio: ['ignore', out, out] });
   closeSync(out);
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const deadline = Date.now() + 15_000;
+  const ready = async () => readFileSync(logPath, 'utf8').includes(readyLine) && (await listening(port));
   while (!(await ready())) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the seed's ${name} service did not start: ${readFileSync(logPath, 'utf8').slice(-500)}`);
     await sleep(100);
   }
   return {
     child,
+    port,
+    log: () => readFileSync(logPath, 'utf8').slice(-1000),
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
@@ -97,17 +106,19 @@ export async function benchSeedCapacity(ctx: { options: CapacityOptions; service
 
   const postgresPath = options.postgresPath;
   const env = { SEED_REDIS_URL: services.redisUrl, SEED_AMQP_URL: services.rabbitUrl, SEED_POSTGRES_URL: inSeedDatabase(postgresPath === 'direct' ? services.postgresUrl : services.pgbouncerUrl) };
-  const ordersLog = join(services.dir, 'seed-orders.log');
-  const cartPort = await freePort();
   const started: SeedService[] = [];
   const pgStats = await PostgresStats.open(services.postgresUrl, seedDatabase, observerRole);
   let line: CapacityLine;
   try {
-    started.push(await startSeedService('orders', await freePort(), env, services.dir, async () => readFileSync(ordersLog, 'utf8').includes('Orders consumer ready')));
-    started.push(await startSeedService('cart', cartPort, env, services.dir, () => listening(cartPort)));
+    started.push(await startSeedService('orders', await freePort(), env, services.dir, 'Orders consumer ready'));
+    started.push(await startSeedService('cart', await freePort(), env, services.dir, 'Cart publisher ready'));
     const [orders, cart] = started as [SeedService, SeedService];
     const groups: Record<string, ProcessGroup> = { seedCart: { roots: () => [cart.child.pid!] }, seedOrders: { roots: () => [orders.child.pid!] }, ...serviceProcessGroups(services) };
-    const api = `http://127.0.0.1:${cartPort}`;
+    const api = `http://127.0.0.1:${cart.port}`;
+    // The seed's services crash on some errors (an async Express handler that throws): say so rather than time out.
+    const checkAlive = () => {
+      for (const service of started) if (service.child.exitCode !== null) throw new Error(`a seed service exited (${service.child.exitCode}): ${service.log()}`);
+    };
     let shoppers = 0;
     const run = (rate: number, count: number) => seedOpenLoop(api, rate, Array.from({ length: count }, () => `seed-shopper-${process.pid}-${shoppers++}`), options.requestTimeoutMs);
     const finalTimes = async (userIds: readonly string[]) =>
@@ -124,6 +135,7 @@ export async function benchSeedCapacity(ctx: { options: CapacityOptions; service
 
     log(`seed-capacity: warm-up, ${warmUp.rate}/s for ${warmUp.durationS} s`);
     const warm = await run(warmUp.rate, warmUp.rate * warmUp.durationS);
+    checkAlive();
     await waitOrders(warm.records.map((r) => r.userId));
     await sleep(options.settleS * 1000);
 
@@ -135,6 +147,7 @@ export async function benchSeedCapacity(ctx: { options: CapacityOptions; service
       const brokerBefore = await rabbitCounters(services.rabbit.ctl);
       const cpuBefore = cpuSnapshot(groups);
       const load = await run(rate, Math.round(rate * options.stepDurationS));
+      checkAlive();
       const userIds = load.records.map((r) => r.userId);
       const missing = await waitOrders(userIds);
       const cpu = cpuBetween(cpuBefore, cpuSnapshot(groups));

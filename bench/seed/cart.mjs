@@ -1,6 +1,7 @@
 // The seed tutorial's cart service (../shared/seeds, "5.3 Cart Service"), as written there but for
-// the addresses, which the seed capacity bench passes in (bench/lib/seedCapacityBench.ts). Kept as
-// the seed has it on purpose: no auth, no validation, a transient publish without confirms.
+// the addresses, which the seed capacity bench passes in (bench/lib/seedCapacityBench.ts), and the
+// ready line it waits for. Kept as the seed has it on purpose: no auth, no validation, a transient
+// publish without confirms, and a checkout before the channel is open crashes the process.
 import express from 'express';
 import Redis from 'ioredis';
 import amqp from 'amqplib';
@@ -14,6 +15,7 @@ async function connectRabbit() {
   const conn = await amqp.connect(process.env.SEED_AMQP_URL);
   channel = await conn.createChannel();
   await channel.assertQueue('cartCheckedOut');
+  console.log('Cart publisher ready');
 }
 connectRabbit();
 

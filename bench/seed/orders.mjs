@@ -1,5 +1,6 @@
 // The seed tutorial's orders service (../shared/seeds, "5.4 Orders Service"), as written there but
-// for the addresses, which the seed capacity bench passes in (bench/lib/seedCapacityBench.ts): a
+// for the addresses, which the seed capacity bench passes in (bench/lib/seedCapacityBench.ts), and
+// the ready line it waits for: a
 // consumer with no prefetch limit that inserts a PENDING row per event and acks it.
 import express from 'express';
 import pkg from 'pg';
