@@ -22,6 +22,7 @@ import { runArrivals } from './openLoop.js';
 const observerRole = 'bench_observer';
 const seedDatabase = 'seed';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const ms = (values: number[]) => ({ p50Ms: round(percentile(values, 50)), p99Ms: round(percentile(values, 99)) });
 
 /** The seed's checkout answers 200 and its order ends at PENDING. */
 const seedPipeline: PipelineEnd = { checkoutStatus: 200, finalStatuses: ['PENDING'], successStatus: 'PENDING' };
@@ -120,7 +121,7 @@ export async function benchSeedCapacity(ctx: { options: CapacityOptions; service
       for (const service of started) if (service.child.exitCode !== null) throw new Error(`a seed service exited (${service.child.exitCode}): ${service.log()}`);
     };
     let shoppers = 0;
-    const run = (rate: number, count: number) => seedOpenLoop(api, rate, Array.from({ length: count }, () => `seed-shopper-${process.pid}-${shoppers++}`), options.requestTimeoutMs);
+    const run = (rate: number, count: number) => seedOpenLoop(api, rate, Array.from({ length: count }, () => `seed-shopper-${process.pid}-${shoppers++}`), options.products, options.requestTimeoutMs);
     const finalTimes = async (userIds: readonly string[]) =>
       new Map((await observe<{ userid: string; ms: number }>('SELECT userid, extract(epoch FROM created_at) * 1000 AS ms FROM orders WHERE userid = ANY($1::text[])', [userIds])).map((r) => [r.userid, Number(r.ms)]));
     const waitOrders = async (userIds: readonly string[]) => {
@@ -181,7 +182,8 @@ export async function benchSeedCapacity(ctx: { options: CapacityOptions; service
         clickToFinal: { p50Ms: round(verdict.p50Ms), p90Ms: round(percentile(clickToFinal, 90)), p99Ms: round(verdict.p99Ms), maxMs: round(Math.max(...clickToFinal)) },
         orders: { accepted: orderCount, final: orderCount - missing, missing },
         http: {
-          add: { p50Ms: round(percentile(load.records.map((r) => r.addMs), 50)), p99Ms: round(percentile(load.records.map((r) => r.addMs), 99)) },
+          add: ms(load.records.map((r) => r.addMs)),
+          checkout: ms(load.records.flatMap((r) => (r.checkoutMs !== undefined ? [r.checkoutMs] : []))),
           firstErrors: [...new Set(load.records.flatMap((r) => (r.error ? [r.error] : [])))].slice(0, 5),
         },
         loadGenerator: { latenessP99Ms: round(late.p99Ms, 2), eventLoopDelayP99Ms: round(load.eventLoopDelayP99Ms, 2) },
@@ -228,14 +230,14 @@ export async function benchSeedCapacity(ctx: { options: CapacityOptions; service
   ctx.emit(line);
 }
 
-/** The seed shopper: add one product, then check out, as open-loop arrivals at `rate`. */
-async function seedOpenLoop(api: string, rate: number, userIds: readonly string[], timeoutMs: number) {
+/** The seed shopper: add one of `products` (the seed's cart takes any id), then check out, as open-loop arrivals at `rate`. */
+async function seedOpenLoop(api: string, rate: number, userIds: readonly string[], products: number, timeoutMs: number) {
   const client = httpClient(Infinity);
   const records: SeedRecord[] = [];
   const timing = await runArrivals(rate, userIds.length, async (index, clickAtMs) => {
     const userId = userIds[index]!;
     const sentAtMs = performance.timeOrigin + performance.now();
-    const add = await client.call(`${api}/cart/add`, { method: 'POST', body: { userId, productId: `product-${index % 20}` }, timeoutMs });
+    const add = await client.call(`${api}/cart/add`, { method: 'POST', body: { userId, productId: `product-${index % products}` }, timeoutMs });
     const record: SeedRecord = { userId, clickAtMs, sentAtMs, addStatus: add.status, addMs: add.ms };
     records.push(record);
     if (add.status !== 200) {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { runArrivals } from '../../bench/lib/openLoop.js';
 import {
   arrivalOffsetsMs,
   capacityOf,
@@ -71,6 +72,23 @@ describe('capacity bench: percentile from samples (nearest rank)', () => {
     expect(percentile([7], 1)).toBe(7);
     expect(percentile([7], 99)).toBe(7);
     expect(percentile([], 99)).toBeNaN();
+  });
+});
+
+describe('capacity bench: the arrivals', () => {
+  it('when arrivals run at 500/s, then each starts at its own scheduled click, 2 ms apart, without waiting for the ones before', async () => {
+    const clicks: number[] = [];
+    let inFlight = 0;
+    let mostInFlight = 0;
+    await runArrivals(500, 20, async (index, clickAtMs) => {
+      clicks[index] = clickAtMs;
+      mostInFlight = Math.max(mostInFlight, ++inFlight);
+      await new Promise((r) => setTimeout(r, 30));
+      inFlight--;
+    });
+    expect(clicks).toHaveLength(20);
+    expect(clicks.slice(1).map((c, i) => Math.round((c - clicks[i]!) * 1000) / 1000)).toEqual(Array(19).fill(2));
+    expect(mostInFlight).toBeGreaterThan(1);
   });
 });
 
