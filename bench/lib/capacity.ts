@@ -130,6 +130,12 @@ export function judgeStep(outcomes: readonly ShopperOutcome[], sloMs: number, en
   return { passed: failures.length === 0, p50Ms, p99Ms, failures };
 }
 
+/** The progress line of a step, e.g. `capacity: 100/s met the SLO: click-to-final p50 300 ms, p99 700 ms`. */
+export function describeStep(bench: string, rate: number, verdict: StepVerdict): string {
+  const ms = (value: number) => Math.round(value * 10) / 10;
+  return `${bench}: ${rate}/s ${verdict.passed ? 'met' : 'missed'} the SLO: click-to-final p50 ${ms(verdict.p50Ms)} ms, p99 ${ms(verdict.p99Ms)} ms${verdict.failures.length ? ` (${verdict.failures.join('; ')})` : ''}`;
+}
+
 /** The highest rate among the steps that passed; undefined when none did. */
 export function capacityOf(steps: readonly { rate: number; passed: boolean }[]): number | undefined {
   const passed = steps.filter((s) => s.passed).map((s) => s.rate);

@@ -6,7 +6,7 @@ import type { Shop } from '../../test/support/shop.js';
 import { freePort, listening, type PrivateServices } from '../../test/support/privateServices.js';
 import { projectRoot } from '../../test/support/hostProcess.js';
 import { createProducts, percentile, round } from '../../test/faults/support/load.js';
-import { capacityOf, clickToFinalMs, counterDeltas, statementsBetween, finalStatuses, hopLatencies, judgeStep, lateness, perOrder, rateSchedule, shouldStop, warmUpLoad, type OrderTimes, type ShopperOutcome } from './capacity.js';
+import { capacityOf, clickToFinalMs, counterDeltas, describeStep, statementsBetween, finalStatuses, hopLatencies, judgeStep, lateness, perOrder, rateSchedule, shouldStop, warmUpLoad, type OrderTimes, type ShopperOutcome } from './capacity.js';
 import { cpuBetween, cpuSnapshot, pidsMatching, PostgresStats, rabbitCounters, redisStats, type ProcessGroup } from './observe.js';
 import { runOpenLoop, type Shopper, type ShopperRecord } from './openLoop.js';
 
@@ -161,6 +161,12 @@ export function serviceProcessGroups(services: PrivateServices): Record<string, 
   };
 }
 
+/** The schedule and its limits, as both capacity benches record them. */
+export function scheduleSettings(options: CapacityOptions, schedule: readonly number[]) {
+  const { stepDurationS, sloMs, stopAfterFailures, drainTimeoutS, settleS } = options;
+  return { schedule, stepDurationS, sloMs, stopAfterFailures, drainTimeoutS, settleS };
+}
+
 export async function benchCapacity(ctx: CapacityContext): Promise<void> {
   const { options, services, log } = ctx;
   const schedule = rateSchedule(options);
@@ -222,7 +228,7 @@ export async function benchCapacity(ctx: CapacityContext): Promise<void> {
       log(`capacity: ${rate}/s for ${options.stepDurationS} s (${shoppers.length} shoppers)`);
       const { step, orderIds } = await runStep(ctx, { rate, shoppers, shop, observer, pgStats, groups });
       steps.push(step);
-      log(`capacity: ${rate}/s ${step.passed ? 'met' : 'missed'} the SLO: click-to-final p50 ${step.clickToFinal.p50Ms} ms, p99 ${step.clickToFinal.p99Ms} ms${step.failures.length ? ` (${step.failures.join('; ')})` : ''}`);
+      log(describeStep('capacity', rate, { passed: step.passed, p50Ms: step.clickToFinal.p50Ms, p99Ms: step.clickToFinal.p99Ms, failures: step.failures }));
       if (shouldStop(steps, options.stopAfterFailures)) break;
       // A backlog carried into the next step would be counted as that step's work.
       if (step.orders.notFinal > 0 && (await waitFinal(observer, orderIds, options.drainTimeoutS * 1000)) > 0) {
@@ -235,12 +241,7 @@ export async function benchCapacity(ctx: CapacityContext): Promise<void> {
       bench: 'capacity',
       date: new Date().toISOString(),
       settings: {
-        schedule,
-        stepDurationS: options.stepDurationS,
-        sloMs: options.sloMs,
-        stopAfterFailures: options.stopAfterFailures,
-        drainTimeoutS: options.drainTimeoutS,
-        settleS: options.settleS,
+        ...scheduleSettings(options, schedule),
         products: options.products,
         itemsPerShopper: 1,
         services: 'private',

@@ -5,10 +5,10 @@ import pg from 'pg';
 import { freePort, listening, type PrivateServices } from '../../test/support/privateServices.js';
 import { projectRoot } from '../../test/support/hostProcess.js';
 import { httpClient, percentile, round } from '../../test/faults/support/load.js';
-import { capacityOf, clickToFinalMs, counterDeltas, judgeStep, lateness, perOrder, rateSchedule, shouldStop, warmUpLoad, type PipelineEnd, type ShopperOutcome } from './capacity.js';
-import { serviceProcessGroups, type CapacityLine, type CapacityOptions } from './capacityBench.js';
+import { capacityOf, clickToFinalMs, counterDeltas, describeStep, judgeStep, lateness, perOrder, rateSchedule, shouldStop, warmUpLoad, type PipelineEnd, type ShopperOutcome } from './capacity.js';
+import { scheduleSettings, serviceProcessGroups, type CapacityLine, type CapacityOptions } from './capacityBench.js';
 import { cpuBetween, cpuSnapshot, PostgresStats, rabbitCounters, type ProcessGroup } from './observe.js';
-import { runArrivals } from './openLoop.js';
+import { runArrivals, type ShopperRecord } from './openLoop.js';
 
 /*
  * `npm run bench -- seed-capacity`: the capacity benchmark's open loop against the seed tutorial's
@@ -69,17 +69,6 @@ async function startSeedService(name: 'cart' | 'orders', port: number, env: Reco
   };
 }
 
-interface SeedRecord {
-  userId: string;
-  clickAtMs: number;
-  sentAtMs: number;
-  addStatus: number;
-  addMs: number;
-  checkoutStatus?: number;
-  checkoutMs?: number;
-  error?: string;
-}
-
 export async function benchSeedCapacity(ctx: { options: CapacityOptions; services: PrivateServices; emit: (line: CapacityLine) => void; log: (message: string) => void }): Promise<void> {
   const { options, services, log } = ctx;
   const schedule = rateSchedule(options);
@@ -137,7 +126,7 @@ export async function benchSeedCapacity(ctx: { options: CapacityOptions; service
     log(`seed-capacity: warm-up, ${warmUp.rate}/s for ${warmUp.durationS} s`);
     const warm = await run(warmUp.rate, warmUp.rate * warmUp.durationS);
     checkAlive();
-    await waitOrders(warm.records.map((r) => r.userId));
+    await waitOrders(warm.records.map((r) => r.name));
     await sleep(options.settleS * 1000);
 
     const steps = [];
@@ -149,7 +138,7 @@ export async function benchSeedCapacity(ctx: { options: CapacityOptions; service
       const cpuBefore = cpuSnapshot(groups);
       const load = await run(rate, Math.round(rate * options.stepDurationS));
       checkAlive();
-      const userIds = load.records.map((r) => r.userId);
+      const userIds = load.records.map((r) => r.name);
       const missing = await waitOrders(userIds);
       const cpu = cpuBetween(cpuBefore, cpuSnapshot(groups));
       const brokerAfter = await rabbitCounters(services.rabbit.ctl);
@@ -161,7 +150,7 @@ export async function benchSeedCapacity(ctx: { options: CapacityOptions; service
       const broker = counterDeltas(brokerBefore, brokerAfter);
 
       const outcomes: ShopperOutcome[] = load.records.map((r) => {
-        const finalAtMs = times.get(r.userId);
+        const finalAtMs = times.get(r.name);
         return { clickAtMs: r.clickAtMs, addStatus: r.addStatus, checkoutStatus: r.checkoutStatus, orderStatus: finalAtMs === undefined ? undefined : 'PENDING', finalAtMs };
       });
       const verdict = judgeStep(outcomes, options.sloMs, seedPipeline);
@@ -199,7 +188,7 @@ export async function benchSeedCapacity(ctx: { options: CapacityOptions; service
           otherCoresBusy: round(cpu.otherCoresBusy, 2),
         },
       });
-      log(`seed-capacity: ${rate}/s ${verdict.passed ? 'met' : 'missed'} the SLO: click-to-final p50 ${round(verdict.p50Ms)} ms, p99 ${round(verdict.p99Ms)} ms${verdict.failures.length ? ` (${verdict.failures.join('; ')})` : ''}`);
+      log(describeStep('seed-capacity', rate, verdict));
       if (shouldStop(steps, options.stopAfterFailures)) break;
       if (missing > 0) {
         log(`seed-capacity: ${missing} orders of the ${rate}/s step still missing after the drain timeout; stopping the schedule`);
@@ -211,10 +200,8 @@ export async function benchSeedCapacity(ctx: { options: CapacityOptions; service
       bench: 'seed-capacity',
       date: new Date().toISOString(),
       settings: {
-        schedule,
-        stepDurationS: options.stepDurationS,
-        sloMs: options.sloMs,
-        stopAfterFailures: options.stopAfterFailures,
+        ...scheduleSettings(options, schedule),
+        products: options.products,
         services: 'private',
         postgresPath,
         pipeline: "the seed tutorial's cart and orders services (bench/seed): POST /cart/add, POST /cart/checkout, a transient publish, a PENDING row",
@@ -233,12 +220,12 @@ export async function benchSeedCapacity(ctx: { options: CapacityOptions; service
 /** The seed shopper: add one of `products` (the seed's cart takes any id), then check out, as open-loop arrivals at `rate`. */
 async function seedOpenLoop(api: string, rate: number, userIds: readonly string[], products: number, timeoutMs: number) {
   const client = httpClient(Infinity);
-  const records: SeedRecord[] = [];
+  const records: ShopperRecord[] = [];
   const timing = await runArrivals(rate, userIds.length, async (index, clickAtMs) => {
     const userId = userIds[index]!;
     const sentAtMs = performance.timeOrigin + performance.now();
     const add = await client.call(`${api}/cart/add`, { method: 'POST', body: { userId, productId: `product-${index % products}` }, timeoutMs });
-    const record: SeedRecord = { userId, clickAtMs, sentAtMs, addStatus: add.status, addMs: add.ms };
+    const record: ShopperRecord = { name: userId, clickAtMs, sentAtMs, addStatus: add.status, addMs: add.ms };
     records.push(record);
     if (add.status !== 200) {
       record.error = `add: ${add.error ?? add.body.slice(0, 200)}`;
